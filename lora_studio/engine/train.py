@@ -1,0 +1,203 @@
+"""LoRA training: peft's LoraConfig + TRL's SFTConfig/SFTTrainer, and a standard PEFT adapter at the end."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from trl import SFTConfig, SFTTrainer
+
+from lora_studio.config import RunConfig, require_valid
+from lora_studio.data import load_dataset_file, require_trainable
+from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback
+from lora_studio.engine.dataset import build_datasets, training_chat_template
+from lora_studio.engine.models import load_for_training, resolve_dtype
+from lora_studio.errors import ConfigError
+from lora_studio.metrics import MetricRow
+from lora_studio.runs import RunPaths
+
+log = logging.getLogger(__name__)
+
+# peft's names for our init choices; "default" is peft's Kaiming-A / zero-B start.
+_PEFT_INIT = {"default": True, "gaussian": "gaussian", "olora": "olora", "pissa": "pissa"}
+# Inits that rewrite the base weights: the saved adapter is converted back to plain LoRA.
+MUTATING_INITS = ("olora", "pissa")
+
+
+@dataclass
+class TrainResult:
+    state: str  # "completed" or "stopped"
+    step: int
+    max_steps: int
+    final_loss: float | None
+    adapter_dir: Path
+    trainable_params: int
+    total_params: int
+
+
+def build_peft_model(model, cfg: RunConfig):
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if cfg.model.load_in_8bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.training.gradient_checkpointing)
+    lora = LoraConfig(
+        r=int(cfg.lora.r),
+        lora_alpha=float(cfg.lora.alpha),
+        lora_dropout=float(cfg.lora.dropout),
+        target_modules=cfg.lora.target_modules,
+        init_lora_weights=_PEFT_INIT[cfg.lora.init],
+        use_rslora=bool(cfg.lora.use_rslora),
+        bias=cfg.lora.bias,
+        task_type="CAUSAL_LM",
+    )
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as exc:
+        if "target modules" in str(exc).lower() or "target_modules" in str(exc):
+            raise ConfigError(f"lora.target_modules: {exc}".splitlines()[0],
+                              "Use 'all-linear' or names of the model's linear layers, e.g. q_proj, v_proj") from exc
+        raise
+
+
+def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool, assistant_only: bool) -> SFTConfig:
+    t = cfg.training
+    dtype = resolve_dtype(cfg.model.dtype, device, cfg.model.load_in_8bit)
+    kwargs = dict(
+        output_dir=str(paths.checkpoints),
+        per_device_train_batch_size=int(t.batch_size),
+        per_device_eval_batch_size=int(t.batch_size),
+        gradient_accumulation_steps=int(t.gradient_accumulation),
+        learning_rate=float(t.learning_rate),
+        lr_scheduler_type=t.lr_scheduler,
+        warmup_steps=float(t.warmup_ratio),  # a float in [0, 1) is a ratio of the total steps
+        weight_decay=float(t.weight_decay),
+        max_grad_norm=float(t.max_grad_norm),
+        seed=int(t.seed),
+        data_seed=int(t.seed),
+        logging_steps=int(t.logging_steps),
+        logging_first_step=True,  # a first point on the chart as soon as one step is done
+        save_strategy="steps",
+        save_steps=int(t.save_steps),
+        save_total_limit=2,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=int(t.eval_steps),
+        report_to="none",
+        disable_tqdm=True,
+        max_length=int(cfg.data.max_length),
+        packing=False,
+        assistant_only_loss=assistant_only,
+        use_cpu=device == "cpu",
+        bf16=device == "cuda" and dtype == torch.bfloat16,
+        fp16=device == "cuda" and dtype == torch.float16,
+        activation_checkpointing=bool(t.gradient_checkpointing),
+        # Non-reentrant checkpointing works with frozen inputs, so peft needs no input-grad hook.
+        activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        dataloader_pin_memory=device == "cuda",
+    )
+    if t.max_steps > 0:
+        kwargs["max_steps"] = int(t.max_steps)
+    else:
+        kwargs["num_train_epochs"] = float(t.num_epochs)
+    return SFTConfig(**kwargs)
+
+
+def last_checkpoint(paths: RunPaths) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(paths.checkpoints)) if paths.checkpoints.is_dir() else None
+
+
+def save_adapter(peft_model, tokenizer, paths: RunPaths, cfg: RunConfig, chat_template: str | None) -> Path:
+    """Write adapter/ atomically: standard PEFT files plus the tokenizer with its own template."""
+    tmp = paths.root / ".adapter.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    kwargs = {}
+    if cfg.lora.init in MUTATING_INITS:
+        # peft turns the trained OLoRA/PiSSA adapter into a rank-2r plain LoRA that is correct on
+        # the original, untouched base weights.
+        kwargs["path_initial_model_for_weight_conversion"] = str(paths.adapter_init)
+    peft_model.save_pretrained(tmp, **kwargs)
+    tokenizer.chat_template = chat_template
+    tokenizer.save_pretrained(tmp)
+    if paths.adapter.exists():
+        shutil.rmtree(paths.adapter)
+    os.replace(tmp, paths.adapter)
+    return paths.adapter
+
+
+def train(
+    cfg: RunConfig,
+    paths: RunPaths,
+    on_row: Callable[[MetricRow], None] | None = None,
+    on_phase: Callable[[str, dict], None] | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train one LoRA adapter for `cfg` inside the run directory `paths`."""
+
+    def phase(name: str, **info) -> None:
+        log.info("%s", name)
+        if on_phase:
+            on_phase(name, info)
+
+    require_valid(cfg)
+    phase("reading data")
+    data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
+    require_trainable(data)
+    checkpoint = last_checkpoint(paths) if resume else None
+    if resume and checkpoint is None:
+        raise ConfigError(f"Run {paths.run_id} has no checkpoint to resume from", "Start a new run instead")
+
+    phase("loading model")
+    model, tokenizer, device, _ = load_for_training(cfg.model)
+    torch.manual_seed(int(cfg.training.seed))
+    peft_model = build_peft_model(model, cfg)
+    trainable, total = peft_model.get_nb_trainable_parameters()
+    phase("model ready", trainable_params=int(trainable), total_params=int(total), device=device)
+    if cfg.lora.init in MUTATING_INITS and not paths.adapter_init.exists():
+        peft_model.save_pretrained(paths.adapter_init)  # the starting point peft converts against
+
+    phase("tokenising")
+    original_template = tokenizer.chat_template
+    assistant_only = bool(cfg.data.assistant_only_loss) and data.format == "messages"
+    if assistant_only:
+        marked = training_chat_template(tokenizer)
+        if marked is None:
+            log.warning("The chat template of this model cannot mark assistant turns; "
+                        "training on whole conversations instead of assistant replies only.")
+            assistant_only = False
+        else:
+            tokenizer.chat_template = marked
+    train_ds, eval_ds = build_datasets(data, cfg.data, int(cfg.training.seed), tokenizer)
+    metrics_cb = MetricsCallback(paths.metrics, on_row)
+    stop_cb = StopFileCallback(paths.stop)
+    trainer = SFTTrainer(
+        model=peft_model,
+        args=make_sft_config(cfg, paths, device, eval_ds is not None, assistant_only),
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        callbacks=[metrics_cb, stop_cb],
+    )
+    _quiet_printer(trainer)
+
+    phase("training", max_steps=trainer.args.max_steps)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    state = trainer.state
+    phase("saving adapter")
+    adapter = save_adapter(peft_model, tokenizer, paths, cfg, original_template)
+    losses = [h["loss"] for h in state.log_history if "loss" in h]
+    return TrainResult("stopped" if stop_cb.stopped else "completed", state.global_step, state.max_steps,
+                       losses[-1] if losses else None, adapter, int(trainable), int(total))
+
+
+def _quiet_printer(trainer) -> None:
+    """Our MetricsCallback prints one line per log; the Trainer's raw dict printer would double it."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)

@@ -1,0 +1,114 @@
+"""Subprocess entry for one training run: `python -m lora_studio.engine.worker --run-dir DIR`.
+
+Reads the frozen config, moves status.json through running → completed/stopped/failed and
+classifies failures (config, data, model, out of memory, internal) with a hint for the user.
+The CLI calls `run()` in-process; the job manager starts this module as its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from lora_studio.config import RunConfig
+from lora_studio.errors import StudioError
+from lora_studio.metrics import MetricRow, format_progress
+from lora_studio.runs import RunPaths, read_status, update_status
+
+log = logging.getLogger("lora_studio.worker")
+
+OOM_HINT = ("Lower training.batch_size or data.max_length, turn on training.gradient_checkpointing, "
+            "or load the model in 8-bit (model.load_in_8bit)")
+
+
+def classify(exc: BaseException) -> tuple[str, str, str]:
+    """(kind, message, hint) for a failure, in words a user can act on."""
+    if isinstance(exc, StudioError):
+        return exc.kind, exc.message, exc.hint
+    import torch
+
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
+        return "out_of_memory", f"Training ran out of memory ({type(exc).__name__})", OOM_HINT
+    if isinstance(exc, OSError) and exc.errno == 28:
+        return "disk", "The disk is full", "Free some space or delete old runs; earlier checkpoints are kept"
+    if isinstance(exc, PermissionError):
+        return "disk", f"Cannot write the run files ({exc})", "Check the permissions of the runs folder"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return "internal", f"{type(exc).__name__}: {first}"[:500], "See train.log for the full traceback"
+
+
+def run(run_dir: str | Path, resume: bool = False) -> int:
+    """Train the run in `run_dir`; 0 when it completed or was stopped, 1 when it failed."""
+    from lora_studio.engine.train import train
+
+    paths = RunPaths(run_dir)
+    warnings: list[str] = []
+    cfg = RunConfig.load(paths.config, warnings)
+    for warning in warnings:
+        log.warning("%s", warning)
+    paths.stop.unlink(missing_ok=True)  # an old stop request must not end the new attempt
+    update_status(paths, state="running", pid=os.getpid(), started=time.time(), finished=None,
+                  phase="starting", error="", error_kind="", hint="")
+
+    def on_phase(name: str, info: dict) -> None:
+        changes = {k: v for k, v in info.items() if k in ("trainable_params", "total_params", "max_steps")}
+        update_status(paths, phase=name, **changes)
+
+    def on_row(row: MetricRow) -> None:
+        log.info("%s", format_progress(row))
+        if row.event == "log":
+            update_status(paths, step=row.step, max_steps=row.max_steps)
+
+    try:
+        result = train(cfg, paths, on_row=on_row, on_phase=on_phase, resume=resume)
+    except (Exception, MemoryError) as exc:  # noqa: BLE001 - every failure is classified for the UI
+        kind, message, hint = classify(exc)
+        if kind == "internal":
+            log.error("%s", traceback.format_exc())
+        update_status(paths, state="failed", phase="failed", finished=time.time(), error=message,
+                      error_kind=kind, hint=hint)
+        log.error("Training failed: %s", StudioError(message, hint, kind).one_line())
+        return 1
+    update_status(paths, state=result.state, phase=result.state, finished=time.time(), step=result.step,
+                  max_steps=result.max_steps, final_loss=result.final_loss)
+    log.info("Run %s: %s at step %d/%d, adapter saved to %s", result.state, paths.run_id, result.step,
+             result.max_steps, result.adapter_dir)
+    return 0
+
+
+def configure_logging() -> None:
+    """Plain lines for people; library chatter kept to warnings."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+    for noisy in ("transformers", "datasets", "peft", "trl", "accelerate", "httpx", "bitsandbytes"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "warning")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+    except ImportError:
+        log.debug("datasets not importable yet; its progress bars stay on")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lora_studio.engine.worker", description=__doc__)
+    parser.add_argument("--run-dir", required=True, help="run directory holding config.yaml")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    args = parser.parse_args(argv)
+    configure_logging()
+    if not RunPaths(args.run_dir).config.is_file():
+        log.error("No config.yaml in %s: create the run first", args.run_dir)
+        return 2
+    code = run(args.run_dir, resume=args.resume)
+    log.info("final status: %s", read_status(RunPaths(args.run_dir)).state)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

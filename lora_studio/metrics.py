@@ -1,0 +1,114 @@
+"""The metrics row schema, shared by the writer (engine callback) and every reader (CLI, UI).
+
+metrics.jsonl is append-only, one JSON object per log or eval event. Readers keep a byte
+offset and leave a half-written last line for the next read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+
+@dataclass
+class MetricRow:
+    """One log or eval event of a training run."""
+
+    event: str  # "log" or "eval"
+    step: int
+    max_steps: int
+    epoch: float | None = None
+    loss: float | None = None
+    eval_loss: float | None = None
+    learning_rate: float | None = None
+    grad_norm: float | None = None
+    tokens_seen: int | None = None  # non-padding tokens trained on so far
+    tokens_per_sec: float | None = None  # since the previous log row
+    elapsed_s: float | None = None  # since training started
+    eta_s: float | None = None
+    time: float | None = None  # wall clock, seconds since the epoch
+
+    def to_json(self) -> str:
+        return json.dumps({k: _clean(v) for k, v in asdict(self).items()}, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MetricRow:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _clean(value: object) -> object:
+    # JSON has no NaN/inf; a diverged loss is written as null rather than breaking readers.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def append_row(path: str | Path, row: MetricRow) -> None:
+    """Append one row as a single write so a reader never sees two rows interleaved."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(row.to_json() + "\n")
+        fh.flush()
+
+
+class MetricsReader:
+    """Reads only the rows appended since the last call."""
+
+    def __init__(self, path: str | Path, offset: int = 0) -> None:
+        self.path = Path(path)
+        self.offset = offset
+        self.bad_lines = 0
+
+    def read_new(self) -> list[MetricRow]:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return []
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return []  # nothing complete yet: a half-written line waits for its newline
+        self.offset += end + 1
+        rows = []
+        for line in chunk[: end + 1].splitlines():
+            if not line.strip():
+                continue
+            try:
+                rows.append(MetricRow.from_dict(json.loads(line)))
+            except (ValueError, TypeError):
+                self.bad_lines += 1  # a torn line from a crash: skip it, keep the rest
+        return rows
+
+
+def read_all(path: str | Path) -> list[MetricRow]:
+    return MetricsReader(path).read_new()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_progress(row: MetricRow) -> str:
+    """One human line per row, as the CLI prints it and the UI's log shows it."""
+    width = len(str(row.max_steps))
+    parts = [f"step {row.step:>{width}}/{row.max_steps}"]
+    if row.event == "eval":
+        parts.append(f"eval_loss {_num(row.eval_loss)}")
+    else:
+        parts.append(f"loss {_num(row.loss)}")
+        parts.append(f"lr {row.learning_rate:.2e}" if row.learning_rate is not None else "lr ?")
+        parts.append(f"{row.tokens_per_sec:,.0f} tok/s" if row.tokens_per_sec else "? tok/s")
+    parts.append(f"ETA {_duration(row.eta_s)}")
+    return " | ".join(parts)
+
+
+def _num(value: float | None) -> str:
+    return "nan" if value is None else f"{value:.4f}"

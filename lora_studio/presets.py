@@ -1,0 +1,83 @@
+"""Presets: named partial RunConfigs, shipped in presets/*.yaml or saved by the user."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lora_studio.config import RunConfig, merge_dict
+from lora_studio.errors import ConfigError
+from lora_studio.settings import PRESETS_DIR, user_presets_dir
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class Preset:
+    name: str
+    description: str
+    path: Path
+    builtin: bool
+
+
+def _preset_dirs() -> list[tuple[Path, bool]]:
+    return [(PRESETS_DIR, True), (user_presets_dir(), False)]
+
+
+def list_presets() -> list[Preset]:
+    """Shipped presets first, then the user's; a user preset never hides a shipped one."""
+    found: dict[str, Preset] = {}
+    for folder, builtin in _preset_dirs():
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            if path.stem in found:
+                continue
+            found[path.stem] = Preset(path.stem, _description(path), path, builtin)
+    return list(found.values())
+
+
+def _description(path: Path) -> str:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        return f"(unreadable preset: {exc})"
+    return str(data.get("description", "")) if isinstance(data, dict) else ""
+
+
+def load_preset(name: str, warnings: list[str] | None = None) -> RunConfig:
+    """The defaults with the preset laid over them."""
+    for preset in list_presets():
+        if preset.name == name:
+            return preset_config(preset.path, warnings)
+    known = ", ".join(p.name for p in list_presets()) or "none"
+    raise ConfigError(f"There is no preset named '{name}'", f"Pick one of: {known}")
+
+
+def preset_config(path: Path, warnings: list[str] | None = None) -> RunConfig:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Preset {path.name} is not valid YAML ({exc})", "Fix or delete the file") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"Preset {path.name} must be a mapping of sections", "Fix or delete the file")
+    data.pop("description", None)
+    return merge_dict(RunConfig(), data, warnings)
+
+
+def save_preset(name: str, cfg: RunConfig, description: str = "") -> Path:
+    """Save the user's preset; shipped presets cannot be overwritten. The data file is not kept."""
+    if not _NAME_RE.match(name):
+        raise ConfigError(f"'{name}' is not a usable preset name",
+                          "Use letters, digits, '-', '_' or '.', up to 64 characters")
+    if (PRESETS_DIR / f"{name}.yaml").exists():
+        raise ConfigError(f"'{name}' is a shipped preset and cannot be overwritten", "Choose another name")
+    data = cfg.to_dict()
+    data["data"].pop("path", None)
+    folder = user_presets_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    text = yaml.safe_dump({"description": description, **data}, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+
+from lora_studio import config as config_mod
+from lora_studio.config import RunConfig, apply_overrides, field_metadata, field_names
+from lora_studio.errors import ConfigError
+
+
+def fields_with_issues(cfg: RunConfig) -> dict[str, str]:
+    return {issue.field: issue.message for issue in cfg.validate()}
+
+
+def test_defaults_are_valid():
+    assert RunConfig().validate() == []
+
+
+def test_every_field_has_help_text():
+    for name in field_names():
+        assert field_metadata(name)["help"].strip(), name
+
+
+def test_all_problems_reported_at_once_each_naming_its_field():
+    cfg = apply_overrides(RunConfig(), [
+        "lora.r=0", "lora.alpha=0", "lora.dropout=1", "training.learning_rate=0",
+        "training.batch_size=0", "model.dtype=float64", "data.eval_fraction=0.9",
+    ])
+    issues = fields_with_issues(cfg)
+    assert set(issues) == {"lora.r", "lora.alpha", "lora.dropout", "training.learning_rate",
+                           "training.batch_size", "model.dtype", "data.eval_fraction"}
+    assert "at least 1" in issues["lora.r"]
+    assert "greater than 0" in issues["lora.alpha"]
+    assert "less than 1" in issues["lora.dropout"]
+    assert "float32" in issues["model.dtype"]  # says what to pick instead
+
+
+def test_wrong_types_are_reported_not_crashing():
+    cfg = apply_overrides(RunConfig(), ["lora.r=eight", "training.gradient_checkpointing=maybe", "lora.r=2.5"])
+    assert "whole number" in fields_with_issues(cfg)["lora.r"]
+    cfg = apply_overrides(RunConfig(), ["training.gradient_checkpointing=maybe"])
+    assert "true or false" in fields_with_issues(cfg)["training.gradient_checkpointing"]
+
+
+def test_empty_target_modules_rejected():
+    cfg = apply_overrides(RunConfig(), ["lora.target_modules=[]"])
+    assert "lora.target_modules" in fields_with_issues(cfg)
+    cfg = apply_overrides(RunConfig(), ["lora.target_modules=[q_proj, v_proj]"])
+    assert cfg.lora.target_modules == ["q_proj", "v_proj"] and cfg.validate() == []
+
+
+def test_8bit_without_bitsandbytes_says_so(monkeypatch):
+    real = config_mod.importlib.util.find_spec
+    monkeypatch.setattr(config_mod.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "bitsandbytes" else real(name, *a))
+    cfg = apply_overrides(RunConfig(), ["model.load_in_8bit=true"])
+    assert "bitsandbytes" in fields_with_issues(cfg)["model.load_in_8bit"]
+
+
+def test_8bit_with_bitsandbytes_is_fine_but_not_with_pissa():
+    assert apply_overrides(RunConfig(), ["model.load_in_8bit=true", "lora.init=olora"]).validate() == []
+    cfg = apply_overrides(RunConfig(), ["model.load_in_8bit=true", "lora.init=pissa"])
+    assert "olora" in fields_with_issues(cfg)["lora.init"]
+
+
+def test_yaml_round_trip():
+    cfg = apply_overrides(RunConfig(), ["lora.r=32", "lora.init=olora", "data.columns={prompt: q}",
+                                        "training.learning_rate=3e-4", "lora.target_modules=[q_proj]"])
+    again = RunConfig.from_yaml(cfg.to_yaml())
+    assert again == cfg
+    assert again.training.learning_rate == pytest.approx(3e-4)
+
+
+def test_unknown_keys_warn_with_their_names():
+    warnings: list[str] = []
+    cfg = RunConfig.from_yaml("lora:\n  r: 4\n  rank: 9\nextras:\n  x: 1\n", warnings)
+    assert cfg.lora.r == 4
+    assert len(warnings) == 1 and "lora.rank" in warnings[0] and "extras" in warnings[0]
+
+
+def test_bad_yaml_and_bad_override_are_clear_errors():
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        RunConfig.from_yaml("lora: [unclosed")
+    with pytest.raises(ConfigError, match="section.key=value"):
+        apply_overrides(RunConfig(), ["r16"])
+    with pytest.raises(ConfigError, match="no setting 'lora.rank'"):
+        apply_overrides(RunConfig(), ["lora.rank=16"])

@@ -1,0 +1,26 @@
+"""The architecture's import rules, checked in fresh interpreters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CORE = ["lora_studio.config", "lora_studio.presets", "lora_studio.data", "lora_studio.runs",
+        "lora_studio.metrics", "lora_studio.settings", "lora_studio.modelref", "lora_studio.errors",
+        "lora_studio.__main__", "lora_studio.engine.worker"]
+
+
+def imported_after(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_core_modules_import_neither_torch_nor_gradio():
+    loaded = imported_after(", ".join(CORE))
+    assert not loaded & {"torch", "transformers", "peft", "trl", "gradio"}
+
+
+def test_engine_does_not_import_gradio():
+    loaded = imported_after("lora_studio.engine.train")
+    assert "torch" in loaded and "gradio" not in loaded
