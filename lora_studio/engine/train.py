@@ -6,7 +6,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -38,6 +38,7 @@ class TrainResult:
     adapter_dir: Path
     trainable_params: int
     total_params: int
+    model: object = field(default=None, repr=False)  # the trained PeftModel, for in-process callers
 
 
 def build_peft_model(model, cfg: RunConfig):
@@ -145,6 +146,7 @@ def train(
             on_phase(name, info)
 
     require_valid(cfg)
+    _quiet_progress_bars()
     phase("reading data")
     data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
     require_trainable(data)
@@ -157,6 +159,8 @@ def train(
     torch.manual_seed(int(cfg.training.seed))
     peft_model = build_peft_model(model, cfg)
     trainable, total = peft_model.get_nb_trainable_parameters()
+    log.info("trainable parameters: %s of %s (%.3f%%) on %s", f"{trainable:,}", f"{total:,}",
+             100 * trainable / max(total, 1), device)
     phase("model ready", trainable_params=int(trainable), total_params=int(total), device=device)
     if cfg.lora.init in MUTATING_INITS and not paths.adapter_init.exists():
         peft_model.save_pretrained(paths.adapter_init)  # the starting point peft converts against
@@ -192,7 +196,16 @@ def train(
     adapter = save_adapter(peft_model, tokenizer, paths, cfg, original_template)
     losses = [h["loss"] for h in state.log_history if "loss" in h]
     return TrainResult("stopped" if stop_cb.stopped else "completed", state.global_step, state.max_steps,
-                       losses[-1] if losses else None, adapter, int(trainable), int(total))
+                       losses[-1] if losses else None, adapter, int(trainable), int(total), peft_model)
+
+
+def _quiet_progress_bars() -> None:
+    """The run reports its own phases and progress lines; per-file bars would flood train.log."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
 
 
 def _quiet_printer(trainer) -> None:

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 from lora_studio.config import RunConfig
@@ -84,16 +85,15 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
 def configure_logging() -> None:
     """Plain lines for people; library chatter kept to warnings."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
-    for noisy in ("transformers", "datasets", "peft", "trl", "accelerate", "httpx", "bitsandbytes"):
+    for noisy in ("transformers", "datasets", "peft", "trl", "accelerate", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # bitsandbytes warns at import about optional 4-bit CPU kernels that 8-bit training never uses.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    # Deprecation notices inside the libraries are not something a user can act on.
+    warnings.filterwarnings("ignore", category=FutureWarning)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "warning")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    try:
-        import datasets
-
-        datasets.disable_progress_bars()
-    except ImportError:
-        log.debug("datasets not importable yet; its progress bars stay on")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
