@@ -67,7 +67,12 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
 
     try:
         result = train(cfg, paths, on_row=on_row, on_phase=on_phase, resume=resume)
-    except (Exception, MemoryError) as exc:  # noqa: BLE001 - every failure is classified for the UI
+    except KeyboardInterrupt:
+        update_status(paths, state="interrupted", phase="interrupted", finished=time.time(),
+                      error="Training was interrupted", error_kind="killed",
+                      hint="Resume it from its last checkpoint with: train --run-dir DIR --resume")
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure is classified for the UI
         kind, message, hint = classify(exc)
         if kind == "internal":
             log.error("%s", traceback.format_exc())
