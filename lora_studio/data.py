@@ -1,17 +1,22 @@
 """Training files → rows in one of TRL's three shapes, with every problem named by row.
 
 Shapes: {"messages": [{role, content}, ...]}, {"prompt": str, "completion": str}, {"text": str}.
-The CLI, the worker and (later) the Data tab all go through `load_dataset_file`, so a file that
+The CLI, the worker and the Data tab all go through `load_dataset_file`, so a file that
 previews fine trains fine.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lora_studio.datafiles import ROW_KEY, DataIssue, read_file
 from lora_studio.errors import DataError
+
+__all__ = ["DataIssue", "LoadedData", "detect_format", "load_dataset_file", "require_trainable", "split_indices",
+           "training_rows"]
 
 FORMATS = ("messages", "prompt_completion", "text")
 ROLES = ("system", "user", "assistant", "tool")
@@ -22,80 +27,24 @@ _DEFAULT_COLUMNS = {"messages": "messages", "prompt": "prompt", "completion": "c
 
 
 @dataclass
-class DataIssue:
-    row: int | None  # 1-based row (line for JSONL); None for file-level problems
-    message: str
-    column: str | None = None
-    severity: str = "error"  # errors block training, warnings do not
-
-    def __str__(self) -> str:
-        where = f"row {self.row}" if self.row is not None else "file"
-        if self.column:
-            where += f", column '{self.column}'"
-        return f"{where}: {self.message}"
-
-
-@dataclass
 class LoadedData:
     path: Path
     format: str
     reason: str
-    rows: list[dict]
+    rows: list[dict]  # normalised rows, each with its source row number under ROW_KEY
     issues: list[DataIssue] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # the file's own columns, for mapping
+    records: list[dict] = field(default_factory=list)  # the raw records, for the preview table
+    kind: str = "jsonl"
+    encoding: str = "utf-8"
 
     @property
     def errors(self) -> list[DataIssue]:
         return [i for i in self.issues if i.severity == "error"]
 
-
-def read_records(path: str | Path) -> tuple[list[dict], list[DataIssue]]:
-    """Raw records from JSONL (or a JSON array); bad lines become issues, not exceptions."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"Data file {path} does not exist", "Check the path, or upload the file again")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder, not a data file", "Point at a .jsonl file")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path.name} is not UTF-8 text (byte {exc.start})", "Save the file as UTF-8") from exc
-    if not text.strip():
-        raise DataError(f"Data file {path.name} is empty", "Add at least one example row")
-    if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
-        return _read_json_array(text, path)
-    records, issues = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            issues.append(DataIssue(number, f"malformed JSON ({exc.msg} at column {exc.colno})"))
-            continue
-        if not isinstance(value, dict):
-            issues.append(DataIssue(number, f"expected a JSON object, got {type(value).__name__}"))
-            continue
-        value["_row"] = number
-        records.append(value)
-    return records, issues
-
-
-def _read_json_array(text: str, path: Path) -> tuple[list[dict], list[DataIssue]]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno})",
-                        "Fix the JSON, or save one object per line as JSONL") from exc
-    if isinstance(value, dict):
-        value = next((v for v in value.values() if isinstance(v, list)), [value])
-    records, issues = [], []
-    for number, item in enumerate(value, start=1):
-        if isinstance(item, dict):
-            records.append({**item, "_row": number})
-        else:
-            issues.append(DataIssue(number, f"expected a JSON object, got {type(item).__name__}"))
-    return records, issues
+    @property
+    def warnings(self) -> list[DataIssue]:
+        return [i for i in self.issues if i.severity == "warning"]
 
 
 def detect_format(columns: set[str], mapping: dict | None = None) -> tuple[str, str]:
@@ -117,26 +66,71 @@ def detect_format(columns: set[str], mapping: dict | None = None) -> tuple[str, 
                     "data.columns (e.g. --set \"data.columns={prompt: question, completion: answer}\")")
 
 
-def load_dataset_file(path: str | Path, fmt: str = "auto", mapping: dict | None = None) -> LoadedData:
+def load_dataset_file(path: str | Path, fmt: str = "auto", mapping: dict | None = None,
+                      max_bytes: int | None = None) -> LoadedData:
     """Read, detect, normalise and check a training file."""
-    mapping = dict(mapping or {})
-    records, issues = read_records(path)
+    mapping = {k: v for k, v in (mapping or {}).items() if v}
+    result = read_file(path, max_bytes)
+    records, issues = result.records, list(result.issues)
     if not records:
         raise DataError(f"{Path(path).name} has no usable rows ({len(issues)} unreadable)",
                         f"First problem: {issues[0]}" if issues else "Add at least one example row")
-    columns = set().union(*(r.keys() for r in records)) - {"_row"}
+    seen_columns: dict[str, None] = {}
+    for record in records:
+        seen_columns.update(dict.fromkeys(k for k in record if k != ROW_KEY))
+    columns = list(seen_columns)
+    missing = [f"{role} → '{col}'" for role, col in mapping.items() if col not in seen_columns]
+    if missing:
+        raise DataError(f"The column mapping names columns the file does not have ({', '.join(missing)})",
+                        f"Pick from: {', '.join(columns)}")
     reason = "chosen in the config"
     if fmt == "auto":
-        fmt, reason = detect_format(columns, mapping)
+        fmt, reason = detect_format(set(columns), mapping)
+        if result.kind == "txt":
+            reason = f"a plain text file: {result.note}"
     elif fmt not in FORMATS:
         raise DataError(f"Unknown data format '{fmt}'", f"Use one of: auto, {', '.join(FORMATS)}")
+    unit = "line" if result.kind == "jsonl" else "row"
     rows = []
     for record in records:
         row, row_issues = _normalise(record, fmt, mapping)
+        for issue in row_issues:
+            issue.unit = unit
         issues.extend(row_issues)
         if row is not None:
-            rows.append(row)
-    return LoadedData(Path(path), fmt, reason, rows, issues)
+            rows.append({**row, ROW_KEY: record[ROW_KEY]})
+    issues.extend(_duplicates(rows, unit))
+    return LoadedData(Path(path), fmt, reason, rows, issues, columns, records, result.kind, result.encoding)
+
+
+def _duplicates(rows: list[dict], unit: str) -> list[DataIssue]:
+    first: dict[str, int] = {}
+    issues = []
+    for row in rows:
+        key = json.dumps({k: v for k, v in row.items() if k != ROW_KEY}, sort_keys=True, ensure_ascii=False)
+        if key in first:
+            issues.append(DataIssue(row[ROW_KEY], f"duplicates {unit} {first[key]}", severity="warning", unit=unit))
+        else:
+            first[key] = row[ROW_KEY]
+    return issues
+
+
+def split_indices(n_rows: int, eval_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Deterministic (train, eval) row indices; at least one row on each side when eval is asked for."""
+    if eval_fraction <= 0 or n_rows == 0:
+        return list(range(n_rows)), []
+    if n_rows < 2:
+        raise DataError(f"Only {n_rows} row: too few to hold some out for evaluation",
+                        "Add rows or set the eval fraction to 0")
+    n_eval = min(max(1, round(n_rows * eval_fraction)), n_rows - 1)
+    order = list(range(n_rows))
+    random.Random(seed).shuffle(order)
+    return sorted(order[n_eval:]), sorted(order[:n_eval])
+
+
+def training_rows(rows: list[dict]) -> list[dict]:
+    """Rows as TRL reads them: without LoRA Studio's bookkeeping keys."""
+    return [{k: v for k, v in row.items() if k != ROW_KEY} for row in rows]
 
 
 def _col(mapping: dict, name: str, record: dict) -> str:
@@ -148,7 +142,7 @@ def _col(mapping: dict, name: str, record: dict) -> str:
 
 
 def _normalise(record: dict, fmt: str, mapping: dict) -> tuple[dict | None, list[DataIssue]]:
-    row_no = record.get("_row")
+    row_no = record.get(ROW_KEY)
     if fmt == "messages":
         column = _col(mapping, "messages", record)
         turns, problem = _turns(record.get(column))
@@ -182,6 +176,11 @@ def _prompt_completion(record: dict, mapping: dict, row_no: int | None) -> tuple
 
 
 def _turns(value: object) -> tuple[list[dict], str | None]:
+    if isinstance(value, str) and value.lstrip().startswith("["):  # chat turns stored as JSON text (CSV)
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            return [], f"the chat turns are not valid JSON ({exc.msg})"
     if not isinstance(value, list) or not value:
         return [], "expected a non-empty list of chat turns"
     turns = []
@@ -212,5 +211,5 @@ def require_trainable(data: LoadedData) -> None:
         return
     shown = "; ".join(str(e) for e in errors[:3])
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-    raise DataError(f"{data.path.name}: {len(errors)} problem row(s): {shown}{more}",
+    raise DataError(f"{data.path.name}: {len(errors)} problem(s) that block training: {shown}{more}",
                     "Fix or remove those rows, then train again")

@@ -13,7 +13,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from lora_studio.config import DataSettings
-from lora_studio.data import LoadedData
+from lora_studio.data import LoadedData, split_indices, training_rows
 from lora_studio.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -44,29 +44,36 @@ def training_chat_template(tokenizer) -> str | None:
         return None
 
 
+def loss_settings(tokenizer, data_format: str, assistant_only_requested: bool) -> tuple[bool, str | None]:
+    """(assistant_only, template to train with) for a data format and the model's tokenizer.
+
+    Training and the Data tab's preview both call this, so the preview masks what training masks.
+    """
+    if not (assistant_only_requested and data_format == "messages"):
+        return False, tokenizer.chat_template
+    marked = training_chat_template(tokenizer)
+    if marked is None:
+        log.warning("The chat template of this model cannot mark assistant turns; "
+                    "training on whole conversations instead of assistant replies only.")
+        return False, tokenizer.chat_template
+    return True, marked
+
+
 def to_trl_rows(data: LoadedData, tokenizer) -> list[dict]:
     """Plain prompt/completion becomes a one-turn chat when the model has a chat template,
     so an instruct model sees its own chat format (TRL then masks the prompt)."""
+    rows = training_rows(data.rows)
     if data.format != "prompt_completion" or not tokenizer.chat_template:
-        return data.rows
+        return rows
     return [{"prompt": [{"role": "user", "content": r["prompt"]}],
-             "completion": [{"role": "assistant", "content": r["completion"]}]} for r in data.rows]
-
-
-def split_rows(rows: list[dict], eval_fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:
-    """Deterministic train/eval split; at least one row on each side when eval is asked for."""
-    dataset = Dataset.from_list(rows)
-    if eval_fraction <= 0:
-        return dataset, None
-    if len(rows) < 2:
-        raise DataError(f"Only {len(rows)} row(s): too few to hold some out for evaluation",
-                        "Add rows or set data.eval_fraction to 0")
-    n_eval = min(max(1, round(len(rows) * eval_fraction)), len(rows) - 1)
-    split = dataset.train_test_split(test_size=n_eval, seed=seed, shuffle=True)
-    return split["train"], split["test"]
+             "completion": [{"role": "assistant", "content": r["completion"]}]} for r in rows]
 
 
 def build_datasets(data: LoadedData, data_cfg: DataSettings, seed: int, tokenizer) -> tuple[Dataset, Dataset | None]:
+    """The same deterministic split the Data tab shows (lora_studio.data.split_indices)."""
     if not data.rows:
         raise DataError(f"{data.path.name} has no usable rows", "Add at least one example row")
-    return split_rows(to_trl_rows(data, tokenizer), data_cfg.eval_fraction, seed)
+    rows = to_trl_rows(data, tokenizer)
+    train_idx, eval_idx = split_indices(len(rows), data_cfg.eval_fraction, seed)
+    train = Dataset.from_list([rows[i] for i in train_idx])
+    return train, (Dataset.from_list([rows[i] for i in eval_idx]) if eval_idx else None)

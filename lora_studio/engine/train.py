@@ -15,7 +15,7 @@ from trl import SFTConfig, SFTTrainer
 from lora_studio.config import RunConfig, require_valid
 from lora_studio.data import load_dataset_file, require_trainable
 from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback
-from lora_studio.engine.dataset import build_datasets, training_chat_template
+from lora_studio.engine.dataset import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, resolve_dtype
 from lora_studio.errors import ConfigError
 from lora_studio.metrics import MetricRow
@@ -167,15 +167,7 @@ def train(
 
     phase("tokenising")
     original_template = tokenizer.chat_template
-    assistant_only = bool(cfg.data.assistant_only_loss) and data.format == "messages"
-    if assistant_only:
-        marked = training_chat_template(tokenizer)
-        if marked is None:
-            log.warning("The chat template of this model cannot mark assistant turns; "
-                        "training on whole conversations instead of assistant replies only.")
-            assistant_only = False
-        else:
-            tokenizer.chat_template = marked
+    assistant_only, tokenizer.chat_template = loss_settings(tokenizer, data.format, cfg.data.assistant_only_loss)
     train_ds, eval_ds = build_datasets(data, cfg.data, int(cfg.training.seed), tokenizer)
     metrics_cb = MetricsCallback(paths.metrics, on_row)
     stop_cb = StopFileCallback(paths.stop)

@@ -56,7 +56,7 @@ def test_empty_and_broken_data_files(tmp_path):
         fh.write('{"messages": oops}\n')
     line = single_error_line(proc := cli("train", "--data", str(broken)))
     assert proc.returncode == 2
-    assert "row 1" in line and "no assistant turn" in line and "row 2: malformed JSON" in line
+    assert "line 1" in line and "no assistant turn" in line and "line 2: malformed JSON" in line
 
 
 def test_hub_model_offline_fails_fast_and_the_run_says_why(tmp_path, chat_file):

@@ -31,7 +31,7 @@ def test_bad_data_ends_failed_with_the_row_named(tmp_path, tiny_model_dir):
     assert worker.run(paths.root) == 1
     status = read_status(paths)
     assert status.state == "failed" and status.error_kind == "data"
-    assert "row 1" in status.error and "no assistant turn" in status.error and status.hint
+    assert "line 1" in status.error and "no assistant turn" in status.error and status.hint
 
 
 def test_interrupt_marks_the_run_interrupted(tmp_path, tiny_model_dir, chat_file, monkeypatch):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lora_studio.data import detect_format, load_dataset_file, require_trainable
+from lora_studio.data import detect_format, load_dataset_file, require_trainable, training_rows
 from lora_studio.errors import DataError
 from tests.conftest import write_jsonl
 
@@ -14,7 +14,7 @@ CHAT = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "c
 def test_messages_detected_with_reason(tmp_path):
     data = load_dataset_file(write_jsonl(tmp_path / "d.jsonl", [CHAT, CHAT]))
     assert data.format == "messages" and "messages" in data.reason
-    assert data.rows[0] == {"messages": CHAT["messages"]} and data.errors == []
+    assert training_rows(data.rows)[0] == {"messages": CHAT["messages"]} and data.errors == []
 
 
 def test_sharegpt_conversations_become_messages(tmp_path):
@@ -22,16 +22,16 @@ def test_sharegpt_conversations_become_messages(tmp_path):
                              {"from": "gpt", "value": "hello"}]}
     data = load_dataset_file(write_jsonl(tmp_path / "d.jsonl", [row]))
     assert data.format == "messages"
-    assert [t["role"] for t in data.rows[0]["messages"]] == ["system", "user", "assistant"]
+    assert [t["role"] for t in training_rows(data.rows)[0]["messages"]] == ["system", "user", "assistant"]
 
 
 def test_prompt_completion_and_alpaca(tmp_path):
     data = load_dataset_file(write_jsonl(tmp_path / "pc.jsonl", [{"prompt": "2+2?", "completion": "4"}]))
-    assert data.format == "prompt_completion" and data.rows == [{"prompt": "2+2?", "completion": "4"}]
+    assert data.format == "prompt_completion" and training_rows(data.rows) == [{"prompt": "2+2?", "completion": "4"}]
     alpaca = {"instruction": "Translate", "input": "chat", "output": "cat"}
     data = load_dataset_file(write_jsonl(tmp_path / "a.jsonl", [alpaca]))
     assert data.format == "prompt_completion" and "Alpaca" in data.reason
-    assert data.rows == [{"prompt": "Translate\n\nchat", "completion": "cat"}]
+    assert training_rows(data.rows) == [{"prompt": "Translate\n\nchat", "completion": "cat"}]
 
 
 def test_text_and_column_mapping(tmp_path):
@@ -40,7 +40,7 @@ def test_text_and_column_mapping(tmp_path):
     rows = [{"question_text": "Capital of France?", "gold_answer": "Paris"}]
     mapping = {"prompt": "question_text", "completion": "gold_answer"}
     data = load_dataset_file(write_jsonl(tmp_path / "m.jsonl", rows), mapping=mapping)
-    assert data.format == "prompt_completion" and data.rows == [{"prompt": "Capital of France?", "completion": "Paris"}]
+    assert data.format == "prompt_completion" and training_rows(data.rows) == [{"prompt": "Capital of France?", "completion": "Paris"}]
 
 
 def test_unknown_columns_say_how_to_map():
@@ -55,7 +55,7 @@ def test_malformed_line_is_named_by_number(tmp_path):
     assert len(data.rows) == 2
     assert len(data.errors) == 1
     assert data.errors[0].row == 2 and "malformed JSON" in data.errors[0].message
-    with pytest.raises(DataError, match="row 2: malformed JSON"):
+    with pytest.raises(DataError, match="line 2: malformed JSON"):
         require_trainable(data)
 
 
@@ -71,8 +71,8 @@ def test_row_problems_are_specific(tmp_path):
     assert "unknown role 'robot'" in messages[4]
 
 
-@pytest.mark.parametrize("content,expected", [(b"", "empty"), (b"\n\n  \n", "empty"), (b"\xff\xfe\x00bad", "UTF-8")])
-def test_empty_and_undecodable_files(tmp_path, content, expected):
+@pytest.mark.parametrize("content,expected", [(b"", "empty"), (b"\n\n  \n", "empty")])
+def test_empty_files(tmp_path, content, expected):
     path = tmp_path / "d.jsonl"
     path.write_bytes(content)
     with pytest.raises(DataError, match=expected):

@@ -1,0 +1,112 @@
+"""What the model will see: each row tokenized exactly as TRL's SFTTrainer tokenizes it, with the
+tokens that count toward the loss marked, plus token-length statistics for a whole file.
+
+Needs only a tokenizer (no weights). Uses TRL's own tokenize helpers so the preview cannot drift
+from training; tests compare the masks with a real SFTTrainer's labels.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from trl.data_utils import _tokenize, common_prefix_length
+
+from lora_studio.data import LoadedData
+from lora_studio.engine.dataset import loss_settings, to_trl_rows
+from lora_studio.engine.models import load_tokenizer, resolve_model_dir
+from lora_studio.modelref import parse_model_ref
+
+LEARNED, CONTEXT, CUT = "learned", "context (not learned)", "cut off (past max length)"
+STATS_ROW_CAP = 5000  # token statistics beyond this many rows use the first rows only (and say so)
+
+
+@dataclass
+class TokenView:
+    segments: list[tuple[str, str]]  # consecutive tokens grouped by LEARNED / CONTEXT / CUT
+    n_tokens: int
+    n_learned: int
+    truncated: bool
+    dropped: bool  # nothing left to learn after truncation: TRL drops such rows
+
+
+@dataclass
+class TokenStats:
+    lengths: list[int]
+    max_length: int
+    truncated: int
+    dropped: int
+    learned_tokens: int
+    rows_measured: int
+    rows_total: int
+    drop_reasons: list[str] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=4)
+def tokenizer_for(model_name: str):
+    """Tokenizer of a model reference (the embedded model is prepared on first use)."""
+    return load_tokenizer(resolve_model_dir(parse_model_ref(model_name)))
+
+
+class Previewer:
+    """Tokenizes rows of one LoadedData the way training will."""
+
+    def __init__(self, data: LoadedData, model_name: str, assistant_only: bool = True) -> None:
+        self.tokenizer = tokenizer_for(model_name)
+        self.assistant_only, self.chat_template = loss_settings(self.tokenizer, data.format, assistant_only)
+        self.rows = to_trl_rows(data, self.tokenizer)
+        self.row_numbers = [r.get("_row") for r in data.rows]
+
+    def ids_and_mask(self, row: dict) -> tuple[list[int], list[int]]:
+        """input_ids and the loss mask (1 = learned) before truncation, as SFTTrainer builds them."""
+        tok, template = self.tokenizer, self.chat_template
+        if "prompt" in row:
+            if isinstance(row["prompt"], list):  # conversational prompt/completion
+                prompt_ids = _tokenize(tok, row["prompt"], add_generation_prompt=True, chat_template=template)
+                full_ids = _tokenize(tok, row["prompt"] + row["completion"], chat_template=template)
+            else:
+                completion = row["completion"]
+                if not completion.endswith(tok.eos_token):
+                    completion += tok.eos_token
+                prompt_ids = _tokenize(tok, row["prompt"])
+                full_ids = _tokenize(tok, row["prompt"] + completion)
+            prompt_len = common_prefix_length(prompt_ids["input_ids"], full_ids["input_ids"])
+            ids = full_ids["input_ids"]
+            return ids, [0] * prompt_len + [1] * (len(ids) - prompt_len)
+        if "messages" in row:
+            out = _tokenize(tok, row["messages"], return_assistant_tokens_mask=self.assistant_only,
+                            chat_template=template)
+            ids = out["input_ids"]
+            return ids, list(out["assistant_masks"]) if self.assistant_only else [1] * len(ids)
+        text = row["text"] if row["text"].endswith(tok.eos_token) else row["text"] + tok.eos_token
+        ids = _tokenize(tok, text)["input_ids"]
+        return ids, [1] * len(ids)
+
+    def view(self, index: int, max_length: int) -> TokenView:
+        ids, mask = self.ids_and_mask(self.rows[index])
+        labels = [CUT if i >= max_length else (LEARNED if m else CONTEXT) for i, m in enumerate(mask)]
+        segments: list[tuple[str, str]] = []
+        start = 0
+        for i in range(1, len(ids) + 1):
+            if i == len(ids) or labels[i] != labels[start]:
+                segments.append((self.tokenizer.decode(ids[start:i]), labels[start]))
+                start = i
+        learned = sum(mask[:max_length])
+        return TokenView(segments, len(ids), learned, len(ids) > max_length, learned == 0)
+
+    def stats(self, max_length: int) -> TokenStats:
+        measured = self.rows[:STATS_ROW_CAP]
+        lengths, truncated, dropped, learned_total, reasons = [], 0, 0, 0, []
+        for number, row in zip(self.row_numbers, measured, strict=False):
+            ids, mask = self.ids_and_mask(row)
+            lengths.append(len(ids))
+            truncated += len(ids) > max_length
+            learned = sum(mask[:max_length])
+            learned_total += learned
+            if learned == 0:
+                dropped += 1
+                if len(reasons) < 20:
+                    why = ("everything it would learn lies past max length" if sum(mask) else "nothing to learn")
+                    reasons.append(f"row {number}: {why}")
+        return TokenStats(lengths, max_length, truncated, dropped, learned_total, len(measured), len(self.rows),
+                          reasons)
