@@ -40,7 +40,8 @@ def test_text_and_column_mapping(tmp_path):
     rows = [{"question_text": "Capital of France?", "gold_answer": "Paris"}]
     mapping = {"prompt": "question_text", "completion": "gold_answer"}
     data = load_dataset_file(write_jsonl(tmp_path / "m.jsonl", rows), mapping=mapping)
-    assert data.format == "prompt_completion" and training_rows(data.rows) == [{"prompt": "Capital of France?", "completion": "Paris"}]
+    assert data.format == "prompt_completion"
+    assert training_rows(data.rows) == [{"prompt": "Capital of France?", "completion": "Paris"}]
 
 
 def test_unknown_columns_say_how_to_map():
