@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.lora-studio-installed
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup model run test test-fast lint clean-venv
+.PHONY: setup model browser run test test-fast lint clean-venv
 
 setup: $(STAMP) model
 
@@ -22,12 +22,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 model: $(STAMP)
 	$(PY) -m lora_studio prepare-model
 
-# The dashboard arrives with the Train issue; until then `make run` trains the quick-start
-# preset on the shipped sample chat data from the command line.
+# The dashboard on http://127.0.0.1:7860 (LORA_STUDIO_HOST / LORA_STUDIO_PORT to change).
 run: setup
-	$(PY) -m lora_studio train --preset quick-start --data samples/chat-assistant.jsonl
+	$(PY) -m lora_studio serve
 
-test: setup
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Chromium for the browser tests (apt)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	$(PY) -m pytest
 
 test-fast: setup

@@ -8,8 +8,6 @@ loads are the median of 3 fresh processes against the real cache.
 from __future__ import annotations
 
 import os
-import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -17,9 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "BENCHMARKS.md"
-BEGIN, END = "<!-- model_load:begin -->", "<!-- model_load:end -->"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, write_section  # noqa: E402
 
 LOAD_SNIPPET = """
 import time, sys
@@ -42,21 +39,6 @@ def run_py(code: str, env: dict | None = None) -> str:
     return lines[-1] if lines else ""
 
 
-def machine() -> str:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, GPU: {gpu}"
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         started = time.perf_counter()
@@ -74,19 +56,8 @@ def main() -> None:
         ("later load: tokenizer + model from the cache", f"{statistics.median(loads):.2f} s", "target < 2 s"),
         ("imports of torch/transformers before that", f"{statistics.median(imports):.2f} s", "not part of the load"),
     ]
-    table = ["| measure | median | note |", "| --- | --- | --- |", *[f"| {a} | {b} | {c} |" for a, b, c in rows]]
-    section = "\n".join([BEGIN, "## Embedded model: preparation and load", "",
-                         f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. "
-                         "Command: `.venv/bin/python bench/model_load.py` (loads: median of 3 fresh processes).",
-                         "", *table, END])
-    print(section)
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\nMeasured by the scripts in `bench/`.\n"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
+    print(write_section("model_load", "Embedded model: preparation and load",
+                        ".venv/bin/python bench/model_load.py (loads: median of 3 fresh processes)", rows))
 
 
 if __name__ == "__main__":

@@ -94,6 +94,51 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from lora_studio.ui.app import launch
+
+    launch(host=args.host, port=args.port)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """The Data tab's checks for scripts and CI: non-zero exit when an error would block training."""
+    from lora_studio.data import FormatUnknownError, load_dataset_file
+
+    mapping = {}
+    for item in args.map or []:
+        column, sep, role = item.partition("=")
+        if not sep or role not in ("messages", "prompt", "completion", "text"):
+            return _fail(f"cannot read --map {item!r}; write it as COLUMN=ROLE with ROLE one of messages, prompt, "
+                         "completion, text", 2)
+        mapping[role] = column
+    try:
+        data = load_dataset_file(args.file, args.format, mapping, max_bytes=settings.max_upload_bytes())
+    except FormatUnknownError as exc:
+        return _fail(f"{exc.message}. Say which to use: --map COLUMN=prompt --map COLUMN=completion, "
+                     "or --map COLUMN=messages, or --map COLUMN=text", 2)
+    print(f"file:     {data.path} ({data.kind}, {data.encoding})")
+    print(f"format:   {data.format} ({data.reason})")
+    print(f"rows:     {len(data.rows)} usable")
+    _print_tokens(data, args)
+    for issue in data.issues:
+        print(f"{issue.severity}: {issue}")
+    print(f"issues:   {len(data.errors)} error(s), {len(data.warnings)} warning(s)")
+    if data.errors:
+        return _fail(f"{len(data.errors)} problem(s) block training; fix the rows listed above", 1)
+    return 0
+
+
+def _print_tokens(data, args: argparse.Namespace) -> None:
+    if args.no_tokens:
+        return
+    from lora_studio.ui.token_view import token_report  # lazy: loads a tokenizer
+
+    report = token_report(data, args.model, not args.full_loss, args.max_length)
+    for line in report.stats_md.replace("**", "").split("\n\n"):
+        print(f"tokens:   {line}")
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     for preset in list_presets():
         origin = "shipped" if preset.builtin else "yours"
@@ -118,6 +163,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", help="run folder (default: a new one under the runs folder)")
     train.add_argument("--resume", action="store_true", help="resume the run in --run-dir from its last checkpoint")
     train.set_defaults(func=cmd_train)
+
+    serve = sub.add_parser("serve", help="start the dashboard")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; LORA_STUDIO_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 7860; LORA_STUDIO_PORT)")
+    serve.set_defaults(func=cmd_serve)
+
+    inspect = sub.add_parser("inspect", help="check a data file as the Data tab does")
+    inspect.add_argument("file", help="data file: .jsonl .json .csv .tsv .parquet .txt")
+    inspect.add_argument("--map", action="append", metavar="COLUMN=ROLE",
+                         help="use COLUMN as messages, prompt, completion or text")
+    inspect.add_argument("--format", default="auto", choices=["auto", "messages", "prompt_completion", "text"])
+    inspect.add_argument("--model", default=settings.EMBEDDED_MODEL_NAME, help="model whose tokenizer counts tokens")
+    inspect.add_argument("--max-length", type=int, default=512, help="max length in tokens")
+    inspect.add_argument("--full-loss", action="store_true", help="learn from whole conversations, not replies only")
+    inspect.add_argument("--no-tokens", action="store_true", help="skip token statistics (no tokenizer load)")
+    inspect.set_defaults(func=cmd_inspect)
 
     presets = sub.add_parser("presets", help="list presets")
     presets.set_defaults(func=cmd_presets)

@@ -26,6 +26,14 @@ _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assista
 _DEFAULT_COLUMNS = {"messages": "messages", "prompt": "prompt", "completion": "completion", "text": "text"}
 
 
+class FormatUnknownError(DataError):
+    """The format cannot be detected from the columns: the user has to map them."""
+
+    def __init__(self, message: str, hint: str, columns: list[str]) -> None:
+        super().__init__(message, hint)
+        self.columns = columns
+
+
 @dataclass
 class LoadedData:
     path: Path
@@ -51,19 +59,25 @@ def detect_format(columns: set[str], mapping: dict | None = None) -> tuple[str, 
     """(format, reason) from the columns present, honouring a user's column mapping."""
     mapping = mapping or {}
     if "messages" in mapping or "messages" in columns:
-        return "messages", f"column '{mapping.get('messages', 'messages')}' holds chat turns"
+        return "messages", (f"mapped: messages ← '{mapping['messages']}'" if "messages" in mapping
+                            else "column 'messages' holds chat turns")
     if "conversations" in columns:
         return "messages", "column 'conversations' holds ShareGPT-style turns (from/value)"
     if {"prompt", "completion"} <= (columns | set(mapping)):
+        if {"prompt", "completion"} & set(mapping):
+            return "prompt_completion", (f"mapped: prompt ← '{mapping.get('prompt', 'prompt')}', "
+                                         f"completion ← '{mapping.get('completion', 'completion')}'")
         return "prompt_completion", "columns 'prompt' and 'completion' are present"
     if {"instruction", "output"} <= columns:
         return "prompt_completion", "Alpaca-style columns 'instruction' and 'output' are present"
     if "text" in mapping or "text" in columns:
-        return "text", f"column '{mapping.get('text', 'text')}' holds plain text"
+        return "text", (f"mapped: text ← '{mapping['text']}'" if "text" in mapping
+                        else "column 'text' holds plain text")
     shown = ", ".join(sorted(columns)) or "none"
-    raise DataError(f"Cannot tell the data format from the columns ({shown})",
+    raise FormatUnknownError(f"Cannot tell the data format from the columns ({shown})",
                     "Name the columns: messages, prompt+completion or text, or map yours with "
-                    "data.columns (e.g. --set \"data.columns={prompt: question, completion: answer}\")")
+                    "data.columns (e.g. --set \"data.columns={prompt: question, completion: answer}\")",
+                    sorted(columns))
 
 
 def load_dataset_file(path: str | Path, fmt: str = "auto", mapping: dict | None = None,
@@ -85,7 +99,11 @@ def load_dataset_file(path: str | Path, fmt: str = "auto", mapping: dict | None 
                         f"Pick from: {', '.join(columns)}")
     reason = "chosen in the config"
     if fmt == "auto":
-        fmt, reason = detect_format(set(columns), mapping)
+        try:
+            fmt, reason = detect_format(set(columns), mapping)
+        except FormatUnknownError as exc:
+            exc.columns = columns  # in the file's own order, for the mapping dropdowns
+            raise
         if result.kind == "txt":
             reason = f"a plain text file: {result.note}"
     elif fmt not in FORMATS:

@@ -57,3 +57,27 @@ def trust_remote_code() -> bool:
 
 def hub_offline() -> bool:
     return _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE"))
+
+
+def uploads_dir() -> Path:
+    """Uploaded and fetched datasets are copied here, so they outlive the browser session."""
+    return studio_home() / "uploads"
+
+
+def max_upload_bytes() -> int:
+    """Upload size limit (LORA_STUDIO_MAX_UPLOAD_MB, default 200 MB)."""
+    raw = os.environ.get("LORA_STUDIO_MAX_UPLOAD_MB", "").strip()
+    try:
+        megabytes = float(raw) if raw else 200.0
+    except ValueError:
+        megabytes = 200.0
+    return int(megabytes * 2**20)
+
+
+def server_host() -> str:
+    """127.0.0.1 unless the operator says otherwise (LORA_STUDIO_HOST)."""
+    return os.environ.get("LORA_STUDIO_HOST", "127.0.0.1")
+
+
+def server_port() -> int:
+    return int(os.environ.get("LORA_STUDIO_PORT", os.environ.get("GRADIO_SERVER_PORT", "7860")))

@@ -5,6 +5,7 @@ Run: python samples/make_samples.py   (the .jsonl files are committed; this show
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from pathlib import Path
@@ -50,13 +51,84 @@ def _spell(rng: random.Random) -> tuple[str, str]:
 def chat_rows(n: int, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     makers = [_add, _convert, _day, _opposite, _spell]
-    rows = []
-    for i in range(n):
-        question, answer = makers[i % len(makers)](rng)
+    rows, seen = [], set()
+    while len(rows) < n:
+        question, answer = rng.choice(makers)(rng)  # random maker: small ones saturate, others fill in
+        if question in seen:
+            continue  # no duplicate rows in a sample
+        seen.add(question)
         messages = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-        if i % 4 == 0:
+        if len(rows) % 4 == 0:
             messages.insert(0, {"role": "system", "content": SYSTEM})
         rows.append({"messages": messages})
+    return rows
+
+
+COLOURS = ["red", "blue", "green", "yellow", "purple", "orange"]
+ANIMALS = ["fox", "owl", "otter", "heron", "badger", "lynx"]
+PLACES = ["the harbour", "the old mill", "the library", "the station", "the market"]
+
+
+def _rewrite(rng: random.Random) -> dict:
+    animal, colour, place = rng.choice(ANIMALS), rng.choice(COLOURS), rng.choice(PLACES)
+    text = f"the {colour} {animal} was seen near {place} yesterday"
+    return {"instruction": "Rewrite the sentence with a capital letter and a full stop.", "input": text,
+            "output": text[0].upper() + text[1:] + "."}
+
+
+def _classify(rng: random.Random) -> dict:
+    n = rng.randint(-50, 50)
+    label = "positive" if n > 0 else "negative" if n < 0 else "zero"
+    return {"instruction": "Is the number positive, negative or zero? Answer with one word.", "input": str(n),
+            "output": label}
+
+
+def _extract(rng: random.Random) -> dict:
+    animal, place = rng.choice(ANIMALS), rng.choice(PLACES)
+    hour = rng.randint(7, 19)
+    return {"instruction": "Extract the time from the note as HH:00.",
+            "input": f"Meet the {animal} keeper at {place} at {hour} o'clock.", "output": f"{hour:02d}:00"}
+
+
+def _list(rng: random.Random) -> dict:
+    picks = rng.sample(COLOURS, 3)
+    return {"instruction": f"List three colours, starting with {picks[0]}.", "input": "",
+            "output": ", ".join(picks)}
+
+
+def instruction_rows(n: int, seed: int = 11) -> list[dict]:
+    rng = random.Random(seed)
+    makers = [_rewrite, _classify, _extract, _list]
+    rows, seen = [], set()
+    while len(rows) < n:
+        row = rng.choice(makers)(rng)
+        key = (row["instruction"], row["input"])
+        if key not in seen:
+            seen.add(key)
+            rows.append(row)
+    return rows
+
+
+FAQ = [
+    ("How do I reset my password?", "Open Settings, choose Account, then Reset password; a link arrives by e-mail."),
+    ("Can I change my delivery address?", "Yes, until the parcel ships: open the order and choose Edit address."),
+    ("Where is my invoice?", "Every invoice is under Orders, in the PDF link next to the order number."),
+    ("Do you ship abroad?", "We ship to the EU, the UK and Norway; delivery takes 3 to 6 working days."),
+    ("How do I cancel my subscription?", "Go to Account, Subscription, Cancel; you keep access until the period ends."),
+    ("Is there a student discount?", "Yes: verify your student e-mail under Account and 15% applies at checkout."),
+]
+OPENERS = ["", "Hi, ", "Hello, ", "Quick question: ", "Sorry to bother you, "]
+CLOSERS = ["", " Thanks!"]
+
+
+def faq_rows(seed: int = 5) -> list[dict]:
+    """Every (question, opener, closer) combination once, in a shuffled order."""
+    combos = [(q, a, o, c) for q, a in FAQ for o in OPENERS for c in CLOSERS]
+    random.Random(seed).shuffle(combos)
+    rows = []
+    for i, (question, answer, opener, closer) in enumerate(combos):
+        asked = opener + (question[0].lower() + question[1:] if opener else question) + closer
+        rows.append({"customer_question": asked, "agent_answer": answer, "ticket_id": f"T{1000 + i}"})
     return rows
 
 
@@ -64,6 +136,13 @@ def main() -> None:
     with open(HERE / "chat-assistant.jsonl", "w", encoding="utf-8") as fh:
         for row in chat_rows(200):
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with open(HERE / "instructions.jsonl", "w", encoding="utf-8") as fh:
+        for row in instruction_rows(120):
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with open(HERE / "support-faq.csv", "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["ticket_id", "customer_question", "agent_answer"])
+        writer.writeheader()
+        writer.writerows(faq_rows())
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import sys
 
 CORE = ["lora_studio.config", "lora_studio.presets", "lora_studio.data", "lora_studio.runs",
         "lora_studio.metrics", "lora_studio.settings", "lora_studio.modelref", "lora_studio.errors",
-        "lora_studio.__main__", "lora_studio.engine.worker"]
+        "lora_studio.__main__", "lora_studio.engine.worker", "lora_studio.datafiles", "lora_studio.uploads"]
 
 
 def imported_after(module: str) -> set[str]:
@@ -24,3 +24,8 @@ def test_core_modules_import_neither_torch_nor_gradio():
 def test_engine_does_not_import_gradio():
     loaded = imported_after("lora_studio.engine.train")
     assert "torch" in loaded and "gradio" not in loaded
+
+
+def test_the_dashboard_does_not_import_torch():
+    loaded = imported_after("lora_studio.ui.app")
+    assert "gradio" in loaded and not loaded & {"torch", "transformers", "peft", "trl"}

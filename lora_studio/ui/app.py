@@ -1,0 +1,36 @@
+"""The dashboard: `build_app()` composes the tabs; `launch()` serves it with safe defaults."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from lora_studio import settings
+from lora_studio.ui.data_tab import build_data_tab
+
+log = logging.getLogger(__name__)
+
+CSS = """
+#data-status { padding: 0.5rem 0.75rem; border-radius: 8px; background: var(--block-background-fill); }
+"""
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="LoRA Studio") as app:
+        gr.Markdown("# LoRA Studio\nFine-tune a language model with LoRA — on this machine, no code needed.")
+        state = gr.State(None)  # the chosen dataset, shared with the tabs that come after Data
+        with gr.Tabs():
+            with gr.Tab("Data", id="data"):
+                build_data_tab(state)
+    return app
+
+
+def launch(host: str | None = None, port: int | None = None) -> None:
+    host = host or settings.server_host()
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("LoRA Studio is listening on %s: anyone who can reach this address can use it.", host)
+    build_app().queue(default_concurrency_limit=4).launch(
+        server_name=host, server_port=port or settings.server_port(), max_file_size=settings.max_upload_bytes(),
+        ssr_mode=False, css=CSS, footer_links=[],
+    )

@@ -1,0 +1,41 @@
+"""The Data tab in headless Chromium: upload, detected format, preview, and a broken file."""
+
+from __future__ import annotations
+
+from tests.conftest import SAMPLE_CHAT
+from tests.e2e.conftest import screenshot
+
+STATUS = "#data-status"
+
+
+def wait_status(page, text: str) -> str:
+    page.wait_for_function(f"document.querySelector('{STATUS}').innerText.includes({text!r})", timeout=60_000)
+    return page.locator(STATUS).inner_text()
+
+
+def test_upload_preview_and_broken_file(server, page, tmp_path):
+    page.goto(server)
+    page.wait_for_selector("#data-upload")
+    page.locator("#data-upload input[type=file]").set_input_files(str(SAMPLE_CHAT))
+    status = wait_status(page, "Ready to train")
+    assert "chat-assistant.jsonl" in status and "chat messages" in status and "200 usable rows" in status
+    assert "What is" in page.locator("#data-preview").inner_text()
+    page.wait_for_function("document.querySelector('#data-tokens').innerText.includes('<|im_start|>assistant')")
+    tokens = page.locator("#data-tokens").inner_text()
+    assert "learned" in tokens and "context (not learned)" in tokens
+    assert "Tokens per row" in page.locator("#data-stats").inner_text()
+    screenshot(page, "data-tab-loaded")
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": oops}\n', encoding="utf-8")
+    page.locator("#data-upload input[type=file]").set_input_files(str(broken))
+    status = wait_status(page, "block training")
+    assert "line 1" in page.locator("#data-issues").inner_text()
+    assert "malformed JSON" in page.locator("#data-issues").inner_text()
+
+    unusable = tmp_path / "unusable.json"
+    unusable.write_text('[{"messages": ', encoding="utf-8")
+    page.locator("#data-upload input[type=file]").set_input_files(str(unusable))
+    status = wait_status(page, "cannot be used")
+    assert "not valid JSON" in status and "Still selected" in status and "broken.jsonl" in status
+    screenshot(page, "data-tab-broken-file")
