@@ -39,3 +39,27 @@ def test_upload_preview_and_broken_file(server, page, tmp_path):
     status = wait_status(page, "cannot be used")
     assert "not valid JSON" in status and "Still selected" in status and "broken.jsonl" in status
     screenshot(page, "data-tab-broken-file")
+
+
+def pick(page, elem_id: str, option: str) -> None:
+    """Choose an option in a Gradio dropdown (its list is found through aria-controls)."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    page.locator(f"[id='{box.get_attribute('aria-controls')}'] li[aria-label^='{option}']").first.click()
+    page.keyboard.press("Escape")
+
+
+def test_sample_with_other_column_names_is_mapped_in_the_browser(server, page):
+    page.goto(server)
+    page.wait_for_selector("#data-sample")
+    pick(page, "data-sample", "support-faq.csv")
+    page.locator("#data-sample-btn").click()
+    assert "customer_question" in wait_status(page, "which columns")
+    pick(page, "map-prompt", "customer_question")
+    pick(page, "map-completion", "agent_answer")
+    page.locator("#data-apply-mapping").click()
+    status = wait_status(page, "Ready to train")
+    assert "mapped: prompt ← 'customer_question'" in status and "60 usable rows" in status
+    page.wait_for_function("document.querySelector('#data-tokens').innerText.includes('Go to Account')"
+                           " || document.querySelector('#data-tokens').innerText.includes('<|im_start|>assistant')")
+    screenshot(page, "data-tab-mapped-csv")
