@@ -87,3 +87,22 @@ def test_presets_command_lists_the_shipped_presets():
     assert proc.returncode == 0
     assert {"quick-start", "chat-assistant", "olora", "low-memory-8bit"} <= {
         line.split()[0] for line in proc.stdout.splitlines() if line.strip()}
+
+
+def test_inspect_reports_format_tokens_and_issues_with_exit_codes(tmp_path):
+    ok = cli("inspect", str(ROOT / "samples" / "chat-assistant.jsonl"), "--max-length", "64")
+    assert ok.returncode == 0, ok.stderr
+    assert "format:   messages (column 'messages' holds chat turns)" in ok.stdout
+    assert "rows:     200 usable" in ok.stdout and "Tokens per row" in ok.stdout
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "fine"}\n{"text": \n', encoding="utf-8")
+    bad = cli("inspect", str(broken), "--no-tokens")
+    assert bad.returncode == 1 and "error: line 2: malformed JSON" in bad.stdout
+    assert "block training" in single_error_line(bad)
+
+    unmapped = cli("inspect", str(ROOT / "samples" / "support-faq.csv"), "--no-tokens")
+    assert unmapped.returncode == 2 and "--map COLUMN=prompt" in single_error_line(unmapped)
+    mapped = cli("inspect", str(ROOT / "samples" / "support-faq.csv"), "--no-tokens",
+                 "--map", "customer_question=prompt", "--map", "agent_answer=completion")
+    assert mapped.returncode == 0 and "rows:     60 usable" in mapped.stdout
