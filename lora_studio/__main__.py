@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from lora_studio import settings
-from lora_studio.config import RunConfig, apply_overrides, merge_dict
+from lora_studio.config import RunConfig, apply_overrides, merge_dict, require_valid
 from lora_studio.data import load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, StudioError
 from lora_studio.modelref import parse_model_ref
@@ -52,9 +52,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 def check_inputs(cfg: RunConfig) -> None:
     """Everything that can be refused before any weights load: settings, data, model name."""
-    issues = cfg.validate()
-    if issues:
-        raise ConfigError("invalid settings: " + "; ".join(map(str, issues)), "Fix them and try again")
+    require_valid(cfg)
     if not cfg.data.path:
         raise ConfigError("no training data given", "Pass --data FILE.jsonl")
     data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)

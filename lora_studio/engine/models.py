@@ -154,7 +154,12 @@ def resolve_dtype(name: str, device: str, load_in_8bit: bool = False) -> torch.d
 def load_tokenizer(model_dir: str):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=settings.trust_remote_code())
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=settings.trust_remote_code())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"Could not load a tokenizer from {model_dir} ({exc})".splitlines()[0],
+                         "The folder needs tokenizer files (tokenizer.json or tokenizer_config.json); "
+                         + ALTERNATIVES) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -98,9 +98,13 @@ def on_upload(state: dict | None, file_path: str | None, controls: dict) -> list
 
 
 def on_sample(state: dict | None, name: str | None, controls: dict) -> list[Any]:
-    if not name:
-        return failed(StudioError("No sample was chosen", "Pick one from the list first"), _selection(state))
-    return load(state, _new_selection(str(sample_path(name)), controls))
+    try:
+        if not name:
+            raise StudioError("No sample was chosen", "Pick one from the list first")
+        path = sample_path(name)
+    except StudioError as exc:
+        return failed(exc, _selection(state))
+    return load(state, _new_selection(str(path), controls))
 
 
 def on_hub(state: dict | None, dataset_id: str, controls: dict) -> list[Any]:

@@ -13,7 +13,7 @@ from lora_studio.runs import RunPaths, create_run
 from lora_studio.ui import data_tab
 from lora_studio.ui.data_tab import OUTPUTS, on_settings, on_upload
 from lora_studio.ui.data_view import Selection
-from tests.conftest import ROOT, write_jsonl
+from tests.conftest import write_jsonl
 
 CONTROLS = {"model": "", "max_length": 256, "assistant_only": True, "eval_fraction": 0.1, "seed": 42}
 
@@ -102,4 +102,15 @@ def test_the_chosen_dataset_flows_into_training(tmp_path, tiny_model_dir):
     paths = RunPaths(tmp_path / "run")
     create_run(paths, cfg)
     assert train(cfg, paths).state == "completed"
-    assert (ROOT / "samples" / "support-faq.csv").exists()
+
+
+def test_unknown_sample_and_a_model_without_tokenizer_explain_themselves(tmp_path):
+    res = out(data_tab.on_sample(None, "no-such-sample.jsonl", CONTROLS))
+    assert "no sample dataset named" in res["status"] and res["state"] == gr.skip()
+    folder = tmp_path / "weights-only"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    res = out(data_tab.on_sample(None, "chat-assistant.jsonl", {**CONTROLS, "model": str(folder)}))
+    assert "Ready to train" in res["status"]  # the data itself is fine
+    assert "Token statistics unavailable" in res["stats"] and "tokenizer" in res["stats"]
+    assert res["tokens"] == [] and "Token preview unavailable" in res["caption"]
