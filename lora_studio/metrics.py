@@ -87,6 +87,16 @@ def read_all(path: str | Path) -> list[MetricRow]:
     return MetricsReader(path).read_new()
 
 
+def latest_per_step(rows: list[MetricRow]) -> list[MetricRow]:
+    """One row per (event, step), the last written winning: a resumed run re-trains the steps after its
+    checkpoint, and those rows replace the ones the earlier attempt wrote. Sorted by step."""
+    latest: dict[tuple[str, int], MetricRow] = {}
+    for row in rows:
+        latest.pop((row.event, row.step), None)
+        latest[(row.event, row.step)] = row
+    return sorted(latest.values(), key=lambda r: (r.step, r.event != "log"))
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"

@@ -9,16 +9,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from lora_studio.config import RunConfig
-from lora_studio.errors import ConfigError
+from lora_studio.errors import ConfigError, StudioError
+from lora_studio.metrics import MetricRow, latest_per_step, read_all
+from lora_studio.settings import runs_dir
 
-STATES = ("queued", "running", "completed", "failed", "stopped", "interrupted")
-FINAL_STATES = ("completed", "failed", "stopped", "interrupted")
+STATES = ("queued", "running", "completed", "failed", "stopped", "interrupted", "cancelled")
+FINAL_STATES = ("completed", "failed", "stopped", "interrupted", "cancelled")
+ACTIVE_STATES = ("queued", "running")
+RESUMABLE_STATES = ("stopped", "failed", "interrupted", "cancelled")
 
 
 class RunPaths:
@@ -34,6 +39,7 @@ class RunPaths:
     config = property(lambda self: self.root / "config.yaml")
     status = property(lambda self: self.root / "status.json")
     metrics = property(lambda self: self.root / "metrics.jsonl")
+    samples = property(lambda self: self.root / "samples.jsonl")
     log = property(lambda self: self.root / "train.log")
     stop = property(lambda self: self.root / "STOP")
     adapter = property(lambda self: self.root / "adapter")
@@ -58,6 +64,8 @@ class RunStatus:
     final_loss: float | None = None
     trainable_params: int | None = None
     total_params: int | None = None
+    queued_at: float | None = None  # queue order
+    resume: bool = False  # the queued attempt continues from the last checkpoint
 
     @classmethod
     def from_dict(cls, data: dict) -> RunStatus:
@@ -99,7 +107,8 @@ def read_status(paths: RunPaths) -> RunStatus:
             raise ValueError("not a JSON object")
         return RunStatus.from_dict(data)
     except FileNotFoundError:
-        return RunStatus(state="queued")
+        return RunStatus(state="failed", error="status.json is missing", error_kind="internal",
+                         hint="The run's other files are still on disk; resume or delete the run")
     except (ValueError, OSError) as exc:
         return RunStatus(state="failed", error=f"status.json is unreadable ({exc})", error_kind="internal",
                          hint="The run's files are still on disk; resume or delete the run")
@@ -129,13 +138,20 @@ def create_run(paths: RunPaths, cfg: RunConfig) -> None:
     paths.root.mkdir(parents=True, exist_ok=True)
     if paths.config.exists():
         raise ConfigError(f"{paths.root} already holds a run", "Pick a new run folder or resume that run")
-    cfg.save(paths.config)
+    # Status first: a run is listed once config.yaml exists, and by then its status is readable.
     write_status(paths, RunStatus(state="queued"))
+    cfg.save(paths.config)
 
 
 def request_stop(paths: RunPaths) -> None:
     """Ask the worker to stop and save at the next step boundary."""
     paths.stop.write_text(str(time.time()), encoding="utf-8")
+
+
+def has_checkpoint(paths: RunPaths) -> bool:
+    """A Trainer checkpoint (checkpoints/checkpoint-N/) that a resume can start from."""
+    folder = paths.checkpoints
+    return folder.is_dir() and any(p.is_dir() and p.name.startswith("checkpoint-") for p in folder.iterdir())
 
 
 def list_runs(root: str | Path) -> list[RunPaths]:
@@ -144,3 +160,59 @@ def list_runs(root: str | Path) -> list[RunPaths]:
         return []
     runs = [RunPaths(p) for p in root.iterdir() if p.is_dir() and (p / "config.yaml").exists()]
     return sorted(runs, key=lambda r: r.root.name, reverse=True)
+
+
+def delete_run(paths: RunPaths, root: str | Path | None = None) -> None:
+    """Remove one run folder; refused outside `root` (default: the runs folder) or while the run is active."""
+    base = Path(root if root is not None else runs_dir()).resolve()
+    if paths.root.is_symlink() or paths.root.resolve().parent != base:
+        raise ConfigError(f"{paths.root} is not a run folder inside {base}",
+                          "Only runs listed in the Runs tab can be deleted")
+    if not paths.config.is_file() and not paths.status.is_file():
+        raise ConfigError(f"{paths.root} is not a run folder (no config.yaml or status.json)",
+                          "Delete it by hand if it is really yours")
+    state = read_status(paths).state
+    if state in ACTIVE_STATES:
+        raise ConfigError(f"Run {paths.run_id} is {state}", "Stop or cancel it first, then delete it")
+    shutil.rmtree(paths.root)
+
+
+@dataclass
+class RunSummary:
+    """What a run list shows about one run, read without ever raising for a damaged run folder."""
+
+    paths: RunPaths
+    status: RunStatus
+    config: RunConfig | None  # None when config.yaml cannot be read; config_error says why
+    config_error: str = ""
+    rows: list[MetricRow] = field(default_factory=list)
+
+    @property
+    def final_loss(self) -> float | None:
+        if self.status.final_loss is not None:
+            return self.status.final_loss
+        losses = [r.loss for r in self.rows if r.event == "log" and r.loss is not None]
+        return losses[-1] if losses else None
+
+    @property
+    def eval_loss(self) -> float | None:
+        losses = [r.eval_loss for r in self.rows if r.event == "eval" and r.eval_loss is not None]
+        return losses[-1] if losses else None
+
+    @property
+    def steps(self) -> tuple[int, int]:
+        """(done, total): from status.json, or the last metrics row when the status lost them."""
+        step, total = self.status.step, self.status.max_steps
+        if self.rows and not total:
+            step, total = max(step, self.rows[-1].step), self.rows[-1].max_steps
+        return step, total
+
+
+def run_summary(paths: RunPaths) -> RunSummary:
+    """Status, config and metric rows of one run; a torn metrics line is skipped, a bad config noted."""
+    config, config_error = None, ""
+    try:
+        config = RunConfig.load(paths.config)
+    except (StudioError, OSError, ValueError) as exc:
+        config_error = f"config.yaml is unreadable ({exc})"
+    return RunSummary(paths, read_status(paths), config, config_error, latest_per_step(read_all(paths.metrics)))

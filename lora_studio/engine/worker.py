@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -70,7 +71,8 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
     except KeyboardInterrupt:
         update_status(paths, state="interrupted", phase="interrupted", finished=time.time(),
                       error="Training was interrupted", error_kind="killed",
-                      hint="Resume it from its last checkpoint with: train --run-dir DIR --resume")
+                      hint="Resume it from its last checkpoint (Resume in the dashboard, or: "
+                           f"python -m lora_studio train --run-dir {paths.root} --resume)")
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is classified for the UI
         kind, message, hint = classify(exc)
@@ -101,6 +103,11 @@ def configure_logging() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM (Cancel in the dashboard) takes the same path as Ctrl-C: status says interrupted.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lora_studio.engine.worker", description=__doc__)
     parser.add_argument("--run-dir", required=True, help="run directory holding config.yaml")
@@ -110,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     if not RunPaths(args.run_dir).config.is_file():
         log.error("No config.yaml in %s: create the run first", args.run_dir)
         return 2
-    code = run(args.run_dir, resume=args.resume)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = run(args.run_dir, resume=args.resume)
+    except KeyboardInterrupt:
+        code = 130
     log.info("final status: %s", read_status(RunPaths(args.run_dir)).state)
     return code
 

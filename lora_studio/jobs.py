@@ -1,0 +1,324 @@
+"""JobManager: the web server's side of training. It queues runs, starts one worker process per
+run, stops and cancels them, and re-attaches to workers that outlived a server restart.
+
+The run directory stays the only interface: the manager writes config.yaml (through
+`runs.create_run`) and a few status fields; the worker writes everything else. A worker runs as
+`python -m lora_studio.engine.worker --run-dir DIR` in its own process group (so a server crash or
+Ctrl-C does not kill it, and a cancel reaches all of its children), with stdout and stderr
+appended to train.log. No torch here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lora_studio import settings
+from lora_studio.config import RunConfig, require_valid
+from lora_studio.errors import ConfigError
+from lora_studio.runs import (
+    ACTIVE_STATES,
+    RESUMABLE_STATES,
+    RunPaths,
+    create_run,
+    has_checkpoint,
+    list_runs,
+    new_run_dir,
+    read_status,
+    request_stop,
+    update_status,
+)
+
+log = logging.getLogger(__name__)
+
+KILLED_HINT = ("Resume it from its last checkpoint. If nobody stopped it, the machine may have run out of memory: "
+               "lower training.batch_size or data.max_length, or load the model in 8-bit")
+WorkerCommand = Callable[[RunPaths, bool], list[str]]
+
+
+def worker_command(paths: RunPaths, resume: bool) -> list[str]:
+    """argv of one worker process (a list: no shell, no quoting problems)."""
+    argv = [sys.executable, "-m", "lora_studio.engine.worker", "--run-dir", str(paths.root)]
+    return [*argv, "--resume"] if resume else argv
+
+
+def pid_alive(pid: int | None, run_root: Path | None = None) -> bool:
+    """True when `pid` runs; with `run_root`, only when it is that run's worker (a reused pid is not)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if run_root is not None and cmdline.exists():
+        try:
+            parts = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            return False  # it exited while we looked
+        if not parts or parts == [b""]:
+            return False  # a zombie: exited, not yet reaped
+        # The dashboard's worker names the run folder; a CLI `train` names at least the package.
+        return any(str(run_root).encode() in part or part == b"lora_studio" or part.startswith(b"lora_studio.")
+                   for part in parts)
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Job:
+    """A worker this server is watching: its own child, or one re-attached after a restart."""
+
+    paths: RunPaths
+    pid: int
+    process: subprocess.Popen | None = None  # None when re-attached: not our child
+    cancel_requested: bool = False
+    kill_timer: threading.Timer | None = None
+
+    def exit_code(self) -> int | None:
+        """None while it runs; the return code (negative = signal) once it ended."""
+        if self.process is not None:
+            return self.process.poll()
+        return None if pid_alive(self.pid, self.paths.root) else 0
+
+
+class JobManager:
+    """One training job at a time (per machine; `slots` for more GPUs), the rest queued in order."""
+
+    def __init__(self, runs_root: str | Path | None = None, slots: int = 1, grace_s: float = 10.0,
+                 command: WorkerCommand = worker_command, poll_s: float = 0.5) -> None:
+        self.runs_root = Path(runs_root) if runs_root else settings.runs_dir()
+        self.slots = slots
+        self.grace_s = grace_s
+        self.command = command
+        self.poll_s = poll_s
+        self.jobs: dict[str, Job] = {}
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._halt = threading.Event()
+
+    # ---- user actions ------------------------------------------------------------------
+    def submit(self, cfg: RunConfig, name: str = "run") -> RunPaths:
+        """Freeze `cfg` in a new run directory and queue it; it starts at once when a slot is free."""
+        require_valid(cfg)
+        with self._lock:
+            paths = new_run_dir(self.runs_root, name)
+            create_run(paths, cfg)
+            update_status(paths, queued_at=time.time(), resume=False)
+            self.poll()
+            return paths
+
+    def resume(self, run_id: str) -> RunPaths:
+        """Queue a stopped, failed, interrupted or cancelled run to continue from its last checkpoint."""
+        with self._lock:
+            paths = self._paths(run_id)
+            status = read_status(paths)
+            if status.state not in RESUMABLE_STATES:
+                raise ConfigError(f"Run {run_id} is {status.state}; only a stopped, failed, interrupted or "
+                                  "cancelled run can be resumed", "Wait for it to end, or start a new run")
+            if not has_checkpoint(paths):
+                raise ConfigError(f"Run {run_id} has no checkpoint to resume from (it ended before its first save)",
+                                  "Start a new run with the same settings, or lower training.save_steps")
+            update_status(paths, state="queued", queued_at=time.time(), resume=True, error="", error_kind="",
+                          hint="", phase="queued", finished=None)
+            self.poll()
+            return paths
+
+    def stop(self, run_id: str) -> str:
+        """Stop and save: the worker saves the adapter at the next step and ends. A queued run leaves the queue."""
+        with self._lock:
+            paths = self._paths(run_id)
+            state = read_status(paths).state
+            if state == "queued":
+                self._end_queued(paths, "Stopped before it started")
+                return "cancelled"
+            if state != "running":
+                raise ConfigError(f"Run {run_id} is not running (it is {state})", "Nothing to stop")
+            request_stop(paths)
+            update_status(paths, phase="stopping: saving at the next step")
+            return "stopping"
+
+    def cancel(self, run_id: str) -> str:
+        """Terminate the worker now (no save); kill its whole process group if it lingers after the grace period."""
+        with self._lock:
+            paths = self._paths(run_id)
+            state = read_status(paths).state
+            if state == "queued":
+                self._end_queued(paths, "Cancelled before it started")
+                return "cancelled"
+            job = self.jobs.get(run_id)
+            if job is None:
+                raise ConfigError(f"Run {run_id} is not running (it is {state})", "Nothing to cancel")
+            job.cancel_requested = True
+            update_status(paths, phase="cancelling")
+            _signal_group(job.pid, signal.SIGTERM)
+            if job.kill_timer is None:
+                job.kill_timer = threading.Timer(self.grace_s, _signal_group, (job.pid, signal.SIGKILL))
+                job.kill_timer.daemon = True
+                job.kill_timer.start()
+            return "cancelling"
+
+    # ---- what is going on --------------------------------------------------------------
+    def queued(self) -> list[str]:
+        """Run ids waiting for a slot, next first."""
+        waiting = []
+        for paths in list_runs(self.runs_root):
+            status = read_status(paths)
+            # queued_at marks runs queued here; a CLI run is "queued" only for the instant before it starts.
+            if paths.run_id not in self.jobs and status.state == "queued" and status.queued_at is not None:
+                waiting.append((status.queued_at, paths.run_id))
+        return [run_id for _, run_id in sorted(waiting)]
+
+    def position(self, run_id: str) -> int | None:
+        """1 = next to start; None when the run is not waiting."""
+        order = self.queued()
+        return order.index(run_id) + 1 if run_id in order else None
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self.jobs)
+
+    # ---- the loop ----------------------------------------------------------------------
+    def poll(self) -> None:
+        """Reap ended workers, then start queued runs while a slot is free. Safe to call often."""
+        with self._lock:
+            for run_id, job in list(self.jobs.items()):
+                code = job.exit_code()
+                if code is not None:
+                    self._finish(job, code)
+                    del self.jobs[run_id]
+            for run_id in self.queued():
+                if len(self.jobs) >= self.slots:
+                    break
+                self._start(self._paths(run_id))
+
+    def recover(self) -> list[str]:
+        """At server start: re-attach to live workers, mark runs whose worker died `interrupted`."""
+        marked = []
+        with self._lock:
+            for paths in list_runs(self.runs_root):
+                status = read_status(paths)
+                if status.state != "running" or paths.run_id in self.jobs:
+                    continue
+                if pid_alive(status.pid, paths.root):
+                    self.jobs[paths.run_id] = Job(paths, int(status.pid))
+                    log.info("Re-attached to run %s (worker pid %s)", paths.run_id, status.pid)
+                else:
+                    _mark_dead(paths, "The worker stopped while the server was away")
+                    marked.append(paths.run_id)
+            self.poll()
+        return marked
+
+    def start_background(self) -> None:
+        """Recover, then poll in a daemon thread so queued runs start without a browser open."""
+        if self._thread and self._thread.is_alive():
+            return
+        self.recover()
+        self._halt.clear()
+        self._thread = threading.Thread(target=self._loop, name="lora-studio-jobs", daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        """Stop watching. Workers keep training: the next server re-attaches to them."""
+        self._halt.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._halt.wait(self.poll_s):
+            try:
+                self.poll()
+            except OSError as exc:  # e.g. the runs folder vanished: report it, keep serving
+                log.error("Job polling failed: %s", exc)
+
+    # ---- internals ---------------------------------------------------------------------
+    def _paths(self, run_id: str) -> RunPaths:
+        paths = RunPaths(self.runs_root / run_id)
+        if "/" in run_id or run_id in ("", ".", "..") or not paths.config.is_file():
+            raise ConfigError(f"There is no run named '{run_id}'", "Pick a run from the list")
+        return paths
+
+    def _start(self, paths: RunPaths) -> None:
+        resume = bool(read_status(paths).resume)
+        paths.stop.unlink(missing_ok=True)
+        update_status(paths, state="running", phase="starting the worker", started=time.time(), finished=None, pid=None)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+        try:
+            with open(paths.log, "ab") as log_file:
+                log_file.write(f"\n=== worker started {time.strftime('%Y-%m-%d %H:%M:%S')}"
+                               f"{' (resume)' if resume else ''} ===\n".encode())
+                log_file.flush()
+                process = subprocess.Popen(self.command(paths, resume), stdout=log_file, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, cwd=settings.PROJECT_ROOT, env=env,
+                                           start_new_session=True)
+        except OSError as exc:
+            update_status(paths, state="failed", phase="failed", finished=time.time(), error_kind="internal",
+                          error=f"Could not start the training worker ({exc})",
+                          hint="Check that the Python environment is complete (make setup)")
+            return
+        (paths.root / "worker.pid").write_text(str(process.pid), encoding="utf-8")
+        self.jobs[paths.run_id] = Job(paths, process.pid, process)
+        log.info("Started run %s (worker pid %d)", paths.run_id, process.pid)
+
+    def _finish(self, job: Job, code: int) -> None:
+        if job.kill_timer:
+            job.kill_timer.cancel()
+        _signal_group(job.pid, signal.SIGKILL)  # leave nothing behind the worker (e.g. dataloader children)
+        status = read_status(job.paths)
+        if job.cancel_requested:
+            update_status(job.paths, state="cancelled", phase="cancelled", finished=time.time(), error_kind="",
+                          error="Cancelled by the user", hint="Resume it from its last checkpoint, if it saved one")
+        elif status.state in ACTIVE_STATES:
+            reason = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            _mark_dead(job.paths, f"The worker {reason} before it could report")
+        log.info("Run %s ended: %s", job.paths.run_id, read_status(job.paths).state)
+
+    def _end_queued(self, paths: RunPaths, message: str) -> None:
+        update_status(paths, state="cancelled", phase="cancelled", finished=time.time(), error=message,
+                      error_kind="", hint="")
+
+
+def _mark_dead(paths: RunPaths, message: str) -> None:
+    update_status(paths, state="interrupted", phase="interrupted", finished=time.time(), error=message,
+                  error_kind="killed", hint=KILLED_HINT)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
+
+
+_manager: JobManager | None = None
+_manager_lock = threading.Lock()
+
+
+def get_manager() -> JobManager:
+    """The server's one JobManager, recovered and polling (created on first use)."""
+    global _manager
+    with _manager_lock:
+        if _manager is None or _manager.runs_root != settings.runs_dir():
+            _manager = JobManager(settings.runs_dir())
+            _manager.start_background()
+        return _manager

@@ -1,0 +1,234 @@
+"""JobManager against a fake worker script: start, queue, stop, cancel, kill after grace, recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lora_studio.config import RunConfig
+from lora_studio.errors import ConfigError
+from lora_studio.jobs import JobManager, group_alive, pid_alive
+from lora_studio.metrics import MetricsReader
+from lora_studio.runs import RunPaths, create_run, read_status, update_status
+
+FAKE = Path(__file__).parent / "fakes" / "fake_worker.py"
+
+
+def fake(**opts):
+    """A worker command that runs the fake worker with `opts` (written into the run folder first)."""
+
+    def command(paths: RunPaths, resume: bool) -> list[str]:
+        (paths.root / "fake.json").write_text(json.dumps(opts))
+        return [sys.executable, str(FAKE), str(paths.root), *(["--resume"] if resume else [])]
+
+    return command
+
+
+def wait_for(predicate, timeout: float = 15.0, manager: JobManager | None = None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if manager:
+            manager.poll()
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def state(paths: RunPaths) -> str:
+    return read_status(paths).state
+
+
+@pytest.fixture
+def runs_root(tmp_path) -> Path:
+    return tmp_path / "runs"
+
+
+def test_a_job_runs_to_completion_and_its_output_goes_to_train_log(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=4))
+    paths = manager.submit(RunConfig(), "first")
+    assert state(paths) == "running" and manager.running() == [paths.run_id]
+    wait_for(lambda: state(paths) == "completed" and not manager.running(), manager=manager)
+    rows = MetricsReader(paths.metrics).read_new()
+    assert [r.step for r in rows] == [1, 2, 3, 4]
+    assert "worker started" in paths.log.read_text()
+
+
+def test_metrics_are_read_incrementally_while_the_worker_writes(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=20, step_s=0.05))
+    paths = manager.submit(RunConfig())
+    reader, seen, reads = MetricsReader(paths.metrics), [], 0
+    while state(paths) != "completed" or manager.running():
+        manager.poll()
+        new = reader.read_new()
+        reads += bool(new)
+        seen += [r.step for r in new]
+        time.sleep(0.1)
+    seen += [r.step for r in reader.read_new()]
+    assert seen == list(range(1, 21))  # every row once, in order, none twice
+    assert reads > 1  # rows arrived over several reads, not at the end
+
+
+def test_one_job_at_a_time_the_next_is_queued_in_order(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=6, step_s=0.1))
+    first = manager.submit(RunConfig(), "a")
+    second = manager.submit(RunConfig(), "b")
+    third = manager.submit(RunConfig(), "c")
+    assert state(first) == "running"
+    assert state(second) == state(third) == "queued"
+    assert manager.queued() == [second.run_id, third.run_id]
+    assert manager.position(third.run_id) == 2 and manager.position(first.run_id) is None
+    wait_for(lambda: state(second) == "running", manager=manager)
+    assert state(first) == "completed" and manager.position(third.run_id) == 1
+    wait_for(lambda: state(third) == "completed", manager=manager)
+
+
+def test_stop_asks_the_worker_to_save_and_leaves_no_process(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05))
+    paths = manager.submit(RunConfig())
+    wait_for(lambda: read_status(paths).step >= 2, manager=manager)
+    pid = manager.jobs[paths.run_id].pid
+    assert manager.stop(paths.run_id) == "stopping"
+    wait_for(lambda: not manager.running(), manager=manager)
+    assert state(paths) == "stopped"
+    assert not group_alive(pid)
+
+
+def test_stopping_a_queued_run_takes_it_out_of_the_queue(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05))
+    running = manager.submit(RunConfig())
+    waiting = manager.submit(RunConfig())
+    assert manager.stop(waiting.run_id) == "cancelled"
+    assert state(waiting) == "cancelled" and manager.queued() == []
+    manager.cancel(running.run_id)
+    wait_for(lambda: not manager.running(), manager=manager)
+
+
+def test_cancel_terminates_the_whole_process_group(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05, child=True))
+    paths = manager.submit(RunConfig())
+    child = int(wait_for(lambda: (paths.root / "child.pid").exists() and (paths.root / "child.pid").read_text()))
+    pid = manager.jobs[paths.run_id].pid
+    assert manager.cancel(paths.run_id) == "cancelling"
+    wait_for(lambda: not manager.running(), manager=manager)
+    status = read_status(paths)
+    assert status.state == "cancelled" and "Cancelled" in status.error
+    wait_for(lambda: not group_alive(pid) and not pid_alive(child))
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace_period(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05, ignore_term=True), grace_s=0.5)
+    paths = manager.submit(RunConfig())
+    wait_for(lambda: read_status(paths).step >= 1, manager=manager)
+    pid = manager.jobs[paths.run_id].pid
+    started = time.time()
+    manager.cancel(paths.run_id)
+    time.sleep(0.3)
+    manager.poll()
+    assert manager.running() == [paths.run_id]  # SIGTERM ignored: still there inside the grace period
+    wait_for(lambda: not manager.running(), manager=manager)
+    assert time.time() - started >= 0.5
+    assert state(paths) == "cancelled" and not group_alive(pid)
+
+
+def test_a_worker_that_dies_without_reporting_is_marked_interrupted(runs_root):
+    manager = JobManager(runs_root, command=fake(no_status=True, exit_code=3))
+    paths = manager.submit(RunConfig())
+    wait_for(lambda: not manager.running(), manager=manager)
+    status = read_status(paths)
+    assert status.state == "interrupted" and "exited with code 3" in status.error
+    assert status.error_kind == "killed" and "Resume" in status.hint
+
+
+def test_sigkill_mid_run_is_reported_with_the_signal(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05))
+    paths = manager.submit(RunConfig())
+    wait_for(lambda: read_status(paths).step >= 1, manager=manager)
+    os.kill(manager.jobs[paths.run_id].pid, signal.SIGKILL)
+    wait_for(lambda: not manager.running(), manager=manager)
+    status = read_status(paths)
+    assert status.state == "interrupted" and "signal 9" in status.error
+
+
+def test_resume_continues_a_stopped_run_from_its_checkpoint(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=8, step_s=0.05))
+    paths = manager.submit(RunConfig())
+    wait_for(lambda: read_status(paths).step >= 4, manager=manager)
+    manager.stop(paths.run_id)
+    wait_for(lambda: state(paths) == "stopped" and not manager.running(), manager=manager)
+    manager.resume(paths.run_id)
+    wait_for(lambda: state(paths) == "completed" and not manager.running(), manager=manager)
+    assert (paths.root / "attempts.txt").read_text().split() == ["fresh", "resume"]
+    assert read_status(paths).step == 8
+
+
+def test_resume_is_refused_without_a_checkpoint_or_while_running(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05))
+    paths = manager.submit(RunConfig())
+    with pytest.raises(ConfigError, match="only a stopped"):
+        manager.resume(paths.run_id)
+    manager.cancel(paths.run_id)
+    wait_for(lambda: not manager.running(), manager=manager)
+    early = RunPaths(runs_root / "failed-early")
+    create_run(early, RunConfig())
+    update_status(early, state="failed")
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        manager.resume(early.run_id)
+    with pytest.raises(ConfigError, match="no run named"):
+        manager.resume("../etc")
+
+
+def test_recovery_marks_dead_workers_and_reattaches_live_ones(runs_root, tmp_path):
+    dead, alive = RunPaths(runs_root / "dead"), RunPaths(runs_root / "alive")
+    for paths in (dead, alive):
+        create_run(paths, RunConfig())
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    update_status(dead, state="running", pid=gone.pid)
+    # A worker left by a previous server: a live process whose command line names the run folder.
+    live = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(600)", str(alive.root)],
+                            start_new_session=True)
+    try:
+        update_status(alive, state="running", pid=live.pid)
+        manager = JobManager(runs_root, command=fake())
+        assert manager.recover() == [dead.run_id]
+        assert state(dead) == "interrupted" and "while the server was away" in read_status(dead).error
+        assert manager.running() == [alive.run_id] and state(alive) == "running"
+        manager.cancel(alive.run_id)
+        live.wait(timeout=10)
+        wait_for(lambda: not manager.running(), manager=manager)
+        assert state(alive) == "cancelled"
+    finally:
+        live.kill()
+
+
+def test_a_reused_pid_is_not_mistaken_for_the_worker(tmp_path):
+    assert pid_alive(os.getpid())
+    assert not pid_alive(os.getpid(), tmp_path / "some-run")  # this process is alive, but not that run's worker
+
+
+def test_background_thread_starts_queued_runs_without_polling_by_hand(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=2), poll_s=0.05)
+    manager.start_background()
+    try:
+        first, second = manager.submit(RunConfig()), manager.submit(RunConfig())
+        wait_for(lambda: state(first) == state(second) == "completed")
+    finally:
+        manager.shutdown()
+
+
+def test_invalid_config_is_refused_before_a_run_folder_exists(runs_root):
+    manager = JobManager(runs_root, command=fake())
+    bad = RunConfig()
+    bad.lora.r = 0
+    with pytest.raises(ConfigError, match="lora.r"):
+        manager.submit(bad)
+    assert not runs_root.exists() or not any(runs_root.iterdir())
