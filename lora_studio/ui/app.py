@@ -6,13 +6,19 @@ import logging
 
 import gradio as gr
 
-from lora_studio import settings
+from lora_studio import jobs, settings
 from lora_studio.ui.data_tab import build_data_tab
+from lora_studio.ui.runs_tab import build_runs_tab
 
 log = logging.getLogger(__name__)
 
 CSS = """
 #data-status { padding: 0.5rem 0.75rem; border-radius: 8px; background: var(--block-background-fill); }
+.ls-progress-label { margin-bottom: 0.35rem; }
+.ls-progress-track { height: 12px; border-radius: 6px; background: var(--block-border-color); overflow: hidden; }
+.ls-progress-fill { height: 100%; background: #4f7cff; transition: width 0.4s ease; }
+.ls-busy { min-width: 12%; animation: ls-pulse 1.2s ease-in-out infinite; }
+@keyframes ls-pulse { 0%, 100% { opacity: 0.35; } 50% { opacity: 1; } }
 """
 
 
@@ -23,6 +29,8 @@ def build_app() -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Data", id="data"):
                 build_data_tab(state)
+            with gr.Tab("Runs", id="runs") as runs_tab:
+                build_runs_tab(runs_tab)
     return app
 
 
@@ -30,6 +38,7 @@ def launch(host: str | None = None, port: int | None = None) -> None:
     host = host or settings.server_host()
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("LoRA Studio is listening on %s: anyone who can reach this address can use it.", host)
+    jobs.get_manager()  # recover first: runs whose worker died are marked, live ones re-attached
     build_app().queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port or settings.server_port(), max_file_size=settings.max_upload_bytes(),
         ssr_mode=False, css=CSS, footer_links=[],

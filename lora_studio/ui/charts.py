@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
+
+from lora_studio.metrics import MetricRow
 
 
 def token_length_histogram(lengths: list[int], max_length: int) -> go.Figure:
@@ -14,3 +18,103 @@ def token_length_histogram(lengths: list[int], max_length: int) -> go.Figure:
     fig.update_layout(xaxis_title="tokens per row", yaxis_title="rows", bargap=0.05, height=280,
                       margin={"l": 40, "r": 20, "t": 30, "b": 40}, showlegend=False)
     return fig
+
+
+# One colour per run in comparisons; plotly's default qualitative palette, fixed so a run keeps its colour.
+PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880", "#ff97ff",
+           "#fecb52")
+LOSS_COLOR, EVAL_COLOR, LR_COLOR = "#4f7cff", "#d9480f", "#868e96"
+WAITING = "waiting for the first loss point"
+NOTHING_TO_COMPARE = "select runs with loss points to compare them"
+
+
+def smooth(values: list[float | None], weight: float = 0.6) -> list[float | None]:
+    """Exponential moving average with TensorBoard's bias correction.
+
+    A plain EMA starts at 0 and drags the first points down; dividing by (1 - weight**n) removes
+    that bias, so the first smoothed point equals the first value. None (a diverged loss) stays
+    None and does not move the average.
+    """
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
+    out: list[float | None] = []
+    last, count = 0.0, 0
+    for value in values:
+        if value is None or not math.isfinite(value):
+            out.append(None)
+            continue
+        last = last * weight + (1.0 - weight) * value
+        count += 1
+        out.append(last / (1.0 - weight**count))
+    return out
+
+
+def _points(rows: list[MetricRow], event: str, attr: str) -> tuple[list[int], list[float | None]]:
+    """(steps, values) of one metric; rows where it is missing are left out, a diverged loss stays None."""
+    chosen = [r for r in rows if r.event == event and (getattr(r, attr) is not None or attr == "loss")]
+    return [r.step for r in chosen], [getattr(r, attr) for r in chosen]
+
+
+def _layout(fig: go.Figure, title: str, empty: str = "") -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.01} if title else None, height=380, hovermode="closest",
+        # A constant uirevision keeps the user's zoom/pan when the live chart gets new points.
+        uirevision="loss-chart", margin={"l": 50, "r": 50, "t": 60 if title else 40, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        xaxis_title="step", yaxis_title="loss",
+    )
+    if empty:
+        fig.add_annotation(text=empty, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                           font={"size": 14, "color": "#868e96"})
+        fig.update_xaxes(showticklabels=False)
+        fig.update_yaxes(showticklabels=False)
+    return fig
+
+
+def loss_figure(rows: list[MetricRow], title: str = "", weight: float = 0.6) -> go.Figure:
+    """Training loss (raw and smoothed), eval loss markers and the learning rate on a right axis."""
+    fig = go.Figure()
+    steps, losses = _points(rows, "log", "loss")
+    eval_steps, eval_losses = _points(rows, "eval", "eval_loss")
+    lr_steps, lrs = _points(rows, "log", "learning_rate")
+    if not any(v is not None for v in losses) and not eval_losses:
+        return _layout(fig, title, WAITING)
+    fig.add_trace(go.Scatter(x=steps, y=losses, name="loss", mode="lines+markers", opacity=0.35,
+                             line={"color": LOSS_COLOR, "width": 1}, marker={"size": 4},
+                             hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=steps, y=smooth(losses, weight), name="loss (smoothed)", mode="lines",
+                             line={"color": LOSS_COLOR, "width": 2.5},
+                             hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>"))
+    if eval_losses:
+        fig.add_trace(go.Scatter(x=eval_steps, y=eval_losses, name="eval loss", mode="markers+lines",
+                                 line={"color": EVAL_COLOR, "width": 1, "dash": "dot"},
+                                 marker={"color": EVAL_COLOR, "size": 9, "symbol": "diamond"},
+                                 hovertemplate="step %{x}<br>eval loss %{y:.4f}<extra></extra>"))
+    if lrs:
+        fig.add_trace(go.Scatter(x=lr_steps, y=lrs, name="learning rate", mode="lines", yaxis="y2",
+                                 line={"color": LR_COLOR, "width": 1.5, "dash": "dash"},
+                                 hovertemplate="step %{x}<br>lr %{y:.2e}<extra></extra>"))
+        fig.update_layout(yaxis2={"title": "learning rate", "overlaying": "y", "side": "right",
+                                  "showgrid": False, "exponentformat": "e", "rangemode": "tozero"})
+    return _layout(fig, title)
+
+
+def compare_figure(series: dict[str, list[MetricRow]], weight: float = 0.6) -> go.Figure:
+    """Several runs' smoothed training losses (eval losses as markers in the run's colour)."""
+    fig = go.Figure()
+    plotted = False
+    for index, (label, rows) in enumerate(series.items()):
+        color = PALETTE[index % len(PALETTE)]
+        steps, losses = _points(rows, "log", "loss")
+        eval_steps, eval_losses = _points(rows, "eval", "eval_loss")
+        if any(v is not None for v in losses):
+            plotted = True
+            fig.add_trace(go.Scatter(x=steps, y=smooth(losses, weight), name=label, mode="lines",
+                                     legendgroup=label, line={"color": color, "width": 2},
+                                     hovertemplate=f"{label}<br>step %{{x}}<br>loss %{{y:.4f}}<extra></extra>"))
+        if eval_losses:
+            plotted = True
+            fig.add_trace(go.Scatter(x=eval_steps, y=eval_losses, name=f"{label} (eval)", mode="markers",
+                                     legendgroup=label, marker={"color": color, "size": 9, "symbol": "diamond"},
+                                     hovertemplate=f"{label}<br>step %{{x}}<br>eval loss %{{y:.4f}}<extra></extra>"))
+    return _layout(fig, "", "" if plotted else NOTHING_TO_COMPARE)

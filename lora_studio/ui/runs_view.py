@@ -1,0 +1,228 @@
+"""What the Runs tab shows, as plain values: tables, markdown and commands (no gradio, no torch).
+
+Every function reads the run directories only through `runs.run_summary`, which never raises for a
+damaged run folder, so one broken run cannot hide the others.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lora_studio.config import SECTIONS, RunConfig
+from lora_studio.metrics import MetricRow
+from lora_studio.runs import (
+    ACTIVE_STATES,
+    RESUMABLE_STATES,
+    RunPaths,
+    RunSummary,
+    has_checkpoint,
+    list_runs,
+    run_summary,
+)
+
+TABLE_COLUMNS = ("run", "status", "created", "model", "r", "alpha", "lr", "length", "batch", "max len", "steps",
+                 "final loss", "eval loss", "note")
+STATE_ICONS = {"queued": "⏳", "running": "▶️", "completed": "✅", "failed": "❌", "stopped": "⏹️",
+               "interrupted": "⚠️", "cancelled": "🚫"}
+DASH = "—"
+LOG_TAIL_BYTES = 64 * 1024  # enough for 20 lines of train.log without reading a huge log whole
+
+
+def load_summaries(root: str | Path) -> list[RunSummary]:
+    """Every run under `root`, newest first."""
+    return [run_summary(paths) for paths in list_runs(root)]
+
+
+def status_label(summary: RunSummary) -> str:
+    """The state with its icon; a failed run also says which kind of failure."""
+    state = summary.status.state
+    label = f"{STATE_ICONS.get(state, '?')} {state}"
+    if state == "failed" and summary.status.error_kind:
+        label += f" ({summary.status.error_kind})"
+    return label
+
+
+def created_at(summary: RunSummary) -> float:
+    """Creation time; config.yaml is written once when the run is made, so its mtime survives a corrupt
+    status.json (whose fallback status would otherwise claim the run was created just now)."""
+    try:
+        return min(summary.status.created, summary.paths.config.stat().st_mtime)
+    except OSError:
+        return summary.status.created
+
+
+def _loss(value: float | None) -> str:
+    return DASH if value is None else f"{value:.4f}"
+
+
+def _short_model(name: str) -> str:
+    # A local folder is long and its last part says enough; hub ids and names are kept whole.
+    return Path(name).name if name.startswith(("/", "~", ".")) else name
+
+
+def _note(summary: RunSummary) -> str:
+    text = summary.config_error or summary.status.error
+    return text if len(text) <= 90 else text[:89] + "…"
+
+
+def _settings_cells(cfg: RunConfig | None) -> dict[str, Any]:
+    if cfg is None:
+        return dict.fromkeys(("model", "r", "alpha", "lr", "length", "batch", "max len"), "?")
+    train = cfg.training
+    length = f"{train.max_steps} steps" if train.max_steps > 0 else f"{train.num_epochs:g} ep"
+    batch = f"{train.batch_size}×{train.gradient_accumulation}" if train.gradient_accumulation > 1 else \
+        str(train.batch_size)
+    return {"model": _short_model(str(cfg.model.name_or_path)), "r": str(cfg.lora.r),
+            "alpha": f"{cfg.lora.alpha:g}", "lr": f"{train.learning_rate:.1e}", "length": length,
+            "batch": batch, "max len": str(cfg.data.max_length)}
+
+
+def _steps(summary: RunSummary) -> str:
+    done, total = summary.steps
+    if not done and not total:
+        return DASH
+    return f"{done}/{total or '?'}"
+
+
+def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
+    """One row per run with its state, key settings, progress and losses."""
+    records = []
+    for summary in summaries:
+        record = {"run": summary.paths.run_id, "status": status_label(summary),
+                  "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(created_at(summary)))}
+        record.update(_settings_cells(summary.config))
+        record.update({"steps": _steps(summary), "final loss": _loss(summary.final_loss),
+                       "eval loss": _loss(summary.eval_loss), "note": _note(summary)})
+        records.append(record)
+    return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
+
+
+def overview_md(summaries: list[RunSummary], root: str | Path) -> str:
+    if not summaries:
+        return f"No runs yet in `{root}`. Start one in the **Train** tab or with `python -m lora_studio train`."
+    counts: dict[str, int] = {}
+    for summary in summaries:
+        counts[summary.status.state] = counts.get(summary.status.state, 0) + 1
+    parts = ", ".join(f"{n} {state}" for state, n in counts.items())
+    return f"**{len(summaries)} run(s)** in `{root}`: {parts}."
+
+
+def _flatten(cfg: RunConfig) -> dict[str, Any]:
+    data = cfg.to_dict()
+    return {f"{section}.{key}": value for section in SECTIONS for key, value in data[section].items()}
+
+
+def format_value(value: Any) -> str:
+    """A setting as people write it: lists comma-separated, numbers without trailing zeros."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v) for v in value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def config_diff(summaries: list[RunSummary]) -> pd.DataFrame:
+    """Only the settings that differ between the runs: one row per dotted name, one column per run.
+
+    A run whose config.yaml cannot be read shows "?" and is left out when deciding what differs.
+    """
+    columns = ["setting", *(s.paths.run_id for s in summaries)]
+    flat = {s.paths.run_id: _flatten(s.config) for s in summaries if s.config is not None}
+    if len(flat) < 2:
+        return pd.DataFrame([], columns=columns)
+    names = list(next(iter(flat.values())))
+    records = []
+    for name in names:
+        values = {run_id: format_value(cfg[name]) for run_id, cfg in flat.items()}
+        if len(set(values.values())) > 1:
+            records.append({"setting": name, **{s.paths.run_id: values.get(s.paths.run_id, "?") for s in summaries}})
+    return pd.DataFrame(records, columns=columns)
+
+
+def diff_note(summaries: list[RunSummary], diff: pd.DataFrame) -> str:
+    if len(summaries) < 2:
+        return "Select two or more runs to overlay their loss curves and see which settings differ."
+    unreadable = [s.paths.run_id for s in summaries if s.config is None]
+    note = f"**{len(diff)} setting(s) differ.**" if len(diff) else "**The selected runs have the same settings.**"
+    if unreadable:
+        note += f" Not compared (config.yaml unreadable): {', '.join(unreadable)}."
+    return note
+
+
+def compare_series(summaries: list[RunSummary]) -> dict[str, list[MetricRow]]:
+    return {s.paths.run_id: s.rows for s in summaries}
+
+
+def _when(timestamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else DASH
+
+
+def details_md(summary: RunSummary) -> str:
+    """Status, timing, progress, losses and, for a failed run, the error and what to do."""
+    status = summary.status
+    lines = [f"### {summary.paths.run_id}", f"**Status:** {status_label(summary)}"
+             + (f" — {status.phase}" if status.phase and status.phase != status.state else "")]
+    lines.append(f"**Created:** {_when(created_at(summary))} · **started:** {_when(status.started)} · "
+                 f"**finished:** {_when(status.finished)}")
+    lines.append(f"**Steps:** {_steps(summary)} · **final loss:** {_loss(summary.final_loss)} · "
+                 f"**eval loss:** {_loss(summary.eval_loss)}")
+    if status.trainable_params and status.total_params:
+        share = 100 * status.trainable_params / status.total_params
+        lines.append(f"**Trainable parameters:** {status.trainable_params:,} of {status.total_params:,} "
+                     f"({share:.2f}%)")
+    if summary.paths.adapter.is_dir():
+        lines.append(f"**Adapter:** `{summary.paths.adapter}`")
+    if status.error:
+        lines.append(f"> ❌ **{status.error_kind or 'error'}:** {status.error}")
+        if status.hint:
+            lines.append(f"> 💡 {status.hint}")
+    if summary.config_error:
+        lines.append(f"> ⚠️ {summary.config_error}. The run's other files are still readable.")
+    return "\n\n".join(lines)
+
+
+def log_tail(paths: RunPaths, lines: int = 20) -> str:
+    """The last `lines` lines of train.log, reading only its end."""
+    try:
+        with open(paths.log, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - LOG_TAIL_BYTES))
+            chunk = fh.read()
+    except FileNotFoundError:
+        return "(no train.log yet)"
+    except OSError as exc:
+        return f"(train.log cannot be read: {exc})"
+    text = chunk.decode("utf-8", errors="replace")
+    return "\n".join(deque(text.splitlines(), maxlen=lines))
+
+
+def cli_commands(summary: RunSummary) -> str:
+    """Shell commands to train the same config again headless and, where it makes sense, to resume."""
+    paths = summary.paths
+    lines = ["# train again with the same settings (a new run folder is created)",
+             f"python -m lora_studio train --config {shlex.quote(str(paths.config))}"]
+    if summary.config is None:
+        lines = ["# config.yaml is unreadable: fix it before training with it again",
+                 f"# python -m lora_studio train --config {shlex.quote(str(paths.config))}"]
+    if summary.status.state in RESUMABLE_STATES:
+        if has_checkpoint(paths):
+            lines += ["", "# continue this run from its last checkpoint",
+                      f"python -m lora_studio train --run-dir {shlex.quote(str(paths.root))} --resume"]
+        else:
+            lines += ["", "# no checkpoint was saved, so this run cannot be resumed; train it again instead"]
+    return "\n".join(lines)
+
+
+def is_active(summary: RunSummary) -> bool:
+    return summary.status.state in ACTIVE_STATES
