@@ -105,6 +105,12 @@ class TrainingSettings:
     logging_steps: int = _field(5, "Write a metrics row every this many steps.", min=1, max=100_000)
     eval_steps: int = _field(50, "Evaluate every this many steps (when eval_fraction > 0).", min=1, max=100_000)
     save_steps: int = _field(100, "Save a resumable checkpoint every this many steps.", min=1, max=100_000)
+    sample_prompts: list = _field(
+        [], "Prompts the model answers at every checkpoint, to watch its replies change "
+        "(empty = take 2 prompts from the data, held-out rows first).")
+    sample_max_new_tokens: int = _field(48, "Longest sample answer in tokens.", min=1, max=512)
+    sample_every_save: bool = _field(
+        True, "Generate the sample answers at every checkpoint and at the end (and once before training).")
 
 
 SECTIONS: dict[str, type] = {
@@ -271,6 +277,8 @@ def _check_field(f: dataclasses.Field, value: Any) -> str | None:
         return f"must be text, got {value!r}"
     if kind == "dict" and not isinstance(value, dict):
         return f"must be a mapping like {{prompt: question}}, got {value!r}"
+    if kind == "list" and not isinstance(value, list):
+        return f"must be a list like ['first?', 'second'] (quote each item), got {value!r}"
     return None
 
 
@@ -306,6 +314,10 @@ def _cross_field_issues(cfg: RunConfig) -> list[ConfigIssue]:
         bad = [k for k, v in cfg.data.columns.items() if not isinstance(v, str) or not v]
         if bad:
             issues.append(ConfigIssue("data.columns", f"maps {', '.join(map(str, bad))} to nothing: name a column"))
+    prompts = cfg.training.sample_prompts
+    if isinstance(prompts, list) and not all(isinstance(p, str) and p.strip() for p in prompts):
+        issues.append(ConfigIssue("training.sample_prompts", "holds an empty or non-text prompt: write each "
+                                  "prompt as text, or leave the list empty to take prompts from the data"))
     return issues
 
 

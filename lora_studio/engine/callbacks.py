@@ -1,14 +1,22 @@
-"""Tiny TrainerCallbacks: metrics rows to metrics.jsonl, and the STOP file."""
+"""Tiny TrainerCallbacks: metrics rows to metrics.jsonl, the STOP file, and sample answers."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
 from transformers import TrainerCallback
 
+from lora_studio.config import RunConfig
+from lora_studio.data import LoadedData
+from lora_studio.generations import SampleRow, append_sample, default_prompts, sampled_steps
 from lora_studio.metrics import MetricRow, append_row
+from lora_studio.runs import RunPaths
+
+log = logging.getLogger(__name__)
 
 
 class MetricsCallback(TrainerCallback):
@@ -74,3 +82,92 @@ class StopFileCallback(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
         return control
+
+
+class SampleGenerationCallback(TrainerCallback):
+    """The model's answers to a few fixed prompts before training, at every save and at the end.
+
+    Greedy, so answers at different steps differ only because the weights did. Nothing runs per
+    step; a failed generation is logged and training goes on.
+    """
+
+    def __init__(self, samples_path: Path, tokenizer, prompts: list[str], max_new_tokens: int,
+                 chat_template: str | None) -> None:
+        self.samples_path = Path(samples_path)
+        self.tokenizer = tokenizer
+        self.prompts = list(prompts)
+        self.max_new_tokens = int(max_new_tokens)
+        # The model's own template: the tokenizer may carry the training copy with loss markers.
+        self.chat_template = chat_template
+        self.last_step: int | None = None
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        if state.global_step in sampled_steps(self.samples_path):
+            self.last_step = state.global_step  # a resumed run already has answers for this step
+            return
+        self.generate(model, state.global_step)  # step 0: the base model's answers, for reference
+
+    def on_save(self, args, state, control, model=None, **kwargs):
+        if state.is_world_process_zero and self.last_step != state.global_step:
+            self.generate(model, state.global_step)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        if state.is_world_process_zero and self.last_step != state.global_step:
+            self.generate(model, state.global_step)
+
+    def generate(self, model, step: int) -> None:
+        """Answer every prompt at `step` and append the rows; failures are logged, never raised."""
+        self.last_step = step
+        was_training = model.training
+        model.eval()  # no dropout, and no gradient checkpointing (it only acts in train mode)
+        try:
+            for prompt in self.prompts:
+                started = time.time()
+                output = self._answer(model, prompt)
+                now = time.time()
+                append_sample(self.samples_path, SampleRow(step, prompt, output, now, round(now - started, 3)))
+                log.info("sample @ step %d (%.1f s): %s -> %s", step, now - started, _short(prompt), _short(output))
+        except Exception as exc:  # noqa: BLE001 - a sample must never end a training run
+            log.warning("Sample generation at step %d failed, training goes on (%s: %s)",
+                        step, type(exc).__name__, exc)
+        finally:
+            model.train(was_training)
+
+    @torch.no_grad()
+    def _answer(self, model, prompt: str) -> str:
+        tok = self.tokenizer
+        if self.chat_template:
+            text = tok.apply_chat_template([{"role": "user", "content": prompt}], chat_template=self.chat_template,
+                                           tokenize=False, add_generation_prompt=True)
+            batch = tok(text, return_tensors="pt", add_special_tokens=False)  # the template has its own BOS
+        else:
+            batch = tok(prompt, return_tensors="pt")
+        device = next(model.parameters()).device
+        input_ids, attention_mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+        # use_cache explicitly: training with gradient checkpointing turns it off in the model config.
+        out = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=self.max_new_tokens,
+                             do_sample=False, use_cache=True, pad_token_id=tok.pad_token_id)
+        # Kept as generated (leading newlines included): the reader decides how to trim for display.
+        return tok.decode(out[0, input_ids.shape[1]:], skip_special_tokens=True)
+
+
+def sample_callbacks(cfg: RunConfig, data: LoadedData, paths: RunPaths, tokenizer,
+                     chat_template: str | None) -> list[TrainerCallback]:
+    """The sample callback for a run, or none when samples are off or the data offers no prompt."""
+    t = cfg.training
+    if not t.sample_every_save:
+        return []
+    prompts = list(t.sample_prompts) or default_prompts(data, 2, cfg.data.eval_fraction, int(t.seed))
+    if not prompts:
+        log.warning("No prompt for sample answers: the data has no user turn or prompt to borrow")
+        return []
+    # Plain text trains continuation, not chat: its samples continue the raw prompt.
+    template = chat_template if data.format != "text" else None
+    return [SampleGenerationCallback(paths.samples, tokenizer, prompts, t.sample_max_new_tokens, template)]
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -14,7 +14,7 @@ from trl import SFTConfig, SFTTrainer
 
 from lora_studio.config import RunConfig, require_valid
 from lora_studio.data import load_dataset_file, require_trainable
-from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback
+from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, sample_callbacks
 from lora_studio.engine.dataset import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, resolve_dtype
 from lora_studio.errors import ConfigError
@@ -177,7 +177,8 @@ def train(
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         processing_class=tokenizer,
-        callbacks=[metrics_cb, stop_cb],
+        # Samples first, so the base model's answers at step 0 do not count into the first tokens/s.
+        callbacks=[*sample_callbacks(cfg, data, paths, tokenizer, original_template), metrics_cb, stop_cb],
     )
     _quiet_printer(trainer)
 
