@@ -56,6 +56,10 @@ def load_preset(name: str, warnings: list[str] | None = None) -> RunConfig:
 
 
 def preset_config(path: Path, warnings: list[str] | None = None) -> RunConfig:
+    return merge_dict(RunConfig(), _read_sections(path), warnings)
+
+
+def _read_sections(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -63,7 +67,15 @@ def preset_config(path: Path, warnings: list[str] | None = None) -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"Preset {path.name} must be a mapping of sections", "Fix or delete the file")
     data.pop("description", None)
-    return merge_dict(RunConfig(), data, warnings)
+    return data
+
+
+def preset_overrides(name: str) -> dict:
+    """Only what the preset itself sets (sections of keys), e.g. to tell which fields it changes."""
+    for preset in list_presets():
+        if preset.name == name:
+            return _read_sections(preset.path)
+    raise ConfigError(f"There is no preset named '{name}'", "Pick one from the list")
 
 
 def save_preset(name: str, cfg: RunConfig, description: str = "") -> Path:

@@ -1,0 +1,210 @@
+"""Pre-flight facts about a run, found without loading any weights.
+
+The model is built on the meta device from its config (shapes only, no memory), so the Config
+tab can list its real linear layers and count trainable parameters exactly as peft does, for
+every settings change. Answers are cached per model name / settings; the bitsandbytes probe runs once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from lora_studio import settings
+from lora_studio.config import DTYPES, LORA_BIASES, ConfigIssue, RunConfig
+from lora_studio.engine.models import resolve_device, resolve_dtype, resolve_model_dir
+from lora_studio.errors import ConfigError, StudioError
+from lora_studio.modelref import ALTERNATIVES, parse_model_ref
+
+log = logging.getLogger(__name__)
+
+# Sustained training throughput assumed for the rough (unmeasured) ETA, in FLOP/s.
+ASSUMED_FLOPS = {"cpu_per_core": 2.5e10, "cuda": 4.0e13}
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """Shapes and counts the pre-flight panel needs; plain numbers, no tensors."""
+
+    model: str
+    trainable_params: int  # what peft's print_trainable_parameters reports ...
+    all_params: int  # ... and its "all params" (base plus adapter)
+    base_params: int
+    quantizable_params: int  # weights of the linear layers 8-bit loading converts (all but the output head)
+    hidden_size: int
+    num_layers: int
+    vocab_size: int
+    device: str  # label, e.g. "cpu" or "cuda:NVIDIA H100 80GB HBM3"
+    dtype_bytes: int  # bytes per weight in the chosen (resolved) dtype
+    device_memory: int | None  # bytes of GPU memory, or of RAM on CPU
+    assumed_flops: float
+
+
+@lru_cache(maxsize=1)
+def device_label() -> str:
+    """'cpu' or 'cuda:<GPU name>': speeds measured on one GPU do not hold on another."""
+    if resolve_device() == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(0)}"
+    return "cpu"
+
+
+@lru_cache(maxsize=1)
+def bitsandbytes_status() -> tuple[bool, str]:
+    """(usable, why not): import bitsandbytes and run a tiny int8 Linear forward on this device."""
+    try:
+        import bitsandbytes as bnb
+    except Exception as exc:  # noqa: BLE001 - a broken install fails in many ways; all mean "not usable"
+        return False, f"bitsandbytes cannot be imported here ({type(exc).__name__}: {exc})".splitlines()[0]
+    device = resolve_device()
+    try:
+        layer = bnb.nn.Linear8bitLt(16, 8, bias=False, has_fp16_weights=False).to(device)
+        dtype = torch.float16 if device == "cuda" else torch.float32
+        with torch.no_grad():
+            out = layer(torch.randn(2, 16, device=device, dtype=dtype))
+        if out.shape != (2, 8) or not torch.isfinite(out).all():
+            return False, "bitsandbytes' int8 layer gave a wrong result on this device"
+    except Exception as exc:  # noqa: BLE001 - missing kernels surface as RuntimeError, AttributeError, ...
+        return False, f"bitsandbytes' int8 layer does not run on {device} ({type(exc).__name__}: {exc})".splitlines()[0]
+    return True, ""
+
+
+@lru_cache(maxsize=16)
+def model_config(name: str):
+    """The model's transformers config (config.json only; a converted folder for the embedded model)."""
+    from transformers import AutoConfig
+
+    model_dir = resolve_model_dir(parse_model_ref(name))
+    try:
+        return AutoConfig.from_pretrained(model_dir, trust_remote_code=settings.trust_remote_code())
+    except (OSError, ValueError) as exc:
+        raise StudioError(f"Cannot read the model config of '{name}' ({exc})".splitlines()[0], ALTERNATIVES,
+                          kind="model") from exc
+
+
+def meta_model(name: str):
+    """A fresh model with every tensor on the meta device: real module tree, no memory."""
+    from transformers import AutoModelForCausalLM
+
+    config = model_config(name)
+    try:
+        with torch.device("meta"):
+            return AutoModelForCausalLM.from_config(config, trust_remote_code=settings.trust_remote_code())
+    except ValueError as exc:  # e.g. an architecture this transformers does not know, or remote code
+        raise StudioError(f"Cannot build '{name}' as a causal language model ({exc})".splitlines()[0],
+                          ALTERNATIVES, kind="model") from exc
+
+
+def _linear_names(model) -> dict[str, int]:
+    """Linear layer short names -> summed weight elements, without the output head."""
+    head = model.get_output_embeddings()
+    found: dict[str, int] = {}
+    for full_name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and module is not head:
+            short = full_name.rsplit(".", 1)[-1]
+            found[short] = found.get(short, 0) + module.weight.numel()
+    return found
+
+
+@lru_cache(maxsize=16)
+def linear_module_names(name: str) -> tuple[str, ...]:
+    """The model's linear layer names (q_proj, ..., down_proj for Llama), lm_head excluded."""
+    return tuple(sorted(_linear_names(meta_model(name))))
+
+
+@lru_cache(maxsize=16)
+def _all_module_names(name: str) -> frozenset[str]:
+    return frozenset(full.rsplit(".", 1)[-1] for full, _ in meta_model(name).named_modules() if full)
+
+
+def unknown_targets(name: str, targets: object) -> list[str]:
+    """Listed target modules the model does not have (peft itself only fails when none match)."""
+    if isinstance(targets, str):
+        return []
+    known = _all_module_names(name)
+    return [t for t in targets if t not in known]
+
+
+@lru_cache(maxsize=64)
+def _counts(name: str, r: int, targets: str | tuple[str, ...], bias: str) -> tuple[int, int, int, int]:
+    """(trainable, all, base, quantizable) parameter counts with the adapter applied on meta."""
+    from peft import LoraConfig, get_peft_model
+
+    model = meta_model(name)
+    base = sum(p.numel() for p in model.parameters())
+    quantizable = sum(_linear_names(model).values())
+    # The count does not depend on the init; olora/pissa cannot factorise meta tensors, so use the default.
+    lora = LoraConfig(r=r, target_modules=targets if isinstance(targets, str) else list(targets), bias=bias,
+                      task_type="CAUSAL_LM")
+    try:
+        peft_model = get_peft_model(model, lora)
+    except ValueError as exc:
+        raise ConfigError(str(exc).splitlines()[0], "Pick layers the model has, or use all-linear") from exc
+    trainable, total = peft_model.get_nb_trainable_parameters()
+    return int(trainable), int(total), int(base), int(quantizable)
+
+
+def _device_memory(device: str) -> int | None:
+    if device == "cuda":
+        return int(torch.cuda.get_device_properties(0).total_memory)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def inspect(cfg: RunConfig) -> ModelFacts:
+    """Facts for `cfg`; raises StudioError (model cannot be found) or ConfigError (bad target modules)."""
+    name = str(cfg.model.name_or_path).strip()
+    targets = cfg.lora.target_modules
+    missing = unknown_targets(name, targets)
+    if missing:
+        raise ConfigError(f"{', '.join(missing)}: no such layer in this model",
+                          f"Pick from its linear layers ({', '.join(linear_module_names(name))}) or use all-linear")
+    key = targets if isinstance(targets, str) else tuple(str(t) for t in targets)
+    trainable, total, base, quantizable = _counts(name, int(cfg.lora.r), key, cfg.lora.bias)
+    config = model_config(name)
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    device = resolve_device()
+    dtype = resolve_dtype(cfg.model.dtype, device, bool(cfg.model.load_in_8bit))
+    flops = ASSUMED_FLOPS["cuda"] if device == "cuda" else ASSUMED_FLOPS["cpu_per_core"] * (os.cpu_count() or 1)
+    return ModelFacts(
+        model=name, trainable_params=trainable, all_params=total, base_params=base, quantizable_params=quantizable,
+        hidden_size=int(getattr(text_config, "hidden_size", 0) or 0),
+        num_layers=int(getattr(text_config, "num_hidden_layers", 0) or 0),
+        vocab_size=int(getattr(text_config, "vocab_size", 0) or 0),
+        device=device_label(), dtype_bytes=torch.empty((), dtype=dtype).element_size(),
+        device_memory=_device_memory(device), assumed_flops=flops,
+    )
+
+
+def check(cfg: RunConfig) -> tuple[ModelFacts | None, list[ConfigIssue]]:
+    """(facts, issues only the torch side can see): bad model, missing layers, 8-bit unusable here."""
+    issues: list[ConfigIssue] = []
+    if cfg.model.load_in_8bit:
+        usable, why = bitsandbytes_status()
+        if not usable:
+            issues.append(ConfigIssue("model.load_in_8bit", f"8-bit is not usable on this machine: {why}. "
+                                      "Turn 8-bit off, or install a bitsandbytes build for this device"))
+    if not _inspectable(cfg):
+        return None, issues  # validate() already names the fields that are wrong
+    try:
+        return inspect(cfg), issues
+    except ConfigError as exc:
+        issues.append(ConfigIssue("lora.target_modules", exc.one_line()))
+    except StudioError as exc:
+        issues.append(ConfigIssue("model.name_or_path", exc.one_line()))
+    return None, issues
+
+
+def _inspectable(cfg: RunConfig) -> bool:
+    r, targets = cfg.lora.r, cfg.lora.target_modules
+    if isinstance(targets, str):
+        targets_ok = bool(targets.strip())
+    else:
+        targets_ok = isinstance(targets, list) and bool(targets) and all(isinstance(t, str) and t for t in targets)
+    return (targets_ok and bool(str(cfg.model.name_or_path).strip()) and isinstance(r, int) and r >= 1
+            and cfg.lora.bias in LORA_BIASES and cfg.model.dtype in DTYPES)

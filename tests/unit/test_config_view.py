@@ -1,0 +1,178 @@
+"""Config tab logic without gradio or torch: widget specs from metadata, values, issues, estimates."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import pytest
+
+from lora_studio.calibration import Calibration
+from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, apply_overrides, field_metadata, field_names
+from lora_studio.presets import load_preset
+from lora_studio.settings import EMBEDDED_MODEL_NAME
+from lora_studio.ui import config_view as view
+from lora_studio.ui.data_view import Selection
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The numbers engine.preflight.ModelFacts carries (the view only reads attributes)."""
+
+    trainable_params: int = 1_000
+    all_params: int = 101_000
+    base_params: int = 100_000
+    quantizable_params: int = 80_000
+    hidden_size: int = 64
+    num_layers: int = 2
+    vocab_size: int = 1_000
+    device: str = "cpu"
+    dtype_bytes: int = 4
+    device_memory: int | None = 8 * 2**30
+    assumed_flops: float = 1e10
+
+
+def test_one_widget_per_config_owned_field_and_none_for_data_owned():
+    names = [spec.name for spec in view.widget_specs()]
+    owned = [n for n in field_names() if not view.is_data_owned(n)]
+    assert names == owned and len(set(names)) == len(names)
+    assert not [n for n in names if n.startswith("data.") or n in ("model.name_or_path", "training.seed")]
+
+
+def test_widget_kinds_follow_field_types_and_bounds():
+    specs = {spec.name: spec for spec in view.widget_specs()}
+    assert specs["model.load_in_8bit"].kind == "checkbox"
+    assert specs["lora.init"].kind == "dropdown" and specs["lora.init"].choices == ("default", "gaussian", "olora",
+                                                                                    "pissa")
+    assert (specs["lora.r"].kind, specs["lora.r"].minimum, specs["lora.r"].maximum) == ("slider", 1, 1024)
+    lr = specs["training.learning_rate"]
+    assert (lr.kind, lr.minimum, lr.maximum) == ("number", 0.0, 1.0)  # 2e-4 cannot sit on a 0.01 slider
+    assert specs["lora.dropout"].kind == "slider" and specs["lora.dropout"].step == 0.01
+    assert specs["lora.target_modules"].kind == "targets"
+    assert specs["training.learning_rate"].info == field_metadata("training.learning_rate")["help"]
+    assert specs["training.gradient_accumulation"].label == "Gradient accumulation" and specs["lora.r"].label == "r"
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            name = f"{section}.{f.name}"
+            if name in specs and f.type in ("int", "float"):
+                assert specs[name].kind in ("slider", "number")  # never a free text box for a number
+                assert (specs[name].minimum, specs[name].maximum) == (f.metadata.get("min"), f.metadata.get("max"))
+
+
+def test_list_and_dict_fields_are_handled_generically():
+    @dataclass
+    class Extra:
+        prompts: list = field(default_factory=list, metadata={"help": "one per line"})
+        tags: list[str] = field(default_factory=list, metadata={"help": "tags"})
+        mapping: dict = field(default_factory=dict, metadata={"help": "not edited"})
+        steps: int = field(default=5, metadata={"help": "n", "min": 1, "max": 100_000})
+
+    kinds = {f.name: view.field_kind(f"training.{f.name}", f) for f in dataclasses.fields(Extra)}
+    assert kinds == {"prompts": "lines", "tags": "lines", "mapping": "readonly", "steps": "number"}
+
+
+def test_widget_values_round_trip_to_the_same_config():
+    cfg = apply_overrides(load_preset("chat-assistant"), ["lora.target_modules=[q_proj, v_proj]"])
+    values = view.widget_values(cfg)
+    assert values[view.TARGETS] == view.CHOSEN and values[view.TARGET_LAYERS] == ["q_proj", "v_proj"]
+    assert view.config_from_values(cfg.to_dict(), values) == cfg.to_dict()
+
+
+def test_values_become_typed_settings():
+    values = {"lora.r": 32.0, view.TARGETS: view.ALL_LINEAR, view.TARGET_LAYERS: ["q_proj"],
+              "training.batch_size": 8.0}
+    state = view.config_from_values(None, values)
+    assert state["lora"]["r"] == 32 and isinstance(state["lora"]["r"], int)
+    assert state["lora"]["target_modules"] == "all-linear" and state["training"]["batch_size"] == 8
+    chosen = view.config_from_values(state, {view.TARGETS: view.CHOSEN, view.TARGET_LAYERS: []})
+    assert chosen["lora"]["target_modules"] == []
+    assert "lora.target_modules" in {i.field for i in RunConfig.from_dict(chosen).validate()}
+
+
+def test_list_of_text_is_one_item_per_line():
+    spec = view.WidgetSpec("training.sample_prompts", "lines", "Sample prompts", "")
+    assert view._from_widget(spec, "first?\n\n  second  \n", {}) == ["first?", "second"]
+
+
+def test_effective_config_lays_the_data_selection_over_the_config_tab():
+    state = apply_overrides(load_preset("quick-start"), ["lora.r=32", "training.seed=1"]).to_dict()
+    no_data = view.effective_config(None, state)
+    assert no_data.data.path == "" and no_data.lora.r == 32 and no_data.data.max_length == 256
+    sel = Selection(path="/tmp/x.jsonl", eval_fraction=0.2, seed=7, max_length=128, model="owner/model")
+    cfg = view.effective_config(dataclasses.asdict(sel), state)
+    assert (cfg.data.path, cfg.data.eval_fraction, cfg.data.max_length) == ("/tmp/x.jsonl", 0.2, 128)
+    assert (cfg.training.seed, cfg.model.name_or_path, cfg.lora.r) == (7, "owner/model", 32)
+    assert view.effective_config(None, None).to_dict() == {**RunConfig().to_dict()}
+
+
+def test_data_controls_are_mirrored_into_the_state():
+    state = view.with_data_controls(None, {"model": "  ", "max_length": 1024, "eval_fraction": 0.1, "seed": 3,
+                                           "assistant_only": False})
+    assert state["model"]["name_or_path"] == EMBEDDED_MODEL_NAME
+    assert (state["data"]["max_length"], state["training"]["seed"], state["data"]["assistant_only_loss"]) == \
+        (1024, 3, False)
+    cfg = RunConfig.from_dict(state)
+    assert view.data_owned_values(cfg, {"data.max_length"}) == {"max_length": 1024}
+
+
+def test_issues_are_listed_by_their_section_and_summarised():
+    issues = [ConfigIssue("lora.init", "pissa cannot start from an 8-bit base"),
+              ConfigIssue("training.batch_size", "must be at least 1, got 0"),
+              ConfigIssue("data.max_length", "must be at least 16, got 8")]
+    assert "**lora.init**: pissa cannot" in view.section_issues_md(issues, "lora")
+    assert view.section_issues_md(issues, "model") == ""
+    assert "data.max_length" not in view.section_issues_md(issues, "data")
+    assert "Data tab" in view.data_issues_md(issues)
+    assert "3 problem(s)" in view.summary_md(issues) and "lora.init" in view.summary_md(issues)
+    assert "All settings are valid" in view.summary_md([])
+    spec = next(s for s in view.widget_specs() if s.name == "lora.init")
+    assert view.field_info(spec, ["bad"]).startswith("⚠️ bad") and view.field_info(spec, None) == spec.info
+
+
+@pytest.mark.parametrize("rows,overrides,expected", [
+    (180, ["training.batch_size=4", "training.gradient_accumulation=4", "training.num_epochs=3"], 36),
+    (181, ["training.batch_size=4", "training.gradient_accumulation=1", "training.num_epochs=1"], 46),
+    (3, ["training.batch_size=4", "training.gradient_accumulation=8", "training.num_epochs=2"], 2),
+    (100, ["training.batch_size=10", "training.num_epochs=0.5"], 5),
+    (100, ["training.max_steps=7"], 7),
+])
+def test_optimizer_steps_follow_the_trainer(rows, overrides, expected):
+    assert view.optimizer_steps(rows, apply_overrides(RunConfig(), overrides)) == expected
+
+
+def test_memory_estimate_parts():
+    facts = Facts()
+    cfg = apply_overrides(RunConfig(), ["training.batch_size=2", "data.max_length=32"])
+    mem = view.estimate_memory(cfg, facts)
+    assert mem.weights == 100_000 * 4 + 1_000 * 4
+    assert mem.optimizer == 1_000 * 12
+    assert mem.activations == 2 * 32 * 64 * 2 * view.ACTIVATION_FACTOR * 4 + 2 * 32 * 1_000 * 8
+    eight_bit = view.estimate_memory(apply_overrides(cfg, ["model.load_in_8bit=true"]), facts)
+    assert eight_bit.weights == 80_000 + 20_000 * 4 + 1_000 * 4
+    checkpointed = view.estimate_memory(apply_overrides(cfg, ["training.gradient_checkpointing=true"]), facts)
+    assert checkpointed.activations < mem.activations
+    assert mem.total == mem.weights + mem.optimizer + mem.activations
+
+
+def test_preflight_text_says_measured_or_rough(chat_file):
+    facts = Facts()
+    cfg = apply_overrides(RunConfig(), [f"data.path={chat_file}", "data.eval_fraction=0.1", "training.batch_size=4"])
+    rows = view.count_train_rows(cfg)
+    assert rows.train_rows == 36 and 16 < rows.mean_tokens <= cfg.data.max_length
+    rough = view.preflight_md(cfg, facts, rows, None)
+    assert "trainable params: 1,000 || all params: 101,000 || trainable%: 0.9901" in rough
+    assert "**9 optimizer steps**" in rough and "rough, not measured" in rough and "Measure speed" in rough
+    measured = view.preflight_md(cfg, facts, rows, Calibration(10.0, 123.0, measured_at=0.0))
+    assert "ETA ~ 01:30** (measured on 1970-01-01" in measured and "rough" not in measured
+    assert "choose a dataset" in view.preflight_md(apply_overrides(cfg, ["data.path="]), facts, None, None)
+    assert "fix the problems" in view.preflight_md(cfg, None, rows, None)
+
+
+def test_memory_above_the_machine_is_flagged():
+    facts = Facts(device_memory=1000)
+    assert "above this machine's memory" in view.preflight_md(RunConfig(), facts, None, None)
+
+
+def test_formats():
+    assert view.format_duration(59.6) == "01:00" and view.format_duration(3725) == "1:02:05"
+    assert view.format_bytes(512) == "512 B" and view.format_bytes(3 * 2**30) == "3.0 GB"
