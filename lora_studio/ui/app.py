@@ -7,8 +7,10 @@ import logging
 import gradio as gr
 
 from lora_studio import jobs, settings
+from lora_studio.ui import config_tab
 from lora_studio.ui.data_tab import build_data_tab
 from lora_studio.ui.runs_tab import build_runs_tab
+from lora_studio.ui.train_tab import build_train_tab
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +30,14 @@ def build_app() -> gr.Blocks:
         state = gr.State(None)  # the chosen dataset, shared with the tabs that come after Data
         with gr.Tabs():
             with gr.Tab("Data", id="data"):
-                build_data_tab(state)
+                data_tab = build_data_tab(state)
+            with gr.Tab("Config", id="config"):
+                config = config_tab.build_config_tab(data_tab)
+            with gr.Tab("Train", id="train"):
+                train = build_train_tab(state, config.config_state)
             with gr.Tab("Runs", id="runs") as runs_tab:
                 build_runs_tab(runs_tab)
+        train.attach(app)
     return app
 
 
@@ -41,5 +48,5 @@ def launch(host: str | None = None, port: int | None = None) -> None:
     jobs.get_manager()  # recover first: runs whose worker died are marked, live ones re-attached
     build_app().queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port or settings.server_port(), max_file_size=settings.max_upload_bytes(),
-        ssr_mode=False, css=CSS, footer_links=[],
+        ssr_mode=False, css=CSS + config_tab.CSS, footer_links=[],
     )

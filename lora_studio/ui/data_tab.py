@@ -193,7 +193,7 @@ def build_data_tab(state: gr.State) -> DataTab:
     gr.Markdown("### What the model sees")
     with gr.Row():
         c["model"] = gr.Textbox(settings.EMBEDDED_MODEL_NAME, label="Model (its tokenizer and chat template)",
-                                info=field_metadata("model.name_or_path")["help"], scale=3)
+                                info=field_metadata("model.name_or_path")["help"], scale=3, elem_id="data-model")
         c["max_length"] = gr.Slider(label="Max length (tokens)", step=16, value=512,
                                     **{**_bounds("data.max_length"), "maximum": 8192}, scale=2)
         c["assistant_only"] = gr.Checkbox(True, label="Learn from assistant replies only",

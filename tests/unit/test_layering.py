@@ -7,7 +7,9 @@ import sys
 
 CORE = ["lora_studio.config", "lora_studio.presets", "lora_studio.data", "lora_studio.runs",
         "lora_studio.metrics", "lora_studio.settings", "lora_studio.modelref", "lora_studio.errors",
-        "lora_studio.__main__", "lora_studio.engine.worker", "lora_studio.datafiles", "lora_studio.uploads"]
+        "lora_studio.__main__", "lora_studio.engine.worker", "lora_studio.datafiles", "lora_studio.uploads",
+        "lora_studio.jobs", "lora_studio.generations", "lora_studio.calibration", "lora_studio.ui.config_view",
+        "lora_studio.ui.train_view", "lora_studio.ui.runs_view"]
 
 
 def imported_after(module: str) -> set[str]:
@@ -22,7 +24,7 @@ def test_core_modules_import_neither_torch_nor_gradio():
 
 
 def test_engine_does_not_import_gradio():
-    loaded = imported_after("lora_studio.engine.train")
+    loaded = imported_after("lora_studio.engine.train, lora_studio.engine.calibrate, lora_studio.engine.preflight")
     assert "torch" in loaded and "gradio" not in loaded
 
 

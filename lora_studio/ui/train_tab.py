@@ -1,0 +1,209 @@
+"""The Train tab: start a run, watch its loss fall live, stop, cancel or resume it.
+
+Training never runs here: `jobs.JobManager` starts a worker process and this tab only reads the
+run directory. A `gr.Timer` polls it and reads only the new metrics lines, so a refreshed page or
+a restarted server redraws the full history from disk and goes on live.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from lora_studio import jobs, settings
+from lora_studio.config import RunConfig
+from lora_studio.data import load_dataset_file, require_trainable
+from lora_studio.errors import ConfigError, DataError, StudioError
+from lora_studio.runs import ACTIVE_STATES, RESUMABLE_STATES, RunPaths, list_runs, read_status
+from lora_studio.ui import charts
+from lora_studio.ui.config_view import effective_config
+from lora_studio.ui.train_view import Watch, describe, progress_html, queue_markdown, refresh, run_label
+
+TICK_S = 0.5  # polling period: a new loss point shows within about a second of being written
+# Order of the values every redraw returns (see TrainTab.outputs()).
+OUTPUTS = ("watch", "picker", "status", "progress", "queue", "chart", "log", "samples", "stop", "cancel", "resume")
+
+
+def _root() -> Path:
+    return settings.runs_dir()
+
+
+def prepare_start(data_state: dict | None, config_state: dict | None) -> RunConfig:
+    """The config to start, checked as far as can be without loading weights; raises with every problem."""
+    if not data_state or not data_state.get("path"):
+        raise DataError("No dataset is selected", "Pick a sample or upload a file on the Data tab first")
+    cfg = effective_config(data_state, config_state)
+    issues = cfg.validate()
+    if issues:
+        raise ConfigError("These settings cannot work: " + "; ".join(map(str, issues)),
+                          "Fix them on the Config tab (each is marked next to its field)")
+    data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
+    require_trainable(data)
+    return cfg
+
+
+def _error_md(exc: StudioError) -> str:
+    return f"❌ **{exc.message}**\n\n➡️ {exc.hint}" if exc.hint else f"❌ **{exc.message}**"
+
+
+def redraw(watch: Watch, full: bool = False) -> list[Any]:
+    """Every output for the watched run; unchanged ones are skipped so the page does not flicker."""
+    manager = jobs.get_manager()
+    values: dict[str, Any] = {name: gr.skip() for name in OUTPUTS}
+    queue_key = repr((manager.running(), manager.queued()))
+    if queue_key != watch.queue_key or full:
+        watch.queue_key = queue_key
+        values["queue"] = queue_markdown(manager.running(), manager.queued())
+    if not watch.run_id:
+        if full:
+            values.update(status="No run yet: pick a dataset, check the Config tab, then press **Start training**.",
+                          progress="", chart=charts.loss_figure([]), log="", samples=None,
+                          stop=gr.update(interactive=False), cancel=gr.update(interactive=False),
+                          resume=gr.update(interactive=False), picker=gr.update(choices=run_choices(), value=None))
+        values["watch"] = dataclasses.asdict(watch)
+        return [values[name] for name in OUTPUTS]
+    changes = refresh(watch, _root(), full)
+    status = changes.status or read_status(RunPaths(_root() / watch.run_id))
+    rows = watch.metric_rows()
+    if changes.rows is not None:
+        values["chart"] = charts.loss_figure(rows)
+    if changes.status is not None or changes.rows is not None or (status.state == "running" and not rows):
+        values["progress"] = progress_html(status, rows)  # the clock ticks while the worker prepares
+    if changes.log is not None:
+        values["log"] = changes.log
+    if changes.status is not None or changes.log is not None:
+        log = changes.log if changes.log is not None else ""
+        values["status"] = describe(status, watch.run_id, manager.position(watch.run_id), log)
+        values["stop"] = gr.update(interactive=status.state in ACTIVE_STATES)
+        values["cancel"] = gr.update(interactive=status.state in ACTIVE_STATES)
+        values["resume"] = gr.update(interactive=status.state in RESUMABLE_STATES)
+        values["picker"] = gr.update(choices=run_choices(), value=watch.run_id)  # labels carry the state
+    if changes.samples is not None:
+        values["samples"] = changes.samples
+    values["watch"] = dataclasses.asdict(watch)
+    return [values[name] for name in OUTPUTS]
+
+
+def run_choices() -> list[tuple[str, str]]:
+    return [(run_label(p), p.run_id) for p in list_runs(_root())]
+
+
+def default_run() -> str:
+    """On page load: the run training now, else the next queued, else the newest."""
+    manager = jobs.get_manager()
+    active = manager.running() or manager.queued()
+    if active:
+        return active[0]
+    runs = list_runs(_root())
+    return runs[0].run_id if runs else ""
+
+
+# ---- handlers (module level: tests call them without a browser) ----------------------------
+def on_load() -> list[Any]:
+    return redraw(Watch(run_id=default_run()), full=True)
+
+
+def on_tick(watch: dict | None) -> list[Any]:
+    return redraw(Watch.of(watch))
+
+
+def on_pick(run_id: str | None) -> list[Any]:
+    return redraw(Watch(run_id=run_id or ""), full=True)
+
+
+def on_start(data_state: dict | None, config_state: dict | None, name: str) -> list[Any]:
+    try:
+        cfg = prepare_start(data_state, config_state)
+        paths = jobs.get_manager().submit(cfg, name.strip() or Path(cfg.data.path).stem)
+    except StudioError as exc:
+        return [_error_md(exc), *[gr.skip()] * len(OUTPUTS)]
+    position = jobs.get_manager().position(paths.run_id)
+    message = (f"Queued `{paths.run_id}` at position {position}: it starts when the running job ends."
+               if position else f"Started `{paths.run_id}`.")
+    return [message, *redraw(Watch(run_id=paths.run_id), full=True)]
+
+
+def _act(action: str, watch: dict | None) -> str:
+    run_id = Watch.of(watch).run_id
+    if not run_id:
+        return "Pick a run first."
+    manager = jobs.get_manager()
+    try:
+        if action == "stop":
+            result = manager.stop(run_id)
+            return ("⏹️ Stopping: the adapter is saved at the next step." if result == "stopping"
+                    else f"Removed `{run_id}` from the queue.")
+        if action == "cancel":
+            result = manager.cancel(run_id)
+            return (f"🚫 Cancelling `{run_id}`: the worker is terminated (nothing more is saved)."
+                    if result == "cancelling" else f"Removed `{run_id}` from the queue.")
+        manager.resume(run_id)
+        return f"▶️ Resuming `{run_id}` from its last checkpoint."
+    except StudioError as exc:
+        return _error_md(exc)
+
+
+def on_stop(watch: dict | None) -> str:
+    return _act("stop", watch)
+
+
+def on_cancel(watch: dict | None) -> str:
+    return _act("cancel", watch)
+
+
+def on_resume(watch: dict | None) -> str:
+    return _act("resume", watch)
+
+
+# ---- layout -----------------------------------------------------------------------------------
+@dataclass
+class TrainTab:
+    components: dict[str, Any]
+
+    def outputs(self) -> list[Any]:
+        return [self.components[name] for name in OUTPUTS]
+
+    def attach(self, app: gr.Blocks) -> None:
+        """On every page load, re-attach to the run training now and redraw its full history."""
+        app.load(on_load, [], self.outputs())
+
+
+def build_train_tab(data_state: gr.State, config_state: gr.State) -> TrainTab:
+    c: dict[str, Any] = {"watch": gr.State(None)}
+    with gr.Row(equal_height=True):
+        c["name"] = gr.Textbox(label="Run name (optional)", placeholder="named after the data file when empty",
+                               scale=3, elem_id="train-name")
+        c["start"] = gr.Button("Start training", variant="primary", scale=1, elem_id="train-start")
+    c["message"] = gr.Markdown(elem_id="train-message")
+    c["queue"] = gr.Markdown(elem_id="train-queue")
+    with gr.Row(equal_height=True):
+        c["picker"] = gr.Dropdown([], label="Run shown below", scale=4, elem_id="train-picker")
+        c["stop"] = gr.Button("Stop and save", scale=1, interactive=False, elem_id="train-stop")
+        c["cancel"] = gr.Button("Cancel", variant="stop", scale=1, interactive=False, elem_id="train-cancel")
+        c["resume"] = gr.Button("Resume", scale=1, interactive=False, elem_id="train-resume")
+    c["status"] = gr.Markdown(elem_id="train-status")
+    c["progress"] = gr.HTML(elem_id="train-progress")
+    c["chart"] = gr.Plot(label="Loss", elem_id="train-chart")
+    with gr.Accordion("Sample answers at each checkpoint", open=True):
+        gr.Markdown("The same prompts answered at step 0 (the base model), at every checkpoint and at the end. "
+                    "Change the prompts on the Config tab (*sample prompts*).")
+        c["samples"] = gr.Dataframe(interactive=False, wrap=True, max_height=320, elem_id="train-samples")
+    with gr.Accordion("train.log", open=False):
+        c["log"] = gr.Code(language=None, lines=12, max_lines=24, elem_id="train-log")
+    c["timer"] = gr.Timer(TICK_S)
+    tab = TrainTab(c)
+    outputs = tab.outputs()
+    c["start"].click(on_start, [data_state, config_state, c["name"]], [c["message"], *outputs],
+                     concurrency_limit=1)
+    c["picker"].input(on_pick, [c["picker"]], outputs)
+    # Many browsers may watch at once: ticks never wait in the queue behind each other.
+    c["timer"].tick(on_tick, [c["watch"]], outputs, show_progress="hidden", concurrency_limit=None,
+                    trigger_mode="always_last")
+    c["stop"].click(on_stop, [c["watch"]], [c["message"]])
+    c["cancel"].click(on_cancel, [c["watch"]], [c["message"]])
+    c["resume"].click(on_resume, [c["watch"]], [c["message"]])
+    return tab

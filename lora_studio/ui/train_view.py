@@ -1,0 +1,192 @@
+"""What the Train tab shows for one run: plain values from the run directory, no gradio, no torch.
+
+`Watch` is a browser session's view of one run (which run, how far its metrics were read).
+`refresh()` reads only what changed since the last tick; `describe()` turns a status into words.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from lora_studio.generations import read_samples
+from lora_studio.metrics import MetricRow, MetricsReader, latest_per_step
+from lora_studio.runs import RunPaths, RunStatus, read_status
+
+LOG_LINES = 40
+ERROR_WORDS = {
+    "out_of_memory": "ran out of memory",
+    "data": "stopped on a problem in the data",
+    "config": "was refused: a setting cannot work",
+    "model": "could not load the model",
+    "disk": "could not write its files",
+    "killed": "was killed",
+    "internal": "crashed",
+}
+STATE_ICONS = {"queued": "⏳", "running": "🏃", "completed": "✅", "stopped": "⏹️", "failed": "❌",
+               "interrupted": "⚠️", "cancelled": "🚫"}
+
+
+@dataclass
+class Watch:
+    """One browser session's view of one run; kept in gr.State as a dict."""
+
+    run_id: str = ""
+    offset: int = 0  # bytes of metrics.jsonl already read
+    rows: list[dict] = field(default_factory=list)
+    status_key: str = ""  # the last status shown, to skip redraws when nothing changed
+    log_size: int = -1
+    samples_size: int = -1
+    queue_key: str = ""
+
+    @classmethod
+    def of(cls, data: dict | None) -> Watch:
+        return cls(**data) if data else cls()
+
+    def metric_rows(self) -> list[MetricRow]:
+        return latest_per_step([MetricRow.from_dict(r) for r in self.rows])
+
+
+@dataclass
+class Changes:
+    """What changed since the last tick; None = unchanged (the tab skips that output)."""
+
+    rows: list[MetricRow] | None = None
+    status: RunStatus | None = None
+    log: str | None = None
+    samples: pd.DataFrame | None = None
+
+
+def refresh(watch: Watch, root: Path, full: bool = False) -> Changes:
+    """Advance `watch` over the run's files; `full` re-reads the whole history (page load, switch)."""
+    changes = Changes()
+    if not watch.run_id:
+        return changes
+    paths = RunPaths(root / watch.run_id)
+    if full:
+        watch.offset, watch.rows, watch.status_key, watch.log_size, watch.samples_size = 0, [], "", -1, -1
+    reader = MetricsReader(paths.metrics, watch.offset)
+    new = reader.read_new()
+    watch.offset = reader.offset
+    if new or full:
+        watch.rows.extend(asdict(r) for r in new)
+        changes.rows = watch.metric_rows()
+    status = read_status(paths)
+    key = repr(asdict(status))
+    if key != watch.status_key or full:
+        watch.status_key, changes.status = key, status
+    size = _size(paths.log)
+    if size != watch.log_size:
+        watch.log_size, changes.log = size, log_tail(paths.log)
+    size = _size(paths.samples)
+    if size != watch.samples_size:
+        watch.samples_size, changes.samples = size, samples_table(paths.samples)
+    return changes
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def log_tail(path: Path, lines: int = LOG_LINES) -> str:
+    """The last lines of train.log (read from the end: the log of a long run can be large)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            end = fh.tell()
+            fh.seek(max(0, end - 64 * 1024))
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def samples_table(path: Path) -> pd.DataFrame:
+    """Sample answers, newest checkpoint first, so the change as the loss falls reads top-down."""
+    rows = read_samples(path)
+    table = [{"step": r.step, "prompt": r.prompt, "answer": r.output.strip()} for r in reversed(rows)]
+    return pd.DataFrame(table, columns=["step", "prompt", "answer"])
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def progress_html(status: RunStatus, rows: list[MetricRow], now: float | None = None) -> str:
+    """A progress bar with step/total, epoch, tokens/s and ETA; before the first step, the phase and its time."""
+    now = now or time.time()
+    logs = [r for r in rows if r.event == "log"]
+    last = logs[-1] if logs else None
+    total = status.max_steps or (last.max_steps if last else 0)
+    step = max(status.step, last.step if last else 0)
+    share = min(step / total, 1.0) if total else 0.0
+    if status.state == "completed":
+        share = 1.0
+    parts = [f"step {step}/{total or '?'}"]
+    if last and last.epoch is not None:
+        parts.append(f"epoch {last.epoch:.2f}")
+    if last and last.tokens_per_sec:
+        parts.append(f"{last.tokens_per_sec:,.0f} tokens/s")
+    if status.state == "running" and last and last.eta_s is not None:
+        parts.append(f"ETA {_clock(last.eta_s)}")
+    if status.state == "running" and status.started:
+        parts.append(f"elapsed {_clock(now - status.started)}")
+    phase = html.escape(status.phase or status.state)
+    busy = status.state == "running" and not logs
+    label = f"{phase}…" if busy else phase
+    return (
+        '<div class="ls-progress">'
+        f'<div class="ls-progress-label"><b>{label}</b> · {" · ".join(parts)}</div>'
+        f'<div class="ls-progress-track"><div class="ls-progress-fill{" ls-busy" if busy else ""}" '
+        f'style="width:{100 * share:.1f}%"></div></div></div>'
+    )
+
+
+def describe(status: RunStatus, run_id: str, queue_position: int | None = None, log: str = "") -> str:
+    """The run's state in words; a failure says what happened, what to do, and shows the log's last lines."""
+    icon = STATE_ICONS.get(status.state, "")
+    head = f"{icon} **Run `{run_id}`: {status.state}**"
+    if status.state == "queued":
+        where = f"position {queue_position} in the queue" if queue_position else "waiting for its turn"
+        return f"{head} — {where}. One job trains at a time; it starts when the one before it ends."
+    if status.state == "running":
+        return f"{head} — {status.phase or 'starting'}."
+    if status.state == "completed":
+        loss = f", final loss {status.final_loss:.4f}" if status.final_loss is not None else ""
+        return f"{head} at step {status.step}/{status.max_steps}{loss}. The adapter is saved in the run folder."
+    if status.state == "stopped":
+        return (f"{head} at step {status.step}/{status.max_steps}: the adapter was saved. "
+                "**Resume** continues from the last checkpoint.")
+    what = ERROR_WORDS.get(status.error_kind, "ended early")
+    text = f"{head} — the run {what}.\n\n**{status.error or 'No reason was recorded.'}**"
+    if status.hint:
+        text += f"\n\n➡️ {status.hint}"
+    if status.state in ("failed", "interrupted") and log:
+        tail = "\n".join(log.splitlines()[-12:])
+        text += f"\n\nLast lines of train.log:\n```\n{tail}\n```"
+    return text
+
+
+def queue_markdown(running: list[str], queued: list[str]) -> str:
+    """The machine's job line-up: what trains now and what waits, in order."""
+    if not running and not queued:
+        return "No job is training on this machine."
+    lines = [f"**Training now:** {', '.join(f'`{r}`' for r in running) or 'nothing'}"]
+    if queued:
+        lines.append("**Queued:** " + " → ".join(f"{n}. `{r}`" for n, r in enumerate(queued, 1)))
+    return "  \n".join(lines)
+
+
+def run_label(paths: RunPaths) -> str:
+    return f"{paths.run_id} · {read_status(paths).state}"

@@ -1,0 +1,90 @@
+"""The Train tab's handlers, called as the browser would, with a real worker training the tiny model."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lora_studio import jobs
+from lora_studio.config import RunConfig
+from lora_studio.runs import read_status
+from lora_studio.ui import train_tab
+from lora_studio.ui.data_view import Selection
+from lora_studio.ui.train_tab import OUTPUTS, on_cancel, on_load, on_pick, on_start, on_tick
+from tests.integration.helpers import tiny_config
+
+NAMES = ("message", *OUTPUTS)
+
+
+@pytest.fixture(autouse=True)
+def fresh_manager():
+    yield
+    if jobs._manager is not None:
+        for run_id in jobs._manager.running():
+            jobs._manager.cancel(run_id)
+        jobs._manager.shutdown()
+        jobs._manager = None
+
+
+def as_dict(values: list) -> dict:
+    return dict(zip(NAMES, values, strict=True))
+
+
+def states(tiny_model_dir, chat_file, *overrides: str) -> tuple[dict, dict]:
+    cfg = tiny_config(tiny_model_dir, chat_file, *overrides)
+    data = Selection(path=str(chat_file), model=str(tiny_model_dir), max_length=cfg.data.max_length)
+    return vars(data), cfg.to_dict()
+
+
+def test_start_without_a_dataset_says_where_to_pick_one():
+    out = as_dict(on_start(None, RunConfig().to_dict(), ""))
+    assert "No dataset is selected" in out["message"] and "Data tab" in out["message"]
+    assert not jobs.get_manager().running()
+
+
+def test_start_with_impossible_settings_lists_every_problem(tiny_model_dir, chat_file):
+    data, config = states(tiny_model_dir, chat_file, "lora.r=0", "training.learning_rate=-1")
+    out = as_dict(on_start(data, config, ""))
+    assert "lora.r" in out["message"] and "training.learning_rate" in out["message"]
+    assert "Config tab" in out["message"]
+
+
+def test_a_run_started_in_the_tab_streams_its_chart_and_ends_completed(tiny_model_dir, chat_file):
+    data, config = states(tiny_model_dir, chat_file, "training.max_steps=12", "training.save_steps=6")
+    out = as_dict(on_start(data, config, "from the tab"))
+    assert "Started" in out["message"]
+    run_id = out["picker"]["value"]
+    assert "from-the-tab" in run_id
+    watch, points, deadline = out["watch"], 0, time.time() + 180
+    while time.time() < deadline:
+        tick = dict(zip(OUTPUTS, on_tick(watch), strict=True))
+        watch = tick["watch"]
+        if hasattr(tick["chart"], "data"):  # a figure, not gr.skip()
+            points = max(points, len(tick["chart"].data[0].x or []))
+        if read_status(jobs.get_manager()._paths(run_id)).state == "completed" and not jobs.get_manager().running():
+            break
+        time.sleep(0.3)
+    final = dict(zip(OUTPUTS, on_pick(run_id), strict=True))
+    assert "completed" in final["status"] and "step 12/12" in final["progress"]
+    assert len(final["chart"].data[0].x) == 12  # every logged step, redrawn in full for a fresh page
+    assert points >= 1
+    assert list(final["samples"].columns) == ["step", "prompt", "answer"] and 0 in set(final["samples"]["step"])
+    # A reloaded page re-attaches to the newest run and redraws its history.
+    reload = dict(zip(OUTPUTS, on_load(), strict=True))
+    assert reload["picker"]["value"] == run_id and "completed" in reload["status"]
+
+
+def test_cancel_from_the_tab_leaves_the_run_cancelled(tiny_model_dir, chat_file):
+    data, config = states(tiny_model_dir, chat_file, "training.max_steps=5000")
+    out = as_dict(on_start(data, config, ""))
+    run_id, watch = out["picker"]["value"], out["watch"]
+    manager = jobs.get_manager()
+    deadline = time.time() + 120
+    while read_status(manager._paths(run_id)).step < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    assert "Cancelling" in on_cancel(watch)
+    while manager.running() and time.time() < deadline:
+        time.sleep(0.2)
+    assert read_status(manager._paths(run_id)).state == "cancelled"
+    assert "Pick a run first" in train_tab.on_stop(None)
