@@ -7,7 +7,7 @@ import logging
 import gradio as gr
 
 from lora_studio import jobs, settings
-from lora_studio.ui import config_tab
+from lora_studio.ui import config_tab, engine_access
 from lora_studio.ui.data_tab import build_data_tab
 from lora_studio.ui.runs_tab import build_runs_tab
 from lora_studio.ui.train_tab import build_train_tab
@@ -46,6 +46,7 @@ def launch(host: str | None = None, port: int | None = None) -> None:
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("LoRA Studio is listening on %s: anyone who can reach this address can use it.", host)
     jobs.get_manager()  # recover first: runs whose worker died are marked, live ones re-attached
+    engine_access.warm_up()
     build_app().queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port or settings.server_port(), max_file_size=settings.max_upload_bytes(),
         ssr_mode=False, css=CSS + config_tab.CSS, footer_links=[],

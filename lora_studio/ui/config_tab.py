@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +26,9 @@ from lora_studio.ui import config_view as view
 from lora_studio.ui import data_tab as data_handlers
 from lora_studio.ui.data_tab import DataTab
 from lora_studio.ui.data_view import Selection
+from lora_studio.ui.engine_access import engine
 
 log = logging.getLogger(__name__)
-_ENGINE_LOCK = threading.Lock()
 
 DEFAULT_PRESET = "quick-start"
 SECTIONS = {"model": "Model", "lora": "LoRA adapter", "training": "Training"}
@@ -46,20 +45,14 @@ def _elem_id(name: str) -> str:
 
 
 def _preflight(cfg: RunConfig) -> tuple[Any, list[ConfigIssue]]:
-    # Lazy: engine.preflight imports torch, which the web server must not load at import time. The lock:
-    # transformers' lazy first import is not thread-safe, and several events refresh at page load.
-    with _ENGINE_LOCK:
-        from lora_studio.engine import preflight
-
+    with engine("preflight") as preflight:  # lazy and locked: see ui/engine_access.py
         return preflight.check(cfg)
 
 
 def _layer_choices(model: str, selected: list[str]) -> list[str]:
     try:
-        with _ENGINE_LOCK:  # lazy torch import, as in _preflight
-            from lora_studio.engine.preflight import linear_module_names
-
-            names = list(linear_module_names(model))
+        with engine("preflight") as preflight:
+            names = list(preflight.linear_module_names(model))
     except StudioError:
         names = []
     return names + [s for s in selected if s not in names]

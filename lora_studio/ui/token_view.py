@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from lora_studio.data import LoadedData
 from lora_studio.errors import StudioError
 from lora_studio.ui.charts import token_length_histogram
+from lora_studio.ui.engine_access import engine
 
 COLOR_MAP = {"learned": "#2f9e44", "context (not learned)": "#ced4da", "cut off (past max length)": "#fa5252"}
 
@@ -23,15 +24,19 @@ class TokenReport:
     too_long_for_all: bool
 
 
-def _previewer(data: LoadedData, model: str, assistant_only: bool):
-    from lora_studio.engine.preview import Previewer  # lazy: keeps torch out of the web server's import
+def _stats(data: LoadedData, model: str, assistant_only: bool, max_length: int):
+    with engine("preview") as preview:  # lazy and locked: see ui/engine_access.py
+        return preview.Previewer(data, model, assistant_only).stats(max_length)
 
-    return Previewer(data, model, assistant_only)
+
+def _view(data: LoadedData, model: str, assistant_only: bool, index: int, max_length: int):
+    with engine("preview") as preview:
+        return preview.Previewer(data, model, assistant_only).view(index, max_length)
 
 
 def token_report(data: LoadedData, model: str, assistant_only: bool, max_length: int) -> TokenReport:
     try:
-        stats = _previewer(data, model, assistant_only).stats(int(max_length))
+        stats = _stats(data, model, assistant_only, int(max_length))
     except StudioError as exc:
         return TokenReport(f"Token statistics unavailable: {exc.one_line()}", None, False)
     if not stats.lengths:
@@ -64,7 +69,7 @@ def row_segments(data: LoadedData, model: str, assistant_only: bool, max_length:
         return [], "No usable rows."
     index = min(max(int(row_position or 1), 1), len(data.rows)) - 1
     try:
-        view = _previewer(data, model, assistant_only).view(index, int(max_length))
+        view = _view(data, model, assistant_only, index, int(max_length))
     except StudioError as exc:
         return [], f"Token preview unavailable: {exc.one_line()}"
     source_row = data.rows[index].get("_row")

@@ -1,0 +1,82 @@
+"""Training in headless Chromium: start a run, watch the chart grow, reload mid-run, stop, find it in Runs."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.conftest import screenshot
+from tests.e2e.test_config_tab_browser import wait_text
+from tests.e2e.test_data_tab_browser import pick
+
+PROGRESS = "#train-progress"
+
+
+def chart_points(page) -> int:
+    """Points of the raw loss trace as drawn by plotly in the page."""
+    return page.evaluate("""() => {
+        const plot = document.querySelector('#train-chart .js-plotly-plot');
+        if (!plot || !plot.data) return 0;
+        const raw = plot.data.find(t => t.name === 'loss');
+        return raw && raw.x ? raw.x.length : 0;
+    }""")
+
+
+def current_step(page) -> int:
+    text = page.locator(PROGRESS).inner_text()
+    return int(text.split("step ")[1].split("/")[0]) if "step " in text else 0
+
+
+def test_train_watch_reload_stop_and_history(server, page, tiny_model_dir):
+    page.goto(server)
+    page.wait_for_selector("#data-sample")
+    page.locator("#data-model textarea, #data-model input").first.fill(str(tiny_model_dir))
+    page.locator("#data-model textarea, #data-model input").first.press("Enter")
+    pick(page, "data-sample", "chat-assistant.jsonl")
+    page.locator("#data-sample-btn").click()
+    wait_text(page, "#data-status", "Ready to train")
+
+    page.get_by_role("tab", name="Config").click()
+    wait_text(page, "#cfg-preflight", "trainable params")
+    assert "quick-start" in page.locator("#cfg-preset input").input_value()
+    steps = page.locator("#cfg-training-max-steps input[type=number]")
+    steps.fill("3000")  # long enough to reload and stop mid-run; the tiny model steps fast
+    steps.press("Tab")
+    wait_text(page, "#cfg-preflight", "3,000 optimizer steps")
+
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-name input, #train-name textarea").first.fill("e2e")
+    page.locator("#train-start").click()
+    wait_text(page, "#train-message", "Started")
+    page.wait_for_function("document.querySelector('#train-progress').innerText.includes('tokens/s')",
+                           timeout=120_000)
+    deadline = time.time() + 60
+    while chart_points(page) < 3 and time.time() < deadline:
+        time.sleep(0.3)
+    first_points, first_step = chart_points(page), current_step(page)
+    assert first_points >= 3
+    deadline = time.time() + 30
+    while not (chart_points(page) > first_points and current_step(page) > first_step) and time.time() < deadline:
+        time.sleep(0.3)
+    assert chart_points(page) > first_points and current_step(page) > first_step  # live, without a click
+    screenshot(page, "train-running")
+
+    page.reload()
+    page.wait_for_selector("#data-sample")
+    page.get_by_role("tab", name="Train").click()
+    wait_text(page, "#train-status", "running")
+    page.wait_for_function("document.querySelector('#train-chart .js-plotly-plot') !== null", timeout=30_000)
+    deadline = time.time() + 30
+    while chart_points(page) <= first_points and time.time() < deadline:
+        time.sleep(0.3)
+    assert chart_points(page) > first_points  # the full history came back, and it goes on growing
+    assert "e2e" in page.locator("#train-picker input").input_value()
+    screenshot(page, "train-reattached")
+
+    page.locator("#train-stop").click()
+    status = wait_text(page, "#train-status", "stopped", timeout=60_000)
+    assert "the adapter was saved" in status
+    screenshot(page, "train-stopped")
+
+    page.get_by_role("tab", name="Runs").click()
+    table = wait_text(page, "#runs-table", "e2e")
+    assert "stopped" in table
