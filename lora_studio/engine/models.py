@@ -112,6 +112,18 @@ def resolve_model_dir(ref: ModelRef) -> str:
     return _resolve_hub(ref.value)
 
 
+def needs_conversion(name_or_path: str) -> bool:
+    """True when loading this model first converts a GGUF (about 30 s, once): worth its own phase."""
+    ref = parse_model_ref(name_or_path)
+    if ref.kind not in ("embedded", "gguf"):
+        return False
+    try:
+        gguf = embedded_gguf_path() if ref.kind == "embedded" else Path(ref.value)
+        return not _is_complete(converted_dir_for(gguf), gguf)
+    except (ModelError, OSError):
+        return False  # the load itself reports what is missing
+
+
 def _resolve_hub(repo_id: str) -> str:
     from huggingface_hub import snapshot_download
 

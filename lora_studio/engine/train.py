@@ -16,7 +16,7 @@ from lora_studio.config import RunConfig, require_valid
 from lora_studio.data import load_dataset_file, require_trainable
 from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, sample_callbacks
 from lora_studio.engine.dataset import build_datasets, loss_settings
-from lora_studio.engine.models import load_for_training, resolve_dtype
+from lora_studio.engine.models import load_for_training, needs_conversion, resolve_dtype
 from lora_studio.errors import ConfigError
 from lora_studio.metrics import MetricRow
 from lora_studio.runs import RunPaths
@@ -154,7 +154,8 @@ def train(
     if resume and checkpoint is None:
         raise ConfigError(f"Run {paths.run_id} has no checkpoint to resume from", "Start a new run instead")
 
-    phase("loading model")
+    converting = needs_conversion(cfg.model.name_or_path)
+    phase("loading model: converting it to safetensors first (once, about 30 s)" if converting else "loading model")
     model, tokenizer, device, _ = load_for_training(cfg.model)
     torch.manual_seed(int(cfg.training.seed))
     peft_model = build_peft_model(model, cfg)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lora_studio.config import RunConfig
 from lora_studio.errors import StudioError
-from lora_studio.metrics import MetricRow, format_progress
+from lora_studio.metrics import MetricRow, format_progress, read_all
 from lora_studio.runs import RunPaths, read_status, update_status
 
 log = logging.getLogger("lora_studio.worker")
@@ -84,9 +84,29 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
         return 1
     update_status(paths, state=result.state, phase=result.state, finished=time.time(), step=result.step,
                   max_steps=result.max_steps, final_loss=result.final_loss)
+    _record_speed(cfg, paths)
     log.info("Run %s: %s at step %d/%d, adapter saved to %s", result.state, paths.run_id, result.step,
              result.max_steps, result.adapter_dir)
     return 0
+
+
+def _record_speed(cfg: RunConfig, paths: RunPaths) -> None:
+    """Store the speed this run really reached, so the Config tab's next ETA for these settings is measured.
+    Counted from the first logged step on, so model loading is left out and checkpoints/samples are in."""
+    from lora_studio import calibration
+    from lora_studio.engine.preflight import device_label
+
+    logs = [r for r in read_all(paths.metrics) if r.event == "log" and r.elapsed_s is not None]
+    if len(logs) < 2 or logs[-1].step <= logs[0].step:
+        return
+    first, last = logs[0], logs[-1]
+    seconds = last.elapsed_s - first.elapsed_s
+    tokens = (last.tokens_seen or 0) - (first.tokens_seen or 0)
+    try:
+        calibration.record(calibration.key_for(cfg, device_label()), seconds / (last.step - first.step),
+                           tokens / seconds if seconds > 0 else 0.0, source="training")
+    except (OSError, ValueError) as exc:  # a speed note must never turn a finished run into a failure
+        log.warning("Could not store the measured speed: %s", exc)
 
 
 def configure_logging() -> None:

@@ -88,3 +88,12 @@ def test_trains_on_cuda(tmp_path, tiny_model_dir, chat_file):
     assert next(result.model.parameters()).device.type == "cuda"
     if torch.cuda.is_bf16_supported():
         assert result.model.get_base_model().dtype == torch.bfloat16
+
+
+def test_a_pending_conversion_is_announced_before_it_starts(tmp_path, embedded_dir, tiny_model_dir, monkeypatch):
+    from lora_studio.engine.models import needs_conversion
+
+    assert not needs_conversion("embedded")  # converted by the session fixture
+    assert not needs_conversion(str(tiny_model_dir))  # a plain folder loads as it is
+    monkeypatch.setenv("LORA_STUDIO_MODEL_CACHE", str(tmp_path / "empty-cache"))
+    assert needs_conversion("embedded")

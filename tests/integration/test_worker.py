@@ -60,3 +60,17 @@ def test_worker_module_entry_point(tmp_path, tiny_model_dir, chat_file):
     assert "final status: completed" in proc.stdout
     status = read_status(paths)
     assert status.state == "completed" and status.pid and status.finished >= status.started
+
+
+def test_a_finished_run_stores_its_real_speed_for_the_next_eta(tmp_path, tiny_model_dir, chat_file):
+    from lora_studio import calibration
+    from lora_studio.engine.preflight import device_label
+    from lora_studio.engine.worker import run
+
+    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=4", "training.sample_every_save=false")
+    key = calibration.key_for(cfg, device_label())
+    assert calibration.lookup(key) is None
+    run(new_run(tmp_path, cfg).root)
+    stored = calibration.lookup(key)
+    assert stored is not None and stored.source == "training"
+    assert 0 < stored.sec_per_step < 60 and stored.tokens_per_sec > 0
