@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lora_studio import settings
 from lora_studio.config import RunConfig
-from lora_studio.runs import write_json_atomic
+from lora_studio.runs import tail_lines, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +196,4 @@ def poll_calibration(job: CalibrationJob) -> JobOutcome:
 
 
 def log_tail(path: Path, lines: int = 8) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.strip().splitlines()[-lines:])
+    return tail_lines(path, lines) or "(no log)"

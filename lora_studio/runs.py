@@ -1,7 +1,8 @@
 """The run directory: the only link between the web server and a training worker.
 
-runs/<run_id>/ holds config.yaml, status.json, metrics.jsonl, train.log, STOP, adapter/,
-checkpoints/ and merged/. Everything here is plain file handling, no torch.
+runs/<run_id>/ holds config.yaml, status.json, metrics.jsonl, samples.jsonl, train.log,
+worker.pid (written by jobs), STOP, adapter/, adapter_init/ (OLoRA/PiSSA), checkpoints/ and
+merged/. Everything here is plain file handling, no torch.
 """
 
 from __future__ import annotations
@@ -146,6 +147,19 @@ def create_run(paths: RunPaths, cfg: RunConfig) -> None:
 def request_stop(paths: RunPaths) -> None:
     """Ask the worker to stop and save at the next step boundary."""
     paths.stop.write_text(str(time.time()), encoding="utf-8")
+
+
+def tail_lines(path: Path, lines: int = 20, max_bytes: int = 64 * 1024) -> str | None:
+    """The last `lines` lines of a text file, reading only its end (a long run's log is large);
+    None when it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - max_bytes))
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
 
 def has_checkpoint(paths: RunPaths) -> bool:

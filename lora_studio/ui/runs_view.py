@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from lora_studio.runs import (
     has_checkpoint,
     list_runs,
     run_summary,
+    tail_lines,
 )
 
 TABLE_COLUMNS = ("run", "status", "created", "model", "r", "alpha", "lr", "length", "batch", "max len", "steps",
@@ -31,7 +31,6 @@ TABLE_COLUMNS = ("run", "status", "created", "model", "r", "alpha", "lr", "lengt
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "completed": "✅", "failed": "❌", "stopped": "⏹️",
                "interrupted": "⚠️", "cancelled": "🚫"}
 DASH = "—"
-LOG_TAIL_BYTES = 64 * 1024  # enough for 20 lines of train.log without reading a huge log whole
 
 
 def load_summaries(root: str | Path) -> list[RunSummary]:
@@ -193,18 +192,10 @@ def details_md(summary: RunSummary) -> str:
 
 def log_tail(paths: RunPaths, lines: int = 20) -> str:
     """The last `lines` lines of train.log, reading only its end."""
-    try:
-        with open(paths.log, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - LOG_TAIL_BYTES))
-            chunk = fh.read()
-    except FileNotFoundError:
+    if not paths.log.exists():
         return "(no train.log yet)"
-    except OSError as exc:
-        return f"(train.log cannot be read: {exc})"
-    text = chunk.decode("utf-8", errors="replace")
-    return "\n".join(deque(text.splitlines(), maxlen=lines))
+    text = tail_lines(paths.log, lines)
+    return "(train.log cannot be read)" if text is None else text
 
 
 def cli_commands(summary: RunSummary) -> str:

@@ -15,7 +15,8 @@ import pandas as pd
 
 from lora_studio.generations import read_samples
 from lora_studio.metrics import MetricRow, MetricsReader, latest_per_step
-from lora_studio.runs import RunPaths, RunStatus, read_status
+from lora_studio.runs import RunPaths, RunStatus, read_status, tail_lines
+from lora_studio.ui.runs_view import STATE_ICONS
 
 LOG_LINES = 40
 ERROR_WORDS = {
@@ -27,8 +28,6 @@ ERROR_WORDS = {
     "killed": "was killed",
     "internal": "crashed",
 }
-STATE_ICONS = {"queued": "⏳", "running": "🏃", "completed": "✅", "stopped": "⏹️", "failed": "❌",
-               "interrupted": "⚠️", "cancelled": "🚫"}
 
 
 @dataclass
@@ -96,16 +95,7 @@ def _size(path: Path) -> int:
 
 
 def log_tail(path: Path, lines: int = LOG_LINES) -> str:
-    """The last lines of train.log (read from the end: the log of a long run can be large)."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            end = fh.tell()
-            fh.seek(max(0, end - 64 * 1024))
-            text = fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
+    return tail_lines(path, lines) or ""
 
 
 def samples_table(path: Path) -> pd.DataFrame:
