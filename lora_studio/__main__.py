@@ -85,6 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         except StudioError as exc:
             return _fail(exc.one_line(), 2)
     log.info("run folder: %s", paths.root)
+    paths.stop.unlink(missing_ok=True)  # an old stop request must not end the new attempt
     code = run(paths.root, resume=args.resume)
     status = read_status(paths)
     if code != 0:

@@ -32,6 +32,7 @@ from lora_studio.runs import (
     has_checkpoint,
     list_runs,
     new_run_dir,
+    process_start_time,
     read_status,
     request_stop,
     update_status,
@@ -50,8 +51,9 @@ def worker_command(paths: RunPaths, resume: bool) -> list[str]:
     return [*argv, "--resume"] if resume else argv
 
 
-def pid_alive(pid: int | None, run_root: Path | None = None) -> bool:
-    """True when `pid` runs; with `run_root`, only when it is that run's worker (a reused pid is not)."""
+def pid_alive(pid: int | None, run_root: Path | None = None, pid_start: str | None = None) -> bool:
+    """True when `pid` runs. With `pid_start` (its recorded start time), only when it is that very process;
+    with `run_root` and no start time, only when its command line names the run or the package."""
     if not pid:
         return False
     try:
@@ -60,6 +62,9 @@ def pid_alive(pid: int | None, run_root: Path | None = None) -> bool:
         return False
     except PermissionError:
         return True  # exists, owned by someone else
+    started = process_start_time(pid)
+    if pid_start and started:
+        return started == pid_start  # a reused pid (or a thread id) starts at another time
     cmdline = Path(f"/proc/{pid}/cmdline")
     if run_root is not None and cmdline.exists():
         try:
@@ -91,6 +96,7 @@ class Job:
     paths: RunPaths
     pid: int
     process: subprocess.Popen | None = None  # None when re-attached: not our child
+    pid_start: str | None = None
     cancel_requested: bool = False
     kill_timer: threading.Timer | None = None
 
@@ -98,7 +104,7 @@ class Job:
         """None while it runs; the return code (negative = signal) once it ended."""
         if self.process is not None:
             return self.process.poll()
-        return None if pid_alive(self.pid, self.paths.root) else 0
+        return None if pid_alive(self.pid, self.paths.root, self.pid_start) else 0
 
 
 class JobManager:
@@ -166,7 +172,7 @@ class JobManager:
                 self._end_queued(paths, "Cancelled before it started")
                 return "cancelled"
             job = self.jobs.get(run_id)
-            if job is None:
+            if job is None or state != "running":  # ended already: its final state stands
                 raise ConfigError(f"Run {run_id} is not running (it is {state})", "Nothing to cancel")
             job.cancel_requested = True
             update_status(paths, phase="cancelling")
@@ -219,9 +225,10 @@ class JobManager:
                 status = read_status(paths)
                 if status.state != "running" or paths.run_id in self.jobs:
                     continue
-                if pid_alive(status.pid, paths.root):
-                    self.jobs[paths.run_id] = Job(paths, int(status.pid))
-                    log.info("Re-attached to run %s (worker pid %s)", paths.run_id, status.pid)
+                pid = status.pid or _read_pid(paths)  # worker.pid covers a worker still importing
+                if pid_alive(pid, paths.root, status.pid_start):
+                    self.jobs[paths.run_id] = Job(paths, int(pid), pid_start=status.pid_start)
+                    log.info("Re-attached to run %s (worker pid %s)", paths.run_id, pid)
                 else:
                     _mark_dead(paths, "The worker stopped while the server was away")
                     marked.append(paths.run_id)
@@ -247,8 +254,8 @@ class JobManager:
         while not self._halt.wait(self.poll_s):
             try:
                 self.poll()
-            except OSError as exc:  # e.g. the runs folder vanished: report it, keep serving
-                log.error("Job polling failed: %s", exc)
+            except Exception:  # noqa: BLE001 - one damaged run folder must not stop every queued run
+                log.exception("Job polling failed; trying again")
 
     # ---- internals ---------------------------------------------------------------------
     def _paths(self, run_id: str) -> RunPaths:
@@ -276,8 +283,14 @@ class JobManager:
                           error=f"Could not start the training worker ({exc})",
                           hint="Check that the Python environment is complete (make setup)")
             return
-        (paths.root / "worker.pid").write_text(str(process.pid), encoding="utf-8")
-        self.jobs[paths.run_id] = Job(paths, process.pid, process)
+        started = process_start_time(process.pid)
+        self.jobs[paths.run_id] = Job(paths, process.pid, process, pid_start=started)
+        # Recorded now, not when the worker gets going: a server restarting meanwhile re-attaches to it.
+        update_status(paths, pid=process.pid, pid_start=started)
+        try:
+            (paths.root / "worker.pid").write_text(str(process.pid), encoding="utf-8")
+        except OSError as exc:
+            log.warning("Could not write worker.pid for %s: %s", paths.run_id, exc)
         log.info("Started run %s (worker pid %d)", paths.run_id, process.pid)
 
     def _finish(self, job: Job, code: int) -> None:
@@ -285,7 +298,8 @@ class JobManager:
             job.kill_timer.cancel()
         _signal_group(job.pid, signal.SIGKILL)  # leave nothing behind the worker (e.g. dataloader children)
         status = read_status(job.paths)
-        if job.cancel_requested:
+        # A cancelled worker reports 'interrupted' (SIGTERM) or nothing (SIGKILL); one that ended first keeps its state.
+        if job.cancel_requested and status.state in (*ACTIVE_STATES, "interrupted"):
             update_status(job.paths, state="cancelled", phase="cancelled", finished=time.time(), error_kind="",
                           error="Cancelled by the user", hint="Resume it from its last checkpoint, if it saved one")
         elif status.state in ACTIVE_STATES:
@@ -296,6 +310,13 @@ class JobManager:
     def _end_queued(self, paths: RunPaths, message: str) -> None:
         update_status(paths, state="cancelled", phase="cancelled", finished=time.time(), error=message,
                       error_kind="", hint="")
+
+
+def _read_pid(paths: RunPaths) -> int | None:
+    try:
+        return int((paths.root / "worker.pid").read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _mark_dead(paths: RunPaths, message: str) -> None:
@@ -318,7 +339,10 @@ def get_manager() -> JobManager:
     """The server's one JobManager, recovered and polling (created on first use)."""
     global _manager
     with _manager_lock:
-        if _manager is None or _manager.runs_root != settings.runs_dir():
+        if _manager is not None and _manager.runs_root != settings.runs_dir():
+            _manager.shutdown()  # the runs folder moved (tests do this): stop watching the old one
+            _manager = None
+        if _manager is None:
             _manager = JobManager(settings.runs_dir())
-            _manager.start_background()
+        _manager.start_background()  # also restarts a poll thread that died
         return _manager

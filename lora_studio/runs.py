@@ -13,10 +13,17 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from lora_studio.config import RunConfig
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 from lora_studio.errors import ConfigError, StudioError
 from lora_studio.metrics import MetricRow, latest_per_step, read_all
 from lora_studio.settings import runs_dir
@@ -65,6 +72,7 @@ class RunStatus:
     final_loss: float | None = None
     trainable_params: int | None = None
     total_params: int | None = None
+    pid_start: str | None = None  # the worker's start time as the kernel counts it: tells a reused pid apart
     queued_at: float | None = None  # queue order
     resume: bool = False  # the queued attempt continues from the last checkpoint
 
@@ -92,12 +100,41 @@ def write_status(paths: RunPaths, status: RunStatus) -> None:
     write_json_atomic(paths.status, asdict(status))
 
 
+@contextmanager
+def _status_lock(paths: RunPaths) -> Iterator[None]:
+    """The server and the worker both update status.json; a file lock keeps either from writing back
+    a state it read before the other's change (e.g. 'running' over a just-written 'completed')."""
+    if fcntl is None:  # not on Linux/macOS: no cross-process lock, updates stay atomic per write
+        yield
+        return
+    with open(paths.root / ".status.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def update_status(paths: RunPaths, **changes: object) -> RunStatus:
-    status = read_status(paths)
-    for key, value in changes.items():
-        setattr(status, key, value)
-    write_status(paths, status)
+    with _status_lock(paths):
+        status = read_status(paths)
+        for key, value in changes.items():
+            setattr(status, key, value)
+        write_status(paths, status)
     return status
+
+
+def process_start_time(pid: int | None) -> str | None:
+    """When `pid` started, in the kernel's clock ticks since boot (Linux); None elsewhere or when it is gone.
+    A pid can be reused by another process later; its start time cannot."""
+    if not pid:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields_after_name = stat.rsplit(")", 1)[-1].split()
+    return fields_after_name[19] if len(fields_after_name) > 19 else None  # field 22 of proc(5)
 
 
 def read_status(paths: RunPaths) -> RunStatus:

@@ -20,7 +20,7 @@ from pathlib import Path
 from lora_studio.config import RunConfig
 from lora_studio.errors import StudioError
 from lora_studio.metrics import MetricRow, format_progress, read_all
-from lora_studio.runs import RunPaths, read_status, update_status
+from lora_studio.runs import RunPaths, process_start_time, read_status, update_status
 
 log = logging.getLogger("lora_studio.worker")
 
@@ -45,17 +45,13 @@ def classify(exc: BaseException) -> tuple[str, str, str]:
 
 
 def run(run_dir: str | Path, resume: bool = False) -> int:
-    """Train the run in `run_dir`; 0 when it completed or was stopped, 1 when it failed."""
-    from lora_studio.engine.train import train
+    """Train the run in `run_dir`; 0 when it completed or was stopped, 1 when it failed.
 
+    A STOP file is honoured even when it came before this process got going: whoever starts an
+    attempt (JobManager, the CLI) clears the old one first."""
     paths = RunPaths(run_dir)
-    warnings: list[str] = []
-    cfg = RunConfig.load(paths.config, warnings)
-    for warning in warnings:
-        log.warning("%s", warning)
-    paths.stop.unlink(missing_ok=True)  # an old stop request must not end the new attempt
-    update_status(paths, state="running", pid=os.getpid(), started=time.time(), finished=None,
-                  phase="starting", error="", error_kind="", hint="")
+    update_status(paths, state="running", pid=os.getpid(), pid_start=process_start_time(os.getpid()),
+                  started=time.time(), finished=None, phase="starting", error="", error_kind="", hint="")
 
     def on_phase(name: str, info: dict) -> None:
         changes = {k: v for k, v in info.items() if k in ("trainable_params", "total_params", "max_steps")}
@@ -67,6 +63,12 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
             update_status(paths, step=row.step, max_steps=row.max_steps)
 
     try:
+        from lora_studio.engine.train import train  # inside the try: a broken install is a failure, not a kill
+
+        warnings: list[str] = []
+        cfg = RunConfig.load(paths.config, warnings)
+        for warning in warnings:
+            log.warning("%s", warning)
         result = train(cfg, paths, on_row=on_row, on_phase=on_phase, resume=resume)
     except KeyboardInterrupt:
         update_status(paths, state="interrupted", phase="interrupted", finished=time.time(),

@@ -7,7 +7,9 @@ a restarted server redraws the full history from disk and goes on live.
 
 from __future__ import annotations
 
-import dataclasses
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,15 +23,53 @@ from lora_studio.errors import ConfigError, DataError, StudioError
 from lora_studio.runs import ACTIVE_STATES, RESUMABLE_STATES, RunPaths, list_runs, read_status
 from lora_studio.ui import charts
 from lora_studio.ui.config_view import effective_config
-from lora_studio.ui.train_view import Watch, describe, progress_html, queue_markdown, refresh, run_label
+from lora_studio.ui.train_view import (
+    Watch,
+    describe,
+    log_tail,
+    progress_html,
+    queue_markdown,
+    refresh,
+    run_label,
+)
 
 TICK_S = 0.5  # polling period: a new loss point shows within about a second of being written
 # Order of the values every redraw returns (see TrainTab.outputs()).
-OUTPUTS = ("watch", "picker", "status", "progress", "queue", "chart", "log", "samples", "stop", "cancel", "resume")
+OUTPUTS = ("picker", "status", "progress", "queue", "chart", "log", "samples", "stop", "cancel", "resume")
 
 
 def _root() -> Path:
     return settings.runs_dir()
+
+
+class Sessions:
+    """Each browser session's Watch, kept here rather than in gr.State: ticks run concurrently with a
+    pick or a start, and a slow tick returning an old gr.State would put the previous run back. Here
+    every handler of one session works on the one current Watch under that session's lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watches: dict[str, tuple[threading.Lock, Watch]] = {}
+
+    @contextmanager
+    def use(self, request: gr.Request | None, run_id: str | None = None) -> Iterator[Watch]:
+        """The session's Watch under its lock; `run_id` (not None) starts watching that run afresh."""
+        key = getattr(request, "session_hash", None) or "local"
+        with self._lock:
+            lock, watch = self._watches.setdefault(key, (threading.Lock(), Watch()))
+        with lock:
+            if run_id is not None:
+                watch = Watch(run_id=run_id)
+                with self._lock:
+                    self._watches[key] = (lock, watch)
+            yield watch
+
+    def forget(self, request: gr.Request | None) -> None:
+        with self._lock:
+            self._watches.pop(getattr(request, "session_hash", None) or "local", None)
+
+
+SESSIONS = Sessions()
 
 
 def prepare_start(data_state: dict | None, config_state: dict | None) -> RunConfig:
@@ -55,7 +95,8 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
     manager = jobs.get_manager()
     values: dict[str, Any] = {name: gr.skip() for name in OUTPUTS}
     queue_key = repr((manager.running(), manager.queued()))
-    if queue_key != watch.queue_key or full:
+    queue_moved = queue_key != watch.queue_key
+    if queue_moved or full:
         watch.queue_key = queue_key
         values["queue"] = queue_markdown(manager.running(), manager.queued())
     if not watch.run_id:
@@ -64,10 +105,10 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
                           progress="", chart=charts.loss_figure([]), log="", samples=None,
                           stop=gr.update(interactive=False), cancel=gr.update(interactive=False),
                           resume=gr.update(interactive=False), picker=gr.update(choices=run_choices(), value=None))
-        values["watch"] = dataclasses.asdict(watch)
         return [values[name] for name in OUTPUTS]
+    paths = RunPaths(_root() / watch.run_id)
     changes = refresh(watch, _root(), full)
-    status = changes.status or read_status(RunPaths(_root() / watch.run_id))
+    status = changes.status or read_status(paths)
     rows = watch.metric_rows()
     if changes.rows is not None:
         values["chart"] = charts.loss_figure(rows)
@@ -75,8 +116,9 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
         values["progress"] = progress_html(status, rows)  # the clock ticks while the worker prepares
     if changes.log is not None:
         values["log"] = changes.log
-    if changes.status is not None or changes.log is not None:
-        log = changes.log if changes.log is not None else ""
+    if changes.status is not None or (queue_moved and status.state == "queued"):
+        # The log as it is now: a crash's traceback may have landed on an earlier tick than the status.
+        log = changes.log if changes.log is not None else log_tail(paths.log)
         values["status"] = describe(status, watch.run_id, manager.position(watch.run_id), log)
         values["stop"] = gr.update(interactive=status.state in ACTIVE_STATES)
         values["cancel"] = gr.update(interactive=status.state in ACTIVE_STATES)
@@ -84,7 +126,6 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
         values["picker"] = gr.update(choices=run_choices(), value=watch.run_id)  # labels carry the state
     if changes.samples is not None:
         values["samples"] = changes.samples
-    values["watch"] = dataclasses.asdict(watch)
     return [values[name] for name in OUTPUTS]
 
 
@@ -102,20 +143,24 @@ def default_run() -> str:
     return runs[0].run_id if runs else ""
 
 
-# ---- handlers (module level: tests call them without a browser) ----------------------------
-def on_load() -> list[Any]:
-    return redraw(Watch(run_id=default_run()), full=True)
+# ---- handlers (module level: tests call them without a browser; gradio passes the request) ------
+def on_load(request: gr.Request | None = None) -> list[Any]:
+    with SESSIONS.use(request, default_run()) as watch:
+        return redraw(watch, full=True)
 
 
-def on_tick(watch: dict | None) -> list[Any]:
-    return redraw(Watch.of(watch))
+def on_tick(request: gr.Request | None = None) -> list[Any]:
+    with SESSIONS.use(request) as watch:
+        return redraw(watch)
 
 
-def on_pick(run_id: str | None) -> list[Any]:
-    return redraw(Watch(run_id=run_id or ""), full=True)
+def on_pick(run_id: str | None, request: gr.Request | None = None) -> list[Any]:
+    with SESSIONS.use(request, run_id or "") as watch:
+        return redraw(watch, full=True)
 
 
-def on_start(data_state: dict | None, config_state: dict | None, name: str) -> list[Any]:
+def on_start(data_state: dict | None, config_state: dict | None, name: str,
+             request: gr.Request | None = None) -> list[Any]:
     try:
         cfg = prepare_start(data_state, config_state)
         paths = jobs.get_manager().submit(cfg, name.strip() or Path(cfg.data.path).stem)
@@ -124,11 +169,13 @@ def on_start(data_state: dict | None, config_state: dict | None, name: str) -> l
     position = jobs.get_manager().position(paths.run_id)
     message = (f"Queued `{paths.run_id}` at position {position}: it starts when the running job ends."
                if position else f"Started `{paths.run_id}`.")
-    return [message, *redraw(Watch(run_id=paths.run_id), full=True)]
+    with SESSIONS.use(request, paths.run_id) as watch:
+        return [message, *redraw(watch, full=True)]
 
 
-def _act(action: str, watch: dict | None) -> str:
-    run_id = Watch.of(watch).run_id
+def _act(action: str, request: gr.Request | None) -> str:
+    with SESSIONS.use(request) as watch:
+        run_id = watch.run_id
     if not run_id:
         return "Pick a run first."
     manager = jobs.get_manager()
@@ -147,16 +194,20 @@ def _act(action: str, watch: dict | None) -> str:
         return _error_md(exc)
 
 
-def on_stop(watch: dict | None) -> str:
-    return _act("stop", watch)
+def on_stop(request: gr.Request | None = None) -> str:
+    return _act("stop", request)
 
 
-def on_cancel(watch: dict | None) -> str:
-    return _act("cancel", watch)
+def on_cancel(request: gr.Request | None = None) -> str:
+    return _act("cancel", request)
 
 
-def on_resume(watch: dict | None) -> str:
-    return _act("resume", watch)
+def on_resume(request: gr.Request | None = None) -> str:
+    return _act("resume", request)
+
+
+def on_unload(request: gr.Request | None = None) -> None:
+    SESSIONS.forget(request)
 
 
 # ---- layout -----------------------------------------------------------------------------------
@@ -170,10 +221,11 @@ class TrainTab:
     def attach(self, app: gr.Blocks) -> None:
         """On every page load, re-attach to the run training now and redraw its full history."""
         app.load(on_load, [], self.outputs())
+        app.unload(on_unload)
 
 
 def build_train_tab(data_state: gr.State, config_state: gr.State) -> TrainTab:
-    c: dict[str, Any] = {"watch": gr.State(None)}
+    c: dict[str, Any] = {}
     with gr.Row(equal_height=True):
         c["name"] = gr.Textbox(label="Run name (optional)", placeholder="named after the data file when empty",
                                scale=3, elem_id="train-name")
@@ -201,9 +253,9 @@ def build_train_tab(data_state: gr.State, config_state: gr.State) -> TrainTab:
                      concurrency_limit=1)
     c["picker"].input(on_pick, [c["picker"]], outputs)
     # Many browsers may watch at once: ticks never wait in the queue behind each other.
-    c["timer"].tick(on_tick, [c["watch"]], outputs, show_progress="hidden", concurrency_limit=None,
+    c["timer"].tick(on_tick, None, outputs, show_progress="hidden", concurrency_limit=None,
                     trigger_mode="always_last")
-    c["stop"].click(on_stop, [c["watch"]], [c["message"]])
-    c["cancel"].click(on_cancel, [c["watch"]], [c["message"]])
-    c["resume"].click(on_resume, [c["watch"]], [c["message"]])
+    c["stop"].click(on_stop, None, [c["message"]])
+    c["cancel"].click(on_cancel, None, [c["message"]])
+    c["resume"].click(on_resume, None, [c["message"]])
     return tab

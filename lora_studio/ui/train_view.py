@@ -32,22 +32,18 @@ ERROR_WORDS = {
 
 @dataclass
 class Watch:
-    """One browser session's view of one run; kept in gr.State as a dict."""
+    """One browser session's view of one run (kept by the Train tab per session, on the server)."""
 
     run_id: str = ""
     offset: int = 0  # bytes of metrics.jsonl already read
-    rows: list[dict] = field(default_factory=list)
+    rows: list[MetricRow] = field(default_factory=list)
     status_key: str = ""  # the last status shown, to skip redraws when nothing changed
     log_size: int = -1
     samples_size: int = -1
     queue_key: str = ""
 
-    @classmethod
-    def of(cls, data: dict | None) -> Watch:
-        return cls(**data) if data else cls()
-
     def metric_rows(self) -> list[MetricRow]:
-        return latest_per_step([MetricRow.from_dict(r) for r in self.rows])
+        return latest_per_step(self.rows)
 
 
 @dataclass
@@ -72,7 +68,7 @@ def refresh(watch: Watch, root: Path, full: bool = False) -> Changes:
     new = reader.read_new()
     watch.offset = reader.offset
     if new or full:
-        watch.rows.extend(asdict(r) for r in new)
+        watch.rows.extend(new)
         changes.rows = watch.metric_rows()
     status = read_status(paths)
     key = repr(asdict(status))

@@ -56,3 +56,13 @@ def test_stop_saves_a_loadable_adapter_and_resume_continues_from_the_checkpoint(
     assert resumed and resumed[0].step == checkpoint_step + 1  # continued, not restarted from step 1
     assert read_status(paths).state == "stopped"
     assert "(resume)" in paths.log.read_text()
+
+
+def test_stop_pressed_before_the_worker_got_going_still_stops_and_saves(tmp_path, tiny_model_dir, chat_file):
+    manager = JobManager(tmp_path / "runs")
+    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=400", "training.sample_every_save=false")
+    paths = manager.submit(cfg, "early-stop")
+    assert manager.stop(paths.run_id) == "stopping"  # the worker is still importing torch
+    wait_for(manager, lambda: not manager.running())
+    status = read_status(paths)
+    assert status.state == "stopped" and status.step == 1 and (paths.adapter / "adapter_config.json").exists()

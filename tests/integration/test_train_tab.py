@@ -56,10 +56,9 @@ def test_a_run_started_in_the_tab_streams_its_chart_and_ends_completed(tiny_mode
     assert "Started" in out["message"]
     run_id = out["picker"]["value"]
     assert "from-the-tab" in run_id
-    watch, points, deadline = out["watch"], 0, time.time() + 180
+    points, deadline = 0, time.time() + 180
     while time.time() < deadline:
-        tick = dict(zip(OUTPUTS, on_tick(watch), strict=True))
-        watch = tick["watch"]
+        tick = dict(zip(OUTPUTS, on_tick(), strict=True))
         if hasattr(tick["chart"], "data"):  # a figure, not gr.skip()
             points = max(points, len(tick["chart"].data[0].x or []))
         if read_status(jobs.get_manager()._paths(run_id)).state == "completed" and not jobs.get_manager().running():
@@ -78,13 +77,31 @@ def test_a_run_started_in_the_tab_streams_its_chart_and_ends_completed(tiny_mode
 def test_cancel_from_the_tab_leaves_the_run_cancelled(tiny_model_dir, chat_file):
     data, config = states(tiny_model_dir, chat_file, "training.max_steps=5000")
     out = as_dict(on_start(data, config, ""))
-    run_id, watch = out["picker"]["value"], out["watch"]
+    run_id = out["picker"]["value"]
     manager = jobs.get_manager()
     deadline = time.time() + 120
     while read_status(manager._paths(run_id)).step < 2 and time.time() < deadline:
         time.sleep(0.2)
-    assert "Cancelling" in on_cancel(watch)
+    assert "Cancelling" in on_cancel()
     while manager.running() and time.time() < deadline:
         time.sleep(0.2)
     assert read_status(manager._paths(run_id)).state == "cancelled"
-    assert "Pick a run first" in train_tab.on_stop(None)
+    train_tab.SESSIONS.forget(None)
+    assert "Pick a run first" in train_tab.on_stop()
+
+
+def test_a_crash_reported_after_its_traceback_still_shows_the_log():
+    from lora_studio import settings
+    from lora_studio.runs import RunPaths, create_run, update_status
+
+    jobs.get_manager()  # started (and recovered) before the run appears: nobody marks it at start-up
+    paths = RunPaths(settings.runs_dir() / "crashed")
+    create_run(paths, RunConfig())
+    update_status(paths, state="running", phase="training")
+    paths.log.write_text("step 1/10 | loss 2.0\nTraceback (most recent call last):\nMemoryError\n")
+    shown = dict(zip(OUTPUTS, on_pick("crashed"), strict=True))
+    assert "running" in shown["status"] and "MemoryError" in shown["log"]  # the log landed first
+    update_status(paths, state="interrupted", error="The worker was killed by signal 9 before it could report",
+                  error_kind="killed", hint="Resume it")
+    status = dict(zip(OUTPUTS, on_tick(), strict=True))["status"]
+    assert "killed by signal 9" in status and "MemoryError" in status  # the log did not change on this tick

@@ -74,3 +74,13 @@ def test_a_finished_run_stores_its_real_speed_for_the_next_eta(tmp_path, tiny_mo
     stored = calibration.lookup(key)
     assert stored is not None and stored.source == "training"
     assert 0 < stored.sec_per_step < 60 and stored.tokens_per_sec > 0
+
+
+def test_a_config_that_cannot_be_read_fails_the_run_in_words(tmp_path, tiny_model_dir, chat_file):
+    from lora_studio.engine.worker import run
+
+    paths = new_run(tmp_path, tiny_config(tiny_model_dir, chat_file))
+    paths.config.write_text("lora: [unclosed\n")
+    assert run(paths.root) == 1
+    status = read_status(paths)
+    assert status.state == "failed" and status.error_kind == "config" and "YAML" in status.error

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -232,3 +233,80 @@ def test_invalid_config_is_refused_before_a_run_folder_exists(runs_root):
     with pytest.raises(ConfigError, match="lora.r"):
         manager.submit(bad)
     assert not runs_root.exists() or not any(runs_root.iterdir())
+
+
+def test_a_stop_pressed_while_the_worker_starts_is_honoured(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05, startup_s=1.0))
+    paths = manager.submit(RunConfig())
+    assert manager.stop(paths.run_id) == "stopping"  # the worker has not written a line yet
+    wait_for(lambda: not manager.running(), manager=manager)
+    status = read_status(paths)
+    assert status.state == "stopped" and status.step == 1
+
+
+def test_a_server_restarting_while_the_worker_starts_reattaches_instead_of_starting_another(runs_root):
+    first = JobManager(runs_root, command=fake(steps=3, step_s=0.05, startup_s=1.5))
+    a, b = first.submit(RunConfig(), "a"), first.submit(RunConfig(), "b")
+    second = JobManager(runs_root, command=fake(steps=3, step_s=0.05))  # the restarted server
+    assert second.recover() == []
+    assert second.running() == [a.run_id] and state(b) == "queued"
+    assert read_status(a).pid == first.jobs[a.run_id].pid and read_status(a).pid_start
+    wait_for(lambda: state(a) == "completed", manager=second)
+    first.poll()  # reap the child the old server object started
+    wait_for(lambda: state(b) == "completed", manager=second)
+
+
+def test_cancel_after_the_worker_reported_keeps_its_final_state(runs_root):
+    manager = JobManager(runs_root, command=fake(steps=2, step_s=0.01, linger_s=1.0))
+    paths = manager.submit(RunConfig())
+    wait_for(lambda: state(paths) == "completed")
+    assert manager.running() == [paths.run_id]  # still alive, tearing down
+    with pytest.raises(ConfigError, match="not running"):
+        manager.cancel(paths.run_id)
+    wait_for(lambda: not manager.running(), manager=manager)
+    assert state(paths) == "completed"
+
+
+def test_a_pid_reused_by_another_process_is_told_apart_by_its_start_time():
+    from lora_studio.runs import process_start_time
+
+    me = os.getpid()
+    assert pid_alive(me, pid_start=process_start_time(me))
+    assert not pid_alive(me, pid_start="1")  # same pid, another start: not the recorded worker
+
+
+def test_the_poll_thread_survives_an_unexpected_error(runs_root, monkeypatch):
+    manager = JobManager(runs_root, command=fake(steps=2), poll_s=0.05)
+    calls = {"n": 0}
+    real_poll = manager.poll
+
+    def flaky_poll():
+        if threading.current_thread() is manager._thread:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise TypeError("a damaged status.json")
+        real_poll()
+
+    monkeypatch.setattr(manager, "poll", flaky_poll)
+    manager.start_background()
+    try:
+        paths = manager.submit(RunConfig())
+        wait_for(lambda: state(paths) == "completed" and calls["n"] > 4)
+        assert manager._thread.is_alive()
+    finally:
+        manager.shutdown()
+
+
+def test_status_updates_from_two_processes_lose_nothing(runs_root):
+    paths = RunPaths(runs_root / "shared")
+    create_run(paths, RunConfig())
+    code = ("import sys; sys.path.insert(0, {root!r}); from lora_studio.runs import RunPaths, update_status\n"
+            "p = RunPaths({run!r})\n"
+            "for i in range(150): update_status(p, {field}=i if {numeric} else f'x{{i}}')")
+    root = str(Path(__file__).resolve().parents[2])
+    procs = [subprocess.Popen([sys.executable, "-c", code.format(root=root, run=str(paths.root), field=f,
+                                                                 numeric=f == "step")]) for f in ("step", "phase")]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    status = read_status(paths)
+    assert status.step == 149 and status.phase == "x149"  # neither writer put back an older value of the other's

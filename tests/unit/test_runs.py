@@ -29,7 +29,7 @@ def test_status_updates_are_atomic_and_leave_no_temp_files(tmp_path):
     update_status(paths, state="running", pid=123, step=4)
     status = read_status(paths)
     assert (status.state, status.pid, status.step) == ("running", 123, 4)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "status.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".status.lock", "config.yaml", "status.json"]  # lock stays
 
 
 def test_corrupt_status_is_explained(tmp_path):

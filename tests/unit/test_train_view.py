@@ -51,7 +51,7 @@ def test_full_refresh_redraws_the_whole_history(tmp_path):
         append_row(paths.metrics, MetricRow("log", step, 5, loss=1.0 / step))
     watch = Watch(run_id="r1")
     refresh(watch, tmp_path)
-    again = refresh(Watch.of(vars(watch)), tmp_path, full=True)
+    again = refresh(watch, tmp_path, full=True)
     assert [r.step for r in again.rows] == [1, 2, 3, 4, 5]
 
 

@@ -1,7 +1,8 @@
 """A stand-in for lora_studio.engine.worker: follows the same run-directory protocol in milliseconds.
 
 Behaviour comes from fake.json in the run directory: steps, step_s, exit_code, ignore_term,
-child (start a grandchild in the same process group), no_status (die without reporting).
+child (start a grandchild in the same process group), no_status (die without reporting),
+startup_s (silent start, like the real worker importing torch), linger_s (alive after reporting).
 """
 
 import json
@@ -20,6 +21,7 @@ from lora_studio.runs import RunPaths, update_status  # noqa: E402
 paths = RunPaths(sys.argv[1])
 resume = "--resume" in sys.argv
 opts = json.loads((paths.root / "fake.json").read_text()) if (paths.root / "fake.json").exists() else {}
+time.sleep(opts.get("startup_s", 0.0))
 if opts.get("ignore_term"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 if opts.get("child"):
@@ -43,4 +45,5 @@ for step in range(start + 1, steps + 1):
         sys.exit(0)
 code = opts.get("exit_code", 0)
 update_status(paths, state="completed" if code == 0 else "failed", phase="done", finished=time.time())
+time.sleep(opts.get("linger_s", 0.0))
 sys.exit(code)
