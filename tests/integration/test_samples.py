@@ -119,6 +119,7 @@ def test_resume_does_not_repeat_the_start(tmp_path, tiny_model_dir, chat_file):
 
     stopped = train(cfg, paths, on_row=stop_at_step_2)
     assert stopped.state == "stopped"
+    paths.stop.unlink()  # whoever starts the next attempt clears the old request (jobs and the CLI do)
     assert run(paths.root, resume=True) == 0
     steps = Counter(r.step for r in read_samples(paths.samples))
     assert steps == Counter({0: 1, stopped.step: 1, 6: 1})

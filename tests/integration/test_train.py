@@ -100,6 +100,7 @@ def test_stop_file_stops_early_saves_and_resume_continues(tmp_path, tiny_model_d
     assert (paths.adapter / "adapter_model.safetensors").is_file()
     assert (paths.checkpoints / f"checkpoint-{result.step}").is_dir()  # resumable
 
+    paths.stop.unlink()  # whoever starts the next attempt clears the old request (jobs and the CLI do)
     assert run(paths.root, resume=True) == 0
     status = read_status(paths)
     assert status.state == "completed" and status.step == 30
