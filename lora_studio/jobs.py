@@ -63,8 +63,8 @@ def pid_alive(pid: int | None, run_root: Path | None = None, pid_start: str | No
     except PermissionError:
         return True  # exists, owned by someone else
     started = process_start_time(pid)
-    if pid_start and started:
-        return started == pid_start  # a reused pid (or a thread id) starts at another time
+    if pid_start:  # a reused pid (or a thread id) starts at another time; an exited one has none
+        return started == pid_start if Path("/proc").is_dir() else True
     cmdline = Path(f"/proc/{pid}/cmdline")
     if run_root is not None and cmdline.exists():
         try:

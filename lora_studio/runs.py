@@ -1,8 +1,8 @@
 """The run directory: the only link between the web server and a training worker.
 
 runs/<run_id>/ holds config.yaml, status.json, metrics.jsonl, samples.jsonl, train.log,
-worker.pid (written by jobs), STOP, adapter/, adapter_init/ (OLoRA/PiSSA), checkpoints/ and
-merged/. Everything here is plain file handling, no torch.
+worker.pid (written by jobs), STOP, adapter/, adapter_init/ (OLoRA/PiSSA), checkpoints/,
+merged/<dtype>/ and exports/ (see exports.py). Everything here is plain file handling, no torch.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class RunPaths:
     adapter_init = property(lambda self: self.root / "adapter_init")
     checkpoints = property(lambda self: self.root / "checkpoints")
     merged = property(lambda self: self.root / "merged")
+    exports = property(lambda self: self.root / "exports")
 
 
 @dataclass
@@ -125,7 +126,7 @@ def update_status(paths: RunPaths, **changes: object) -> RunStatus:
 
 
 def process_start_time(pid: int | None) -> str | None:
-    """When `pid` started, in the kernel's clock ticks since boot (Linux); None elsewhere or when it is gone.
+    """When `pid` started, in the kernel's clock ticks since boot (Linux); None elsewhere or when it has exited.
     A pid can be reused by another process later; its start time cannot."""
     if not pid:
         return None
@@ -134,6 +135,8 @@ def process_start_time(pid: int | None) -> str | None:
     except OSError:
         return None
     fields_after_name = stat.rsplit(")", 1)[-1].split()
+    if not fields_after_name or fields_after_name[0] == "Z":
+        return None  # a zombie: it has exited, only its exit status waits to be collected
     return fields_after_name[19] if len(fields_after_name) > 19 else None  # field 22 of proc(5)
 
 

@@ -251,9 +251,9 @@ def test_a_server_restarting_while_the_worker_starts_reattaches_instead_of_start
     assert second.recover() == []
     assert second.running() == [a.run_id] and state(b) == "queued"
     assert read_status(a).pid == first.jobs[a.run_id].pid and read_status(a).pid_start
-    wait_for(lambda: state(a) == "completed", manager=second)
+    wait_for(lambda: state(a) == "completed" and second.running() != [a.run_id], manager=second)
+    wait_for(lambda: state(b) == "completed", manager=second)  # the exited (unreaped) worker freed the slot
     first.poll()  # reap the child the old server object started
-    wait_for(lambda: state(b) == "completed", manager=second)
 
 
 def test_cancel_after_the_worker_reported_keeps_its_final_state(runs_root):
@@ -273,6 +273,11 @@ def test_a_pid_reused_by_another_process_is_told_apart_by_its_start_time():
     me = os.getpid()
     assert pid_alive(me, pid_start=process_start_time(me))
     assert not pid_alive(me, pid_start="1")  # same pid, another start: not the recorded worker
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    started = process_start_time(child.pid)
+    time.sleep(1.5)  # exited, not yet reaped: a zombie is not a live worker
+    assert not pid_alive(child.pid, pid_start=started)
+    child.wait()
 
 
 def test_the_poll_thread_survives_an_unexpected_error(runs_root, monkeypatch):
