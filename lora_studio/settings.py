@@ -55,6 +55,12 @@ def trust_remote_code() -> bool:
     return _truthy(os.environ.get("LORA_STUDIO_TRUST_REMOTE_CODE"))
 
 
+def allow_pickle_adapters() -> bool:
+    """Operator switch (LORA_STUDIO_ALLOW_PICKLE): uploaded adapters with pickle weights (adapter_model.bin)
+    can run code when loaded, so they are refused unless the operator opts in."""
+    return _truthy(os.environ.get("LORA_STUDIO_ALLOW_PICKLE"))
+
+
 def hub_offline() -> bool:
     return _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE"))
 

@@ -18,7 +18,7 @@ from types import ModuleType
 
 log = logging.getLogger(__name__)
 _LOCK = threading.RLock()
-WARM_MODULES = ("preview", "preflight")
+WARM_MODULES = ("preview", "preflight", "inference")
 
 
 @contextmanager

@@ -1,0 +1,161 @@
+"""What the Playground shows, as plain values: status markdown, choices, chat history (no gradio, no torch).
+
+The engine describes itself with `Playground.snapshot()`-like plain dicts; these functions turn them
+into words. Chat history comes from gradio's Chatbot (messages format, where a message's content is a
+string or a list of parts) and goes back to the engine as plain role/content pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lora_studio.adapters import AdapterInfo
+from lora_studio.errors import StudioError
+
+BASE_CHOICE = "base"  # the value that means "the base model, adapters disabled" in radios and columns
+BASE_LABEL = "Base model (no adapter)"
+MAX_COMPARED = 2  # adapters beside the base in Compare (three columns in all)
+FOOTER = "\n\n<sub>— "  # starts the line under an answer saying who wrote it; never sent back to the model
+
+
+def human_bytes(count: int) -> str:
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} B"
+
+
+def error_md(exc: StudioError) -> str:
+    return f"❌ **{exc.message}**\n\n➡️ {exc.hint}" if exc.hint else f"❌ **{exc.message}**"
+
+
+def status_md(snapshot: dict[str, Any]) -> str:
+    """The loaded base, its device and memory, and each loaded adapter with its size and any warning."""
+    if not snapshot.get("base"):
+        return ("Nothing is loaded. Choose a base model (and adapters), then press **Load**. "
+                "The first load of the embedded model converts it once (about 30 s).")
+    memory = snapshot["memory"]
+    base = (f"**Base:** `{snapshot['base']}` on **{memory['device']}** — "
+            f"{human_bytes(memory['base_bytes'])} of parameters")
+    if memory.get("cuda_allocated") is not None:
+        base += f" ({human_bytes(memory['cuda_allocated'])} allocated on the GPU)"
+    adapters = snapshot.get("adapters", [])
+    if not adapters:
+        return base + "\n\n**Adapters:** none loaded — the chat answers with the base model."
+    bullets = []
+    for adapter in adapters:
+        line = f"- 🧩 `{adapter['label']}` — {human_bytes(adapter['bytes'])}"
+        if adapter.get("warning"):
+            line += f" — ⚠️ {adapter['warning']}"
+        bullets.append(line)
+    total = human_bytes(sum(a["bytes"] for a in adapters))
+    return f"{base}\n\n**Adapters loaded:** {len(adapters)} ({total})\n\n" + "\n".join(bullets)
+
+
+def adapter_choices(adapters: list[AdapterInfo]) -> list[tuple[str, str]]:
+    return [(info.label, info.key) for info in adapters]
+
+
+def target_choices(snapshot: dict[str, Any]) -> list[tuple[str, str]]:
+    """What can answer in the Chat: the base, then every loaded adapter."""
+    return [(BASE_LABEL, BASE_CHOICE), *[(a["label"], a["key"]) for a in snapshot.get("adapters", [])]]
+
+
+def compare_choices(snapshot: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(a["label"], a["key"]) for a in snapshot.get("adapters", [])]
+
+
+def engine_target(choice: str | None) -> str:
+    """The engine's name for a radio choice: '' is the base."""
+    return "" if not choice or choice == BASE_CHOICE else choice
+
+
+def message_text(content: Any) -> str:
+    """A Chatbot message's text: a string, or the text parts of a list of parts (files are left out)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, (list, tuple)):
+        return "".join(message_text(part) for part in content if not isinstance(part, dict) or "file" not in part)
+    return ""
+
+
+def strip_footer(text: str) -> str:
+    cut = text.rfind(FOOTER)
+    return text[:cut] if cut >= 0 else text
+
+
+def chat_history(history: list[dict] | None) -> list[dict[str, str]]:
+    """The Chatbot's value as plain role/content strings (what goes back to it), footers kept for display."""
+    return [{"role": m["role"], "content": message_text(m.get("content"))}
+            for m in history or [] if m.get("role") in ("user", "assistant")]
+
+
+def history_messages(history: list[dict] | None) -> list[dict[str, str]]:
+    """The conversation for the model: user and assistant turns only, without the footers we added."""
+    messages = []
+    for message in history or []:
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            continue
+        text = message_text(message.get("content"))
+        messages.append({"role": role, "content": strip_footer(text) if role == "assistant" else text})
+    return messages
+
+
+def footer(who: str, tokens: int, tokens_per_s: float, stopped: bool = False) -> str:
+    note = " · stopped" if stopped else ""
+    return f"{FOOTER}{who} · {tokens} tokens · {tokens_per_s:.1f} tokens/s{note}</sub>"
+
+
+def label_of(snapshot: dict[str, Any], target: str) -> str:
+    if not target:
+        return BASE_LABEL
+    for adapter in snapshot.get("adapters", []):
+        if adapter["key"] == target:
+            return adapter["label"]
+    return target
+
+
+def compare_targets(snapshot: dict[str, Any], chosen: list[str] | None) -> tuple[list[str], str]:
+    """('' for the base, then up to two loaded adapters) and a note when some of the choice was left out."""
+    loaded = [a["key"] for a in snapshot.get("adapters", [])]
+    if not loaded:
+        return [""], "No adapter is loaded, so only the base answers: load adapters above to compare."
+    picked = [key for key in chosen or [] if key in loaded]
+    note = ""
+    if not picked:
+        picked = loaded[:1]
+        note = f"No adapter was ticked: comparing the base with {label_of(snapshot, picked[0])}."
+    if len(picked) > MAX_COMPARED:
+        note = f"Compare shows the base and {MAX_COMPARED} adapters; left out: " + ", ".join(
+            label_of(snapshot, key) for key in picked[MAX_COMPARED:])
+        picked = picked[:MAX_COMPARED]
+    return ["", *picked], note
+
+
+def column_header(snapshot: dict[str, Any], target: str) -> str:
+    return f"### {'🧱' if not target else '🧩'} {label_of(snapshot, target)}"
+
+
+DEFAULTS = {"system_prompt": "", "max_new_tokens": 256, "temperature": 0.7, "top_p": 0.9, "top_k": 50,
+            "repetition_penalty": 1.0, "seed": 0}
+
+
+def generation_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The settings as the engine takes them: a widget the browser has not drawn yet sends None."""
+    clean = {}
+    for name, default in DEFAULTS.items():
+        value = values.get(name)
+        clean[name] = default if value is None else type(default)(value)
+    return clean
+
+
+def settings_summary(values: dict[str, Any]) -> str:
+    """The generation settings in one line, so a compared answer says how it was made."""
+    temperature = float(values.get("temperature", 0))
+    how = "greedy" if temperature <= 0 else (f"temperature {temperature:g}, top-p {values.get('top_p'):g}, "
+                                             f"top-k {int(values.get('top_k', 0))}")
+    return (f"{how}, repetition penalty {values.get('repetition_penalty', 1.0):g}, seed {int(values.get('seed', 0))}, "
+            f"up to {int(values.get('max_new_tokens', 0))} new tokens")
