@@ -138,6 +138,34 @@ def _print_tokens(data, args: argparse.Namespace) -> None:
         print(f"tokens:   {line}")
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """The run's adapter as a zip (PEFT files, tokenizer, model card); no weights are loaded."""
+    from lora_studio.exports import adapter_zip
+
+    out = adapter_zip(RunPaths(args.run_dir), args.adapter_zip)
+    print(f"adapter zip: {out}")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Merge into a float32 base, verify against base + adapter, save; exit 1 when verification fails."""
+    from lora_studio.engine.export_worker import run_merge
+    from lora_studio.engine.worker import configure_logging
+    from lora_studio.exports import read_export_status
+    from lora_studio.modelcard import verification_summary
+
+    configure_logging()
+    paths = RunPaths(args.run_dir)
+    code = run_merge(paths.root, Path(args.out), args.dtype)
+    status = read_export_status(paths)
+    if status.verification:
+        print(verification_summary(status.verification).replace("**", ""))
+    if code != 0:
+        return _fail(StudioError(status.error or "the merge failed", status.hint).one_line(), code)
+    print(f"merged model: {args.out}")
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     for preset in list_presets():
         origin = "shipped" if preset.builtin else "yours"
@@ -178,6 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--full-loss", action="store_true", help="learn from whole conversations, not replies only")
     inspect.add_argument("--no-tokens", action="store_true", help="skip token statistics (no tokenizer load)")
     inspect.set_defaults(func=cmd_inspect)
+
+    export = sub.add_parser("export", help="zip a finished run's adapter with its model card")
+    export.add_argument("--run-dir", required=True, help="the run folder")
+    export.add_argument("--adapter-zip", required=True, metavar="OUT.zip", help="where to write the zip")
+    export.set_defaults(func=cmd_export)
+
+    merge = sub.add_parser("merge", help="merge a finished run's adapter into its base, verify and save it")
+    merge.add_argument("--run-dir", required=True, help="the run folder")
+    merge.add_argument("--out", required=True, help="folder for the merged model (safetensors + tokenizer)")
+    merge.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    merge.set_defaults(func=cmd_merge)
 
     presets = sub.add_parser("presets", help="list presets")
     presets.set_defaults(func=cmd_presets)

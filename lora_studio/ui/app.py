@@ -9,8 +9,10 @@ import gradio as gr
 from lora_studio import jobs, settings
 from lora_studio.ui import config_tab, engine_access
 from lora_studio.ui.data_tab import build_data_tab
+from lora_studio.ui.export_tab import build_export_tab
+from lora_studio.ui.playground_tab import PlaygroundTab, build_playground_tab, select_adapter
 from lora_studio.ui.runs_tab import build_runs_tab
-from lora_studio.ui.train_tab import build_train_tab
+from lora_studio.ui.train_tab import TrainTab, build_train_tab, current_run
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +30,32 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="LoRA Studio") as app:
         gr.Markdown("# LoRA Studio\nFine-tune a language model with LoRA — on this machine, no code needed.")
         state = gr.State(None)  # the chosen dataset, shared with the tabs that come after Data
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Data", id="data"):
                 data_tab = build_data_tab(state)
             with gr.Tab("Config", id="config"):
                 config = config_tab.build_config_tab(data_tab)
             with gr.Tab("Train", id="train"):
                 train = build_train_tab(state, config.config_state)
+            with gr.Tab("Merge & Export", id="export") as export_tab:
+                build_export_tab(export_tab)
+            with gr.Tab("Playground", id="playground") as playground_tab:
+                playground = build_playground_tab(playground_tab)
             with gr.Tab("Runs", id="runs") as runs_tab:
                 build_runs_tab(runs_tab)
         train.attach(app)
+        _wire_try_in_playground(train, playground, tabs)
     return app
+
+
+def _wire_try_in_playground(train: TrainTab, playground: PlaygroundTab, tabs: gr.Tabs) -> None:
+    """The Train tab's 'Try in Playground': select the watched run's adapter and open the Playground."""
+
+    def go(request: gr.Request | None = None) -> dict:
+        values = playground.out(select_adapter(current_run(request)))
+        return {**values, tabs: gr.Tabs(selected="playground")}
+
+    train.components["try"].click(go, None, [*playground.select_outputs(), tabs])
 
 
 def launch(host: str | None = None, port: int | None = None) -> None:

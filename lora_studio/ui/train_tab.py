@@ -35,7 +35,8 @@ from lora_studio.ui.train_view import (
 
 TICK_S = 0.5  # polling period: a new loss point shows within about a second of being written
 # Order of the values every redraw returns (see TrainTab.outputs()).
-OUTPUTS = ("picker", "status", "progress", "queue", "chart", "log", "samples", "stop", "cancel", "resume")
+OUTPUTS = ("picker", "status", "progress", "queue", "chart", "log", "samples", "stop", "cancel", "resume", "try")
+TRYABLE_STATES = ("completed", "stopped")  # states that leave an adapter behind
 
 
 def _root() -> Path:
@@ -104,7 +105,8 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
             values.update(status="No run yet: pick a dataset, check the Config tab, then press **Start training**.",
                           progress="", chart=charts.loss_figure([]), log="", samples=None,
                           stop=gr.update(interactive=False), cancel=gr.update(interactive=False),
-                          resume=gr.update(interactive=False), picker=gr.update(choices=run_choices(), value=None))
+                          resume=gr.update(interactive=False), picker=gr.update(choices=run_choices(), value=None),
+                          **{"try": gr.update(interactive=False)})
         return [values[name] for name in OUTPUTS]
     paths = RunPaths(_root() / watch.run_id)
     changes = refresh(watch, _root(), full)
@@ -123,6 +125,7 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
         values["stop"] = gr.update(interactive=status.state in ACTIVE_STATES)
         values["cancel"] = gr.update(interactive=status.state in ACTIVE_STATES)
         values["resume"] = gr.update(interactive=status.state in RESUMABLE_STATES)
+        values["try"] = gr.update(interactive=status.state in TRYABLE_STATES and paths.adapter.is_dir())
         values["picker"] = gr.update(choices=run_choices(), value=watch.run_id)  # labels carry the state
     if changes.samples is not None:
         values["samples"] = changes.samples
@@ -206,6 +209,12 @@ def on_resume(request: gr.Request | None = None) -> str:
     return _act("resume", request)
 
 
+def current_run(request: gr.Request | None = None) -> str:
+    """The run this session is watching (for cross-tab actions such as Try in Playground)."""
+    with SESSIONS.use(request) as watch:
+        return watch.run_id
+
+
 def on_unload(request: gr.Request | None = None) -> None:
     SESSIONS.forget(request)
 
@@ -237,6 +246,7 @@ def build_train_tab(data_state: gr.State, config_state: gr.State) -> TrainTab:
         c["stop"] = gr.Button("Stop and save", scale=1, interactive=False, elem_id="train-stop")
         c["cancel"] = gr.Button("Cancel", variant="stop", scale=1, interactive=False, elem_id="train-cancel")
         c["resume"] = gr.Button("Resume", scale=1, interactive=False, elem_id="train-resume")
+        c["try"] = gr.Button("Try in Playground", scale=1, interactive=False, elem_id="train-try")
     c["status"] = gr.Markdown(elem_id="train-status")
     c["progress"] = gr.HTML(elem_id="train-progress")
     c["chart"] = gr.Plot(label="Loss", elem_id="train-chart")

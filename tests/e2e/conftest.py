@@ -28,8 +28,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("e2e-home")
+def server_home(tmp_path_factory) -> Path:
+    """The LORA_STUDIO_HOME of this module's server: a test may put runs into its runs/ folder."""
+    return tmp_path_factory.mktemp("e2e-home")
+
+
+@pytest.fixture(scope="module")
+def server(server_home):
+    home = server_home
     port = _free_port()
     log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
     env = {**os.environ, "LORA_STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}

@@ -77,6 +77,12 @@ def test_train_watch_reload_stop_and_history(server, page, tiny_model_dir):
     assert "the adapter was saved" in status
     screenshot(page, "train-stopped")
 
+    page.locator("#train-try").click()  # the stopped run's adapter, opened in the Playground
+    page.wait_for_selector("#pg-message", timeout=30_000)  # the Playground tab is now the one shown
+    message = wait_text(page, "#pg-message", "Selected the adapter")
+    assert "e2e" in message
+    page.get_by_role("tab", name="Train").click()
+
     page.get_by_role("tab", name="Runs").click()
     table = wait_text(page, "#runs-table", "e2e")
     assert "stopped" in table

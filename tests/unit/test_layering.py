@@ -9,7 +9,9 @@ CORE = ["lora_studio.config", "lora_studio.presets", "lora_studio.data", "lora_s
         "lora_studio.metrics", "lora_studio.settings", "lora_studio.modelref", "lora_studio.errors",
         "lora_studio.__main__", "lora_studio.engine.worker", "lora_studio.datafiles", "lora_studio.uploads",
         "lora_studio.jobs", "lora_studio.generations", "lora_studio.calibration", "lora_studio.ui.config_view",
-        "lora_studio.ui.train_view", "lora_studio.ui.runs_view"]
+        "lora_studio.ui.train_view", "lora_studio.ui.runs_view", "lora_studio.adapters",
+        "lora_studio.ui.playground_view", "lora_studio.exports", "lora_studio.modelcard",
+        "lora_studio.ui.export_view"]
 
 
 def imported_after(module: str) -> set[str]:
@@ -24,7 +26,8 @@ def test_core_modules_import_neither_torch_nor_gradio():
 
 
 def test_engine_does_not_import_gradio():
-    loaded = imported_after("lora_studio.engine.train, lora_studio.engine.calibrate, lora_studio.engine.preflight")
+    loaded = imported_after("lora_studio.engine.train, lora_studio.engine.calibrate, lora_studio.engine.preflight, "
+                            "lora_studio.engine.inference, lora_studio.engine.merge, lora_studio.engine.export_worker")
     assert "torch" in loaded and "gradio" not in loaded
 
 
