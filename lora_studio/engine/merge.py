@@ -142,8 +142,9 @@ def compare(model, tokenizer, probes: list[Probe], tolerance: float, dtype: str 
         reference = probe.ids[:, probe.prompt_len:]
         same = generated.shape == reference.shape and torch.equal(generated, reference)
         matched += int(same)
-        samples.append({"prompt": probe.label[:200], "reference": tokenizer.decode(reference[0]),
-                        "merged": tokenizer.decode(generated[0]), "match": same})
+        # Shown to people: end-of-turn markers are noise there; the match above compares token ids.
+        text = [tokenizer.decode(ids[0], skip_special_tokens=True) for ids in (reference, generated)]
+        samples.append({"prompt": probe.label[:200], "reference": text[0], "merged": text[1], "match": same})
     return {"dtype": dtype, "max_logit_diff": worst, "tolerance": tolerance, "passed": worst <= tolerance,
             "generations_matched": matched, "prompts": len(probes), "generations_match": matched == len(probes),
             "samples": samples}
