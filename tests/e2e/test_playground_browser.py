@@ -49,7 +49,8 @@ def test_choose_base_and_adapter_chat_and_compare_side_by_side(server, page, tin
     assert tiny_run in page.locator("#pg-compare-with").inner_text()
     page.get_by_text("Generation settings").click()
     page.locator("#pg-temperature input[type=number]").fill("0")  # greedy: the same answer every time
-    page.locator("#pg-temperature input[type=number]").press("Enter")
+    page.locator("#pg-temperature input[type=number]").press("Tab")  # the slider's box reports on leaving it
+    page.wait_for_function("document.querySelector('#pg-temperature input[type=range]').value === '0'")
     page.locator("#pg-compare-prompt textarea").fill("What is 12 plus 30?")
     page.locator("#pg-compare").click()
     adapter_answer = wait_text(page, "#pg-answer-1", FOOTER_DONE, timeout=120_000)
