@@ -248,9 +248,12 @@ def _refuse_if_busy(paths: RunPaths) -> None:
         raise ConfigError(f"An export of run {busy} is running", "Wait for it to finish, or cancel it")
 
 
-def _launch(paths: RunPaths, argv: list[str], token: str | None = None, **fields_: object) -> ExportStatus:
+def _launch(paths: RunPaths, argv: list[str], token: str | None = None, keep_server_token: bool = True,
+            **fields_: object) -> ExportStatus:
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    if not keep_server_token:
+        env.pop(TOKEN_ENV, None)  # a visitor of a public Space must not push with the owner's token
     if token:
         env[TOKEN_ENV] = token  # the environment, not argv: another user's `ps` cannot read it
     paths.exports.mkdir(parents=True, exist_ok=True)
@@ -310,15 +313,19 @@ def start_push(paths: RunPaths, what: str, repo_id: str, token: str | None = Non
         raise StudioError("The Hugging Face Hub is switched off here (HF_HUB_OFFLINE is set), so nothing can be "
                           "pushed", "Download the .zip instead, or start LoRA Studio without HF_HUB_OFFLINE on a "
                           "machine with network access", kind="config")
-    if not (token or os.environ.get(TOKEN_ENV)):
+    server_token = settings.push_with_server_token()
+    if not (token or (server_token and os.environ.get(TOKEN_ENV))):
         raise ConfigError("No Hugging Face token", "Paste a token with write access (huggingface.co/settings/tokens)"
-                                                   " or start LoRA Studio with HF_TOKEN set")
+                          + (" or start LoRA Studio with HF_TOKEN set" if server_token else
+                             "; on a Space the server's HF_TOKEN is not lent to visitors unless the operator sets "
+                             "LORA_STUDIO_SHARE_SERVER_TOKEN=1"))
     check_exportable(paths)
     _refuse_if_busy(paths)
     folder = push_source(paths, what)
     argv = worker_argv("push", paths, "--folder", str(folder), "--repo-id", repo_id,
                        *([] if private else ["--public"]))
-    return _launch(paths, argv, token=token, action="push", target=str(folder), repo_id=repo_id)
+    return _launch(paths, argv, token=token, keep_server_token=server_token, action="push", target=str(folder),
+                   repo_id=repo_id)
 
 
 def poll_export(paths: RunPaths) -> ExportStatus:

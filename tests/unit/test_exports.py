@@ -257,3 +257,26 @@ def test_views_put_the_export_in_words(tmp_path):
     assert "| float32 merge | 2.00e-02 | 1e-04 | 3/4 | ❌ |" in table and "Verification failed" in table
     assert "Hi \\| there" in table
     assert "Final" not in export_view.run_md(paths) and "1.2345" in export_view.run_md(paths)
+
+
+def test_on_a_space_a_visitor_cannot_push_with_the_owners_token(tmp_path, monkeypatch):
+    paths = make_run(tmp_path)
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("LORA_STUDIO_SHARE_SERVER_TOKEN", raising=False)
+    monkeypatch.setenv("HF_TOKEN", SECRET)  # the Space owner's secret
+    monkeypatch.setenv("SPACE_ID", "owner/lora-studio")
+    with pytest.raises(ConfigError, match="No Hugging Face token") as info:
+        exports.start_push(paths, "adapter", "me/my-lora", "")
+    assert "LORA_STUDIO_SHARE_SERVER_TOKEN" in info.value.hint
+    # A token the visitor typed works, and the owner's never reaches the worker beside it.
+    probe = f"import os; print('server token seen:', os.environ.get('HF_TOKEN') == {SECRET!r})"
+    monkeypatch.setattr(exports, "worker_argv", lambda *a: [sys.executable, "-c", probe])
+    exports.start_push(paths, "adapter", "me/my-lora", "hf_visitorsOwnToken123")
+    wait_until(lambda: exports.poll_export(paths).state != "running")
+    assert "server token seen: False" in exports.log_path(paths).read_text()
+    # The operator can lend it on purpose.
+    monkeypatch.setenv("LORA_STUDIO_SHARE_SERVER_TOKEN", "1")
+    monkeypatch.setattr(exports, "worker_argv", lambda *a: [sys.executable, "-c", probe])
+    exports.start_push(paths, "adapter", "me/my-lora", "")
+    wait_until(lambda: exports.poll_export(paths).state != "running")
+    assert "server token seen: True" in exports.log_path(paths).read_text()
