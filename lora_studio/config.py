@@ -111,6 +111,12 @@ class TrainingSettings:
     sample_max_new_tokens: int = _field(48, "Longest sample answer in tokens.", min=1, max=512)
     sample_every_save: bool = _field(
         True, "Generate the sample answers at every checkpoint and at the end (and once before training).")
+    num_processes: int = _field(
+        1, "Processes to train with (one per GPU); above 1 the run goes through accelerate launch (DDP), "
+        "each process taking batch_size rows per step.", min=1, max=1024)
+    accelerate_config: str = _field(
+        "", "An accelerate config YAML (from `accelerate config`) for FSDP or DeepSpeed; empty = plain DDP. "
+        "Used with accelerate launch, also for one process.")
 
 
 SECTIONS: dict[str, type] = {
@@ -157,7 +163,7 @@ class RunConfig:
     def from_yaml(cls, text: str, warnings: list[str] | None = None) -> RunConfig:
         try:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: e.g. a date like 2001-13-01
             raise ConfigError(f"The config is not valid YAML ({exc})", "Fix the YAML syntax") from exc
         if data is not None and not isinstance(data, dict):
             raise ConfigError("The config YAML must be a mapping of sections", "Start it with 'model:' or 'lora:'")
@@ -165,7 +171,12 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path, warnings: list[str] | None = None) -> RunConfig:
-        return cls.from_yaml(Path(path).read_text(encoding="utf-8"), warnings)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{Path(path).name} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                              "Save the config as UTF-8 YAML") from exc
+        return cls.from_yaml(text, warnings)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_yaml(), encoding="utf-8")
@@ -222,7 +233,10 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
     if kind == "int" and isinstance(value, float) and value.is_integer():
         return int(value)
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # too big for a float: validate() reports it against the bounds
+            return value
     return value
 
 
@@ -238,7 +252,7 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
             raise ConfigError(f"There is no setting '{key}'", f"Known settings: {', '.join(field_names())}")
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, RecursionError):
             value = raw
         data.setdefault(section, {})[name] = value
     return merge_dict(cfg, data)
@@ -265,9 +279,9 @@ def _check_field(f: dataclasses.Field, value: Any) -> str | None:
     if kind == "bool":
         return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
     if kind in ("int", "float"):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN is not
         if kind == "int":
-            ok = ok and float(value).is_integer()
+            ok = ok and (isinstance(value, int) or value.is_integer())  # float(int) overflows past 1e308
         if not ok:
             return f"must be {'a whole number' if kind == 'int' else 'a number'}, got {value!r}"
         return _check_bounds(value, meta)

@@ -45,7 +45,11 @@ class FileRead:
 def decode(raw: bytes) -> tuple[str, str, DataIssue | None]:
     """(text, encoding, warning): UTF-8 (with or without BOM), UTF-16 with BOM, else a guess."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), "utf-16", None
+        try:
+            return raw.decode("utf-16"), "utf-16", None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"The file starts like UTF-16 text but breaks off at byte {exc.start} ({exc.reason})",
+                            "Save it again as UTF-8 (or complete UTF-16)") from exc
     try:
         return raw.decode("utf-8-sig"), "utf-8", None
     except UnicodeDecodeError as exc:
@@ -111,6 +115,9 @@ def _read_jsonl(text: str) -> FileRead:
         except json.JSONDecodeError as exc:
             issues.append(DataIssue(number, f"malformed JSON ({exc.msg} at column {exc.colno})", unit="line"))
             continue
+        except RecursionError:
+            issues.append(DataIssue(number, "JSON nested too deeply to read", unit="line"))
+            continue
         if not isinstance(value, dict):
             issues.append(DataIssue(number, f"expected a JSON object, got {type(value).__name__}", unit="line"))
             continue
@@ -125,6 +132,8 @@ def _read_json(text: str, path: Path) -> FileRead:
     except json.JSONDecodeError as exc:
         raise DataError(f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
                         "Fix the JSON, or save one object per line as .jsonl") from exc
+    except RecursionError as exc:
+        raise DataError(f"{path.name} is JSON nested too deeply to read", "Save one flat object per row") from exc
     if isinstance(value, dict):
         lists = {k: v for k, v in value.items() if isinstance(v, list)}
         if lists and len({len(v) for v in lists.values()}) == 1 and len(lists) == len(value) and len(lists) > 1:
@@ -133,6 +142,9 @@ def _read_json(text: str, path: Path) -> FileRead:
             value = next(iter(lists.values()))  # {"data": [...]}
         else:
             value = [value]
+    if not isinstance(value, list):  # a lone number, string, true or null
+        raise DataError(f"{path.name} holds a single JSON {type(value).__name__}, not records",
+                        'Write an array of objects, e.g. [{"text": "..."}], or one object per line as .jsonl')
     records, issues = [], []
     for number, item in enumerate(value, start=1):
         if isinstance(item, dict):

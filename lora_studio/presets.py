@@ -41,7 +41,7 @@ def list_presets() -> list[Preset]:
 def _description(path: Path) -> str:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: a date like 2001-13-01
         return f"(unreadable preset: {exc})"
     return str(data.get("description", "")) if isinstance(data, dict) else ""
 
@@ -62,7 +62,7 @@ def preset_config(path: Path, warnings: list[str] | None = None) -> RunConfig:
 def _read_sections(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         raise ConfigError(f"Preset {path.name} is not valid YAML ({exc})", "Fix or delete the file") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"Preset {path.name} must be a mapping of sections", "Fix or delete the file")

@@ -8,6 +8,7 @@ merged/<dtype>/ and exports/ (see exports.py). Everything here is plain file han
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ except ImportError:  # Windows
 from lora_studio.errors import ConfigError, StudioError
 from lora_studio.metrics import MetricRow, latest_per_step, read_all
 from lora_studio.settings import runs_dir
+
+log = logging.getLogger(__name__)
 
 STATES = ("queued", "running", "completed", "failed", "stopped", "interrupted", "cancelled")
 FINAL_STATES = ("completed", "failed", "stopped", "interrupted", "cancelled")
@@ -206,6 +209,36 @@ def has_checkpoint(paths: RunPaths) -> bool:
     """A Trainer checkpoint (checkpoints/checkpoint-N/) that a resume can start from."""
     folder = paths.checkpoints
     return folder.is_dir() and any(p.is_dir() and p.name.startswith("checkpoint-") for p in folder.iterdir())
+
+
+# Files every Trainer checkpoint of a LoRA run has, whatever the launcher (optimizer files differ with FSDP and
+# DeepSpeed). trainer_state.json is written last, so a save cut short (a kill, a full disk) lacks at least that.
+CHECKPOINT_FILES = ("adapter_config.json", "adapter_model.safetensors", "trainer_state.json")
+
+
+def missing_checkpoint_files(folder: Path) -> list[str]:
+    return [name for name in CHECKPOINT_FILES if not (folder / name).is_file()]
+
+
+def resumable_checkpoint(paths: RunPaths) -> Path | None:
+    """The newest complete checkpoint; None when the run saved none. Incomplete ones are skipped (logged);
+    when every checkpoint is incomplete, a ConfigError says what each one lacks."""
+    folder = paths.checkpoints
+    found = [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)] \
+        if folder.is_dir() else []
+    problems = []
+    for candidate in sorted(found, key=lambda p: int(p.name.split("-")[1]), reverse=True):
+        missing = missing_checkpoint_files(candidate)
+        if not missing:
+            for problem in problems:
+                log.warning("%s: resuming from %s instead", problem, candidate.name)
+            return candidate
+        problems.append(f"{candidate.name} lacks {', '.join(missing)}")
+    if problems:
+        raise ConfigError(f"Run {paths.run_id} has no complete checkpoint to resume from ({'; '.join(problems)})",
+                          "Start a new run with the same settings (Runs tab: its command), or restore the missing "
+                          "files")
+    return None
 
 
 def list_runs(root: str | Path) -> list[RunPaths]:

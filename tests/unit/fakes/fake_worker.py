@@ -2,7 +2,8 @@
 
 Behaviour comes from fake.json in the run directory: steps, step_s, exit_code, ignore_term,
 child (start a grandchild in the same process group), no_status (die without reporting),
-startup_s (silent start, like the real worker importing torch), linger_s (alive after reporting).
+startup_s (silent start, like the real worker importing torch), linger_s (alive after reporting),
+term_fails (a SIGTERM makes it report 'failed', as a real worker whose import the signal broke).
 """
 
 import json
@@ -24,6 +25,13 @@ opts = json.loads((paths.root / "fake.json").read_text()) if (paths.root / "fake
 time.sleep(opts.get("startup_s", 0.0))
 if opts.get("ignore_term"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if opts.get("term_fails"):
+    def _broken_import(signum, frame):
+        update_status(paths, state="failed", phase="failed", finished=time.time(), error_kind="internal",
+                      error="RuntimeError: Failed to import trl.trainer.sft_config")
+        sys.exit(1)
+
+    signal.signal(signal.SIGTERM, _broken_import)
 if opts.get("child"):
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     (paths.root / "child.pid").write_text(str(child.pid))
