@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,11 +17,26 @@ from lora_studio import settings
 from lora_studio.config import RunConfig, apply_overrides, merge_dict, require_valid
 from lora_studio.data import load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, StudioError
+from lora_studio.jobs import check_launch, uses_launcher, worker_argv, worker_env
 from lora_studio.modelref import parse_model_ref
 from lora_studio.presets import list_presets, load_preset
-from lora_studio.runs import RunPaths, create_run, new_run_dir, read_status
+from lora_studio.runs import (
+    ACTIVE_STATES,
+    RunPaths,
+    create_run,
+    new_run_dir,
+    process_start_time,
+    read_status,
+    update_status,
+)
 
 log = logging.getLogger("lora_studio")
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _fail(message: str, code: int) -> int:
@@ -44,6 +61,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         direct["data"] = {"path": str(Path(args.data).expanduser().resolve())}
     if args.model:
         direct["model"] = {"name_or_path": args.model}
+    if getattr(args, "num_processes", None):
+        direct["training"] = {"num_processes": args.num_processes}
     cfg = apply_overrides(merge_dict(cfg, direct), args.set or [])
     for warning in warnings:
         log.warning("warning: %s", warning)
@@ -60,6 +79,7 @@ def check_inputs(cfg: RunConfig) -> None:
     log.info("data: %s, %d rows, format %s (%s)", Path(cfg.data.path).name, len(data.rows), data.format,
              data.reason)
     parse_model_ref(cfg.model.name_or_path)
+    check_launch(cfg)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -86,17 +106,56 @@ def cmd_train(args: argparse.Namespace) -> int:
             return _fail(exc.one_line(), 2)
     log.info("run folder: %s", paths.root)
     paths.stop.unlink(missing_ok=True)  # an old stop request must not end the new attempt
-    code = run(paths.root, resume=args.resume)
+    try:
+        training = RunConfig.load(paths.config).training
+        processes = args.num_processes or int(training.num_processes)
+    except StudioError as exc:
+        return _fail(exc.one_line(), 2)
+    except (TypeError, ValueError):
+        return _fail(f"training.num_processes in {paths.config} is not a whole number; pass --num-processes N", 2)
+    if uses_launcher(processes, training.accelerate_config):
+        code = launch_worker(paths, args.resume, processes, str(training.accelerate_config))
+    else:
+        code = run(paths.root, resume=args.resume)
     status = read_status(paths)
     if code != 0:
         return _fail(StudioError(status.error or "training failed", status.hint).one_line(), code)
     return 0
 
 
+def launch_worker(paths: RunPaths, resume: bool, processes: int, accelerate_config: str = "") -> int:
+    """Train through accelerate launch exactly as the dashboard does (same argv); 0 when the run completed
+    or was stopped, 1 otherwise. Rank 0 prints the progress lines here."""
+    argv = worker_argv(paths.root, resume, processes, accelerate_config)
+    log.info("%d processes: %s", processes, shlex.join(argv))
+    process = subprocess.Popen(argv, env=worker_env(), stdin=subprocess.DEVNULL)
+    # Recorded before the ranks get going, as JobManager does: a dashboard started meanwhile sees a live run.
+    update_status(paths, state="running", phase="starting the worker", pid=process.pid,
+                  pid_start=process_start_time(process.pid))
+    interrupted = False
+    while True:
+        try:
+            code = process.wait()
+            break
+        except KeyboardInterrupt:
+            # The launcher got the same Ctrl-C and stops every rank; its end is the run's end.
+            interrupted = True
+    status = read_status(paths)
+    if status.state in ACTIVE_STATES:  # the launcher ended before rank 0 could report
+        update_status(paths, state="failed", phase="failed", error_kind="internal",
+                      error=f"accelerate launch exited with code {code} before the training reported",
+                      hint="See the launcher's lines above; `accelerate env` shows its setup")
+    if interrupted:
+        raise KeyboardInterrupt
+    return 0 if read_status(paths).state in ("completed", "stopped") else 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from lora_studio.ui.app import launch
 
-    launch(host=args.host, port=args.port)
+    # --auth replaces LORA_STUDIO_AUTH; a bad one is refused here, before anything listens.
+    auth = [settings.parse_login(item) for item in args.auth] if args.auth else settings.server_auth()
+    launch(host=args.host, port=args.port, auth=auth)
     return 0
 
 
@@ -189,11 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
     train.add_argument("--run-dir", help="run folder (default: a new one under the runs folder)")
     train.add_argument("--resume", action="store_true", help="resume the run in --run-dir from its last checkpoint")
+    train.add_argument("--num-processes", type=_positive_int, metavar="N",
+                       help="processes to train with, one per GPU (training.num_processes); above 1 the run goes "
+                            "through accelerate launch (DDP)")
     train.set_defaults(func=cmd_train)
 
     serve = sub.add_parser("serve", help="start the dashboard")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; LORA_STUDIO_HOST)")
     serve.add_argument("--port", type=int, help="port (default 7860; LORA_STUDIO_PORT)")
+    serve.add_argument("--auth", action="append", metavar="USER:PASSWORD",
+                       help="ask for this login (repeat for more users; LORA_STUDIO_AUTH='u1:p1,u2:p2' keeps "
+                            "passwords out of the process list)")
     serve.set_defaults(func=cmd_serve)
 
     inspect = sub.add_parser("inspect", help="check a data file as the Data tab does")

@@ -5,7 +5,9 @@ The run directory stays the only interface: the manager writes config.yaml (thro
 `runs.create_run`) and a few status fields; the worker writes everything else. A worker runs as
 `python -m lora_studio.engine.worker --run-dir DIR` in its own process group (so a server crash or
 Ctrl-C does not kill it, and a cancel reaches all of its children), with stdout and stderr
-appended to train.log. No torch here.
+appended to train.log. A run with several processes starts that same module under `accelerate
+launch` instead; the launcher is then the process watched, signalled and recorded (it passes a
+SIGTERM on to every rank, and the ranks die with it). No torch here.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from lora_studio import settings
 from lora_studio.config import RunConfig, require_valid
-from lora_studio.errors import ConfigError
+from lora_studio.errors import ConfigError, StudioError
 from lora_studio.runs import (
     ACTIVE_STATES,
     RESUMABLE_STATES,
@@ -45,10 +47,54 @@ KILLED_HINT = ("Resume it from its last checkpoint. If nobody stopped it, the ma
 WorkerCommand = Callable[[RunPaths, bool], list[str]]
 
 
+def uses_launcher(num_processes: int, accelerate_config: str = "") -> bool:
+    """Several processes, or an accelerate config (FSDP, DeepSpeed), go through `accelerate launch`."""
+    return int(num_processes) > 1 or bool(accelerate_config)
+
+
+def worker_argv(run_dir: str | Path, resume: bool = False, num_processes: int = 1, accelerate_config: str = "",
+                python: str = sys.executable) -> list[str]:
+    """argv that trains the run in `run_dir` (a list: no shell, no quoting problems). One process runs the
+    worker itself; more run the same worker module under `accelerate launch`, which starts one rank per
+    process through torch's elastic launcher (DDP over NCCL on GPUs, gloo on CPU; FSDP or DeepSpeed when
+    `accelerate_config` says so). Used by JobManager and by the CLI alike."""
+    worker = ["-m", "lora_studio.engine.worker", "--run-dir", str(run_dir), *(["--resume"] if resume else [])]
+    if not uses_launcher(num_processes, accelerate_config):
+        return [python, *worker]
+    launch = [python, "-m", "accelerate.commands.launch", "--num_processes", str(int(num_processes))]
+    if accelerate_config:
+        launch += ["--config_file", str(Path(accelerate_config).expanduser())]
+    else:
+        # Every choice spelled out: no warning about defaults, and a free port, so two runs can launch at once.
+        launch += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                   "--main_process_port", "0"]
+    return [*launch, *worker]
+
+
 def worker_command(paths: RunPaths, resume: bool) -> list[str]:
-    """argv of one worker process (a list: no shell, no quoting problems)."""
-    argv = [sys.executable, "-m", "lora_studio.engine.worker", "--run-dir", str(paths.root)]
-    return [*argv, "--resume"] if resume else argv
+    """argv for a run as its frozen config asks: the plain worker, or the worker under accelerate launch."""
+    try:
+        training = RunConfig.load(paths.config).training
+        num_processes, accelerate_config = int(training.num_processes), str(training.accelerate_config or "")
+    except (StudioError, OSError, TypeError, ValueError) as exc:
+        # The worker itself reports a broken config in status.json; one process is enough for that.
+        log.warning("Could not read the process count of %s (%s); starting one process", paths.run_id, exc)
+        num_processes, accelerate_config = 1, ""
+    return worker_argv(paths.root, resume, num_processes, accelerate_config)
+
+
+def check_launch(cfg: RunConfig) -> None:
+    """Refuse what the launcher would refuse only after the run was queued."""
+    path = str(cfg.training.accelerate_config or "")
+    if path and not Path(path).expanduser().is_file():
+        raise ConfigError(f"training.accelerate_config: there is no file {path}",
+                          "Write one with `accelerate config --config_file FILE`, or leave it empty for plain DDP")
+
+
+def worker_env() -> dict[str, str]:
+    """The worker's environment: unbuffered output (train.log fills live), and this package importable."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
 
 
 def pid_alive(pid: int | None, run_root: Path | None = None, pid_start: str | None = None) -> bool:
@@ -126,6 +172,7 @@ class JobManager:
     def submit(self, cfg: RunConfig, name: str = "run") -> RunPaths:
         """Freeze `cfg` in a new run directory and queue it; it starts at once when a slot is free."""
         require_valid(cfg)
+        check_launch(cfg)
         with self._lock:
             paths = new_run_dir(self.runs_root, name)
             create_run(paths, cfg)
@@ -268,8 +315,7 @@ class JobManager:
         resume = bool(read_status(paths).resume)
         paths.stop.unlink(missing_ok=True)
         update_status(paths, state="running", phase="starting the worker", started=time.time(), finished=None, pid=None)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+        env = worker_env()
         try:
             with open(paths.log, "ab") as log_file:
                 log_file.write(f"\n=== worker started {time.strftime('%Y-%m-%d %H:%M:%S')}"
@@ -298,8 +344,9 @@ class JobManager:
             job.kill_timer.cancel()
         _signal_group(job.pid, signal.SIGKILL)  # leave nothing behind the worker (e.g. dataloader children)
         status = read_status(job.paths)
-        # A cancelled worker reports 'interrupted' (SIGTERM) or nothing (SIGKILL); one that ended first keeps its state.
-        if job.cancel_requested and status.state in (*ACTIVE_STATES, "interrupted"):
+        # A cancelled worker reports 'interrupted' (SIGTERM), nothing (SIGKILL) or 'failed' (a SIGTERM in the middle
+        # of an import breaks the import); cancel() asks only while it runs, so one that ended first keeps its state.
+        if job.cancel_requested and status.state in (*ACTIVE_STATES, "interrupted", "failed"):
             update_status(job.paths, state="cancelled", phase="cancelled", finished=time.time(), error_kind="",
                           error="Cancelled by the user", hint="Resume it from its last checkpoint, if it saved one")
         elif status.state in ACTIVE_STATES:

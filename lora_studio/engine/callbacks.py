@@ -12,6 +12,7 @@ from transformers import TrainerCallback
 
 from lora_studio.config import RunConfig
 from lora_studio.data import LoadedData
+from lora_studio.engine import distributed
 from lora_studio.generations import SampleRow, append_sample, default_prompts, sampled_steps
 from lora_studio.metrics import MetricRow, append_row
 from lora_studio.runs import RunPaths
@@ -70,14 +71,18 @@ class MetricsCallback(TrainerCallback):
 
 
 class StopFileCallback(TrainerCallback):
-    """A STOP file in the run directory ends training at the next step boundary, with a save."""
+    """A STOP file in the run directory ends training at the next step boundary, with a save.
+
+    With several processes rank 0 reads the file and every rank learns its answer through one
+    all-reduce, so all stop at the same step: a rank that stopped alone would leave the others
+    waiting in the next gradient sync forever."""
 
     def __init__(self, stop_path: Path) -> None:
         self.stop_path = Path(stop_path)
         self.stopped = False
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.stop_path.exists():
+        if distributed.any_rank(state.is_world_process_zero and self.stop_path.exists()):
             self.stopped = True
             control.should_save = True
             control.should_training_stop = True

@@ -14,12 +14,13 @@ from trl import SFTConfig, SFTTrainer
 
 from lora_studio.config import RunConfig, require_valid
 from lora_studio.data import load_dataset_file, require_trainable
+from lora_studio.engine import distributed
 from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, sample_callbacks
 from lora_studio.engine.dataset import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, needs_conversion, resolve_dtype
 from lora_studio.errors import ConfigError
 from lora_studio.metrics import MetricRow
-from lora_studio.runs import RunPaths
+from lora_studio.runs import RunPaths, resumable_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,11 @@ def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool
         # Non-reentrant checkpointing works with frozen inputs, so peft needs no input-grad hook.
         activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
         dataloader_pin_memory=device == "cuda",
+        # Several CPU processes talk over gloo (no NCCL there). Only then: with one process accelerate would
+        # look for a process group that does not exist.
+        ddp_backend="gloo" if device == "cpu" and distributed.world_size() > 1 else None,
+        # Every LoRA weight takes part in each forward pass: DDP need not search the graph for unused ones.
+        ddp_find_unused_parameters=False,
     )
     if t.max_steps > 0:
         kwargs["max_steps"] = int(t.max_steps)
@@ -108,9 +114,8 @@ def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool
 
 
 def last_checkpoint(paths: RunPaths) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(paths.checkpoints)) if paths.checkpoints.is_dir() else None
+    checkpoint = resumable_checkpoint(paths)  # the newest complete one, not the Trainer's newest folder
+    return str(checkpoint) if checkpoint else None
 
 
 def save_adapter(peft_model, tokenizer, paths: RunPaths, cfg: RunConfig, chat_template: str | None) -> Path:
@@ -163,7 +168,7 @@ def train(
     log.info("trainable parameters: %s of %s (%.3f%%) on %s", f"{trainable:,}", f"{total:,}",
              100 * trainable / max(total, 1), device)
     phase("model ready", trainable_params=int(trainable), total_params=int(total), device=device)
-    if cfg.lora.init in MUTATING_INITS and not paths.adapter_init.exists():
+    if cfg.lora.init in MUTATING_INITS and distributed.is_main() and not paths.adapter_init.exists():
         peft_model.save_pretrained(paths.adapter_init)  # the starting point peft converts against
 
     phase("tokenising")
@@ -187,7 +192,9 @@ def train(
     trainer.train(resume_from_checkpoint=checkpoint)
     state = trainer.state
     phase("saving adapter")
-    adapter = save_adapter(peft_model, tokenizer, paths, cfg, original_template)
+    adapter = paths.adapter  # rank 0 alone writes it; DDP keeps the adapter weights equal on every rank
+    if distributed.is_main():
+        adapter = save_adapter(peft_model, tokenizer, paths, cfg, original_template)
     losses = [h["loss"] for h in state.log_history if "loss" in h]
     return TrainResult("stopped" if stop_cb.stopped else "completed", state.global_step, state.max_steps,
                        losses[-1] if losses else None, adapter, int(trainable), int(total), peft_model)

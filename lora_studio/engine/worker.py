@@ -2,14 +2,18 @@
 
 Reads the frozen config, moves status.json through running → completed/stopped/failed and
 classifies failures (config, data, model, out of memory, internal) with a hint for the user.
-The CLI calls `run()` in-process; the job manager starts this module as its own process.
+The CLI calls `run()` in-process; the job manager starts this module as its own process. With
+several processes both start it under `accelerate launch`: every rank runs `main()`, rank 0 alone
+writes the run directory (see engine/distributed.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -18,6 +22,7 @@ import warnings
 from pathlib import Path
 
 from lora_studio.config import RunConfig
+from lora_studio.engine import distributed
 from lora_studio.errors import StudioError
 from lora_studio.metrics import MetricRow, format_progress, read_all
 from lora_studio.runs import RunPaths, process_start_time, read_status, update_status
@@ -28,19 +33,37 @@ OOM_HINT = ("Lower training.batch_size or data.max_length, turn on training.grad
             "or load the model in 8-bit (model.load_in_8bit)")
 
 
+# Allocation failures as the libraries word them: CUDA's "out of memory", torch's CPU allocator
+# ("DefaultCPUAllocator: can't allocate memory ... Error code 12"), C++'s std::bad_alloc.
+_OOM_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory", "bad_alloc")
+# Failed writes: Python's OSError carries an errno; safetensors and tokenizers (Rust) and torch.save only words.
+_DISK_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                errno.EFBIG: "a file grew past the size limit", errno.EROFS: "the disk is read-only"}
+_DISK_WORDS = {"no space left on device": "the disk is full", "disk quota exceeded": "the disk quota is used up",
+               "file too large": "a file grew past the size limit", "read-only file system": "the disk is read-only",
+               "file write failed": "a file could not be written"}
+DISK_HINT = ("Free some space on the disk (delete old runs or exports), then Resume: the checkpoints saved "
+             "before are kept")
+
+
 def classify(exc: BaseException) -> tuple[str, str, str]:
     """(kind, message, hint) for a failure, in words a user can act on."""
     if isinstance(exc, StudioError):
         return exc.kind, exc.message, exc.hint
     import torch
 
-    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
-        return "out_of_memory", f"Training ran out of memory ({type(exc).__name__})", OOM_HINT
-    if isinstance(exc, OSError) and exc.errno == 28:
-        return "disk", "The disk is full", "Free some space or delete old runs; earlier checkpoints are kept"
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or any(w in text.lower() for w in _OOM_WORDS):
+        asked = re.search(r"tried to allocate (\d+) bytes", text)
+        more = f", asking for {int(asked.group(1)) / 2**20:,.0f} MiB more" if asked else ""
+        return "out_of_memory", f"Training ran out of memory ({type(exc).__name__}{more})", OOM_HINT
+    reason = _DISK_ERRNOS.get(exc.errno) if isinstance(exc, OSError) else None
+    reason = reason or next((r for w, r in _DISK_WORDS.items() if w in text.lower()), None)
+    if reason:
+        return "disk", f"Could not write to disk: {reason} ({first})"[:500], DISK_HINT
     if isinstance(exc, PermissionError):
-        return "disk", f"Cannot write the run files ({exc})", "Check the permissions of the runs folder"
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return "disk", f"Cannot write the run files to disk ({exc})", "Check the permissions of the runs folder"
     return "internal", f"{type(exc).__name__}: {first}"[:500], "See train.log for the full traceback"
 
 
@@ -50,8 +73,13 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
     A STOP file is honoured even when it came before this process got going: whoever starts an
     attempt (JobManager, the CLI) clears the old one first."""
     paths = RunPaths(run_dir)
-    update_status(paths, state="running", pid=os.getpid(), pid_start=process_start_time(os.getpid()),
-                  started=time.time(), finished=None, phase="starting", error="", error_kind="", hint="")
+    main_rank = distributed.is_main()  # only rank 0 writes the run directory; every rank trains
+    if main_rank:
+        pid = distributed.launcher_pid() or os.getpid()  # under a launcher, its life is the run's
+        update_status(paths, state="running", pid=pid, pid_start=process_start_time(pid),
+                      started=time.time(), finished=None, phase="starting", error="", error_kind="", hint="")
+    else:
+        log.info("rank %d of %d started", distributed.rank(), distributed.world_size())
 
     def on_phase(name: str, info: dict) -> None:
         changes = {k: v for k, v in info.items() if k in ("trainable_params", "total_params", "max_steps")}
@@ -65,31 +93,48 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
     try:
         from lora_studio.engine.train import train  # inside the try: a broken install is a failure, not a kill
 
+        distributed.set_device()
         warnings: list[str] = []
         cfg = RunConfig.load(paths.config, warnings)
         for warning in warnings:
             log.warning("%s", warning)
-        result = train(cfg, paths, on_row=on_row, on_phase=on_phase, resume=resume)
+        result = train(cfg, paths, on_row=on_row if main_rank else None, on_phase=on_phase if main_rank else None,
+                       resume=resume)
     except KeyboardInterrupt:
-        update_status(paths, state="interrupted", phase="interrupted", finished=time.time(),
-                      error="Training was interrupted", error_kind="killed",
-                      hint="Resume it from its last checkpoint (Resume in the dashboard, or: "
-                           f"python -m lora_studio train --run-dir {paths.root} --resume)")
+        _end_status(paths, state="interrupted", phase="interrupted", finished=time.time(),
+                    error="Training was interrupted", error_kind="killed",
+                    hint="Resume it from its last checkpoint (Resume in the dashboard, or: "
+                         f"python -m lora_studio train --run-dir {paths.root} --resume)")
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is classified for the UI
         kind, message, hint = classify(exc)
         if kind == "internal":
             log.error("%s", traceback.format_exc())
-        update_status(paths, state="failed", phase="failed", finished=time.time(), error=message,
-                      error_kind=kind, hint=hint)
+        if not main_rank:
+            message = f"rank {distributed.rank()}: {message}"
+        _end_status(paths, state="failed", phase="failed", finished=time.time(), error=message,
+                    error_kind=kind, hint=hint)
         log.error("Training failed: %s", StudioError(message, hint, kind).one_line())
         return 1
+    if not main_rank:
+        log.info("rank %d of %d: %s at step %d/%d", distributed.rank(), distributed.world_size(), result.state,
+                 result.step, result.max_steps)
+        return 0
     update_status(paths, state=result.state, phase=result.state, finished=time.time(), step=result.step,
                   max_steps=result.max_steps, final_loss=result.final_loss)
-    _record_speed(cfg, paths)
+    if distributed.world_size() == 1:  # the speed cache's key does not count processes
+        _record_speed(cfg, paths)
     log.info("Run %s: %s at step %d/%d, adapter saved to %s", result.state, paths.run_id, result.step,
              result.max_steps, result.adapter_dir)
     return 0
+
+
+def _end_status(paths: RunPaths, **changes) -> None:
+    """Write how this attempt ended. With several ranks the first report wins: one rank's failure makes the
+    others fail next (a broken collective, the launcher's SIGTERM), and their reports would hide the cause."""
+    if distributed.world_size() > 1 and read_status(paths).state != "running":
+        return
+    update_status(paths, **changes)
 
 
 def _record_speed(cfg: RunConfig, paths: RunPaths) -> None:
@@ -136,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     args = parser.parse_args(argv)
     configure_logging()
+    distributed.configure_logging()
+    distributed.die_with_launcher()
     if not RunPaths(args.run_dir).config.is_file():
         log.error("No config.yaml in %s: create the run first", args.run_dir)
         return 2
@@ -144,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         code = run(args.run_dir, resume=args.resume)
     except KeyboardInterrupt:
         code = 130
-    log.info("final status: %s", read_status(RunPaths(args.run_dir)).state)
+    distributed.shutdown()
+    if distributed.is_main():
+        log.info("final status: %s", read_status(RunPaths(args.run_dir)).state)
     return code
 
 

@@ -294,7 +294,8 @@ def optimizer_steps(train_rows: int, cfg: RunConfig) -> int:
         return int(t.max_steps)
     if train_rows <= 0:
         return 0
-    batches = math.ceil(train_rows / t.batch_size)
+    # Each of the processes takes its own share of the rows (DDP's distributed sampler).
+    batches = math.ceil(math.ceil(train_rows / max(int(t.num_processes), 1)) / t.batch_size)
     per_epoch = max(math.ceil(batches / t.gradient_accumulation), 1)
     return math.ceil(t.num_epochs * per_epoch)
 
@@ -351,9 +352,12 @@ def _steps_md(cfg: RunConfig, rows: RowCount | None) -> tuple[str, int | None]:
     if rows is None:
         return "Steps: choose a dataset on the Data tab to count them.", None
     steps = optimizer_steps(rows.train_rows, cfg)
-    batches = math.ceil(rows.train_rows / t.batch_size)
-    return (f"**{steps:,} optimizer steps**: {rows.train_rows:,} training rows ÷ batch {t.batch_size} = {batches:,} "
-            f"batches, ÷ accumulation {t.gradient_accumulation} per step, × {t.num_epochs:g} epoch(s)"), steps
+    processes = max(int(t.num_processes), 1)
+    batches = math.ceil(math.ceil(rows.train_rows / processes) / t.batch_size)
+    share = f" ÷ {processes} processes" if processes > 1 else ""
+    return (f"**{steps:,} optimizer steps**: {rows.train_rows:,} training rows{share} ÷ batch {t.batch_size} = "
+            f"{batches:,} batches, ÷ accumulation {t.gradient_accumulation} per step, "
+            f"× {t.num_epochs:g} epoch(s)"), steps
 
 
 def eta_md(cfg: RunConfig, facts: ModelFacts, steps: int | None, rows: RowCount | None,

@@ -206,6 +206,8 @@ def cli_commands(summary: RunSummary) -> str:
     if summary.config is None:
         lines = ["# config.yaml is unreadable: fix it before training with it again",
                  f"# python -m lora_studio train --config {shlex.quote(str(paths.config))}"]
+    else:
+        lines += ["", *_elsewhere_command(summary.config)]
     if summary.status.state in RESUMABLE_STATES:
         if has_checkpoint(paths):
             lines += ["", "# continue this run from its last checkpoint",
@@ -213,6 +215,16 @@ def cli_commands(summary: RunSummary) -> str:
         else:
             lines += ["", "# no checkpoint was saved, so this run cannot be resumed; train it again instead"]
     return "\n".join(lines)
+
+
+def _elsewhere_command(cfg: RunConfig) -> list[str]:
+    """The same settings headless on another machine, one process per GPU through accelerate launch."""
+    count = cfg.training.num_processes
+    processes = max(int(count), 2) if isinstance(count, int) else 2
+    data = shlex.quote(Path(str(cfg.data.path)).name or "DATA.jsonl")
+    return ["# on another machine or several GPUs: copy config.yaml and the data file there, then run",
+            "# (one process per GPU, through accelerate launch; set --num-processes to its number of GPUs)",
+            f"python -m lora_studio train --config config.yaml --data {data} --num-processes {processes}"]
 
 
 def is_active(summary: RunSummary) -> bool:

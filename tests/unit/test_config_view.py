@@ -135,6 +135,8 @@ def test_issues_are_listed_by_their_section_and_summarised():
     (3, ["training.batch_size=4", "training.gradient_accumulation=8", "training.num_epochs=2"], 2),
     (100, ["training.batch_size=10", "training.num_epochs=0.5"], 5),
     (100, ["training.max_steps=7"], 7),
+    (200, ["training.batch_size=4", "training.num_processes=2"], 25),  # each process takes half the rows
+    (201, ["training.batch_size=4", "training.num_processes=2"], 26),
 ])
 def test_optimizer_steps_follow_the_trainer(rows, overrides, expected):
     assert view.optimizer_steps(rows, apply_overrides(RunConfig(), overrides)) == expected
