@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lora_studio import settings
+from lora_studio import logs, settings
 from lora_studio.config import RunConfig, apply_overrides, merge_dict, require_valid
 from lora_studio.data import load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, StudioError
@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logs.to_stdout()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

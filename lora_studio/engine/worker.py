@@ -21,6 +21,7 @@ import traceback
 import warnings
 from pathlib import Path
 
+from lora_studio import logs
 from lora_studio.config import RunConfig
 from lora_studio.engine import distributed
 from lora_studio.errors import StudioError
@@ -158,7 +159,7 @@ def _record_speed(cfg: RunConfig, paths: RunPaths) -> None:
 
 def configure_logging() -> None:
     """Plain lines for people; library chatter kept to warnings."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+    logs.to_stdout(force=True)
     for noisy in ("transformers", "datasets", "peft", "trl", "accelerate", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # bitsandbytes warns at import about optional 4-bit CPU kernels that 8-bit training never uses.
