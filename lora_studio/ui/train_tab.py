@@ -8,6 +8,7 @@ a restarted server redraws the full history from disk and goes on live.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from lora_studio import jobs, settings
 from lora_studio.config import RunConfig
 from lora_studio.data import load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, DataError, StudioError
+from lora_studio.metrics import MetricRow
 from lora_studio.runs import ACTIVE_STATES, RESUMABLE_STATES, RunPaths, list_runs, read_status
 from lora_studio.ui import charts
 from lora_studio.ui.config_view import effective_config
@@ -73,6 +75,40 @@ class Sessions:
 SESSIONS = Sessions()
 
 
+class Shared:
+    """What every session's tick would compute alike, computed once for all of them (20 pollers measured:
+    bench/chart_latency.py). A loss figure costs more to build than the rest of a tick, and sessions that read
+    a run's append-only metrics file to the same offset hold the same rows; `queued()` reads the status of
+    every run in the folder, so each session repeating it on every tick grows with the run history."""
+
+    def __init__(self, figures: int = 16) -> None:
+        self._figure_lock, self._queue_lock = threading.Lock(), threading.Lock()
+        self._figures: dict[tuple[str, int], Any] = {}
+        self._size = figures
+        self._line_up: tuple[float, Path | None, tuple[list[str], list[str]]] = (-1.0, None, ([], []))
+
+    def loss_figure(self, run_id: str, offset: int, rows: list[MetricRow]) -> Any:
+        with self._figure_lock:  # held while building: sessions arriving meanwhile take the one being built
+            figure = self._figures.get((run_id, offset))
+            if figure is None:
+                figure = self._figures[(run_id, offset)] = charts.loss_figure(rows)
+                if len(self._figures) > self._size:
+                    self._figures.pop(next(iter(self._figures)))  # the oldest
+            return figure
+
+    def line_up(self, fresh: bool = False) -> tuple[list[str], list[str]]:
+        """(running, queued) as of at most half a tick ago; `fresh` reads it now."""
+        manager = jobs.get_manager()
+        with self._queue_lock:
+            stamp, root, _ = self._line_up
+            if fresh or root != manager.runs_root or time.monotonic() - stamp > TICK_S / 2:
+                self._line_up = (time.monotonic(), manager.runs_root, (manager.running(), manager.queued()))
+            return self._line_up[2]
+
+
+SHARED = Shared()
+
+
 def prepare_start(data_state: dict | None, config_state: dict | None) -> RunConfig:
     """The config to start, checked as far as can be without loading weights; raises with every problem."""
     if not data_state or not data_state.get("path"):
@@ -95,11 +131,12 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
     """Every output for the watched run; unchanged ones are skipped so the page does not flicker."""
     manager = jobs.get_manager()
     values: dict[str, Any] = {name: gr.skip() for name in OUTPUTS}
-    queue_key = repr((manager.running(), manager.queued()))
+    running, queued = SHARED.line_up(fresh=full)
+    queue_key = repr((running, queued))
     queue_moved = queue_key != watch.queue_key
     if queue_moved or full:
         watch.queue_key = queue_key
-        values["queue"] = queue_markdown(manager.running(), manager.queued())
+        values["queue"] = queue_markdown(running, queued)
     if not watch.run_id:
         if full:
             values.update(status="No run yet: pick a dataset, check the Config tab, then press **Start training**.",
@@ -113,7 +150,7 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
     status = changes.status or read_status(paths)
     rows = watch.metric_rows()
     if changes.rows is not None:
-        values["chart"] = charts.loss_figure(rows)
+        values["chart"] = SHARED.loss_figure(watch.run_id, watch.offset, rows)
     if changes.status is not None or changes.rows is not None or (status.state == "running" and not rows):
         values["progress"] = progress_html(status, rows)  # the clock ticks while the worker prepares
     if changes.log is not None:

@@ -71,7 +71,9 @@ def refresh(watch: Watch, root: Path, full: bool = False) -> Changes:
         watch.rows.extend(new)
         changes.rows = watch.metric_rows()
     status = read_status(paths)
-    key = repr(asdict(status))
+    # Not keyed on the step: it moves with each metrics row, which redraws the chart and progress anyway, and
+    # a status redraw (text, buttons, the run list that reads every run's status) per step per session is waste.
+    key = repr({k: v for k, v in asdict(status).items() if k != "step"})
     if key != watch.status_key or full:
         watch.status_key, changes.status = key, status
     size = _size(paths.log)

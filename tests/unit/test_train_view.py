@@ -100,3 +100,29 @@ def test_queue_markdown_lists_the_line_up():
     assert "No job" in queue_markdown([], [])
     text = queue_markdown(["a"], ["b", "c"])
     assert "`a`" in text and "1. `b`" in text and "2. `c`" in text
+
+
+def test_a_step_that_moved_alone_does_not_redraw_the_status_but_a_new_state_does(tmp_path):
+    paths = make_run(tmp_path)
+    watch = Watch(run_id="r1")
+    update_status(paths, state="running", step=1)
+    refresh(watch, tmp_path, full=True)
+    update_status(paths, step=2)
+    assert refresh(watch, tmp_path).status is None  # the metrics row of step 2 redraws chart and progress
+    update_status(paths, state="completed", step=2)
+    assert refresh(watch, tmp_path).status.state == "completed"
+
+
+def test_sessions_at_the_same_offset_share_one_figure_and_a_new_row_builds_a_new_one():
+    from lora_studio.ui.train_tab import Shared
+
+    shared = Shared(figures=2)
+    rows = [MetricRow("log", 1, 10, loss=2.0)]
+    first = shared.loss_figure("r1", 100, rows)
+    assert shared.loss_figure("r1", 100, list(rows)) is first
+    more = rows + [MetricRow("log", 2, 10, loss=1.0)]
+    second = shared.loss_figure("r1", 200, more)
+    assert second is not first
+    assert list(second.data[0].y)[-1] == 1.0
+    shared.loss_figure("r2", 100, rows)
+    assert shared.loss_figure("r1", 100, rows) is not first  # the oldest was dropped beyond the size
