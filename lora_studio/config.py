@@ -102,6 +102,9 @@ class TrainingSettings:
     max_grad_norm: float = _field(1.0, "Gradient clipping norm (0 = no clipping).", min=0.0, max=1000)
     seed: int = _field(42, "Random seed for initialisation, shuffling and the eval split.", min=0, max=2**31 - 1)
     gradient_checkpointing: bool = _field(False, "Recompute activations in the backward pass: less memory, slower.")
+    fast_dropout: bool = _field(
+        True, "On a CPU, draw the adapter dropout's random masks from 16-bit integers, four per draw: the same "
+        "dropout (rate within 1e-5) in about half the time. GPUs are not affected.")
     logging_steps: int = _field(5, "Write a metrics row every this many steps.", min=1, max=100_000)
     eval_steps: int = _field(50, "Evaluate every this many steps (when eval_fraction > 0).", min=1, max=100_000)
     save_steps: int = _field(100, "Save a resumable checkpoint every this many steps.", min=1, max=100_000)

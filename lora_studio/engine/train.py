@@ -14,7 +14,7 @@ from trl import SFTConfig, SFTTrainer
 
 from lora_studio.config import RunConfig, require_valid
 from lora_studio.data import load_dataset_file, require_trainable
-from lora_studio.engine import distributed
+from lora_studio.engine import distributed, dropout
 from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, sample_callbacks
 from lora_studio.engine.dataset import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, needs_conversion, resolve_dtype
@@ -58,12 +58,18 @@ def build_peft_model(model, cfg: RunConfig):
         task_type="CAUSAL_LM",
     )
     try:
-        return get_peft_model(model, lora)
+        peft_model = get_peft_model(model, lora)
     except ValueError as exc:
         if "target modules" in str(exc).lower() or "target_modules" in str(exc):
             raise ConfigError(f"lora.target_modules: {exc}".splitlines()[0],
                               "Use 'all-linear' or names of the model's linear layers, e.g. q_proj, v_proj") from exc
         raise
+    if cfg.training.fast_dropout and all(p.device.type == "cpu" for p in peft_model.parameters()):
+        swapped = dropout.install(peft_model)
+        if swapped:
+            log.info("LoRA dropout %.4g on %d layers draws its masks from 16-bit random integers (CPU)",
+                     cfg.lora.dropout, swapped)
+    return peft_model
 
 
 def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool, assistant_only: bool) -> SFTConfig:
