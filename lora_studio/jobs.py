@@ -167,6 +167,8 @@ class JobManager:
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._halt = threading.Event()
+        self._wake = threading.Event()  # poll now, not at the next tick
+        self._waiters: list[threading.Event] = []  # set once the poll they asked for is done
 
     # ---- user actions ------------------------------------------------------------------
     def submit(self, cfg: RunConfig, name: str = "run") -> RunPaths:
@@ -177,8 +179,8 @@ class JobManager:
             paths = new_run_dir(self.runs_root, name)
             create_run(paths, cfg)
             update_status(paths, queued_at=time.time(), resume=False)
-            self.poll()
-            return paths
+        self._poll_now()
+        return paths
 
     def resume(self, run_id: str) -> RunPaths:
         """Queue a stopped, failed, interrupted or cancelled run to continue from its last checkpoint."""
@@ -193,8 +195,8 @@ class JobManager:
                                   "Start a new run with the same settings, or lower training.save_steps")
             update_status(paths, state="queued", queued_at=time.time(), resume=True, error="", error_kind="",
                           hint="", phase="queued", finished=None)
-            self.poll()
-            return paths
+        self._poll_now()
+        return paths
 
     def stop(self, run_id: str) -> str:
         """Stop and save: the worker saves the adapter at the next step and ends. A queued run leaves the queue."""
@@ -283,7 +285,10 @@ class JobManager:
         return marked
 
     def start_background(self) -> None:
-        """Recover, then poll in a daemon thread so queued runs start without a browser open."""
+        """Recover, then poll in a daemon thread so queued runs start without a browser open.
+
+        While that thread runs, it alone starts workers: a worker inherits the CPU priority of the thread
+        that starts it, and the server lowers its other threads' priority (`lower_server_priority`)."""
         if self._thread and self._thread.is_alive():
             return
         self.recover()
@@ -294,15 +299,38 @@ class JobManager:
     def shutdown(self) -> None:
         """Stop watching. Workers keep training: the next server re-attaches to them."""
         self._halt.set()
+        self._wake.set()
         if self._thread:
             self._thread.join(timeout=5)
 
+    def _poll_now(self, timeout_s: float = 10.0) -> None:
+        """poll() at once: here without a background thread, else by that thread, waiting for it to finish."""
+        thread = self._thread
+        if thread is None or not thread.is_alive() or thread is threading.current_thread():
+            self.poll()
+            return
+        done = threading.Event()
+        with self._lock:
+            self._waiters.append(done)
+        self._wake.set()
+        if not done.wait(timeout_s):
+            log.warning("The job thread did not answer within %.0f s; the run stays queued", timeout_s)
+
     def _loop(self) -> None:
-        while not self._halt.wait(self.poll_s):
+        while not self._halt.is_set():
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+            if self._halt.is_set():
+                break
+            with self._lock:
+                waiters, self._waiters = self._waiters, []
             try:
                 self.poll()
             except Exception:  # noqa: BLE001 - one damaged run folder must not stop every queued run
                 log.exception("Job polling failed; trying again")
+            finally:
+                for done in waiters:
+                    done.set()
 
     # ---- internals ---------------------------------------------------------------------
     def _paths(self, run_id: str) -> RunPaths:
@@ -376,6 +404,24 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass  # already gone
+
+
+def lower_server_priority(niceness: int) -> bool:
+    """Lower the CPU priority (raise the nice value) of the calling thread and of every thread it starts later.
+
+    Linux keeps a nice value per thread, so the job thread started before this call keeps its priority,
+    and so do the workers it starts; an unprivileged process could not give them back a priority taken from
+    it. Returns False where that is not possible (not Linux, or refused)."""
+    if niceness <= 0 or not sys.platform.startswith("linux") or not hasattr(os, "setpriority"):
+        return False
+    tid = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(current + niceness, 19))
+    except OSError as exc:
+        log.warning("Could not lower the web server's CPU priority: %s", exc)
+        return False
+    return True
 
 
 _manager: JobManager | None = None

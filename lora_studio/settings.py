@@ -119,6 +119,18 @@ def server_port() -> int:
     return int(os.environ.get("LORA_STUDIO_PORT", os.environ.get("GRADIO_SERVER_PORT", "7860")))
 
 
+def server_niceness() -> int:
+    """How much lower than its training workers the web server's CPU priority is (LORA_STUDIO_SERVER_NICE,
+    0-19, default 10; 0 = equal). On a machine where training uses every core, pages polling the live chart
+    then take their CPU time from idle moments first instead of from the training step."""
+    raw = os.environ.get("LORA_STUDIO_SERVER_NICE", "").strip()
+    try:
+        value = int(raw) if raw else 10
+    except ValueError:
+        value = 10
+    return min(max(value, 0), 19)
+
+
 # ---- who may use the server and what it may hand out -------------------------------------------
 def parse_login(item: str) -> tuple[str, str]:
     """'user:password' → (user, password); the password may hold ':' but the user may not."""

@@ -71,6 +71,10 @@ def launch(host: str | None = None, port: int | None = None, auth: list[tuple[st
         if loud:  # also on stderr: the log may go to a file nobody reads
             sys.stderr.write(text + "\n")
     jobs.get_manager()  # recover first: runs whose worker died are marked, live ones re-attached
+    # From here on, threads serving pages run below the training workers' CPU priority (the job thread,
+    # started above, keeps it and passes it on): 20 pages polling the live chart cost training little.
+    if jobs.lower_server_priority(settings.server_niceness()):
+        log.info("Web server CPU priority: nice +%d below its training workers", settings.server_niceness())
     engine_access.warm_up()
     # Gradio serves only its upload folder (where the Merge & Export tab prepares downloads) plus
     # allowed_paths; nothing of ours is allowed, and runs, uploads, models and HF's cache are blocked

@@ -315,3 +315,42 @@ def test_status_updates_from_two_processes_lose_nothing(runs_root):
         assert proc.wait(timeout=120) == 0
     status = read_status(paths)
     assert status.step == 149 and status.phase == "x149"  # neither writer put back an older value of the other's
+
+
+def _nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_workers_keep_their_priority_when_the_server_threads_lower_theirs(runs_root):
+    from lora_studio.jobs import lower_server_priority
+
+    manager = JobManager(runs_root, command=fake(steps=200, step_s=0.05), poll_s=5.0)  # a slow tick: submit wakes it
+    manager.start_background()
+    seen: dict = {}
+
+    def serve_a_page() -> None:  # what a request thread does after launch() lowered the main thread
+        seen["lowered"] = lower_server_priority(5)
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        child = threading.Thread(target=lambda: seen.update(child=os.getpriority(os.PRIO_PROCESS, 0)))
+        child.start()
+        child.join()
+        started = time.time()
+        seen["paths"] = manager.submit(RunConfig(), "niced")
+        seen["submit_s"] = time.time() - started
+
+    try:
+        base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        page = threading.Thread(target=serve_a_page)
+        page.start()
+        page.join()
+        paths = seen["paths"]
+        assert seen["lowered"] and seen["nice"] == min(base + 5, 19) and seen["child"] == seen["nice"]
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # other threads untouched
+        assert state(paths) == "running" and seen["submit_s"] < 2.0  # started by the woken job thread, at once
+        pid = read_status(paths).pid
+        assert _nice_of(pid) == base  # the worker got the job thread's priority, not the page's
+        manager.cancel(paths.run_id)
+        wait_for(lambda: state(paths) == "cancelled" and not manager.running())
+    finally:
+        manager.shutdown()

@@ -81,6 +81,8 @@ def launched(monkeypatch):
     monkeypatch.setattr(ui_app, "build_app", Served)
     monkeypatch.setattr(ui_app.jobs, "get_manager", lambda: None)
     monkeypatch.setattr(ui_app.engine_access, "warm_up", lambda: None)
+    # Recorded, not applied: the real one would lower pytest's own thread for the rest of the session.
+    monkeypatch.setattr(ui_app.jobs, "lower_server_priority", lambda n: calls.append({"niceness": n}) is None)
     return ui_app.launch, calls
 
 
@@ -220,3 +222,13 @@ def test_settings_paths_are_absolute_when_blocked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LORA_STUDIO_HOME", "relative-home")
     assert all(Path(p).is_absolute() for p in settings.blocked_paths(tmp_path / "gradio"))
+
+
+def test_launch_lowers_the_page_threads_below_the_workers_by_the_configured_amount(launched, monkeypatch):
+    launch, calls = launched
+    monkeypatch.setenv("LORA_STUDIO_SERVER_NICE", "7")
+    launch(host="127.0.0.1", port=7999)
+    assert calls[0] == {"niceness": 7} and "server_name" in calls[1]  # lowered before Gradio starts its threads
+    for raw, expected in (("", 10), ("0", 0), ("40", 19), ("-5", 0), ("many", 10)):
+        monkeypatch.setenv("LORA_STUDIO_SERVER_NICE", raw)
+        assert settings.server_niceness() == expected
