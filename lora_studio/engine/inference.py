@@ -3,6 +3,13 @@
 Adapters live in one PeftModel (the first via `PeftModel.from_pretrained`, the rest via `load_adapter`),
 switched with `set_adapter`; the base answers inside `disable_adapter()`, so a switch never reloads the
 base. One lock covers load, unload and each whole generation: nothing changes the model under an answer.
+
+All of its torch work (loading weights, attaching adapters, generating) runs on one long-lived thread.
+The CPU build of torch uses OpenMP (libgomp), which keeps a team of threads for every thread that has
+run a parallel operation; once the teams of the process outnumber the cores, libgomp stops letting its
+idle threads spin and every operation pays for waking them: a base loaded in one request thread and
+answers written in fresh threads generated 0.6x as fast as a plain `model.generate` (measured by
+bench/playground_generate.py); on one thread they match.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +42,7 @@ from lora_studio.errors import ModelError, StudioError
 from lora_studio.modelref import parse_model_ref
 
 log = logging.getLogger(__name__)
+_TORCH_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lora-studio-torch")
 BASE = ""  # the target that answers with the base model (every adapter disabled)
 LOCK_WAIT_S = 60.0
 
@@ -114,6 +123,13 @@ class Generation(TextIteratorStreamer, StoppingCriteria):
     def tokens_per_s(self) -> float:
         elapsed = (self.finished or time.perf_counter()) - self.started
         return self.tokens / elapsed if elapsed > 0 else 0.0
+
+
+def on_torch_thread(fn: Callable, *args, **kwargs):
+    """fn(*args, **kwargs) on the Playground's one torch thread (see the module's doc), waiting for its result."""
+    if threading.current_thread().name.startswith("lora-studio-torch"):
+        return fn(*args, **kwargs)
+    return _TORCH_THREAD.submit(fn, *args, **kwargs).result()
 
 
 def _peft_name(key: str) -> str:
@@ -207,7 +223,7 @@ class Playground:
             model_dir = resolve_model_dir(ref)
             device = resolve_device()
             tokenizer = load_tokenizer(model_dir)
-            model = load_model(ModelSettings(ref.display, dtype, load_in_8bit), model_dir, device)
+            model = on_torch_thread(load_model, ModelSettings(ref.display, dtype, load_in_8bit), model_dir, device)
             model.eval()
             self.model = self.base = model
             self.tokenizer, self.base_ref, self.model_dir, self.device = tokenizer, ref.display, model_dir, device
@@ -263,7 +279,7 @@ class Playground:
                 return self.adapters[info.key]
             warning, tokenizer = self.check_fit(info)
             name = _peft_name(info.key)
-            self._attach(info, name)
+            on_torch_thread(self._attach, info, name)
             loaded = LoadedAdapter(info.key, name, info, tokenizer, warning=warning)
             self.adapters[info.key] = loaded
             loaded.bytes = self.memory().adapter_bytes[info.key]
@@ -314,10 +330,8 @@ class Playground:
             kwargs = {**inputs, **settings.generate_kwargs(), "streamer": generation,
                       "stopping_criteria": StoppingCriteriaList([generation]),
                       "pad_token_id": tokenizer.pad_token_id}
-            thread = threading.Thread(target=self._generate, args=(target, kwargs, settings.seed, generation),
-                                      name="lora-studio-generate", daemon=True)
             self.current = generation
-            thread.start()
+            _TORCH_THREAD.submit(self._generate, target, kwargs, settings.seed, generation)
         except BaseException:
             self._lock.release()
             raise
