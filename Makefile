@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.lora-studio-installed
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup model browser run test test-fast lint clean-venv
+.PHONY: setup model browser run test test-fast lint bench clean-venv
 
 setup: $(STAMP) model
 
@@ -39,8 +39,17 @@ test: setup browser
 test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
+# Every benchmark, side by side with its reference; rewrites docs/BENCHMARKS.md (about 40 min on 2 CPU cores).
+bench: setup
+	$(PY) bench/train_throughput.py
+	$(PY) bench/chart_latency.py
+	$(PY) bench/playground_generate.py
+	$(PY) bench/merge_verify.py
+	$(PY) bench/model_load.py
+	$(PY) bench/data_validation.py
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check lora_studio tests samples
+	$(VENV)/bin/ruff check lora_studio tests samples bench
 
 clean-venv:
 	rm -rf $(VENV)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import re
+import resource
+import socket
 import time
 from pathlib import Path
 
@@ -41,3 +43,18 @@ def write_section(key: str, title: str, command: str, rows: list[tuple[str, str,
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(text, encoding="utf-8")
     return section
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time so far of process `pid` (Linux /proc), or of this process."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")

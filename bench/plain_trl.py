@@ -1,0 +1,99 @@
+"""The reference: what a user would write instead of LoRA Studio — a plain TRL SFTTrainer script.
+
+Imports nothing from lora_studio. Two modes, same model, data, LoRA settings, seed and steps:
+- `identical`: every setting a LoRA Studio job uses (float32 on CPU, no gradient checkpointing,
+  the marked chat template for assistant-only loss) — measures the job machinery's overhead;
+- `trl-defaults`: the same hyper-parameters, TRL's own defaults for everything else
+  (gradient checkpointing on, bf16 mixed precision, the model's stored dtype) — what our defaults beat.
+
+Run: python bench/plain_trl.py --mode identical --model DIR --data FILE --template FILE --steps N --out RESULT.json
+The result holds one row per log event (step, time, num_tokens, loss) and the peak RSS; the
+benchmark measures tokens/s over the same window for both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+
+import torch
+from datasets import Dataset
+from peft import LoraConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from trl import SFTConfig, SFTTrainer
+
+
+class Timing(TrainerCallback):
+    """The measuring instrument only: when each log row happened and the non-padding tokens so far."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self.rows.append({"step": state.global_step, "time": time.time(), "loss": logs["loss"],
+                              "num_tokens": logs.get("num_tokens")})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--mode", choices=["identical", "trl-defaults"], required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--template", required=True, help="chat template with generation markers (assistant-only loss)")
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--output-dir", required=True)
+    # quick-start's hyper-parameters
+    p.add_argument("--r", type=int, default=8)
+    p.add_argument("--alpha", type=float, default=16)
+    p.add_argument("--dropout", type=float, default=0.05)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=float, default=0.05)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--max-length", type=int, default=256)
+    p.add_argument("--logging-steps", type=int, default=5)
+    p.add_argument("--save-steps", type=int, default=25)
+    p.add_argument("--seed", type=int, default=42)
+    a = p.parse_args()
+    started = time.time()
+
+    cpu = not torch.cuda.is_available()
+    tokenizer = AutoTokenizer.from_pretrained(a.model)
+    with open(a.template, encoding="utf-8") as f:
+        tokenizer.chat_template = f.read().rstrip("\n")
+    with open(a.data, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    dataset = Dataset.from_list([{"messages": r["messages"]} for r in rows])
+
+    common = dict(
+        output_dir=a.output_dir, max_steps=a.steps, per_device_train_batch_size=a.batch_size,
+        learning_rate=a.lr, lr_scheduler_type="linear", warmup_steps=a.warmup, seed=a.seed, data_seed=a.seed,
+        logging_steps=a.logging_steps, logging_first_step=True, save_steps=a.save_steps, save_total_limit=2,
+        max_length=a.max_length, assistant_only_loss=True, report_to="none", disable_tqdm=True, use_cpu=cpu,
+    )
+    if a.mode == "identical":
+        model = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32 if cpu else torch.bfloat16)
+        args = SFTConfig(**common, packing=False, bf16=not cpu, gradient_checkpointing=False,
+                         dataloader_pin_memory=not cpu)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(a.model)
+        args = SFTConfig(**common)
+    timing = Timing()
+    lora = LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=a.dropout, target_modules="all-linear",
+                      task_type="CAUSAL_LM")
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=lora, callbacks=[timing])
+    trainer.train()
+    trainer.save_model(a.output_dir + "/adapter")
+    with open(a.out, "w", encoding="utf-8") as f:
+        json.dump({"mode": a.mode, "started": started, "rows": timing.rows,
+                   "gradient_checkpointing": bool(args.gradient_checkpointing), "bf16": bool(args.bf16),
+                   "dtype": str(model.dtype), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                   "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if not cpu else None}, f)
+
+
+if __name__ == "__main__":
+    main()
