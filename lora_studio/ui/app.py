@@ -71,8 +71,8 @@ def launch(host: str | None = None, port: int | None = None, auth: list[tuple[st
         if loud:  # also on stderr: the log may go to a file nobody reads
             sys.stderr.write(text + "\n")
     jobs.get_manager()  # recover first: runs whose worker died are marked, live ones re-attached
-    # From here on, threads serving pages run below the training workers' CPU priority (the job thread,
-    # started above, keeps it and passes it on): 20 pages polling the live chart cost training little.
+    # With LORA_STUDIO_SERVER_NICE, threads serving pages run from here on below the training workers' CPU
+    # priority; the job thread, started above, keeps it and passes it on to the workers it starts.
     if jobs.lower_server_priority(settings.server_niceness()):
         log.info("Web server CPU priority: nice +%d below its training workers", settings.server_niceness())
     engine_access.warm_up()

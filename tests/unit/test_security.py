@@ -229,6 +229,6 @@ def test_launch_lowers_the_page_threads_below_the_workers_by_the_configured_amou
     monkeypatch.setenv("LORA_STUDIO_SERVER_NICE", "7")
     launch(host="127.0.0.1", port=7999)
     assert calls[0] == {"niceness": 7} and "server_name" in calls[1]  # lowered before Gradio starts its threads
-    for raw, expected in (("", 10), ("0", 0), ("40", 19), ("-5", 0), ("many", 10)):
+    for raw, expected in (("", 0), ("10", 10), ("40", 19), ("-5", 0), ("many", 0)):
         monkeypatch.setenv("LORA_STUDIO_SERVER_NICE", raw)
         assert settings.server_niceness() == expected
