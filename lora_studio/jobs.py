@@ -31,12 +31,12 @@ from lora_studio.runs import (
     RESUMABLE_STATES,
     RunPaths,
     create_run,
-    has_checkpoint,
     list_runs,
     new_run_dir,
     process_start_time,
     read_status,
     request_stop,
+    resumable_checkpoint,
     update_status,
 )
 
@@ -190,7 +190,9 @@ class JobManager:
             if status.state not in RESUMABLE_STATES:
                 raise ConfigError(f"Run {run_id} is {status.state}; only a stopped, failed, interrupted or "
                                   "cancelled run can be resumed", "Wait for it to end, or start a new run")
-            if not has_checkpoint(paths):
+            # The worker resumes from the newest complete checkpoint; when a kill or a full disk left only
+            # incomplete ones, this says so now instead of queueing a run that would fail.
+            if resumable_checkpoint(paths, log_skipped=False) is None:  # the worker logs what it skips
                 raise ConfigError(f"Run {run_id} has no checkpoint to resume from (it ended before its first save)",
                                   "Start a new run with the same settings, or lower training.save_steps")
             update_status(paths, state="queued", queued_at=time.time(), resume=True, error="", error_kind="",

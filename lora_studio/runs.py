@@ -220,9 +220,9 @@ def missing_checkpoint_files(folder: Path) -> list[str]:
     return [name for name in CHECKPOINT_FILES if not (folder / name).is_file()]
 
 
-def resumable_checkpoint(paths: RunPaths) -> Path | None:
-    """The newest complete checkpoint; None when the run saved none. Incomplete ones are skipped (logged);
-    when every checkpoint is incomplete, a ConfigError says what each one lacks."""
+def resumable_checkpoint(paths: RunPaths, log_skipped: bool = True) -> Path | None:
+    """The newest complete checkpoint; None when the run saved none. Incomplete ones are skipped (logged, unless
+    `log_skipped` is False); when every checkpoint is incomplete, a ConfigError says what each one lacks."""
     folder = paths.checkpoints
     found = [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)] \
         if folder.is_dir() else []
@@ -230,7 +230,7 @@ def resumable_checkpoint(paths: RunPaths) -> Path | None:
     for candidate in sorted(found, key=lambda p: int(p.name.split("-")[1]), reverse=True):
         missing = missing_checkpoint_files(candidate)
         if not missing:
-            for problem in problems:
+            for problem in problems if log_skipped else ():
                 log.warning("%s: resuming from %s instead", problem, candidate.name)
             return candidate
         problems.append(f"{candidate.name} lacks {', '.join(missing)}")

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from lora_studio.config import SECTIONS, RunConfig
+from lora_studio.errors import ConfigError
 from lora_studio.metrics import MetricRow
 from lora_studio.runs import (
     ACTIVE_STATES,
@@ -22,6 +23,7 @@ from lora_studio.runs import (
     RunSummary,
     has_checkpoint,
     list_runs,
+    resumable_checkpoint,
     run_summary,
     tail_lines,
 )
@@ -187,7 +189,24 @@ def details_md(summary: RunSummary) -> str:
             lines.append(f"> 💡 {status.hint}")
     if summary.config_error:
         lines.append(f"> ⚠️ {summary.config_error}. The run's other files are still readable.")
+    problem = resume_problem(summary)
+    if problem:
+        lines.append(f"> ⚠️ **Cannot resume:** {problem}")
     return "\n\n".join(lines)
+
+
+def resume_problem(summary: RunSummary) -> str | None:
+    """Why a stopped, failed, interrupted or cancelled run that saved checkpoints cannot resume (every one of
+    them lost files), with what to do; None when it can, or when it never saved one (nothing broke)."""
+    if summary.status.state not in RESUMABLE_STATES or not has_checkpoint(summary.paths):
+        return None
+    try:
+        resumable_checkpoint(summary.paths, log_skipped=False)  # only asking: nothing resumes here
+    except ConfigError as exc:
+        return exc.one_line()
+    except OSError as exc:
+        return f"its checkpoints cannot be read ({exc})"
+    return None
 
 
 def log_tail(paths: RunPaths, lines: int = 20) -> str:
@@ -209,7 +228,9 @@ def cli_commands(summary: RunSummary) -> str:
     else:
         lines += ["", *_elsewhere_command(summary.config)]
     if summary.status.state in RESUMABLE_STATES:
-        if has_checkpoint(paths):
+        if has_checkpoint(paths) and resume_problem(summary):
+            lines += ["", "# its checkpoints are incomplete, so it cannot be resumed; train it again instead"]
+        elif has_checkpoint(paths):
             lines += ["", "# continue this run from its last checkpoint",
                       f"python -m lora_studio train --run-dir {shlex.quote(str(paths.root))} --resume"]
         else:

@@ -183,6 +183,12 @@ def test_resume_is_refused_without_a_checkpoint_or_while_running(runs_root):
     update_status(early, state="failed")
     with pytest.raises(ConfigError, match="no checkpoint"):
         manager.resume(early.run_id)
+    torn = early.checkpoints / "checkpoint-5"  # a save cut short: trainer_state.json never written
+    torn.mkdir(parents=True)
+    (torn / "adapter_config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="no complete checkpoint.*lacks adapter_model.safetensors, trainer_state"):
+        manager.resume(early.run_id)
+    assert state(early) == "failed"  # refused before anything changed
     with pytest.raises(ConfigError, match="no run named"):
         manager.resume("../etc")
 

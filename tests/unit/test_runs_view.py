@@ -10,7 +10,7 @@ import pytest
 from lora_studio.config import RunConfig, apply_overrides
 from lora_studio.errors import ConfigError
 from lora_studio.metrics import MetricRow, append_row
-from lora_studio.runs import RunPaths, RunStatus, delete_run, run_summary, write_status
+from lora_studio.runs import CHECKPOINT_FILES, RunPaths, RunStatus, delete_run, run_summary, write_status
 from lora_studio.ui import runs_view
 
 
@@ -244,14 +244,14 @@ def test_resume_command_only_when_resumable_with_a_checkpoint(tmp_path):
 
     stopped = make_run(tmp_path, "stopped", state="stopped")
     assert "cannot be resumed" in runs_view.cli_commands(run_summary(stopped))
-    (stopped.checkpoints / "checkpoint-20").mkdir(parents=True)
+    save_checkpoint(stopped, 20)
     text = runs_view.cli_commands(run_summary(stopped))
     resume_line = [line for line in text.splitlines() if "--resume" in line]
     assert len(resume_line) == 1
     args = build_parser().parse_args(shlex.split(resume_line[0])[3:])
     assert args.resume and args.run_dir == str(stopped.root)
     running = make_run(tmp_path, "running", state="running")
-    (running.checkpoints / "checkpoint-20").mkdir(parents=True)
+    save_checkpoint(running, 20)
     assert "--resume" not in runs_view.cli_commands(run_summary(running))
 
 
@@ -265,5 +265,26 @@ def test_cli_for_unreadable_config_is_commented_out(tmp_path):
 @pytest.mark.parametrize("state", ["failed", "interrupted", "cancelled"])
 def test_every_resumable_state_offers_resume_once_checkpointed(tmp_path, state):
     paths = make_run(tmp_path, state, state=state)
-    (paths.checkpoints / "checkpoint-10").mkdir(parents=True)
+    save_checkpoint(paths, 10)
     assert f"--run-dir {paths.root} --resume" in runs_view.cli_commands(run_summary(paths))
+    assert "Cannot resume" not in runs_view.details_md(run_summary(paths))
+
+
+def test_a_run_whose_every_checkpoint_lost_files_says_it_cannot_resume_and_what_each_lacks(tmp_path):
+    paths = make_run(tmp_path, "lost", state="stopped")
+    save_checkpoint(paths, 10)
+    (paths.checkpoints / "checkpoint-10" / "adapter_model.safetensors").unlink()
+    summary = run_summary(paths)
+    assert "--resume" not in runs_view.cli_commands(summary) and "incomplete" in runs_view.cli_commands(summary)
+    details = runs_view.details_md(summary)
+    assert "Cannot resume" in details and "checkpoint-10 lacks adapter_model.safetensors" in details
+    save_checkpoint(paths, 5)  # an older complete one: resume goes back to it
+    assert "Cannot resume" not in runs_view.details_md(run_summary(paths))
+
+
+def save_checkpoint(paths, step: int) -> None:
+    """The files a Trainer save leaves (lora_studio.runs.CHECKPOINT_FILES)."""
+    folder = paths.checkpoints / f"checkpoint-{step}"
+    folder.mkdir(parents=True)
+    for name in CHECKPOINT_FILES:
+        (folder / name).write_text("{}")

@@ -46,8 +46,11 @@ for step in range(start + 1, steps + 1):
     time.sleep(opts.get("step_s", 0.05))
     append_row(paths.metrics, MetricRow("log", step, steps, loss=2.0 / step, time=time.time()))
     update_status(paths, step=step, max_steps=steps)
-    if step == 3:
-        (paths.checkpoints / "checkpoint-3").mkdir(parents=True, exist_ok=True)
+    if step == 3:  # what a Trainer save leaves (lora_studio.runs.CHECKPOINT_FILES), trainer_state.json last
+        checkpoint = paths.checkpoints / "checkpoint-3"
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        for name in ("adapter_config.json", "adapter_model.safetensors", "trainer_state.json"):
+            (checkpoint / name).write_text("{}")
     if paths.stop.exists():
         update_status(paths, state="stopped", phase="stopped", finished=time.time())
         sys.exit(0)
