@@ -17,7 +17,7 @@ from lora_studio import logs, settings
 from lora_studio.config import RunConfig, apply_overrides, merge_dict, require_valid
 from lora_studio.data import load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, StudioError
-from lora_studio.jobs import check_launch, uses_launcher, worker_argv, worker_env
+from lora_studio.launch import check_launch, uses_launcher, worker_argv, worker_env
 from lora_studio.modelref import parse_model_ref
 from lora_studio.presets import list_presets, load_preset
 from lora_studio.runs import (

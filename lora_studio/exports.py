@@ -29,8 +29,8 @@ from pathlib import Path
 
 from lora_studio import settings
 from lora_studio.errors import ConfigError, StudioError
-from lora_studio.jobs import _signal_group, pid_alive
 from lora_studio.modelcard import model_card
+from lora_studio.processes import pid_alive, signal_group
 from lora_studio.runs import (
     RunPaths,
     _status_lock,
@@ -337,7 +337,7 @@ def poll_export(paths: RunPaths) -> ExportStatus:
     status = read_export_status(paths)
     if status.state != "running" or not status.pid or pid_alive(status.pid, paths.root, status.pid_start):
         return status
-    _signal_group(status.pid, signal.SIGKILL)  # nothing of it may linger
+    signal_group(status.pid, signal.SIGKILL)  # nothing of it may linger
     with _status_lock(paths):  # read again: the worker may have reported just before it ended
         status = read_export_status(paths)
         if status.state == "running":
@@ -354,8 +354,8 @@ def cancel_export(paths: RunPaths) -> str:
     if status.state != "running" or not status.pid:
         raise ConfigError(f"No export of run {paths.run_id} is running", "Nothing to cancel")
     update_export_status(paths, cancel_requested=True, phase="cancelling")
-    _signal_group(status.pid, signal.SIGTERM)
-    timer = threading.Timer(GRACE_S, _signal_group, (status.pid, signal.SIGKILL))
+    signal_group(status.pid, signal.SIGTERM)
+    timer = threading.Timer(GRACE_S, signal_group, (status.pid, signal.SIGKILL))
     timer.daemon = True
     timer.start()
     return "cancelling"

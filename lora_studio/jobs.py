@@ -13,19 +13,18 @@ SIGTERM on to every rank, and the ranks die with it). No torch here.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lora_studio import settings
 from lora_studio.config import RunConfig, require_valid
-from lora_studio.errors import ConfigError, StudioError
+from lora_studio.errors import ConfigError
+from lora_studio.launch import WorkerCommand, check_launch, worker_command, worker_env
+from lora_studio.processes import pid_alive, signal_group
 from lora_studio.runs import (
     ACTIVE_STATES,
     RESUMABLE_STATES,
@@ -44,95 +43,6 @@ log = logging.getLogger(__name__)
 
 KILLED_HINT = ("Resume it from its last checkpoint. If nobody stopped it, the machine may have run out of memory: "
                "lower training.batch_size or data.max_length, or load the model in 8-bit")
-WorkerCommand = Callable[[RunPaths, bool], list[str]]
-
-
-def uses_launcher(num_processes: int, accelerate_config: str = "") -> bool:
-    """Several processes, or an accelerate config (FSDP, DeepSpeed), go through `accelerate launch`."""
-    return int(num_processes) > 1 or bool(accelerate_config)
-
-
-def worker_argv(run_dir: str | Path, resume: bool = False, num_processes: int = 1, accelerate_config: str = "",
-                python: str = sys.executable) -> list[str]:
-    """argv that trains the run in `run_dir` (a list: no shell, no quoting problems). One process runs the
-    worker itself; more run the same worker module under `accelerate launch`, which starts one rank per
-    process through torch's elastic launcher (DDP over NCCL on GPUs, gloo on CPU; FSDP or DeepSpeed when
-    `accelerate_config` says so). Used by JobManager and by the CLI alike."""
-    worker = ["-m", "lora_studio.engine.worker", "--run-dir", str(run_dir), *(["--resume"] if resume else [])]
-    if not uses_launcher(num_processes, accelerate_config):
-        return [python, *worker]
-    launch = [python, "-m", "accelerate.commands.launch", "--num_processes", str(int(num_processes))]
-    if accelerate_config:
-        launch += ["--config_file", str(Path(accelerate_config).expanduser())]
-    else:
-        # Every choice spelled out: no warning about defaults, and a free port, so two runs can launch at once.
-        launch += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                   "--main_process_port", "0"]
-    return [*launch, *worker]
-
-
-def worker_command(paths: RunPaths, resume: bool) -> list[str]:
-    """argv for a run as its frozen config asks: the plain worker, or the worker under accelerate launch."""
-    try:
-        training = RunConfig.load(paths.config).training
-        num_processes, accelerate_config = int(training.num_processes), str(training.accelerate_config or "")
-    except (StudioError, OSError, TypeError, ValueError) as exc:
-        # The worker itself reports a broken config in status.json; one process is enough for that.
-        log.warning("Could not read the process count of %s (%s); starting one process", paths.run_id, exc)
-        num_processes, accelerate_config = 1, ""
-    return worker_argv(paths.root, resume, num_processes, accelerate_config)
-
-
-def check_launch(cfg: RunConfig) -> None:
-    """Refuse what the launcher would refuse only after the run was queued."""
-    path = str(cfg.training.accelerate_config or "")
-    if path and not Path(path).expanduser().is_file():
-        raise ConfigError(f"training.accelerate_config: there is no file {path}",
-                          "Write one with `accelerate config --config_file FILE`, or leave it empty for plain DDP")
-
-
-def worker_env() -> dict[str, str]:
-    """The worker's environment: unbuffered output (train.log fills live), and this package importable."""
-    return {**os.environ, "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-
-
-def pid_alive(pid: int | None, run_root: Path | None = None, pid_start: str | None = None) -> bool:
-    """True when `pid` runs. With `pid_start` (its recorded start time), only when it is that very process;
-    with `run_root` and no start time, only when its command line names the run or the package."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    started = process_start_time(pid)
-    if pid_start:  # a reused pid (or a thread id) starts at another time; an exited one has none
-        return started == pid_start if Path("/proc").is_dir() else True
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if run_root is not None and cmdline.exists():
-        try:
-            parts = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            return False  # it exited while we looked
-        if not parts or parts == [b""]:
-            return False  # a zombie: exited, not yet reaped
-        # The dashboard's worker names the run folder; a CLI `train` names at least the package.
-        return any(str(run_root).encode() in part or part == b"lora_studio" or part.startswith(b"lora_studio.")
-                   for part in parts)
-    return True
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -227,9 +137,9 @@ class JobManager:
                 raise ConfigError(f"Run {run_id} is not running (it is {state})", "Nothing to cancel")
             job.cancel_requested = True
             update_status(paths, phase="cancelling")
-            _signal_group(job.pid, signal.SIGTERM)
+            signal_group(job.pid, signal.SIGTERM)
             if job.kill_timer is None:
-                job.kill_timer = threading.Timer(self.grace_s, _signal_group, (job.pid, signal.SIGKILL))
+                job.kill_timer = threading.Timer(self.grace_s, signal_group, (job.pid, signal.SIGKILL))
                 job.kill_timer.daemon = True
                 job.kill_timer.start()
             return "cancelling"
@@ -372,7 +282,7 @@ class JobManager:
     def _finish(self, job: Job, code: int) -> None:
         if job.kill_timer:
             job.kill_timer.cancel()
-        _signal_group(job.pid, signal.SIGKILL)  # leave nothing behind the worker (e.g. dataloader children)
+        signal_group(job.pid, signal.SIGKILL)  # leave nothing behind the worker (e.g. dataloader children)
         status = read_status(job.paths)
         # A cancelled worker reports 'interrupted' (SIGTERM), nothing (SIGKILL) or 'failed' (a SIGTERM in the middle
         # of an import breaks the import); cancel() asks only while it runs, so one that ended first keeps its state.
@@ -399,31 +309,6 @@ def _read_pid(paths: RunPaths) -> int | None:
 def _mark_dead(paths: RunPaths, message: str) -> None:
     update_status(paths, state="interrupted", phase="interrupted", finished=time.time(), error=message,
                   error_kind="killed", hint=KILLED_HINT)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # already gone
-
-
-def lower_server_priority(niceness: int) -> bool:
-    """Lower the CPU priority (raise the nice value) of the calling thread and of every thread it starts later.
-
-    Linux keeps a nice value per thread, so the job thread started before this call keeps its priority,
-    and so do the workers it starts; an unprivileged process could not give them back a priority taken from
-    it. Returns False where that is not possible (not Linux, or refused)."""
-    if niceness <= 0 or not sys.platform.startswith("linux") or not hasattr(os, "setpriority"):
-        return False
-    tid = threading.get_native_id()
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(current + niceness, 19))
-    except OSError as exc:
-        log.warning("Could not lower the web server's CPU priority: %s", exc)
-        return False
-    return True
 
 
 _manager: JobManager | None = None

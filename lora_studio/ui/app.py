@@ -6,7 +6,7 @@ import logging
 
 import gradio as gr
 
-from lora_studio import jobs, settings
+from lora_studio import jobs, processes, settings
 from lora_studio.ui import config_tab, engine_access
 from lora_studio.ui.data_tab import build_data_tab
 from lora_studio.ui.export_tab import build_export_tab
@@ -73,7 +73,7 @@ def launch(host: str | None = None, port: int | None = None, auth: list[tuple[st
     jobs.get_manager()  # recover first: runs whose worker died are marked, live ones re-attached
     # With LORA_STUDIO_SERVER_NICE, threads serving pages run from here on below the training workers' CPU
     # priority; the job thread, started above, keeps it and passes it on to the workers it starts.
-    if jobs.lower_server_priority(settings.server_niceness()):
+    if processes.lower_server_priority(settings.server_niceness()):
         log.info("Web server CPU priority: nice +%d below its training workers", settings.server_niceness())
     engine_access.warm_up()
     # Gradio serves only its upload folder (where the Merge & Export tab prepares downloads) plus

@@ -24,8 +24,10 @@ from transformers import AutoModelForCausalLM
 from lora_studio import settings
 from lora_studio.engine.worker import classify
 from lora_studio.errors import ConfigError
-from lora_studio.jobs import JobManager, WorkerCommand, group_alive, worker_command
+from lora_studio.jobs import JobManager
+from lora_studio.launch import WorkerCommand, worker_command
 from lora_studio.metrics import MetricsReader, read_all
+from lora_studio.processes import group_alive
 from lora_studio.runs import RunPaths, missing_checkpoint_files, read_status, resumable_checkpoint
 from lora_studio.ui import runs_tab
 from lora_studio.ui.runs_tab import OUTPUTS, SELECTION_OUTPUTS

@@ -7,8 +7,9 @@ import time
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
-from lora_studio.jobs import JobManager, group_alive
+from lora_studio.jobs import JobManager
 from lora_studio.metrics import MetricsReader
+from lora_studio.processes import group_alive
 from lora_studio.runs import read_status
 from tests.integration.helpers import tiny_config
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from lora_studio.config import RunConfig
-from lora_studio.jobs import JobManager, group_alive
+from lora_studio.jobs import JobManager
+from lora_studio.processes import group_alive
 from lora_studio.runs import read_status
 from tests.unit.test_jobs import fake, wait_for
 

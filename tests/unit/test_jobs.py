@@ -15,8 +15,9 @@ import pytest
 
 from lora_studio.config import RunConfig
 from lora_studio.errors import ConfigError
-from lora_studio.jobs import JobManager, group_alive, pid_alive
+from lora_studio.jobs import JobManager
 from lora_studio.metrics import MetricsReader
+from lora_studio.processes import group_alive, pid_alive
 from lora_studio.runs import RunPaths, create_run, read_status, update_status
 
 FAKE = Path(__file__).parent / "fakes" / "fake_worker.py"
@@ -329,7 +330,7 @@ def _nice_of(pid: int) -> int:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
 def test_workers_keep_their_priority_when_the_server_threads_lower_theirs(runs_root):
-    from lora_studio.jobs import lower_server_priority
+    from lora_studio.processes import lower_server_priority
 
     manager = JobManager(runs_root, command=fake(steps=200, step_s=0.05), poll_s=5.0)  # a slow tick: submit wakes it
     manager.start_background()

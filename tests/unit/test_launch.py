@@ -15,7 +15,8 @@ from lora_studio import __main__ as cli
 from lora_studio.config import RunConfig, apply_overrides
 from lora_studio.engine import distributed
 from lora_studio.errors import ConfigError
-from lora_studio.jobs import JobManager, check_launch, worker_argv, worker_command
+from lora_studio.jobs import JobManager
+from lora_studio.launch import check_launch, worker_argv, worker_command
 from lora_studio.runs import RunPaths, create_run, read_status, run_summary, update_status
 from lora_studio.ui import runs_view
 

@@ -82,7 +82,7 @@ def launched(monkeypatch):
     monkeypatch.setattr(ui_app.jobs, "get_manager", lambda: None)
     monkeypatch.setattr(ui_app.engine_access, "warm_up", lambda: None)
     # Recorded, not applied: the real one would lower pytest's own thread for the rest of the session.
-    monkeypatch.setattr(ui_app.jobs, "lower_server_priority", lambda n: calls.append({"niceness": n}) is None)
+    monkeypatch.setattr(ui_app.processes, "lower_server_priority", lambda n: calls.append({"niceness": n}) is None)
     return ui_app.launch, calls
 
 
