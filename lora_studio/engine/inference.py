@@ -4,12 +4,7 @@ Adapters live in one PeftModel (the first via `PeftModel.from_pretrained`, the r
 switched with `set_adapter`; the base answers inside `disable_adapter()`, so a switch never reloads the
 base. One lock covers load, unload and each whole generation: nothing changes the model under an answer.
 
-All of its torch work (loading weights, attaching adapters, generating) runs on one long-lived thread.
-The CPU build of torch uses OpenMP (libgomp), which keeps a team of threads for every thread that has
-run a parallel operation; once the teams of the process outnumber the cores, libgomp stops letting its
-idle threads spin and every operation pays for waking them: a base loaded in one request thread and
-answers written in fresh threads generated 0.6x as fast as a plain `model.generate` (measured by
-bench/playground_generate.py); on one thread they match.
+All of its torch work runs on one thread (`engine.generation.on_torch_thread`: why, there).
 """
 
 from __future__ import annotations
@@ -19,14 +14,13 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers import StoppingCriteriaList
 
 from lora_studio.adapters import (
     WEIGHTS_FILE,
@@ -37,33 +31,20 @@ from lora_studio.adapters import (
     same_base,
 )
 from lora_studio.config import ModelSettings
+from lora_studio.engine.generation import (
+    TORCH_THREAD,
+    Generation,
+    GenerationSettings,
+    explain,
+    on_torch_thread,
+)
 from lora_studio.engine.models import load_model, load_tokenizer, resolve_device, resolve_model_dir
 from lora_studio.errors import ModelError, StudioError
 from lora_studio.modelref import parse_model_ref
 
 log = logging.getLogger(__name__)
-_TORCH_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lora-studio-torch")
 BASE = ""  # the target that answers with the base model (every adapter disabled)
 LOCK_WAIT_S = 60.0
-
-
-@dataclass
-class GenerationSettings:
-    max_new_tokens: int = 256
-    temperature: float = 0.7  # 0 = greedy
-    top_p: float = 0.9
-    top_k: int = 50  # 0 = no top-k filter
-    repetition_penalty: float = 1.0
-    seed: int = 0
-    system_prompt: str = ""
-
-    def generate_kwargs(self) -> dict:
-        kwargs: dict = {"max_new_tokens": int(self.max_new_tokens),
-                        "repetition_penalty": float(self.repetition_penalty)}
-        if self.temperature <= 0:
-            return {**kwargs, "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-        return {**kwargs, "do_sample": True, "temperature": float(self.temperature), "top_p": float(self.top_p),
-                "top_k": int(self.top_k) if self.top_k > 0 else None}
 
 
 @dataclass
@@ -82,54 +63,6 @@ class MemoryReport:
     base_bytes: int = 0
     adapter_bytes: dict[str, int] = field(default_factory=dict)  # adapter key → parameter bytes
     cuda_allocated: int | None = None
-
-
-class Generation(TextIteratorStreamer, StoppingCriteria):
-    """An answer being written in a background thread: iterate for text pieces as they come. It is both the
-    streamer and the stopping criterion of its `generate` call, so `stop()` ends it at the next token."""
-
-    def __init__(self, tokenizer) -> None:
-        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        self.stop_event = threading.Event()
-        self.error: BaseException | None = None
-        self.stopped = False  # the user pressed Stop (an abandoned stream also ends, but is not "stopped")
-        self.tokens = 0  # new tokens, for tokens/s
-        self._prompt_seen = False
-        self.started = time.perf_counter()
-        self.finished: float | None = None
-
-    def put(self, value) -> None:
-        if self._prompt_seen:
-            self.tokens += int(value.numel())
-        self._prompt_seen = True
-        super().put(value)
-
-    def __iter__(self) -> Iterator[str]:
-        try:
-            while (piece := self.text_queue.get()) is not self.stop_signal:
-                yield piece
-        finally:
-            self.stop_event.set()  # a consumer that went away ends the generation early
-        if self.error is not None:
-            raise self.error
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        return torch.full((input_ids.shape[0],), self.stop_event.is_set(), dtype=torch.bool, device=input_ids.device)
-
-    def stop(self) -> None:
-        self.stopped = True
-        self.stop_event.set()
-
-    def tokens_per_s(self) -> float:
-        elapsed = (self.finished or time.perf_counter()) - self.started
-        return self.tokens / elapsed if elapsed > 0 else 0.0
-
-
-def on_torch_thread(fn: Callable, *args, **kwargs):
-    """fn(*args, **kwargs) on the Playground's one torch thread (see the module's doc), waiting for its result."""
-    if threading.current_thread().name.startswith("lora-studio-torch"):
-        return fn(*args, **kwargs)
-    return _TORCH_THREAD.submit(fn, *args, **kwargs).result()
 
 
 def _peft_name(key: str) -> str:
@@ -331,7 +264,7 @@ class Playground:
                       "stopping_criteria": StoppingCriteriaList([generation]),
                       "pad_token_id": tokenizer.pad_token_id}
             self.current = generation
-            _TORCH_THREAD.submit(self._generate, target, kwargs, settings.seed, generation)
+            TORCH_THREAD.submit(self._generate, target, kwargs, settings.seed, generation)
         except BaseException:
             self._lock.release()
             raise
@@ -353,7 +286,7 @@ class Playground:
                 self.model.generate(**kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             log.exception("Generation failed")
-            generation.error = _explain(exc)
+            generation.error = explain(exc)
             generation.text_queue.put(generation.stop_signal)
         finally:
             generation.finished = time.perf_counter()
@@ -392,16 +325,6 @@ class Playground:
                              f"exceeds this model's {limit}-token context",
                              "Press Clear to start a new conversation, or lower max new tokens")
         return dict(inputs)
-
-
-def _explain(exc: BaseException) -> BaseException:
-    if isinstance(exc, StudioError):
-        return exc
-    if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
-        return StudioError("Memory ran out while answering", "Lower max new tokens, unload adapters you do not "
-                           "need, or choose a smaller base model", kind="out_of_memory")
-    return StudioError(f"Generation failed ({type(exc).__name__}: {exc})".splitlines()[0],
-                       "Try again with other settings; the server log has the details")
 
 
 _PLAYGROUND = Playground()  # empty until a base is chosen: nothing loads at import
