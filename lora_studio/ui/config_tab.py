@@ -24,6 +24,7 @@ from lora_studio.presets import list_presets, load_preset, preset_overrides, sav
 from lora_studio.runs import RunPaths, list_runs, read_status
 from lora_studio.ui import config_view as view
 from lora_studio.ui import data_tab as data_handlers
+from lora_studio.ui import preflight_view
 from lora_studio.ui.data_tab import DataTab
 from lora_studio.ui.data_view import Selection
 from lora_studio.ui.engine_access import engine
@@ -71,8 +72,8 @@ def refresh(data_state: dict | None, config_state: dict | None, calib: dict | No
     facts, more = _preflight(cfg) if not blocking & view.PREFLIGHT_INPUTS else (None, [])
     issues += more
     by_field = view.issues_by_field(issues)
-    rows = view.count_train_rows(cfg)
-    panel = view.preflight_md(cfg, facts, rows, _calibration_for(cfg, facts))
+    rows = preflight_view.count_train_rows(cfg)
+    panel = preflight_view.preflight_md(cfg, facts, rows, _calibration_for(cfg, facts))
     can_measure = bool(data_state) and not issues and facts is not None and not calib
     values: dict[str, Any] = {
         "summary": view.summary_md(issues), "data_owned": view.data_owned_md(cfg, bool(data_state)),

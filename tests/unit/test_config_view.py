@@ -12,6 +12,7 @@ from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, apply_overrides
 from lora_studio.presets import load_preset
 from lora_studio.settings import EMBEDDED_MODEL_NAME
 from lora_studio.ui import config_view as view
+from lora_studio.ui import preflight_view
 from lora_studio.ui.data_view import Selection
 
 
@@ -139,19 +140,19 @@ def test_issues_are_listed_by_their_section_and_summarised():
     (201, ["training.batch_size=4", "training.num_processes=2"], 26),
 ])
 def test_optimizer_steps_follow_the_trainer(rows, overrides, expected):
-    assert view.optimizer_steps(rows, apply_overrides(RunConfig(), overrides)) == expected
+    assert preflight_view.optimizer_steps(rows, apply_overrides(RunConfig(), overrides)) == expected
 
 
 def test_memory_estimate_parts():
     facts = Facts()
     cfg = apply_overrides(RunConfig(), ["training.batch_size=2", "data.max_length=32"])
-    mem = view.estimate_memory(cfg, facts)
+    mem = preflight_view.estimate_memory(cfg, facts)
     assert mem.weights == 100_000 * 4 + 1_000 * 4
     assert mem.optimizer == 1_000 * 12
-    assert mem.activations == 2 * 32 * 64 * 2 * view.ACTIVATION_FACTOR * 4 + 2 * 32 * 1_000 * 8
-    eight_bit = view.estimate_memory(apply_overrides(cfg, ["model.load_in_8bit=true"]), facts)
+    assert mem.activations == 2 * 32 * 64 * 2 * preflight_view.ACTIVATION_FACTOR * 4 + 2 * 32 * 1_000 * 8
+    eight_bit = preflight_view.estimate_memory(apply_overrides(cfg, ["model.load_in_8bit=true"]), facts)
     assert eight_bit.weights == 80_000 + 20_000 * 4 + 1_000 * 4
-    checkpointed = view.estimate_memory(apply_overrides(cfg, ["training.gradient_checkpointing=true"]), facts)
+    checkpointed = preflight_view.estimate_memory(apply_overrides(cfg, ["training.gradient_checkpointing=true"]), facts)
     assert checkpointed.activations < mem.activations
     assert mem.total == mem.weights + mem.optimizer + mem.activations
 
@@ -159,22 +160,22 @@ def test_memory_estimate_parts():
 def test_preflight_text_says_measured_or_rough(chat_file):
     facts = Facts()
     cfg = apply_overrides(RunConfig(), [f"data.path={chat_file}", "data.eval_fraction=0.1", "training.batch_size=4"])
-    rows = view.count_train_rows(cfg)
+    rows = preflight_view.count_train_rows(cfg)
     assert rows.train_rows == 36 and 16 < rows.mean_tokens <= cfg.data.max_length
-    rough = view.preflight_md(cfg, facts, rows, None)
+    rough = preflight_view.preflight_md(cfg, facts, rows, None)
     assert "trainable params: 1,000 || all params: 101,000 || trainable%: 0.9901" in rough
     assert "**9 optimizer steps**" in rough and "rough, not measured" in rough and "Measure speed" in rough
-    measured = view.preflight_md(cfg, facts, rows, Calibration(10.0, 123.0, measured_at=0.0))
+    measured = preflight_view.preflight_md(cfg, facts, rows, Calibration(10.0, 123.0, measured_at=0.0))
     assert "ETA ~ 01:30** (measured on 1970-01-01" in measured and "rough" not in measured
-    assert "choose a dataset" in view.preflight_md(apply_overrides(cfg, ["data.path="]), facts, None, None)
-    assert "fix the problems" in view.preflight_md(cfg, None, rows, None)
+    assert "choose a dataset" in preflight_view.preflight_md(apply_overrides(cfg, ["data.path="]), facts, None, None)
+    assert "fix the problems" in preflight_view.preflight_md(cfg, None, rows, None)
 
 
 def test_memory_above_the_machine_is_flagged():
     facts = Facts(device_memory=1000)
-    assert "above this machine's memory" in view.preflight_md(RunConfig(), facts, None, None)
+    assert "above this machine's memory" in preflight_view.preflight_md(RunConfig(), facts, None, None)
 
 
 def test_formats():
-    assert view.format_duration(59.6) == "01:00" and view.format_duration(3725) == "1:02:05"
-    assert view.format_bytes(512) == "512 B" and view.format_bytes(3 * 2**30) == "3.0 GB"
+    assert preflight_view.format_duration(59.6) == "01:00" and preflight_view.format_duration(3725) == "1:02:05"
+    assert preflight_view.format_bytes(512) == "512 B" and preflight_view.format_bytes(3 * 2**30) == "3.0 GB"

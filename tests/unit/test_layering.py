@@ -9,6 +9,7 @@ CORE = ["lora_studio.config", "lora_studio.presets", "lora_studio.data", "lora_s
         "lora_studio.metrics", "lora_studio.settings", "lora_studio.modelref", "lora_studio.errors",
         "lora_studio.__main__", "lora_studio.engine.worker", "lora_studio.datafiles", "lora_studio.uploads",
         "lora_studio.jobs", "lora_studio.generations", "lora_studio.calibration", "lora_studio.ui.config_view",
+        "lora_studio.ui.preflight_view", "lora_studio.launch", "lora_studio.processes", "lora_studio.logs",
         "lora_studio.ui.train_view", "lora_studio.ui.runs_view", "lora_studio.adapters",
         "lora_studio.ui.playground_view", "lora_studio.exports", "lora_studio.modelcard",
         "lora_studio.ui.export_view"]
