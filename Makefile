@@ -47,6 +47,7 @@ bench: setup
 	$(PY) bench/merge_verify.py
 	$(PY) bench/model_load.py
 	$(PY) bench/data_validation.py
+	$(PY) bench/server_priority.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lora_studio tests samples bench

@@ -122,9 +122,9 @@ def server_port() -> int:
 def server_niceness() -> int:
     """How much lower than its training workers the web server's CPU priority is (LORA_STUDIO_SERVER_NICE,
     0-19, default 0 = equal). Raised, a CPU-only machine keeps its training speed while the server works
-    hard (a synthetic 0.5-core load slowed a step 8% at 10, 50% at 0), but the Playground then also yields
-    to everything else, the user's own browser included (12% slower at 10), and 20 polling pages cost
-    training as much either way (docs/BENCHMARKS.md), so it is the operator's choice."""
+    hard, but the Playground then also yields to everything else, the user's own browser included, and 20
+    polling pages cost training as much either way (bench/server_priority.py, docs/BENCHMARKS.md), so it is
+    the operator's choice."""
     raw = os.environ.get("LORA_STUDIO_SERVER_NICE", "").strip()
     try:
         value = int(raw) if raw else 0
