@@ -14,30 +14,27 @@ import os
 import re
 import shutil
 import stat
-import struct
 import time
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from lora_studio import settings
+from lora_studio.adapter_checks import CONFIG_FILE, PICKLE_FILE, WEIGHTS_FILE, check_adapter_folder, recorded_base
 from lora_studio.config import RunConfig
 from lora_studio.errors import ModelError, StudioError
 from lora_studio.modelref import parse_model_ref
 from lora_studio.runs import RunPaths, list_runs, read_status
 
-CONFIG_FILE = "adapter_config.json"
-WEIGHTS_FILE = "adapter_model.safetensors"
-PICKLE_FILE = "adapter_model.bin"
 UPLOAD_NOTE = "lora_studio_upload.json"  # where an imported adapter remembers the name it was uploaded as
 ADAPTER_STATES = ("completed", "stopped")  # runs whose adapter/ was saved at the end
 # What an adapter folder may hold; anything else in an upload (optimizer state, pickles, scripts) is left out.
 KEEP_SUFFIXES = (".json", ".safetensors", ".txt", ".model", ".jinja", ".md", ".tiktoken")
 MAX_UNPACKED_FACTOR = 2  # unpacked size limit, as a multiple of the upload limit (safetensors barely compress)
-_HEADER_LIMIT = 100 * 2**20
-_LORA_KEY = re.compile(r"^(?P<module>.+)\.(?P<part>lora_A|lora_B|lora_embedding_A|lora_embedding_B|"
-                       r"lora_magnitude_vector)(?:\.[^.]+)?(?:\.weight)?$")
+MAX_ZIP_ENTRIES = 1000  # an adapter folder holds a handful of files
+MAX_NAME_CHARS = 100  # an uploaded file's name as it is shown
 
 
 @dataclass(frozen=True)
@@ -48,68 +45,39 @@ class AdapterInfo:
     base_model: str  # the reference to load as its base (a run's model setting, else what peft recorded)
     source: str  # "run" or "upload"
     run_id: str = ""
+    problem: str = ""  # why it cannot be loaded ('' when it can): listed, never loaded
+
+    @property
+    def name(self) -> str:
+        """What the user calls it in messages: the run id, or the uploaded file's name."""
+        return self.label.rsplit(" (", 1)[0]
 
 
 def adapters_dir() -> Path:
     return settings.uploads_dir() / "adapters"
 
 
-def read_adapter_config(folder: Path) -> dict:
-    """adapter_config.json as a dict; raises in words when it is missing, unreadable or not LoRA."""
-    path = Path(folder) / CONFIG_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ModelError(f"{Path(folder).name} has no {CONFIG_FILE}, so it is not a PEFT adapter",
-                         "Upload the folder that peft's save_pretrained wrote (or a zip of it)") from exc
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{CONFIG_FILE} in {Path(folder).name} cannot be read ({exc})".splitlines()[0],
-                         "Save the adapter again with peft's save_pretrained") from exc
-    if not isinstance(data, dict):
-        raise ModelError(f"{CONFIG_FILE} in {Path(folder).name} is not a JSON object",
-                         "Save the adapter again with peft's save_pretrained")
-    peft_type = str(data.get("peft_type", "")).upper()
-    if peft_type != "LORA":
-        raise ModelError(f"{Path(folder).name} is a {peft_type or 'unknown'} adapter; the Playground loads LoRA",
-                         "Pick a LoRA adapter (peft_type LORA in adapter_config.json)")
-    return data
-
-
-def check_adapter_folder(folder: Path) -> dict:
-    """The adapter's config when the folder holds a loadable adapter; refuses pickle weights unless allowed."""
-    folder = Path(folder)
-    config = read_adapter_config(folder)
-    if (folder / WEIGHTS_FILE).is_file():
-        return config
-    if (folder / PICKLE_FILE).is_file():
-        if settings.allow_pickle_adapters():
-            return config
-        raise ModelError(f"{folder.name} holds pickle weights ({PICKLE_FILE}), which can run code when loaded",
-                         f"Save it as {WEIGHTS_FILE} (peft's save_pretrained does by default), or have the "
-                         "operator start LoRA Studio with LORA_STUDIO_ALLOW_PICKLE=1 if it comes from someone trusted")
-    raise ModelError(f"{folder.name} has no weights ({WEIGHTS_FILE})",
-                     "Upload the whole adapter folder: adapter_config.json and adapter_model.safetensors")
-
-
 # ---- discovery ---------------------------------------------------------------------------------
+def _problem(folder: Path, name: str) -> str:
+    """Why the adapter in `folder` cannot be loaded, as one line ('' when it can). Never raises: a listing
+    (the Playground's, the CLI's, the one built at server start) shows an unusable adapter, it does not fail."""
+    try:
+        check_adapter_folder(folder, name)
+    except StudioError as exc:
+        return exc.message
+    return ""
+
+
 def _run_adapter_info(paths: RunPaths) -> AdapterInfo:
     base = ""
     try:
         base = RunConfig.load(paths.config).model.name_or_path
     except (StudioError, OSError, ValueError):
-        pass  # fall back to what peft recorded below
-    if not base:
-        base = _recorded_base(paths.adapter)
+        base = ""  # fall back to what peft recorded below
+    if not isinstance(base, str) or not base:
+        base = recorded_base(paths.adapter)
     return AdapterInfo(f"run:{paths.run_id}", f"{paths.run_id} (run)", paths.adapter, _display(base), "run",
-                       paths.run_id)
-
-
-def _recorded_base(folder: Path) -> str:
-    try:
-        return str(json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")).get("base_model_name_or_path")
-                   or "")
-    except (OSError, ValueError, AttributeError):
-        return ""
+                       paths.run_id, _problem(paths.adapter, paths.run_id))
 
 
 def run_adapters(root: Path | None = None) -> list[AdapterInfo]:
@@ -121,6 +89,14 @@ def run_adapters(root: Path | None = None) -> list[AdapterInfo]:
     return found
 
 
+def _upload_name(path: Path) -> str:
+    try:
+        name = json.loads((path / UPLOAD_NOTE).read_text(encoding="utf-8"))["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return path.name
+    return name[:MAX_NAME_CHARS] if isinstance(name, str) and name.strip() else path.name
+
+
 def uploaded_adapters() -> list[AdapterInfo]:
     folder = adapters_dir()
     if not folder.is_dir():
@@ -129,16 +105,23 @@ def uploaded_adapters() -> list[AdapterInfo]:
     # Names starting with a dot are imports still being staged.
     for path in sorted(p for p in folder.iterdir()
                        if p.is_dir() and not p.name.startswith(".") and (p / CONFIG_FILE).is_file()):
-        try:
-            name = json.loads((path / UPLOAD_NOTE).read_text(encoding="utf-8"))["name"]
-        except (OSError, ValueError, KeyError, TypeError):
-            name = path.name
-        found.append(AdapterInfo(f"upload:{path.name}", f"{name} (uploaded)", path, _recorded_base(path), "upload"))
+        name = _upload_name(path)
+        problem = _problem(path, name)
+        found.append(AdapterInfo(f"upload:{path.name}", f"{name} (uploaded)", path,
+                                 "" if problem else recorded_base(path), "upload", problem=problem))
     return found
 
 
 def list_adapters() -> list[AdapterInfo]:
     return [*run_adapters(), *uploaded_adapters()]
+
+
+def usable(info: AdapterInfo) -> AdapterInfo:
+    """`info` when it can be loaded; otherwise the reason, in words."""
+    if info.problem:
+        raise ModelError(info.problem, "Delete it and upload a working adapter (saved by peft's save_pretrained)"
+                         if info.source == "upload" else "Train the run again, or pick another adapter")
+    return info
 
 
 def find_adapter(key: str) -> AdapterInfo:
@@ -178,7 +161,9 @@ def base_choices() -> list[tuple[str, str]]:
     """The embedded model, the base models of runs with adapters, and merged exports, without repeats."""
     choices = [(settings.EMBEDDED_MODEL_NAME, settings.EMBEDDED_MODEL_NAME)]
     for info in list_adapters():
-        if info.base_model and info.base_model not in {value for _, value in choices} and _loadable(info.base_model):
+        if info.problem or not info.base_model:
+            continue
+        if info.base_model not in {value for _, value in choices} and _loadable(info.base_model):
             choices.append((info.base_model, info.base_model))
     return choices + merged_models()
 
@@ -201,51 +186,6 @@ def _display(reference: str) -> str:
 
 
 # ---- does it fit this base? --------------------------------------------------------------------
-def safetensors_shapes(path: Path) -> dict[str, list[int]]:
-    """Tensor name → shape from a safetensors header, without reading the weights."""
-    try:
-        with open(path, "rb") as fh:
-            (size,) = struct.unpack("<Q", fh.read(8))
-            if size > _HEADER_LIMIT:
-                raise ValueError("header too large")
-            header = json.loads(fh.read(size))
-    except (OSError, ValueError, struct.error) as exc:
-        raise ModelError(f"{path.name} is not a readable safetensors file ({exc})".splitlines()[0],
-                         "Save the adapter again with peft's save_pretrained") from exc
-    return {name: list(meta["shape"]) for name, meta in header.items()
-            if name != "__metadata__" and isinstance(meta, dict) and "shape" in meta}
-
-
-def fit_problems(shapes: dict[str, list[int]], dims: dict[str, tuple[int, int]]) -> list[str]:
-    """Why an adapter's tensors cannot sit on a base whose layers have `dims` (module → (inputs, outputs)).
-
-    peft stores lora_A as [r, inputs] and lora_B as [outputs, r] (embeddings: A [r, rows], B [width, r]).
-    """
-    missing, wrong = [], []
-    for key, shape in shapes.items():
-        match = _LORA_KEY.match(key.removeprefix("base_model.model."))
-        if not match or not shape:
-            continue
-        module, part = match["module"], match["part"]
-        if module not in dims:
-            missing.append(module)
-            continue
-        inputs, outputs = dims[module]
-        if part in ("lora_A", "lora_embedding_A") and len(shape) > 1 and shape[1] != inputs:
-            wrong.append(f"{module} takes {inputs} inputs here but {shape[1]} in the adapter")
-        elif part in ("lora_B", "lora_embedding_B", "lora_magnitude_vector") and shape[0] != outputs:
-            wrong.append(f"{module} gives {outputs} outputs here but {shape[0]} in the adapter")
-    problems = []
-    if missing:
-        unique = sorted(set(missing))
-        more = f" and {len(unique) - 1} more" if len(unique) > 1 else ""
-        problems.append(f"it changes layers this model does not have ({unique[0]}{more})")
-    if wrong:
-        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
-        problems.append(f"layer sizes differ: {wrong[0]}{more}")
-    return problems
-
-
 def model_names(reference: str) -> set[str]:
     """Short names a model goes by (folder name, hub repo name), so one model under two paths matches."""
     text = (reference or "").strip().rstrip("/")
@@ -307,7 +247,7 @@ def _adapter_root(members: list[zipfile.ZipInfo], zip_name: str) -> str:
 def _finish_import(tmp: Path, digest: str, original_name: str) -> AdapterInfo:
     """Validate the staged folder, then move it into place (a half-imported adapter is never listed)."""
     try:
-        check_adapter_folder(tmp)
+        check_adapter_folder(tmp, original_name)
         if (tmp / WEIGHTS_FILE).is_file():
             (tmp / PICKLE_FILE).unlink(missing_ok=True)  # safetensors wins: never keep a pickle we do not need
         (tmp / UPLOAD_NOTE).write_text(json.dumps({"name": original_name, "imported": time.time()}),
@@ -318,7 +258,7 @@ def _finish_import(tmp: Path, digest: str, original_name: str) -> AdapterInfo:
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return AdapterInfo(f"upload:{digest}", f"{original_name} (uploaded)", target, _recorded_base(target), "upload")
+    return AdapterInfo(f"upload:{digest}", f"{original_name} (uploaded)", target, recorded_base(target), "upload")
 
 
 def _digest(paths: Sequence[Path]) -> str:
@@ -341,7 +281,7 @@ def _staging(digest: str) -> Path:
 def import_zip(zip_path: str | Path, original_name: str | None = None) -> AdapterInfo:
     """Unpack an uploaded adapter zip into uploads/adapters/<hash>/, refusing unsafe entries and pickles."""
     source = Path(zip_path)
-    name = Path(original_name or source.name).name
+    name = Path(original_name or source.name).name[:MAX_NAME_CHARS]
     _check_upload_size(source)
     try:
         archive = zipfile.ZipFile(source)
@@ -349,10 +289,13 @@ def import_zip(zip_path: str | Path, original_name: str | None = None) -> Adapte
         raise ModelError(f"{name} is not a readable zip file", "Zip the adapter folder again and upload it") from exc
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) > MAX_ZIP_ENTRIES:
+            raise ModelError(f"{name} holds {len(members):,} files; an adapter folder holds a handful",
+                             "Zip only the adapter folder's own files")
         for member in archive.infolist():
             reason = _unsafe_reason(member)
             if reason:
-                raise ModelError(f"{name} was refused: entry '{member.filename}' is {reason}",
+                raise ModelError(f"{name} was refused: entry '{member.filename[:MAX_NAME_CHARS]}' is {reason}",
                                  "Zip only the adapter folder's own files")
         limit = settings.max_upload_bytes() * MAX_UNPACKED_FACTOR
         if sum(m.file_size for m in members) > limit:
@@ -367,6 +310,11 @@ def import_zip(zip_path: str | Path, original_name: str | None = None) -> Adapte
                 if str(path.parent) == (root or ".") and _keep(path.name):
                     with archive.open(member) as src, open(tmp / path.name, "wb") as dst:
                         shutil.copyfileobj(src, dst)
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            # A damaged entry (bad checksum, cut short), an encrypted one, or a compression zipfile cannot read.
+            raise ModelError(f"{name} cannot be unpacked ({type(exc).__name__}: {str(exc)[:120]})",
+                             "Zip the adapter folder again (plain zip, no password) and upload it") from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -22,14 +22,8 @@ from pathlib import Path
 import torch
 from transformers import StoppingCriteriaList
 
-from lora_studio.adapters import (
-    WEIGHTS_FILE,
-    AdapterInfo,
-    check_adapter_folder,
-    fit_problems,
-    safetensors_shapes,
-    same_base,
-)
+from lora_studio.adapter_checks import WEIGHTS_FILE, check_adapter_folder, fit_problems, safetensors_shapes
+from lora_studio.adapters import AdapterInfo, same_base, usable
 from lora_studio.config import ModelSettings
 from lora_studio.engine.generation import (
     TORCH_THREAD,
@@ -79,6 +73,26 @@ def _param_bytes(params) -> int:
     return sum(p.numel() * p.element_size() for p in params)
 
 
+def _structure(model) -> list[tuple[str, int, tuple[int, ...]]]:
+    """Every parameter's name, storage and shape: equal before and after means nothing was added or swapped."""
+    return [(name, param.data_ptr(), tuple(param.shape)) for name, param in model.named_parameters()]
+
+
+def _strip_adapter_layers(module) -> None:
+    """Put back the plain layers peft wrapped (what `unload()` does, for a model peft never finished wrapping)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    for child_name, child in list(module.named_children()):
+        if isinstance(child, BaseTunerLayer):
+            setattr(module, child_name, child.get_base_layer())
+        elif hasattr(child, "original_module") and hasattr(child, "modules_to_save"):
+            setattr(module, child_name, child.original_module)
+        else:
+            _strip_adapter_layers(child)
+    if hasattr(module, "peft_config"):
+        del module.peft_config
+
+
 def module_dims(model) -> dict[str, tuple[int, int]]:
     """Layer name → (inputs, outputs) for every linear and embedding layer, as peft's keys name them."""
     dims = {}
@@ -100,6 +114,7 @@ class Playground:
         self.tokenizer = None
         self.base_ref = self.model_dir = self.device = ""
         self.adapters: dict[str, LoadedAdapter] = {}
+        self.load_settings = ModelSettings()
         self.current: Generation | None = None
 
     # ---- the lock ----------------------------------------------------------------------------
@@ -156,7 +171,8 @@ class Playground:
             model_dir = resolve_model_dir(ref)
             device = resolve_device()
             tokenizer = load_tokenizer(model_dir)
-            model = on_torch_thread(load_model, ModelSettings(ref.display, dtype, load_in_8bit), model_dir, device)
+            self.load_settings = ModelSettings(ref.display, dtype, load_in_8bit)
+            model = on_torch_thread(load_model, self.load_settings, model_dir, device)
             model.eval()
             self.model = self.base = model
             self.tokenizer, self.base_ref, self.model_dir, self.device = tokenizer, ref.display, model_dir, device
@@ -183,11 +199,11 @@ class Playground:
         name of the base it was trained on differs. The tokenizer is the adapter's own when it carries one."""
         if not self.loaded:
             raise ModelError("No base model is loaded", "Choose a base model and press Load first")
-        config = check_adapter_folder(info.path)
+        config = check_adapter_folder(usable(info).path, info.name)
         recorded = str(config.get("base_model_name_or_path") or "")
         problems = []
         if (info.path / WEIGHTS_FILE).is_file():
-            problems = fit_problems(safetensors_shapes(info.path / WEIGHTS_FILE), module_dims(self.base))
+            problems = fit_problems(safetensors_shapes(info.path / WEIGHTS_FILE, info.name), module_dims(self.base))
         own_tokenizer = (Path(info.path) / "tokenizer_config.json").is_file()
         tokenizer = load_tokenizer(str(info.path)) if own_tokenizer else self.tokenizer
         vocab = self.base.get_input_embeddings().num_embeddings
@@ -220,18 +236,56 @@ class Playground:
         return loaded
 
     def _attach(self, info: AdapterInfo, name: str) -> None:
+        """Add the adapter to the shared model, all or nothing: peft injects LoRA layers into the base before it
+        reads the weights, so a failure half-way (a damaged file, an odd config) is undone here, and checked
+        undone, before the error reaches the user. Otherwise the base would answer differently for everyone."""
         from peft import PeftModel
 
+        first = not isinstance(self.model, PeftModel)
+        before = _structure(self.model)
+        active = None if first else self.model.active_adapter
         try:
-            if isinstance(self.model, PeftModel):
-                self.model.load_adapter(str(info.path), adapter_name=name, is_trainable=False)
-            else:
+            if first:
                 self.model = PeftModel.from_pretrained(self.base, str(info.path), adapter_name=name,
                                                        is_trainable=False)
-        except (ValueError, RuntimeError, KeyError, OSError) as exc:
-            raise ModelError(f"peft could not load {info.label} ({type(exc).__name__}: {exc})".splitlines()[0],
-                             "Check that the adapter was trained on this base model; save it again with peft "
-                             "if it comes from elsewhere") from exc
+            else:
+                self.model.load_adapter(str(info.path), adapter_name=name, is_trainable=False)
+            self.model.eval()
+        except Exception as exc:  # noqa: BLE001 - whatever peft, safetensors or torch raised: undone, then told
+            log.warning("Loading adapter %s failed; undoing it", info.label, exc_info=True)
+            self._undo_attach(name, first, active, before)
+            detail = (str(exc).splitlines() or [""])[0][:200]
+            raise ModelError(f"{info.name} could not be loaded ({type(exc).__name__}: {detail}); the model is "
+                             "as it was before", "Check that the adapter was trained on this base model, or save "
+                             "it again with peft (and upload it again) if it comes from elsewhere") from exc
+
+    def _undo_attach(self, name: str, first: bool, active: str | None, before: list) -> None:
+        if first:
+            _strip_adapter_layers(self.base)
+            self.model = self.base
+        else:
+            if name in getattr(self.model, "peft_config", {}):
+                self.model.delete_adapter(name)
+            if active:
+                self.model.set_adapter(active, inference_mode=True)
+        if _structure(self.model) != before:  # peft left something behind: start again from the files
+            log.warning("Undoing a failed adapter load left the model changed; reloading it from disk")
+            self._reload()
+
+    def _reload(self) -> None:
+        """Load the base again from disk and put back the adapters that were loaded (they loaded before)."""
+        from peft import PeftModel
+
+        kept = list(self.adapters.values())
+        model = on_torch_thread(load_model, self.load_settings, self.model_dir, self.device)
+        model.eval()
+        self.model = self.base = model
+        for loaded in kept:
+            if isinstance(self.model, PeftModel):
+                self.model.load_adapter(str(loaded.info.path), adapter_name=loaded.name, is_trainable=False)
+            else:
+                self.model = PeftModel.from_pretrained(self.base, str(loaded.info.path), adapter_name=loaded.name,
+                                                       is_trainable=False)
         self.model.eval()
 
     def unload_adapter(self, key: str) -> MemoryReport:

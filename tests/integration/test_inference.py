@@ -247,3 +247,68 @@ def test_loading_and_every_answer_run_on_one_torch_thread(pg_model_dir, trained_
         "".join(playground.stream(target, HELLO, GREEDY))
     playground.unload_base()
     assert len(seen) == 4 and len(set(seen)) == 1 and seen[0].startswith("lora-studio-torch"), seen
+
+
+# ---- a failed adapter load leaves the shared model exactly as it was (issue 11, finding 2) -----------
+def _copy_adapter(paths: RunPaths, folder: Path) -> Path:
+    shutil.copytree(paths.adapter, folder)
+    return folder
+
+
+def _outputs(playground: Playground, targets: list[str]) -> dict[str, torch.Tensor]:
+    out = {}
+    for target in targets:
+        with playground.use(target) as model:
+            out[target] = logits(model, playground.tokenizer)
+    return out
+
+
+def test_a_cut_safetensors_file_is_refused_before_peft_touches_the_base(tmp_path, pg_model_dir, trained_runs):
+    playground = Playground()
+    playground.load_base(str(pg_model_dir))
+    before = _outputs(playground, [""])
+    broken = _copy_adapter(trained_runs["chat"], tmp_path / "cut")
+    weights = broken / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    info = AdapterInfo("upload:cut", "cut (uploaded)", broken, str(pg_model_dir), "upload")
+    with pytest.raises(ModelError, match="cut.*safetensors"):
+        playground.load_adapter(info)
+    assert not isinstance(playground.model, PeftModel)
+    assert torch.equal(_outputs(playground, [""])[""], before[""])
+    playground.unload_base()
+
+
+@pytest.mark.parametrize("already_loaded", [0, 1])
+def test_a_load_that_fails_inside_peft_is_undone(tmp_path, monkeypatch, pg_model_dir, trained_runs, already_loaded):
+    """peft injects LoRA layers into the base before it reads the weights; a read that fails then (here: a
+    SafetensorError raised by peft's weight loader) must leave the base, and any adapter already loaded,
+    answering exactly as before, and say in words what happened."""
+    import peft.peft_model
+    from safetensors import SafetensorError
+
+    playground = Playground()
+    playground.load_base(str(pg_model_dir))
+    if already_loaded:
+        playground.load_adapter(info_of(trained_runs["instr"], pg_model_dir))
+    targets = ["", *playground.adapters]
+    before = _outputs(playground, targets)
+    structure = [name for name, _ in playground.model.named_parameters()]
+
+    def broken_read(*args, **kwargs):
+        raise SafetensorError("Error while deserializing header: incomplete metadata, file not fully covered")
+
+    monkeypatch.setattr(peft.peft_model, "load_peft_weights", broken_read)
+    info = AdapterInfo("upload:x", "odd.zip (uploaded)", trained_runs["chat"].adapter, str(pg_model_dir), "upload")
+    with pytest.raises(ModelError) as refused:
+        playground.load_adapter(info)
+    message = refused.value.one_line()
+    assert "odd.zip could not be loaded (SafetensorError" in message and "as it was before" in message
+    assert "upload:x" not in playground.adapters
+    assert [name for name, _ in playground.model.named_parameters()] == structure
+    after = _outputs(playground, targets)
+    for target in targets:
+        assert torch.equal(after[target], before[target]), target
+    monkeypatch.undo()
+    playground.load_adapter(info_of(trained_runs["chat"], pg_model_dir))  # and a good adapter still loads
+    assert len(playground.adapters) == 1 + already_loaded
+    playground.unload_base()
