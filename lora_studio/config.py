@@ -15,11 +15,13 @@ from typing import Any
 import yaml
 
 from lora_studio.errors import ConfigError
-from lora_studio.settings import EMBEDDED_MODEL_NAME
+from lora_studio.settings import EMBEDDED_MODEL_NAME, local_devices
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 LORA_INITS = ("default", "gaussian", "olora", "pissa")
 LORA_BIASES = ("none", "all", "lora_only")
+MAX_SAMPLE_PROMPTS = 8
+MAX_PROMPT_CHARS = 2000  # a sample prompt is a question, not a document: a 1 MB one held a worker at step 0
 DATA_FORMATS = ("auto", "messages", "prompt_completion", "text")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
@@ -331,11 +333,38 @@ def _cross_field_issues(cfg: RunConfig) -> list[ConfigIssue]:
         bad = [k for k, v in cfg.data.columns.items() if not isinstance(v, str) or not v]
         if bad:
             issues.append(ConfigIssue("data.columns", f"maps {', '.join(map(str, bad))} to nothing: name a column"))
-    prompts = cfg.training.sample_prompts
-    if isinstance(prompts, list) and not all(isinstance(p, str) and p.strip() for p in prompts):
-        issues.append(ConfigIssue("training.sample_prompts", "holds an empty or non-text prompt: write each "
-                                  "prompt as text, or leave the list empty to take prompts from the data"))
+    issues.extend(_prompt_issues(cfg.training.sample_prompts))
+    issues.extend(machine_issues(cfg))
     return issues
+
+
+def _prompt_issues(prompts: Any) -> list[ConfigIssue]:
+    if not isinstance(prompts, list):
+        return []
+    if not all(isinstance(p, str) and p.strip() for p in prompts):
+        return [ConfigIssue("training.sample_prompts", "holds an empty or non-text prompt: write each "
+                            "prompt as text, or leave the list empty to take prompts from the data")]
+    if len(prompts) > MAX_SAMPLE_PROMPTS:
+        return [ConfigIssue("training.sample_prompts", f"lists {len(prompts)} prompts: at most {MAX_SAMPLE_PROMPTS} "
+                            "(each is answered at every checkpoint)")]
+    longest = max((len(p) for p in prompts), default=0)
+    if longest > MAX_PROMPT_CHARS:
+        return [ConfigIssue("training.sample_prompts", f"holds a prompt of {longest:,} characters: at most "
+                            f"{MAX_PROMPT_CHARS:,} each; write a short question")]
+    return []
+
+
+def machine_issues(cfg: RunConfig) -> list[ConfigIssue]:
+    """What this machine cannot do: more training processes than it has GPUs (or CPU cores without one). With an
+    accelerate config the processes may span several machines, so that file decides."""
+    count = cfg.training.num_processes
+    if cfg.training.accelerate_config or not isinstance(count, int) or isinstance(count, bool) or count <= 1:
+        return []
+    kind, available = local_devices()
+    if count <= available:
+        return []
+    return [ConfigIssue("training.num_processes", f"is {count}, but this machine has {available} {kind}(s): at most "
+                        f"{available} here (one process per {kind}); for several machines, set an accelerate config")]
 
 
 def require_valid(cfg: RunConfig) -> None:

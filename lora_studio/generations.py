@@ -12,6 +12,7 @@ import logging
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from lora_studio.config import MAX_PROMPT_CHARS
 from lora_studio.data import LoadedData, split_indices
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def default_prompts(data: LoadedData, n: int = 2, eval_fraction: float = 0.0, se
     prompts: list[str] = []
     for i in [*eval_idx, *train_idx]:
         prompt = row_prompt(data.rows[i], data.format).strip()
-        if prompt and prompt not in prompts:
+        if prompt and len(prompt) <= MAX_PROMPT_CHARS and prompt not in prompts:  # a question, not a document
             prompts.append(prompt)
             if len(prompts) >= n:
                 break

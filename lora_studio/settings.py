@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -70,6 +71,25 @@ def allow_pickle_adapters() -> bool:
     return _truthy(os.environ.get("LORA_STUDIO_ALLOW_PICKLE"))
 
 
+def local_devices() -> tuple[str, int]:
+    """What training processes run on here, read without torch: ("GPU", n) for NVIDIA GPUs this process may use
+    (CUDA_VISIBLE_DEVICES counted), else ("CPU core", the cores this process may run on)."""
+    found = set()
+    for pattern in ("/proc/driver/nvidia/gpus/*", "/dev/nvidia[0-9]*"):
+        found.add(len([p for p in glob.glob(pattern) if not p.endswith("ctl")]))
+    gpus = max(found)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        listed = [v for v in visible.split(",") if v.strip() and not v.strip().startswith("-")]
+        gpus = min(gpus, len(listed))
+    if gpus:
+        return "GPU", gpus
+    try:
+        return "CPU core", len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return "CPU core", os.cpu_count() or 1
+
+
 def hub_offline() -> bool:
     return _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE"))
 
@@ -87,6 +107,17 @@ def max_upload_bytes() -> int:
     except ValueError:
         megabytes = 200.0
     return int(megabytes * 2**20)
+
+
+def login_delay_s() -> float:
+    """The wait after a client's first failed login (LORA_STUDIO_LOGIN_DELAY_S, default 1 s); it doubles with each
+    further failure, up to 30 s, and a successful login clears it."""
+    raw = os.environ.get("LORA_STUDIO_LOGIN_DELAY_S", "").strip()
+    try:
+        value = float(raw) if raw else 1.0
+    except ValueError:
+        value = 1.0
+    return min(max(value, 0.0), 30.0)
 
 
 def push_with_server_token() -> bool:

@@ -84,3 +84,52 @@ def test_bad_yaml_and_bad_override_are_clear_errors():
         apply_overrides(RunConfig(), ["r16"])
     with pytest.raises(ConfigError, match="no setting 'lora.rank'"):
         apply_overrides(RunConfig(), ["lora.rank=16"])
+
+
+# ---- limits that come from the machine, and free text of reasonable length (issue 11, finding 5) ----------
+def _issues(*overrides: str) -> dict[str, str]:
+    from lora_studio.config import apply_overrides
+
+    return {issue.field: issue.message for issue in apply_overrides(RunConfig(), list(overrides)).validate()}
+
+
+def test_more_processes_than_this_machine_has_devices_are_refused(monkeypatch):
+    from lora_studio import config
+
+    monkeypatch.setattr(config, "local_devices", lambda: ("CPU core", 2))
+    message = _issues("training.num_processes=1024")["training.num_processes"]
+    assert "1024" in message and "2 CPU core(s)" in message and "at most 2" in message
+    assert "training.num_processes" not in _issues("training.num_processes=2")
+    monkeypatch.setattr(config, "local_devices", lambda: ("GPU", 8))
+    assert "training.num_processes" not in _issues("training.num_processes=8")
+    assert "8 GPU(s)" in _issues("training.num_processes=9")["training.num_processes"]
+
+
+def test_an_accelerate_config_decides_the_process_count_across_machines(monkeypatch, tmp_path):
+    from lora_studio import config
+
+    monkeypatch.setattr(config, "local_devices", lambda: ("CPU core", 2))
+    assert "training.num_processes" not in _issues("training.num_processes=16",
+                                                   f"training.accelerate_config={tmp_path / 'multi.yaml'}")
+
+
+def test_local_devices_counts_cores_without_a_gpu_and_respects_cuda_visible_devices(monkeypatch):
+    import os
+
+    from lora_studio import settings
+
+    monkeypatch.setattr(settings.glob, "glob", lambda pattern: [])
+    assert settings.local_devices() == ("CPU core", len(os.sched_getaffinity(0)))
+    monkeypatch.setattr(settings.glob, "glob", lambda pattern: ["/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl"]
+                        if pattern.startswith("/dev") else ["a", "b"])
+    assert settings.local_devices() == ("GPU", 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    assert settings.local_devices() == ("GPU", 1)
+
+
+def test_sample_prompts_are_questions_not_documents():
+    long = _issues('training.sample_prompts=["' + "x" * 1_000_000 + '"]')["training.sample_prompts"]
+    assert "1,000,000 characters" in long and "at most 2,000" in long
+    many = _issues("training.sample_prompts=[" + ", ".join(f'"q{i}?"' for i in range(20)) + "]")
+    assert "20 prompts" in many["training.sample_prompts"]
+    assert "training.sample_prompts" not in _issues('training.sample_prompts=["What is LoRA?"]')

@@ -87,9 +87,11 @@ class FakeLauncher:
 
 
 def run_cli(monkeypatch, finish, *argv: str) -> int:
+    from lora_studio import config
     from lora_studio.engine import worker
 
     monkeypatch.setattr(cli.subprocess, "Popen", lambda args, **kw: FakeLauncher(args, finish, **kw))
+    monkeypatch.setattr(config, "local_devices", lambda: ("GPU", 4))  # the fake launcher stands in for a 4-GPU box
     monkeypatch.setattr(worker, "configure_logging", lambda: None)  # it would replace pytest's log handlers
     FakeLauncher.argv = []
     return cli.main(["train", *argv])
