@@ -67,6 +67,20 @@ def decode(raw: bytes) -> tuple[str, str, DataIssue | None]:
     raise AssertionError("latin-1 decodes every byte string")
 
 
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13)) + b"\x7f"
+
+
+def looks_binary(raw: bytes, probe: int = 65536) -> bool:
+    """Binary data rather than text in some encoding: a NUL byte (outside UTF-16, which has a BOM) or more
+    than 5% control characters in the first 64 KB. Text files, whatever their encoding, have neither."""
+    head = raw[:probe]
+    if not head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    if b"\0" in head:
+        return True
+    return sum(head.count(bytes([c])) for c in _CONTROL) > 0.05 * len(head)
+
+
 def check_size(path: Path, max_bytes: int) -> None:
     size = path.stat().st_size
     if size > max_bytes:
@@ -87,6 +101,11 @@ def read_file(path: str | Path, max_bytes: int | None = None) -> FileRead:
     if suffix == ".parquet":
         return _read_parquet(path)
     raw = path.read_bytes()
+    if looks_binary(raw):
+        raise DataError(f"{path.name} is not a text file: it holds binary data (like an image, an archive or a "
+                        "program), not rows of text",
+                        "Upload a JSONL, JSON, CSV, TSV or TXT file saved as text (or a .parquet file); "
+                        "export it again from the program that made it if needed")
     text, encoding, warning = decode(raw)
     text = text.replace("\r\n", "\n")  # Windows line ends, also inside quoted CSV fields
     if not text.strip():

@@ -24,7 +24,7 @@ from lora_studio import settings
 from lora_studio.config import RunConfig, require_valid
 from lora_studio.errors import ConfigError
 from lora_studio.launch import WorkerCommand, check_launch, worker_command, worker_env
-from lora_studio.processes import pid_alive, signal_group
+from lora_studio.processes import oom_kills, pid_alive, signal_group
 from lora_studio.runs import (
     ACTIVE_STATES,
     RESUMABLE_STATES,
@@ -41,8 +41,10 @@ from lora_studio.runs import (
 
 log = logging.getLogger(__name__)
 
-KILLED_HINT = ("Resume it from its last checkpoint. If nobody stopped it, the machine may have run out of memory: "
-               "lower training.batch_size or data.max_length, or load the model in 8-bit")
+KILLED_HINT = ("Resume it from its last checkpoint. If nobody here stopped it, the machine's log (for example "
+               "`dmesg`) says what sent the signal")
+OOM_KILLED_HINT = ("Resume it with less memory: lower training.batch_size or data.max_length, turn on "
+                   "gradient checkpointing, or load the model in 8-bit")
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Job:
     pid_start: str | None = None
     cancel_requested: bool = False
     kill_timer: threading.Timer | None = None
+    oom_kills_at_start: int | None = None  # the kernel's OOM-kill count when it started: evidence, if it grows
 
     def exit_code(self) -> int | None:
         """None while it runs; the return code (negative = signal) once it ended."""
@@ -270,7 +273,7 @@ class JobManager:
                           hint="Check that the Python environment is complete (make setup)")
             return
         started = process_start_time(process.pid)
-        self.jobs[paths.run_id] = Job(paths, process.pid, process, pid_start=started)
+        self.jobs[paths.run_id] = Job(paths, process.pid, process, pid_start=started, oom_kills_at_start=oom_kills())
         # Recorded now, not when the worker gets going: a server restarting meanwhile re-attaches to it.
         update_status(paths, pid=process.pid, pid_start=started)
         try:
@@ -290,8 +293,7 @@ class JobManager:
             update_status(job.paths, state="cancelled", phase="cancelled", finished=time.time(), error_kind="",
                           error="Cancelled by the user", hint="Resume it from its last checkpoint, if it saved one")
         elif status.state in ACTIVE_STATES:
-            reason = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            _mark_dead(job.paths, f"The worker {reason} before it could report")
+            _mark_dead(job.paths, *_death(job, code))
         log.info("Run %s ended: %s", job.paths.run_id, read_status(job.paths).state)
 
     def _end_queued(self, paths: RunPaths, message: str) -> None:
@@ -306,9 +308,25 @@ def _read_pid(paths: RunPaths) -> int | None:
         return None
 
 
-def _mark_dead(paths: RunPaths, message: str) -> None:
+def _death(job: Job, code: int) -> tuple[str, str, str]:
+    """(message, kind, hint) for a worker that ended without reporting. A signal is only blamed on memory when the
+    kernel's OOM-kill count grew while it ran: a `kill -9` by a person is not an out-of-memory."""
+    if code >= 0:
+        return f"The worker exited with code {code} before it could report", "killed", KILLED_HINT
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    now, before = oom_kills(), job.oom_kills_at_start
+    if -code == signal.SIGKILL and now is not None and before is not None and now > before:
+        return ("The worker was killed by the system because the machine ran out of memory (the kernel's "
+                "out-of-memory killer ended it)", "out_of_memory", OOM_KILLED_HINT)
+    return f"The worker was stopped by a signal ({name}) before it could report", "killed", KILLED_HINT
+
+
+def _mark_dead(paths: RunPaths, message: str, kind: str = "killed", hint: str = KILLED_HINT) -> None:
     update_status(paths, state="interrupted", phase="interrupted", finished=time.time(), error=message,
-                  error_kind="killed", hint=KILLED_HINT)
+                  error_kind=kind, hint=hint)
 
 
 _manager: JobManager | None = None

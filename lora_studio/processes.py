@@ -14,6 +14,25 @@ from lora_studio.runs import process_start_time
 log = logging.getLogger(__name__)
 
 
+# Where the kernel counts the processes its OOM killer ended in this machine's (or container's) memory cgroup:
+# cgroup v2, then v1 (an 'oom_kill N' line in both).
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+
+
+def oom_kills() -> int | None:
+    """How many processes the kernel's OOM killer has ended here so far; None when no counter can be read."""
+    for name in OOM_COUNTERS:
+        try:
+            lines = Path(name).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+    return None
+
+
 def pid_alive(pid: int | None, run_root: Path | None = None, pid_start: str | None = None) -> bool:
     """True when `pid` runs. With `pid_start` (its recorded start time), only when it is that very process;
     with `run_root` and no start time, only when its command line names the run or the package."""

@@ -133,3 +133,16 @@ def test_split_is_deterministic_and_disjoint():
     assert split_indices(100, 0.1, seed=7)[1] != held
     assert split_indices(3, 0.0, seed=1) == ([0, 1, 2], [])
     assert len(split_indices(3, 0.01, seed=1)[1]) == 1  # at least one eval row when asked for
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".txt", ".json"])
+def test_random_binary_data_is_called_not_a_text_file(tmp_path, suffix):
+    """Random bytes named .csv got advice about CSV quoting; they are not text at all."""
+    import random
+
+    path = tmp_path / f"photo{suffix}"
+    path.write_bytes(random.Random(0).randbytes(20_000))
+    with pytest.raises(DataError) as refused:
+        load_dataset_file(path)
+    assert f"photo{suffix} is not a text file" in refused.value.one_line()
+    assert "quoting" not in refused.value.one_line()

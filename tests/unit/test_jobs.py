@@ -157,7 +157,7 @@ def test_sigkill_mid_run_is_reported_with_the_signal(runs_root):
     os.kill(manager.jobs[paths.run_id].pid, signal.SIGKILL)
     wait_for(lambda: not manager.running(), manager=manager)
     status = read_status(paths)
-    assert status.state == "interrupted" and "signal 9" in status.error
+    assert status.state == "interrupted" and "signal (SIGKILL)" in status.error
 
 
 def test_resume_continues_a_stopped_run_from_its_checkpoint(runs_root):
