@@ -1,4 +1,4 @@
-"""Command line: `python -m lora_studio {prepare-model,train}`.
+"""Command line: `python -m lora_studio {prepare-model,train,serve,inspect,export,merge,adapters,presets}`.
 
 Every failure ends with one line on stderr saying what happened and what to do, and a
 non-zero exit: 1 when training failed, 2 when the input was refused before training started.
@@ -16,7 +16,7 @@ from pathlib import Path
 from lora_studio import logs, settings
 from lora_studio.config import RunConfig, apply_overrides, merge_dict, require_valid
 from lora_studio.data import load_dataset_file, require_trainable
-from lora_studio.errors import ConfigError, StudioError
+from lora_studio.errors import ConfigError, ModelError, StudioError
 from lora_studio.launch import check_launch, uses_launcher, worker_argv, worker_env
 from lora_studio.modelref import parse_model_ref
 from lora_studio.presets import list_presets, load_preset
@@ -225,6 +225,37 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adapters_import(args: argparse.Namespace) -> int:
+    """The Playground's upload, headless: the same checks, the same folder (uploads/adapters/)."""
+    from lora_studio.adapters import import_upload
+
+    for name in args.files:
+        if not Path(name).is_file():
+            raise ModelError(f"{name} is not a file", "Pass the adapter's .zip, or its adapter_config.json and "
+                                                      "adapter_model.safetensors")
+    try:
+        info = import_upload(args.files)
+    except OSError as exc:  # the disk, not the adapter: still one line that says so
+        raise ModelError(f"Could not import {Path(args.files[0]).name} ({exc.strerror or exc})",
+                         "Check the disk space and the permissions of the LoRA Studio home folder") from exc
+    base = f" (trained on {info.base_model})" if info.base_model else ""
+    print(f"imported: {info.label}{base} as {info.key}")
+    return 0
+
+
+def cmd_adapters_list(args: argparse.Namespace) -> int:
+    """Every adapter the Playground offers, with the reason when one cannot be loaded."""
+    from lora_studio.adapters import list_adapters
+
+    found = list_adapters()
+    for info in found:
+        state = f"cannot be used: {info.problem}" if info.problem else f"base {info.base_model or 'not recorded'}"
+        print(f"{info.key:<40} {info.label:<40} {state}")
+    if not found:
+        print("No adapters yet: finish a training run, or import one with `adapters import FILE.zip`.")
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     for preset in list_presets():
         origin = "shipped" if preset.builtin else "yours"
@@ -282,6 +313,15 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", required=True, help="folder for the merged model (safetensors + tokenizer)")
     merge.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     merge.set_defaults(func=cmd_merge)
+
+    adapters = sub.add_parser("adapters", help="import or list the adapters the Playground can load")
+    adapters_sub = adapters.add_subparsers(dest="adapters_command", required=True)
+    imported = adapters_sub.add_parser("import", help="import an adapter (.zip, or its files) with the upload's checks")
+    imported.add_argument("files", nargs="+", metavar="FILE", help="an adapter .zip, or adapter_config.json + "
+                                                                   "adapter_model.safetensors (+ tokenizer files)")
+    imported.set_defaults(func=cmd_adapters_import)
+    listed = adapters_sub.add_parser("list", help="list finished runs' and imported adapters")
+    listed.set_defaults(func=cmd_adapters_list)
 
     presets = sub.add_parser("presets", help="list presets")
     presets.set_defaults(func=cmd_presets)

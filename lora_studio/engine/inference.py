@@ -204,8 +204,7 @@ class Playground:
         problems = []
         if (info.path / WEIGHTS_FILE).is_file():
             problems = fit_problems(safetensors_shapes(info.path / WEIGHTS_FILE, info.name), module_dims(self.base))
-        own_tokenizer = (Path(info.path) / "tokenizer_config.json").is_file()
-        tokenizer = load_tokenizer(str(info.path)) if own_tokenizer else self.tokenizer
+        tokenizer = self._adapter_tokenizer(info)
         vocab = self.base.get_input_embeddings().num_embeddings
         if len(tokenizer) > vocab:
             problems.append(f"its tokenizer has {len(tokenizer)} tokens, this model's embeddings only {vocab}")
@@ -220,6 +219,17 @@ class Playground:
             return "", tokenizer
         return (f"{info.label} was trained on {trained_on}, not on {self.base_ref}; it loads because the layer "
                 "sizes match, but its answers may not make sense"), tokenizer
+
+    def _adapter_tokenizer(self, info: AdapterInfo):
+        """The adapter's own tokenizer when it carries one (its chat template may differ), else the base's."""
+        if not (Path(info.path) / "tokenizer_config.json").is_file():
+            return self.tokenizer
+        try:
+            return load_tokenizer(str(info.path))
+        except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for damaged tokenizer files
+            raise ModelError(f"{info.name}'s tokenizer files cannot be read ({type(exc).__name__})",
+                             "Save them again with the tokenizer's save_pretrained, or upload the adapter without "
+                             "its tokenizer files (the base model's tokenizer is then used)") from exc
 
     def load_adapter(self, info: AdapterInfo) -> LoadedAdapter:
         """Load an adapter onto the base (once; loading it again returns the loaded one)."""

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -68,6 +69,9 @@ def on_load(base: str | None, keys: list[str] | None) -> dict[str, Any]:
             playground.load_base(base or "")
         except StudioError as exc:
             return {**loaded_values(playground.snapshot()), "message": view.error_md(exc)}
+        except Exception as exc:  # noqa: BLE001 - said in words instead of Gradio's bare "Error"
+            log.exception("Loading base model %r failed", base)
+            return {**loaded_values(playground.snapshot()), "message": view.unexpected_md("Loading the model", exc)}
         for key in [k for k in playground.adapters if k not in keys]:
             playground.unload_adapter(key)
         for key in keys:
@@ -75,6 +79,9 @@ def on_load(base: str | None, keys: list[str] | None) -> dict[str, Any]:
                 playground.load_adapter(adapters.find_adapter(key))
             except StudioError as exc:
                 problems.append(view.error_md(exc))
+            except Exception as exc:  # noqa: BLE001 - said in words instead of Gradio's bare "Error"
+                log.exception("Loading adapter %s failed", key)
+                problems.append(view.unexpected_md(f"Loading adapter {key}", exc))
         snapshot = playground.snapshot()
     loaded = len(snapshot["adapters"])
     message = "\n\n".join(problems) or (f"✅ Loaded `{snapshot['base']}`"
@@ -102,6 +109,10 @@ def on_upload(files: list[str] | str | None, selected: list[str] | None) -> dict
         info = adapters.import_upload(paths)
     except StudioError as exc:
         return {"message": view.error_md(exc), "adapters": gr.skip(), "upload": None}
+    except Exception as exc:  # noqa: BLE001 - said in words, naming the user's file, instead of a bare "Error"
+        log.exception("Importing an uploaded adapter failed")
+        names = ", ".join(Path(p).name for p in paths)[:200]
+        return {"message": view.unexpected_md(f"Importing {names}", exc), "adapters": gr.skip(), "upload": None}
     chosen = [*(k for k in selected or [] if k != info.key), info.key]
     return {"message": f"📦 Imported **{info.label}**"
                        + (f" (trained on `{info.base_model}`)" if info.base_model else "")

@@ -29,6 +29,13 @@ def error_md(exc: StudioError) -> str:
     return f"❌ **{exc.message}**\n\n➡️ {exc.hint}" if exc.hint else f"❌ **{exc.message}**"
 
 
+def unexpected_md(what: str, exc: BaseException) -> str:
+    """An error nobody put words to yet, still said in words: what failed, the exception, and what to do."""
+    detail = (str(exc).splitlines() or [""])[0][:200]
+    return (f"❌ **{what} failed ({type(exc).__name__}{': ' + detail if detail else ''})**\n\n"
+            "➡️ Check the file (or the model) and try again; the server log has the details.")
+
+
 def status_md(snapshot: dict[str, Any]) -> str:
     """The loaded base, its device and memory, and each loaded adapter with its size and any warning."""
     if not snapshot.get("base"):
@@ -53,7 +60,8 @@ def status_md(snapshot: dict[str, Any]) -> str:
 
 
 def adapter_choices(adapters: list[AdapterInfo]) -> list[tuple[str, str]]:
-    return [(info.label, info.key) for info in adapters]
+    """Every adapter found; one that cannot be loaded says so (and why, when it is picked and loaded)."""
+    return [(f"{info.label} — ⚠️ cannot be used" if info.problem else info.label, info.key) for info in adapters]
 
 
 def target_choices(snapshot: dict[str, Any]) -> list[tuple[str, str]]:

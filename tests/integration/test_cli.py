@@ -106,3 +106,36 @@ def test_inspect_reports_format_tokens_and_issues_with_exit_codes(tmp_path):
     mapped = cli("inspect", str(ROOT / "samples" / "support-faq.csv"), "--no-tokens",
                  "--map", "customer_question=prompt", "--map", "agent_answer=completion")
     assert mapped.returncode == 0 and "rows:     60 usable" in mapped.stdout
+
+
+# ---- adapters import / list: the Playground's upload checks, headless (issue 11) ---------------------------
+def test_adapters_import_and_list(tmp_path, studio_home):
+    import zipfile
+
+    from tests.unit.test_adapter_checks import _with_config
+    from tests.unit.test_adapters import adapter_folder, folder_entries, zip_of
+
+    good = zip_of(tmp_path / "good.zip", folder_entries(adapter_folder(tmp_path / "good", base="org/base-model")))
+    proc = cli("adapters", "import", str(good))
+    assert proc.returncode == 0, proc.stderr
+    assert "imported: good (uploaded) (trained on org/base-model) as upload:" in proc.stdout
+
+    many = _with_config(adapter_folder(tmp_path / "many"), target_modules=[f"m{i}" for i in range(5000)])
+    refused = cli("adapters", "import", str(zip_of(tmp_path / "many.zip", folder_entries(many))))
+    assert refused.returncode == 2 and "many cannot be used" in single_error_line(refused)
+    slip = tmp_path / "slip.zip"
+    with zipfile.ZipFile(slip, "w") as archive:
+        archive.writestr("../evil.json", "{}")
+    assert "entry '../evil.json'" in single_error_line(cli("adapters", "import", str(slip)))
+    missing = cli("adapters", "import", str(tmp_path / "nope.zip"))
+    assert missing.returncode == 2 and "nope.zip is not a file" in single_error_line(missing)
+
+    # One planted by hand, unusable: listed with its reason, and the listing still works.
+    planted = _with_config(adapter_folder(studio_home / "uploads" / "adapters" / "planted"),
+                           base_model_name_or_path="/" + "x" * 300, r=0)
+    assert planted.is_dir()
+    listing = cli("adapters", "list")
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert any("good (uploaded)" in line and "base org/base-model" in line for line in lines), lines
+    assert any("planted" in line and "cannot be used" in line and "'r'" in line for line in lines), lines

@@ -312,3 +312,17 @@ def test_a_load_that_fails_inside_peft_is_undone(tmp_path, monkeypatch, pg_model
     playground.load_adapter(info_of(trained_runs["chat"], pg_model_dir))  # and a good adapter still loads
     assert len(playground.adapters) == 1 + already_loaded
     playground.unload_base()
+
+
+def test_damaged_tokenizer_files_in_an_adapter_are_refused_in_words(tmp_path, pg_model_dir, trained_runs):
+    """A tokenizer_config.json transformers cannot use raised TypeError/ValueError: a bare 'Error' in the UI."""
+    playground = Playground()
+    playground.load_base(str(pg_model_dir))
+    folder = _copy_adapter(trained_runs["chat"], tmp_path / "tok")
+    (folder / "tokenizer_config.json").write_text('{"tokenizer_class": ["not", "a", "class"], "model_max_length": {}}')
+    (folder / "tokenizer.json").write_text("{broken")
+    info = AdapterInfo("upload:tok", "tok.zip (uploaded)", folder, str(pg_model_dir), "upload")
+    with pytest.raises(ModelError, match="tok.zip's tokenizer files cannot be read"):
+        playground.load_adapter(info)
+    assert not playground.adapters and not isinstance(playground.model, PeftModel)
+    playground.unload_base()
