@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from lora_studio import settings
 from lora_studio.datafiles import SUPPORTED_SUFFIXES, check_size
 from lora_studio.errors import DataError
 
+log = logging.getLogger(__name__)
 _SAFE_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -64,6 +67,29 @@ def store_upload(temp_path: str | Path, original_name: str | None = None) -> Pat
         shutil.copyfile(source, tmp)
         tmp.replace(target)
     return target
+
+
+STALE_STAGING_S = 3600  # an import or a copy takes seconds; one this old was cut off (a crash, a kill)
+
+
+def sweep_staging(now: float | None = None) -> list[Path]:
+    """Remove half-written copies a cut-off upload left in uploads/: `.<name>.tmp` dataset copies and
+    `adapters/.<hash>.tmp-<pid>` adapter imports, once they are stale. Returns what was removed."""
+    now = time.time() if now is None else now
+    folder = settings.uploads_dir()
+    removed = []
+    for path in [*folder.glob("*/.*.tmp"), *folder.glob("adapters/.*.tmp-*")]:
+        try:
+            if path.is_symlink() or now - path.lstat().st_mtime < STALE_STAGING_S:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+        except OSError as exc:
+            log.info("Could not remove the stale copy %s: %s", path, exc)
+    return removed
 
 
 def fetch_hub_dataset(dataset_id: str, split: str = "train") -> Path:

@@ -27,12 +27,14 @@ from lora_studio.runs import RunPaths, create_run
 from tests.conftest import ROOT, SAMPLE_CHAT
 from tests.e2e.conftest import _free_port
 from tests.integration.helpers import tiny_config
+from tests.unit.test_adapters import adapter_folder
 
 USER, PASSWORD = "tester", "pw-e2e-Zq81"
 TRAIN_SECRET = "hf_e2eTrainEnvSecret0123456789abcdef"
 PUSH_SECRET = "hf_e2ePushFieldSecret9876543210fedcba"
 SAVED_SECRET = "hf_e2eSavedLoginToken5555555555"
 UPLOAD_LIMIT_MB = 1
+LOGIN_DELAY_S = 0.4
 
 
 class FakeHub(BaseHTTPRequestHandler):
@@ -74,7 +76,25 @@ def layout(tmp_path_factory) -> dict[str, Path]:
     home = gradio_dir / "home"
     (home / "uploads").mkdir(parents=True)
     (home / "uploads" / "private.jsonl").write_text('{"text": "private upload"}\n')
-    return {"gradio": gradio_dir, "home": home, "hf_home": hf_home}
+    # Already on disk when the server starts: a crafted adapter (issue 11: serve exited 1 on it) ...
+    crafted = adapter_folder(home / "uploads" / "adapters" / "crafted", base="/" + "x" * 300)
+    (crafted / "lora_studio_upload.json").write_text(json.dumps({"name": "crafted"}))
+    huge = adapter_folder(home / "uploads" / "adapters" / "huge", base="/" + "y" * 300)
+    config = json.loads((huge / "adapter_config.json").read_text())
+    (huge / "adapter_config.json").write_text(json.dumps({**config, "target_modules": [f"m{i}" for i in range(5000)]}))
+    (huge / "lora_studio_upload.json").write_text(json.dumps({"name": "huge"}))
+    # ... and what refused or old uploads left in Gradio's folder (a refused upload named '..' leaves its temp file).
+    stale = [gradio_dir / "tmpleftover", gradio_dir / ("d" * 64)]
+    stale[0].write_bytes(b"refused upload")
+    stale[1].mkdir()
+    (stale[1] / "old.jsonl").write_text("{}")
+    fresh = gradio_dir / ("e" * 64)
+    fresh.mkdir()
+    (fresh / "new.jsonl").write_text("{}")
+    day_ago = time.time() - 2 * 86400
+    for path in (*stale, stale[1] / "old.jsonl"):
+        os.utime(path, (day_ago, day_ago))
+    return {"gradio": gradio_dir, "home": home, "hf_home": hf_home, "stale": stale, "fresh": fresh}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +120,8 @@ def secure_server(layout, fake_hub):
     log_path = layout["gradio"].parent / "secure-server.log"
     env = {**os.environ, "LORA_STUDIO_HOME": str(layout["home"]), "GRADIO_TEMP_DIR": str(layout["gradio"]),
            "HF_HOME": str(layout["hf_home"]), settings.AUTH_ENV: f"{USER}:{PASSWORD}",
-           "LORA_STUDIO_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB), "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": fake_hub}
+           "LORA_STUDIO_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB), "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": fake_hub,
+           "LORA_STUDIO_LOGIN_DELAY_S": str(LOGIN_DELAY_S)}
     env.pop("HF_TOKEN", None)
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "lora_studio", "serve", "--port", str(port)], cwd=ROOT,
@@ -218,3 +239,99 @@ def test_a_hub_token_is_never_written_by_training_or_a_push(secure_server, worke
         content = path.read_bytes()
         for secret in (TRAIN_SECRET, PUSH_SECRET):
             assert secret.encode() not in content, f"{secret[:8]}… written to {path}"
+
+
+# ---- issue 11: what an attacker tried that used to get through ---------------------------------------------
+def test_the_server_starts_with_a_crafted_adapter_on_disk_and_lists_it_as_unusable(secure_server):
+    """A 300-character base_model_name_or_path made `serve` exit 1 with 'File name too long' at every start."""
+    url, _ = secure_server
+    config = logged_in(url).get("config")
+    assert config.status_code == 200
+    listed = json.dumps(config.json(), ensure_ascii=False)  # the Playground's adapter list, as the page is built
+    assert '"crafted (uploaded)"' in listed  # loadable; its base, which no machine can have, is not offered
+    assert '"huge (uploaded) — ⚠️ cannot be used"' in listed
+    assert "x" * 300 not in listed
+
+
+def test_stale_leftovers_in_gradios_folder_are_removed_at_start(secure_server, layout):
+    for path in layout["stale"]:
+        assert not path.exists(), path
+    assert layout["fresh"].is_dir() and (layout["home"] / "uploads" / "private.jsonl").is_file()
+
+
+def test_several_files_under_the_limit_each_are_refused_as_one_upload(secure_server):
+    """Three files of 0.6 MB each passed a 1 MB limit: it was checked per file, not per request."""
+    url, _ = secure_server
+    client = logged_in(url)
+    part = b'{"text": "x"}\n' * (int(UPLOAD_LIMIT_MB * 2**20 * 0.6) // 14)
+    three = client.post("gradio_api/upload", files=[("files", (f"{i}.jsonl", part)) for i in range(3)])
+    assert three.status_code == 413 and "all its files together" in three.text
+    assert client.post("gradio_api/upload", files={"files": ("one.jsonl", part)}).status_code == 200
+
+
+def test_failed_logins_are_slowed_down_and_the_right_password_still_gets_in(secure_server):
+    url, log_path = secure_server
+    client = httpx.Client(base_url=url, timeout=60)
+    waits = []
+    for _ in range(4):
+        started = time.monotonic()
+        assert client.post("login", data={"username": USER, "password": "guess"}).status_code == 400
+        waits.append(time.monotonic() - started)
+    for attempt in (1, 2, 3):  # each failure doubles the wait before the next attempt is answered
+        assert waits[attempt] >= 2 ** (attempt - 1) * LOGIN_DELAY_S * 0.9, waits
+    assert client.post("login", data={"username": USER, "password": PASSWORD}).status_code == 200
+    started = time.monotonic()
+    assert client.post("login", data={"username": USER, "password": "guess"}).status_code == 400
+    assert time.monotonic() - started < LOGIN_DELAY_S  # the success cleared the delay
+    assert "Failed login from 127.0.0.1" in log_path.read_text()
+    assert client.post("login", data={"username": USER, "password": PASSWORD}).status_code == 200
+
+
+def test_the_hub_token_is_in_no_browser_storage_after_a_push(secure_server, tmp_path):
+    """Gradio's run history kept every event's inputs, the token typed into Push to Hub included, in the
+    browser's storage. The token is looked for in localStorage, sessionStorage, IndexedDB and, after the
+    browser closed, in every file of its profile."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+    url, _ = secure_server
+    token = "hf_e2eBrowserStorageToken0123456789"
+    profile = tmp_path / "profile"
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                        viewport={"width": 1300, "height": 1400})
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        page.locator("input[type=text], input:not([type])").first.fill(USER)
+        page.locator("input[type=password]").first.fill(PASSWORD)
+        page.get_by_role("button", name="Login").click()
+        page.get_by_role("tab", name="Merge & Export").click(timeout=60_000)
+        page.locator("#export-push-box").get_by_text("Push to the Hugging Face Hub").click()
+        page.locator("#export-repo-id textarea, #export-repo-id input").first.fill("me/lora-storage")
+        page.locator("#export-token input").fill(token)
+        page.locator("#export-push").click()
+        page.wait_for_function("document.querySelector('#export-push-message').innerText.trim().length > 0",
+                               timeout=60_000)  # pushing to the fake Hub, or refused: the event ran either way
+        page.wait_for_function("document.querySelector('#export-token input').value === ''", timeout=60_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "push-token-storage.png"))
+        stored = page.evaluate("""async () => {
+            const out = [JSON.stringify(localStorage), JSON.stringify(sessionStorage), document.cookie];
+            for (const info of await indexedDB.databases()) {
+                const db = await new Promise((ok, no) => { const r = indexedDB.open(info.name);
+                                                           r.onsuccess = () => ok(r.result); r.onerror = no; });
+                for (const name of db.objectStoreNames) {
+                    const all = await new Promise((ok, no) => {
+                        const r = db.transaction(name).objectStore(name).getAll();
+                        r.onsuccess = () => ok(r.result); r.onerror = no; });
+                    out.push(info.name + "/" + name + ":" + JSON.stringify(all));
+                }
+                db.close();
+            }
+            return out.join("\\n");
+        }""")
+        assert token not in stored
+        context.close()
+    leaked = [p for p in profile.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
+    assert leaked == []
