@@ -246,22 +246,27 @@ def _checked_tensors(header: dict, data_bytes: int) -> dict[str, list[int]]:
         if key == "__metadata__":
             continue
         if not isinstance(meta, dict):
-            raise ValueError(f"tensor {key[:60]} has no description")
+            raise ValueError(f"tensor {_short(key)} has no description")
         shape, offsets, dtype = meta.get("shape"), meta.get("data_offsets"), meta.get("dtype")
         if (not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)
                 or not isinstance(offsets, list) or len(offsets) != 2
                 or not all(isinstance(o, int) for o in offsets) or dtype not in _DTYPE_BYTES):
-            raise ValueError(f"tensor {key[:60]} is described wrongly")
+            raise ValueError(f"tensor {_short(key)} is described wrongly")
         start, end = offsets
         if not 0 <= start <= end <= data_bytes:
-            raise ValueError(f"tensor {key[:60]} lies past the end of the file")
+            raise ValueError(f"tensor {_short(key)} lies past the end of the file")
         if end - start != math.prod(shape) * _DTYPE_BYTES[dtype]:
-            raise ValueError(f"tensor {key[:60]} has the wrong number of bytes")
+            raise ValueError(f"tensor {_short(key)} has the wrong number of bytes")
         end_max = max(end_max, end)
         shapes[key] = shape
     if end_max != data_bytes:
         raise ValueError("the file holds bytes no tensor accounts for")
     return shapes
+
+
+def _short(name: str, limit: int = 60) -> str:
+    """A long tensor or module name by its end, which says which layer it is."""
+    return name if len(name) <= limit else "…" + name[-limit:]
 
 
 def fit_problems(shapes: dict[str, list[int]], dims: dict[str, tuple[int, int]]) -> list[str]:

@@ -227,7 +227,8 @@ class Playground:
         try:
             return load_tokenizer(str(info.path))
         except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for damaged tokenizer files
-            raise ModelError(f"{info.name}'s tokenizer files cannot be read ({type(exc).__name__})",
+            why = "no complete tokenizer among them" if isinstance(exc, StudioError) else type(exc).__name__
+            raise ModelError(f"{info.name}'s tokenizer files cannot be read ({why})",
                              "Save them again with the tokenizer's save_pretrained, or upload the adapter without "
                              "its tokenizer files (the base model's tokenizer is then used)") from exc
 

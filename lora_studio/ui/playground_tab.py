@@ -114,8 +114,9 @@ def on_upload(files: list[str] | str | None, selected: list[str] | None) -> dict
         names = ", ".join(Path(p).name for p in paths)[:200]
         return {"message": view.unexpected_md(f"Importing {names}", exc), "adapters": gr.skip(), "upload": None}
     chosen = [*(k for k in selected or [] if k != info.key), info.key]
+    base = info.base_model if len(info.base_model) <= 80 else info.base_model[:80] + "…"
     return {"message": f"📦 Imported **{info.label}**"
-                       + (f" (trained on `{info.base_model}`)" if info.base_model else "")
+                       + (f" (trained on `{base}`)" if base else "")
                        + ". Press **Load** to load it.",
             "adapters": gr.update(choices=view.adapter_choices(adapters.list_adapters()), value=chosen),
             "upload": None}
