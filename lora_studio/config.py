@@ -1,7 +1,9 @@
 """RunConfig: everything a training run needs, declared once.
 
-Each field carries its help text and bounds in `metadata`, so validation, the CLI and the
-Config tab all read the same declaration. `validate()` returns every problem at once.
+Each field carries its bounds, the tab that owns it and its level (essential or advanced) in
+`metadata`; its label and help are in the message catalogue under the field's dotted name
+(`field_metadata` joins both). Validation, the CLI and the dashboard all read this one declaration.
+`validate()` returns every problem at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import yaml
 
 from lora_studio.errors import ConfigError
+from lora_studio.messages import field_help, field_label
 from lora_studio.settings import EMBEDDED_MODEL_NAME, local_devices
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -26,102 +29,78 @@ DATA_FORMATS = ("auto", "messages", "prompt_completion", "text")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
 
-def _field(default: Any, help: str, **bounds: Any) -> Any:
-    """A dataclass field with help text and bounds (min, max, max_exclusive, choices)."""
-    meta = {"help": help, **bounds}
+def _field(default: Any, **meta: Any) -> Any:
+    """A dataclass field with its bounds (min, max, min_exclusive, max_exclusive, choices), the tab that owns it
+    (owner: "data" or "config") and how prominent it is (level: "essential" or "advanced"). Its label and help
+    are in the message catalogue (lora_studio/messages), under the field's dotted name."""
+    meta = {"owner": "config", "level": "advanced", **meta}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+ESSENTIAL = {"level": "essential"}
+DATA_TAB = {"owner": "data"}
 
 
 @dataclass
 class ModelSettings:
     """Which base model to fine-tune and how to load it."""
 
-    name_or_path: str = _field(
-        EMBEDDED_MODEL_NAME,
-        "Base model: the embedded SmolLM2, a Hugging Face Hub id (owner/name) or a local folder.",
-    )
-    dtype: str = _field(
-        "auto",
-        "Weight precision. auto = bfloat16 on GPUs that support it, float32 on CPU.",
-        choices=DTYPES,
-    )
-    load_in_8bit: bool = _field(
-        False, "Load the frozen base in 8-bit (bitsandbytes) to cut its memory by about half."
-    )
+    name_or_path: str = _field(EMBEDDED_MODEL_NAME, **DATA_TAB)
+    dtype: str = _field("auto", choices=DTYPES)
+    load_in_8bit: bool = _field(False, **ESSENTIAL)
 
 
 @dataclass
 class LoraSettings:
     """The LoRA adapter: its size, where it attaches and how it starts."""
 
-    r: int = _field(8, "Rank of the adapter matrices: higher learns more, costs more.", min=1, max=1024)
-    alpha: float = _field(16.0, "Scaling numerator: the update is scaled by alpha / r.",
-                          min=0.0, min_exclusive=True, max=4096)
-    dropout: float = _field(0.05, "Dropout on the adapter input during training.", min=0.0, max=1.0, max_exclusive=True)
-    target_modules: Any = _field(
-        "all-linear",
-        "Layers that get an adapter: 'all-linear', or a list of module names such as q_proj, v_proj.",
-    )
-    init: str = _field(
-        "default",
-        "Adapter initialisation. olora and pissa start from a factorisation of the base weights.",
-        choices=LORA_INITS,
-    )
-    use_rslora: bool = _field(False, "Rank-stabilised LoRA: scale by alpha / sqrt(r) instead of alpha / r.")
-    bias: str = _field("none", "Which biases are trained along with the adapter.", choices=LORA_BIASES)
+    r: int = _field(8, min=1, max=1024, **ESSENTIAL)
+    alpha: float = _field(16.0, min=0.0, min_exclusive=True, max=4096, **ESSENTIAL)
+    dropout: float = _field(0.05, min=0.0, max=1.0, max_exclusive=True, **ESSENTIAL)
+    target_modules: Any = _field("all-linear")
+    init: str = _field("default", choices=LORA_INITS, **ESSENTIAL)
+    use_rslora: bool = _field(False)
+    bias: str = _field("none", choices=LORA_BIASES)
 
 
 @dataclass
 class DataSettings:
     """The training file and how to read it."""
 
-    path: str = _field("", "Training data file (JSONL with messages, prompt/completion or text rows).")
-    format: str = _field("auto", "Row format; auto detects it from the columns.", choices=DATA_FORMATS)
-    columns: dict = _field({}, "Column mapping, e.g. {messages: conversations} or {prompt: question_text}.")
-    eval_fraction: float = _field(0.0, "Share of rows held out for evaluation (0 = none).", min=0.0, max=0.5)
-    max_length: int = _field(512, "Longest sequence in tokens; longer rows are truncated.", min=16, max=131072)
-    assistant_only_loss: bool = _field(
-        True, "Chat data: learn only from assistant replies, not from the user's turns."
-    )
+    path: str = _field("", **DATA_TAB)
+    format: str = _field("auto", choices=DATA_FORMATS, **DATA_TAB)
+    columns: dict = _field({}, **DATA_TAB)
+    eval_fraction: float = _field(0.0, min=0.0, max=0.5, **DATA_TAB)
+    max_length: int = _field(512, min=16, max=131072, **DATA_TAB)
+    assistant_only_loss: bool = _field(True, **DATA_TAB)
 
 
 @dataclass
 class TrainingSettings:
     """The optimisation loop."""
 
-    num_epochs: float = _field(1.0, "Passes over the training data (ignored when max_steps > 0).",
-                               min=0.0, min_exclusive=True, max=1000)
-    max_steps: int = _field(0, "Stop after this many optimizer steps (0 = use epochs).", min=0, max=10_000_000)
-    learning_rate: float = _field(2e-4, "Peak learning rate of the adapter.",
-                                  min=0.0, min_exclusive=True, max=1.0)
-    lr_scheduler: str = _field("linear", "How the learning rate changes after warmup.", choices=SCHEDULERS)
-    warmup_ratio: float = _field(0.0, "Share of steps spent warming the learning rate up.", min=0.0, max=0.5)
-    batch_size: int = _field(4, "Rows per device per step.", min=1, max=4096)
-    gradient_accumulation: int = _field(1, "Steps whose gradients add up before one optimizer update.", min=1, max=4096)
-    weight_decay: float = _field(0.0, "L2 penalty on the adapter weights.", min=0.0, max=1.0)
-    max_grad_norm: float = _field(1.0, "Gradient clipping norm (0 = no clipping).", min=0.0, max=1000)
-    seed: int = _field(42, "Random seed for initialisation, shuffling and the eval split.", min=0, max=2**31 - 1)
-    gradient_checkpointing: bool = _field(False, "Recompute activations in the backward pass: less memory, slower.")
-    fast_dropout: bool = _field(
-        True, "On a CPU, draw the adapter dropout's random masks from 16-bit integers, four per draw: the same "
-        "dropout (rate within 1e-5) in about half the time. GPUs are not affected.")
-    logging_steps: int = _field(5, "Write a metrics row every this many steps.", min=1, max=100_000)
-    eval_steps: int = _field(50, "Evaluate every this many steps (when eval_fraction > 0).", min=1, max=100_000)
-    save_steps: int = _field(100, "Save a resumable checkpoint every this many steps.", min=1, max=100_000)
-    sample_prompts: list = _field(
-        [], "Prompts the model answers at every checkpoint, to watch its replies change "
-        "(empty = take 2 prompts from the data, held-out rows first).")
-    sample_max_new_tokens: int = _field(48, "Longest sample answer in tokens.", min=1, max=512)
-    sample_every_save: bool = _field(
-        True, "Generate the sample answers at every checkpoint and at the end (and once before training).")
-    num_processes: int = _field(
-        1, "Processes to train with (one per GPU); above 1 the run goes through accelerate launch (DDP), "
-        "each process taking batch_size rows per step.", min=1, max=1024)
-    accelerate_config: str = _field(
-        "", "An accelerate config YAML (from `accelerate config`) for FSDP or DeepSpeed; empty = plain DDP. "
-        "Used with accelerate launch, also for one process.")
+    num_epochs: float = _field(1.0, min=0.0, min_exclusive=True, max=1000, **ESSENTIAL)
+    max_steps: int = _field(0, min=0, max=10_000_000)
+    learning_rate: float = _field(2e-4, min=0.0, min_exclusive=True, max=1.0, **ESSENTIAL)
+    lr_scheduler: str = _field("linear", choices=SCHEDULERS)
+    warmup_ratio: float = _field(0.0, min=0.0, max=0.5)
+    batch_size: int = _field(4, min=1, max=4096)
+    gradient_accumulation: int = _field(1, min=1, max=4096)
+    weight_decay: float = _field(0.0, min=0.0, max=1.0)
+    max_grad_norm: float = _field(1.0, min=0.0, max=1000)
+    seed: int = _field(42, min=0, max=2**31 - 1, **DATA_TAB)
+    gradient_checkpointing: bool = _field(False)
+    fast_dropout: bool = _field(True)
+    logging_steps: int = _field(5, min=1, max=100_000)
+    eval_steps: int = _field(50, min=1, max=100_000)
+    save_steps: int = _field(100, min=1, max=100_000)
+    sample_prompts: list = _field([])
+    sample_max_new_tokens: int = _field(48, min=1, max=512)
+    sample_every_save: bool = _field(True)
+    num_processes: int = _field(1, min=1, max=1024)
+    accelerate_config: str = _field("")
 
 
 SECTIONS: dict[str, type] = {
@@ -268,10 +247,11 @@ def field_names() -> list[str]:
 
 
 def field_metadata(dotted: str) -> dict:
+    """A field's declaration: bounds, choices, owner and level, with its label and help from the catalogue."""
     section, _, name = dotted.partition(".")
     for f in fields(SECTIONS[section]):
         if f.name == name:
-            return dict(f.metadata)
+            return {**f.metadata, "label": field_label(dotted), "help": field_help(dotted)}
     raise KeyError(dotted)
 
 
@@ -302,12 +282,28 @@ def _check_field(f: dataclasses.Field, value: Any) -> str | None:
 
 
 def _check_bounds(value: float, meta: dict) -> str | None:
+    """Out of range: the message states the whole allowed range, so it can stand beside the field alone."""
     lo, hi = meta.get("min"), meta.get("max")
-    if lo is not None and (value < lo or (meta.get("min_exclusive") and value <= lo)):
-        return f"must be {'greater than' if meta.get('min_exclusive') else 'at least'} {lo}, got {value}"
-    if hi is not None and (value > hi or (meta.get("max_exclusive") and value >= hi)):
-        return f"must be {'less than' if meta.get('max_exclusive') else 'at most'} {hi}, got {value}"
-    return None
+    too_low = lo is not None and (value < lo or (meta.get("min_exclusive") and value <= lo))
+    too_high = hi is not None and (value > hi or (meta.get("max_exclusive") and value >= hi))
+    if not (too_low or too_high):
+        return None
+    return f"must be {allowed_range(meta)}, got {_number(value)}"
+
+
+def allowed_range(meta: dict) -> str:
+    """'at least 1 and at most 1024', 'greater than 0 and at most 4096', 'at least 0 and less than 1'..."""
+    lo, hi = meta.get("min"), meta.get("max")
+    parts = []
+    if lo is not None:
+        parts.append(f"{'greater than' if meta.get('min_exclusive') else 'at least'} {_number(lo)}")
+    if hi is not None:
+        parts.append(f"{'less than' if meta.get('max_exclusive') else 'at most'} {_number(hi)}")
+    return " and ".join(parts)
+
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
 def _cross_field_issues(cfg: RunConfig) -> list[ConfigIssue]:

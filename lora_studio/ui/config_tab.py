@@ -20,6 +20,7 @@ import gradio as gr
 from lora_studio import calibration, settings
 from lora_studio.config import ConfigIssue, RunConfig
 from lora_studio.errors import StudioError
+from lora_studio.messages import text
 from lora_studio.presets import list_presets, load_preset, preset_overrides, save_preset
 from lora_studio.runs import RunPaths, list_runs, read_status
 from lora_studio.ui import config_view as view
@@ -28,11 +29,13 @@ from lora_studio.ui import preflight_view
 from lora_studio.ui.data_tab import DataTab
 from lora_studio.ui.data_view import Selection
 from lora_studio.ui.engine_access import engine
+from lora_studio.ui.widgets import FormSlider
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PRESET = "quick-start"
-SECTIONS = {"model": "Model", "lora": "LoRA adapter", "training": "Training"}
+PROCESSES = "training.num_processes"
+SECTIONS = ("model", "lora", "training")  # titles in the catalogue: config.section.<name>
 DISPLAYS = ("summary", "data_owned", "data_issues", "preflight", "measure_btn", "yaml",
             *(f"issues:{s}" for s in SECTIONS))
 CSS = """
@@ -245,15 +248,16 @@ def _initial_config() -> RunConfig:
 
 def _widget(spec: view.WidgetSpec, value: Any) -> Any:
     common = {"label": spec.label, "info": spec.info, "elem_id": _elem_id(spec.name)}
+    if spec.name == PROCESSES:
+        return _processes_widget(value, common)
     if spec.kind == "checkbox":
         return gr.Checkbox(value, **common)
     if spec.kind == "dropdown":
         return gr.Dropdown(list(spec.choices), value=value, **common)
     if spec.kind == "slider":
-        return gr.Slider(spec.minimum, spec.maximum, value, step=spec.step, precision=spec.precision, **common)
-    if spec.kind == "number":
-        return gr.Number(value, minimum=spec.minimum, maximum=spec.maximum, step=spec.step, precision=spec.precision,
-                         **common)
+        return FormSlider(spec.minimum, spec.maximum, value, step=spec.step, precision=spec.precision, **common)
+    if spec.kind == "number":  # no bounds in the browser: see config_view.widget_spec
+        return gr.Number(value, step=spec.step, precision=spec.precision, **common)
     if spec.kind == "lines":
         return gr.Textbox(value, lines=3, placeholder="one per line", **common)
     if spec.kind == "targets":
@@ -261,11 +265,19 @@ def _widget(spec: view.WidgetSpec, value: Any) -> Any:
     return gr.Textbox(value, **common)
 
 
-def _section(c: dict[str, Any], section: str, values: dict[str, Any]) -> None:
-    """One section's widgets, three to a row; lists and the target layers get a row of their own."""
-    gr.Markdown(f"### {SECTIONS[section]}")
-    c[f"issues:{section}"] = gr.Markdown(elem_id=_elem_id(f"issues:{section}"), elem_classes=["cfg-issues"])
-    specs = [s for s in view.widget_specs() if s.section == section and s.kind != "readonly"]
+def _processes_widget(value: Any, common: dict[str, Any]) -> Any:
+    """Up to one process per GPU (per CPU core without one), the bound validation applies; fixed at 1 with the
+    reason where only one can run."""
+    kind, count = settings.local_devices()
+    if count <= 1:
+        info = f"{common['info']} {text('config.processes_single', kind=kind)}"
+        return FormSlider(1, 2, 1, step=1, precision=0, interactive=False, **{**common, "info": info})
+    info = f"{common['info']} {text('config.processes_machine', count=count, kind=kind)}"
+    return FormSlider(1, count, min(max(int(value or 1), 1), count), step=1, precision=0, **{**common, "info": info})
+
+
+def _fields(c: dict[str, Any], specs: list[view.WidgetSpec], values: dict[str, Any]) -> None:
+    """Widgets three to a row; lists and the target layers get a row of their own."""
     wide = [s for s in specs if s.kind in ("targets", "lines")]
     narrow = [s for s in specs if s not in wide]
     for start in range(0, len(narrow), 3):
@@ -283,13 +295,24 @@ def _section(c: dict[str, Any], section: str, values: dict[str, Any]) -> None:
                     interactive=values[spec.name] != view.ALL_LINEAR, elem_id=_elem_id(view.TARGET_LAYERS))
 
 
+def _sections(c: dict[str, Any], values: dict[str, Any]) -> None:
+    """The essential settings first, then every other one by section under "Advanced settings"."""
+    editable = [s for s in view.widget_specs() if s.kind != "readonly"]
+    _fields(c, [s for s in editable if s.essential], values)
+    with gr.Accordion(text("config.advanced"), open=False, elem_id="cfg-advanced"):
+        for section in SECTIONS:
+            gr.Markdown(f"### {text(f'config.section.{section}')}")
+            _fields(c, [s for s in editable if s.section == section and not s.essential], values)
+    for section in SECTIONS:  # problems by section, shown above the fold so none hides in a closed accordion
+        c[f"issues:{section}"] = gr.Markdown(elem_id=_elem_id(f"issues:{section}"), elem_classes=["cfg-issues"])
+
+
 def build_config_tab(data_tab: DataTab) -> ConfigTab:
     cfg = _initial_config()
     values = view.widget_values(cfg)
     c: dict[str, Any] = {"config_state": gr.State(cfg.to_dict()), "calib": gr.State(None),
                          "timer": gr.Timer(1.0, active=False)}
-    gr.Markdown("Every setting of the run, checked as you change it. Start from a preset or a past run; "
-                "the pre-flight panel shows what the run will cost before it starts.")
+    gr.Markdown(text("config.intro"))
     with gr.Row():
         c["preset"] = gr.Dropdown(preset_choices(), value=DEFAULT_PRESET, label="Preset", scale=3,
                                   info="Choosing one fills every setting below", elem_id="cfg-preset")
@@ -300,8 +323,7 @@ def build_config_tab(data_tab: DataTab) -> ConfigTab:
     c["summary"] = gr.Markdown(elem_id="cfg-summary")
     with gr.Row():
         with gr.Column(scale=3):
-            for section in SECTIONS:
-                _section(c, section, values)
+            _sections(c, values)
         with gr.Column(scale=2):
             gr.Markdown("### Pre-flight")
             c["preflight"] = gr.Markdown("Checking the settings…", elem_id="cfg-preflight")
@@ -355,7 +377,8 @@ def _wire(tab: ConfigTab, data_tab: DataTab) -> None:
     gr.on(None, lambda ds, cs, cal: out(refresh(ds, cs, cal)), [d["state"], c["config_state"], c["calib"]],
           displays, trigger_mode="always_last", show_progress="minimal", show_progress_on=[c["preflight"]])
 
-    edits = [fields[s.name].release if s.kind == "slider" else fields[s.name].input
+    # Sliders report every change (a value the browser clamped included), so the state holds what they show.
+    edits = [fields[s.name].change if s.kind == "slider" else fields[s.name].input
              for s in view.widget_specs() if s.kind != "readonly"] + [fields[view.TARGET_LAYERS].input]
     gr.on(edits, lambda v: out(on_fields(v[c["config_state"]], pick(v, field_names))),
           {c["config_state"], *fields.values()}, [c["config_state"]], trigger_mode="always_last",

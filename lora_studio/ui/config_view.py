@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, merge_dict
+from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, allowed_range, field_metadata, merge_dict
+from lora_studio.messages import field_label, text
 from lora_studio.settings import EMBEDDED_MODEL_NAME
 from lora_studio.ui.data_view import Selection
 
@@ -33,7 +34,8 @@ PREFLIGHT_INPUTS = frozenset({
 
 
 def is_data_owned(dotted: str) -> bool:
-    return dotted.startswith("data.") or dotted in ("model.name_or_path", "training.seed")
+    """Set on the Data tab (declared on the field: metadata owner "data")."""
+    return field_metadata(dotted)["owner"] == "data"
 
 
 @dataclass(frozen=True)
@@ -46,18 +48,15 @@ class WidgetSpec:
     label: str
     info: str
     choices: tuple = ()
-    minimum: float | None = None
+    minimum: float | None = None  # the widget's bounds: a slider's ends; a number box has none in the browser
     maximum: float | None = None
     step: float | None = None
     precision: int | None = None
+    essential: bool = False  # shown first; the rest sit under "Advanced settings"
 
     @property
     def section(self) -> str:
         return self.name.partition(".")[0]
-
-
-def label_for(name: str) -> str:
-    return name if len(name) <= 2 else name[0].upper() + name[1:].replace("_", " ")
 
 
 def _type_name(f: dataclasses.Field) -> str:
@@ -94,18 +93,32 @@ def _slider_step(kind: str, f: dataclasses.Field) -> float | None:
 
 
 def widget_spec(dotted: str, f: dataclasses.Field) -> WidgetSpec:
-    meta, kind = f.metadata, field_kind(dotted, f)
-    spec = WidgetSpec(dotted, kind, label_for(f.name), meta.get("help", ""), tuple(meta.get("choices", ())))
+    """Label and help from the catalogue, the allowed range in words. A slider's ends are the largest and
+    smallest valid values (an exclusive bound is one step inside), so it cannot hold a value validation refuses;
+    a number box gets no bounds in the browser (Gradio would refuse an out-of-range value before any handler
+    ran, freezing the form): validation says what is wrong beside it."""
+    meta, kind = field_metadata(dotted), field_kind(dotted, f)
+    spec = WidgetSpec(dotted, kind, meta["label"], with_range(meta["help"], meta), tuple(meta.get("choices", ())),
+                      essential=meta["level"] == "essential")
     if kind == "slider":
-        spec = dataclasses.replace(spec, minimum=meta["min"], maximum=meta["max"],
-                                   step=_slider_step(_type_name(f), f), precision=0 if _type_name(f) == "int" else None)
+        step = _slider_step(_type_name(f), f)
+        low = meta["min"] + (step if meta.get("min_exclusive") else 0)
+        high = meta["max"] - (step if meta.get("max_exclusive") else 0)
+        spec = dataclasses.replace(spec, minimum=low, maximum=high, step=step,
+                                   precision=0 if _type_name(f) == "int" else None)
     elif kind == "number":
         is_int = _type_name(f) == "int"
         default = f.default if isinstance(f.default, (int, float)) and f.default > 0 else 1
         step = 1 if is_int else 10 ** math.floor(math.log10(default))
-        spec = dataclasses.replace(spec, minimum=meta.get("min"), maximum=meta.get("max"), step=step,
-                                   precision=0 if is_int else None)
+        spec = dataclasses.replace(spec, step=step, precision=0 if is_int else None)
     return spec
+
+
+def with_range(help_text: str, meta: dict) -> str:
+    """The help, then the allowed range in words (for numbers)."""
+    if meta.get("min") is None and meta.get("max") is None:
+        return help_text
+    return f"{help_text} Allowed: {allowed_range(meta)}."
 
 
 def widget_specs(include_data_owned: bool = False) -> list[WidgetSpec]:
@@ -210,26 +223,43 @@ def issues_by_field(issues: list[ConfigIssue]) -> dict[str, list[str]]:
     return grouped
 
 
+def label_of(dotted: str) -> str:
+    """A field's label ('Alpha (scaling)'); a name that is not a field (a file-level issue) stays as it is."""
+    try:
+        return field_label(dotted)
+    except KeyError:
+        return dotted
+
+
 def section_issues_md(issues: list[ConfigIssue], section: str) -> str:
-    mine = [i for i in issues if i.field.partition(".")[0] == section and not is_data_owned(i.field)]
-    return "\n".join(f"- ⚠️ **{i.field}**: {i.message}" for i in mine)
+    mine = [i for i in issues if i.field.partition(".")[0] == section and not _data_issue(i.field)]
+    return "\n".join(text("config.section_issue", label=label_of(i.field), problem=i.message) for i in mine)
+
+
+def _data_issue(dotted: str) -> bool:
+    try:
+        return is_data_owned(dotted)
+    except (KeyError, ValueError):
+        return False
 
 
 def data_issues_md(issues: list[ConfigIssue]) -> str:
-    mine = [i for i in issues if is_data_owned(i.field)]
-    return "\n".join(f"- ⚠️ **{i.field}**: {i.message} (change it on the Data tab)" for i in mine)
+    mine = [i for i in issues if _data_issue(i.field)]
+    return "\n".join(text("config.data_issue", label=label_of(i.field), problem=i.message) for i in mine)
 
 
 def summary_md(issues: list[ConfigIssue]) -> str:
     if not issues:
-        return "✅ **All settings are valid.** The Train tab will run the config shown at the bottom."
-    fields_text = ", ".join(dict.fromkeys(i.field for i in issues))
-    return (f"⛔ **{len(issues)} problem(s) block training:** {fields_text}. Each is explained beside its "
-            "setting below.")
+        return text("config.all_valid")
+    labels = ", ".join(dict.fromkeys(label_of(i.field) for i in issues))
+    return text("config.blocked", count=len(issues), labels=labels)
 
 
 def field_info(spec: WidgetSpec, messages: list[str] | None) -> str:
-    return f"⚠️ {'; '.join(messages)} — {spec.info}" if messages else spec.info
+    """Beside the field: what is wrong, naming the field and the allowed range, then its help."""
+    if not messages:
+        return spec.info
+    return text("config.field_problem", label=spec.label, problem="; ".join(messages)) + f" — {spec.info}"
 
 
 def data_owned_md(cfg: RunConfig, has_dataset: bool) -> str:

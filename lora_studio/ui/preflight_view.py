@@ -3,6 +3,7 @@ and time estimates from numbers the engine found (`ModelFacts`). No gradio, no t
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -14,6 +15,7 @@ from lora_studio.calibration import Calibration
 from lora_studio.config import RunConfig
 from lora_studio.data import load_dataset_file, split_indices
 from lora_studio.errors import StudioError
+from lora_studio.messages import text
 
 if TYPE_CHECKING:  # the engine imports torch; the UI only reads the numbers
     from lora_studio.engine.preflight import ModelFacts
@@ -145,27 +147,42 @@ def eta_md(cfg: RunConfig, facts: ModelFacts, steps: int | None, rows: RowCount 
 def preflight_md(cfg: RunConfig, facts: ModelFacts | None, rows: RowCount | None,
                  calibration: Calibration | None) -> str:
     if facts is None:
-        return "Pre-flight needs valid model and adapter settings: fix the problems listed above."
+        return text("preflight.waiting")
     share = 100 * facts.trainable_params / max(facts.all_params, 1)
     mem = estimate_memory(cfg, facts)
     factor = CHECKPOINTED_FACTOR if cfg.training.gradient_checkpointing else ACTIVATION_FACTOR
-    weights_note = "linear layers in 8-bit, the rest" if cfg.model.load_in_8bit else "all"
-    available = (f" of {format_bytes(facts.device_memory)} {'GPU memory' if facts.device != 'cpu' else 'RAM'}"
-                 if facts.device_memory else "")
-    warn = ("\n\n⚠️ The estimate is above this machine's memory: lower batch size or max length, turn on "
-            "gradient checkpointing, or load in 8-bit." if facts.device_memory and mem.total > facts.device_memory
-            else "")
+    kind = "preflight.gpu_memory" if facts.device != "cpu" else "preflight.ram"
+    available = text(kind, size=format_bytes(facts.device_memory)) if facts.device_memory else ""
+    warn = text("preflight.too_big") if facts.device_memory and mem.total > facts.device_memory else ""
     steps_text, steps = _steps_md(cfg, rows)
+    how = {
+        "weights": text("preflight.how.weights_8bit" if cfg.model.load_in_8bit else "preflight.how.weights",
+                        bytes=facts.dtype_bytes),
+        "optimizer": text("preflight.how.optimizer"),
+        "activations": text("preflight.how.activations", batch=cfg.training.batch_size, tokens=cfg.data.max_length,
+                            hidden=facts.hidden_size, layers=facts.num_layers, factor=factor),
+    }
+    rows_md = "".join(text("preflight.memory_row", part=text(f"preflight.part.{part}"), size=format_bytes(size),
+                           how=_attribute(how[part]))
+                      for part, size in (("weights", mem.weights), ("optimizer", mem.optimizer),
+                                         ("activations", mem.activations)))
     return (
-        f"**Trainable parameters** (as peft prints them): `trainable params: {facts.trainable_params:,} || all params: "
-        f"{facts.all_params:,} || trainable%: {share:.4f}`\n\n"
-        f"**Estimated memory on {facts.device}**\n\n| part | estimate |\n|---|---|\n"
-        f"| weights ({weights_note} at {facts.dtype_bytes} bytes; adapter in fp32) | {format_bytes(mem.weights)} |\n"
-        f"| optimizer (AdamW: 2 fp32 states + fp32 gradient per trainable parameter) | "
-        f"{format_bytes(mem.optimizer)} |\n"
-        f"| activations (batch {cfg.training.batch_size} × {cfg.data.max_length} tokens × hidden {facts.hidden_size} × "
-        f"{facts.num_layers} layers × {factor} values{' (checkpointed)' if factor == CHECKPOINTED_FACTOR else ''}, "
-        f"plus fp32 logits) | {format_bytes(mem.activations)} |\n"
-        f"| **total** | **{format_bytes(mem.total)}**{available} |{warn}\n\n"
-        f"{steps_text}\n\n{eta_md(cfg, facts, steps, rows, calibration)}"
+        text("preflight.trainable", count=f"{facts.trainable_params:,}", short=human_count(facts.trainable_params),
+             share=f"{share:.2f}", total=human_count(facts.all_params), exact=facts.trainable_params)
+        + "\n\n" + text("preflight.memory_title", device=facts.device) + "\n\n" + text("preflight.memory_head")
+        + rows_md + text("preflight.memory_total", size=format_bytes(mem.total), available=available)
+        + warn + f"\n\n{steps_text}\n\n{eta_md(cfg, facts, steps, rows, calibration)}"
     )
+
+
+def human_count(count: int) -> str:
+    """2,442,240 → '2.4 M'; 135,736,128 → '136 M'; 2,000,000,000 → '2.0 B'."""
+    for unit, size in (("B", 10**9), ("M", 10**6), ("K", 10**3)):
+        if count >= size:
+            value = count / size
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
+    return str(count)
+
+
+def _attribute(words: str) -> str:
+    return html.escape(words, quote=True)

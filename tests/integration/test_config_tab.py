@@ -35,7 +35,7 @@ def test_rank_change_updates_the_trainable_parameter_count(tiny_model_dir, chat_
     before = config_tab.refresh(data_state, state, None)["preflight"]
     state = config_tab.on_fields(state, {"lora.r": 8})["config_state"]
     after = config_tab.refresh(data_state, state, None)["preflight"]
-    count = lambda text: int(text.split("trainable params: ")[1].split(" ")[0].replace(",", ""))  # noqa: E731
+    count = lambda text: int(text.split("trainable parameters")[1].split("(")[1].split(" of ")[0].replace(",", ""))  # noqa: E731
     assert count(after) == 2 * count(before) > 0
 
 
@@ -45,10 +45,10 @@ def test_invalid_combination_is_shown_beside_its_field(tiny_model_dir, chat_file
                                          "training.batch_size": 0})["config_state"]
     values = config_tab.refresh(data_state, state, None)
     assert "pissa cannot start from an 8-bit base" in values["issues:lora"]
-    assert "training.batch_size" in values["issues:training"] and values["issues:model"] == ""
+    assert "Batch size" in values["issues:training"] and values["issues:model"] == ""
     assert values["summary"].startswith("⛔ **2 problem(s)")
-    assert values["lora.init"]["info"].startswith("⚠️ pissa cannot") and values["lora.init"]["elem_classes"] == \
-        ["cfg-invalid"]
+    assert values["lora.init"]["info"].startswith("⚠️ Adapter initialisation: pissa cannot")
+    assert values["lora.init"]["elem_classes"] == ["cfg-invalid"]
     assert values["lora.r"]["elem_classes"] == [] and values["measure_btn"]["interactive"] is False
     olora = config_tab.on_fields(state, {"lora.init": "olora", "training.batch_size": 4})["config_state"]
     fixed = config_tab.refresh(data_state, olora, None)
@@ -142,5 +142,5 @@ def test_a_model_that_cannot_be_found_is_reported_on_the_data_side(chat_file):
     state = RunConfig().to_dict()
     data_state = dataclasses.asdict(Selection(path=str(chat_file), model="owner/not-cached-anywhere"))
     values = config_tab.refresh(data_state, state, None)
-    assert "model.name_or_path" in values["data_issues"] and "Data tab" in values["data_issues"]
+    assert "**Base model**" in values["data_issues"] and "Data tab" in values["data_issues"]
     assert "fix the problems" in values["preflight"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from lora_studio import config as config_module
 from lora_studio.calibration import Calibration
 from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, apply_overrides, field_metadata, field_names
 from lora_studio.presets import load_preset
@@ -47,17 +48,31 @@ def test_widget_kinds_follow_field_types_and_bounds():
                                                                                     "pissa")
     assert (specs["lora.r"].kind, specs["lora.r"].minimum, specs["lora.r"].maximum) == ("slider", 1, 1024)
     lr = specs["training.learning_rate"]
-    assert (lr.kind, lr.minimum, lr.maximum) == ("number", 0.0, 1.0)  # 2e-4 cannot sit on a 0.01 slider
-    assert specs["lora.dropout"].kind == "slider" and specs["lora.dropout"].step == 0.01
+    # 2e-4 cannot sit on a 0.01 slider; a number box gets no bounds in the browser (Gradio would refuse the value
+    # before any handler ran, freezing the form): the range is said in words
+    assert (lr.kind, lr.minimum, lr.maximum) == ("number", None, None)
+    assert lr.info == field_metadata("training.learning_rate")["help"] + " Allowed: greater than 0 and at most 1."
+    dropout = specs["lora.dropout"]  # valid: 0 <= dropout < 1, so the slider ends one step below 1
+    assert (dropout.kind, dropout.step, dropout.minimum, dropout.maximum) == ("slider", 0.01, 0.0, 0.99)
     assert specs["lora.target_modules"].kind == "targets"
-    assert specs["training.learning_rate"].info == field_metadata("training.learning_rate")["help"]
-    assert specs["training.gradient_accumulation"].label == "Gradient accumulation" and specs["lora.r"].label == "r"
+    assert specs["training.gradient_accumulation"].label == "Gradient accumulation"
+    assert specs["lora.r"].label == "Rank (r)" and specs["lora.use_rslora"].label == "Rank-stabilised LoRA"
+    assert specs["training.lr_scheduler"].label == "Learning-rate schedule"
+    assert specs["model.load_in_8bit"].label == "Load the base in 8-bit"
     for section, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
             name = f"{section}.{f.name}"
             if name in specs and f.type in ("int", "float"):
                 assert specs[name].kind in ("slider", "number")  # never a free text box for a number
-                assert (specs[name].minimum, specs[name].maximum) == (f.metadata.get("min"), f.metadata.get("max"))
+                if specs[name].kind == "slider":  # a slider holds only values validation accepts
+                    for end in (specs[name].minimum, specs[name].maximum):
+                        assert config_module._check_bounds(end, f.metadata) is None, (name, end)
+
+
+def test_essential_settings_come_first_and_the_rest_are_advanced():
+    essential = [spec.name for spec in view.widget_specs() if spec.essential]
+    assert essential == ["model.load_in_8bit", "lora.r", "lora.alpha", "lora.dropout", "lora.init",
+                         "training.num_epochs", "training.learning_rate"]
 
 
 def test_list_and_dict_fields_are_handled_generically():
@@ -120,14 +135,17 @@ def test_issues_are_listed_by_their_section_and_summarised():
     issues = [ConfigIssue("lora.init", "pissa cannot start from an 8-bit base"),
               ConfigIssue("training.batch_size", "must be at least 1, got 0"),
               ConfigIssue("data.max_length", "must be at least 16, got 8")]
-    assert "**lora.init**: pissa cannot" in view.section_issues_md(issues, "lora")
+    assert "**Adapter initialisation**: pissa cannot" in view.section_issues_md(issues, "lora")
     assert view.section_issues_md(issues, "model") == ""
-    assert "data.max_length" not in view.section_issues_md(issues, "data")
+    assert "Max length" not in view.section_issues_md(issues, "data")
+    assert "**Max length (tokens)**: must be at least 16" in view.data_issues_md(issues)
     assert "Data tab" in view.data_issues_md(issues)
-    assert "3 problem(s)" in view.summary_md(issues) and "lora.init" in view.summary_md(issues)
+    summary = view.summary_md(issues)
+    assert "3 problem(s)" in summary and "Adapter initialisation, Batch size, Max length (tokens)" in summary
     assert "All settings are valid" in view.summary_md([])
     spec = next(s for s in view.widget_specs() if s.name == "lora.init")
-    assert view.field_info(spec, ["bad"]).startswith("⚠️ bad") and view.field_info(spec, None) == spec.info
+    assert view.field_info(spec, ["bad"]).startswith("⚠️ Adapter initialisation: bad")
+    assert view.field_info(spec, None) == spec.info
 
 
 @pytest.mark.parametrize("rows,overrides,expected", [
@@ -163,7 +181,9 @@ def test_preflight_text_says_measured_or_rough(chat_file):
     rows = preflight_view.count_train_rows(cfg)
     assert rows.train_rows == 36 and 16 < rows.mean_tokens <= cfg.data.max_length
     rough = preflight_view.preflight_md(cfg, facts, rows, None)
-    assert "trainable params: 1,000 || all params: 101,000 || trainable%: 0.9901" in rough
+    assert "**1.0 K trainable parameters, 0.99% of the model** (1,000 of 101 K" in rough
+    assert "trainable params:" not in rough and "hidden size 64 × 2 layers" in rough  # the formula: in a tooltip
+    assert "activations <abbr title=" in rough
     assert "**9 optimizer steps**" in rough and "rough, not measured" in rough and "Measure speed" in rough
     measured = preflight_view.preflight_md(cfg, facts, rows, Calibration(10.0, 123.0, measured_at=0.0))
     assert "ETA ~ 01:30** (measured on 1970-01-01" in measured and "rough" not in measured
