@@ -8,7 +8,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from lora_studio import jobs, processes, settings, uploads
-from lora_studio.ui import config_tab, engine_access, server_guards
+from lora_studio.ui import config_tab, engine_access, run_state, server_guards
 from lora_studio.ui.data_tab import build_data_tab
 from lora_studio.ui.export_tab import build_export_tab
 from lora_studio.ui.playground_tab import PlaygroundTab, build_playground_tab, select_adapter
@@ -30,20 +30,27 @@ CSS = """
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="LoRA Studio") as app:
         gr.Markdown("# LoRA Studio\nFine-tune a language model with LoRA — on this machine, no code needed.")
-        state = gr.State(None)  # the chosen dataset, shared with the tabs that come after Data
+        # The one run config of this page: every tab reads it, each writes only its own fields (ui/run_state.py).
+        # The browser keeps a copy (written only from it) that brings it back after a reload or a server restart.
+        run_config = gr.State(config_tab.initial_config().to_dict())
+        kept = gr.BrowserState(None, storage_key=run_state.STORAGE_KEY, secret=run_state.secret())
         with gr.Tabs() as tabs:
             with gr.Tab("Data", id="data"):
-                data_tab = build_data_tab(state)
+                data_tab = build_data_tab(run_config)
             with gr.Tab("Config", id="config"):
-                config = config_tab.build_config_tab(data_tab)
+                config = config_tab.build_config_tab(run_config)
             with gr.Tab("Train", id="train"):
-                train = build_train_tab(state, config.config_state)
+                train = build_train_tab(run_config)
             with gr.Tab("Merge & Export", id="export") as export_tab:
                 build_export_tab(export_tab)
             with gr.Tab("Playground", id="playground") as playground_tab:
                 playground = build_playground_tab(playground_tab)
             with gr.Tab("Runs", id="runs") as runs_tab:
                 build_runs_tab(runs_tab)
+        app.load(run_state.restore, [kept], [run_config])
+        run_config.change(lambda state: state, [run_config], [kept], show_progress="hidden")
+        data_tab.attach(app)
+        config.attach(app)
         train.attach(app)
         _wire_try_in_playground(train, playground, tabs)
     return app

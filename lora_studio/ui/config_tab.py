@@ -1,10 +1,10 @@
 """The Config tab: every training setting, generated from RunConfig's metadata, checked as you type.
 
-Handlers are module-level and work on plain values, returning a dict of component name -> value;
-the builder only wires components to them. The tab's `gr.State` holds the Config-tab settings as a
-full `RunConfig.to_dict()`; the Data tab's selection is laid over it (`config_view.effective_config`).
-Settings the Data tab owns are shown read-only here and pushed to the Data tab's widgets when a preset
-or a past run sets them. The torch side (engine.preflight) is imported lazily inside handlers.
+Handlers are module-level, take the browser's run config (ui/run_state.py) and return a dict of
+component name -> value; the builder only wires components to them. The tab writes only the fields it
+owns; the Data tab's are shown read-only here. A preset or a past run replaces the whole run config
+(the dataset and base model kept), and every tab redraws from its change. The torch side
+(engine.preflight) is imported lazily inside handlers.
 """
 
 from __future__ import annotations
@@ -13,23 +13,23 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from lora_studio import calibration, settings
-from lora_studio.config import ConfigIssue, RunConfig
+from lora_studio.config import ConfigIssue, RunConfig, merge_dict
 from lora_studio.errors import StudioError
 from lora_studio.messages import text
-from lora_studio.presets import list_presets, load_preset, preset_overrides, save_preset
+from lora_studio.presets import list_presets, load_preset, save_preset
 from lora_studio.runs import RunPaths, list_runs, read_status
 from lora_studio.ui import config_view as view
-from lora_studio.ui import data_tab as data_handlers
-from lora_studio.ui import preflight_view
-from lora_studio.ui.data_tab import DataTab
-from lora_studio.ui.data_view import Selection
+from lora_studio.ui import preflight_view, run_state
 from lora_studio.ui.engine_access import engine
+from lora_studio.ui.handlers import by_component
 from lora_studio.ui.widgets import FormSlider
+from lora_studio.uploads import store_upload
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,9 @@ def _calibration_for(cfg: RunConfig, facts: Any) -> calibration.Calibration | No
 
 
 # ---- live validation and the pre-flight panel -------------------------------------------------
-def refresh(data_state: dict | None, config_state: dict | None, calib: dict | None) -> dict[str, Any]:
-    """Every display of the tab for the current settings: issues by field, pre-flight, YAML."""
-    cfg = view.effective_config(data_state, config_state)
+def refresh(state: dict | None, calib: dict | None) -> dict[str, Any]:
+    """Every display of the tab for the run config: issues by field, pre-flight, YAML."""
+    cfg = run_state.from_state(state)
     issues = cfg.validate()
     blocking = {i.field for i in issues}
     facts, more = _preflight(cfg) if not blocking & view.PREFLIGHT_INPUTS else (None, [])
@@ -77,9 +77,9 @@ def refresh(data_state: dict | None, config_state: dict | None, calib: dict | No
     by_field = view.issues_by_field(issues)
     rows = preflight_view.count_train_rows(cfg)
     panel = preflight_view.preflight_md(cfg, facts, rows, _calibration_for(cfg, facts))
-    can_measure = bool(data_state) and not issues and facts is not None and not calib
+    can_measure = bool(cfg.data.path) and not issues and facts is not None and not calib
     values: dict[str, Any] = {
-        "summary": view.summary_md(issues), "data_owned": view.data_owned_md(cfg, bool(data_state)),
+        "summary": view.summary_md(issues), "data_owned": view.data_owned_md(cfg, bool(cfg.data.path)),
         "data_issues": view.data_issues_md(issues), "preflight": panel, "yaml": cfg.to_yaml(),
         "measure_btn": gr.update(interactive=can_measure),
         **{f"issues:{s}": view.section_issues_md(issues, s) for s in SECTIONS},
@@ -100,73 +100,57 @@ def refresh(data_state: dict | None, config_state: dict | None, calib: dict | No
     return values
 
 
-def on_fields(config_state: dict | None, values: dict[str, Any]) -> dict[str, Any]:
-    """A setting changed in the browser: the state takes every widget's value (refresh follows)."""
-    return {"config_state": view.config_from_values(config_state, values)}
-
-
-def on_data_controls(config_state: dict | None, controls: dict[str, Any]) -> dict[str, Any]:
-    """A Data tab setting changed: mirror it, so it counts even before a file is chosen."""
-    return {"config_state": view.with_data_controls(config_state, controls)}
-
-
-# ---- presets and past runs -------------------------------------------------------------------
-def fill(cfg: RunConfig, data_state: dict | None, controls: dict[str, Any], data_fields: set[str] | None,
-         selection: Selection | None = None) -> dict[str, Any]:
-    """Put `cfg` into every widget; push the data-owned fields in `data_fields` (None: all) to the Data tab.
-
-    With a `selection` the Data tab loads that file; otherwise its current file (if any) is re-shown
-    with the new settings, so its preview matches what will train.
-    """
-    pushed = view.data_owned_values(cfg, data_fields)
-    new_controls = {**controls, **pushed}
-    state = view.with_data_controls(cfg.to_dict(), new_controls)
-    values: dict[str, Any] = {"config_state": state, **view.widget_values(cfg)}
-    if values[view.TARGETS] == view.ALL_LINEAR:
-        del values[view.TARGET_LAYERS]  # the refresh that follows ticks every layer of the model
-    else:  # the refresh that follows adds the model's other layers to the choices
-        layers = values[view.TARGET_LAYERS]
-        values[view.TARGET_LAYERS] = gr.update(value=layers, choices=layers, interactive=True)
-    values.update({f"data:{k}": v for k, v in pushed.items()})
-    if selection is not None:
-        outputs = data_handlers.load(data_state, selection)
-    else:
-        touched = data_fields is None or bool(data_fields & {"data.format", "data.columns"})
-        mapping = {"format": cfg.data.format, "columns": dict(cfg.data.columns)} if touched else None
-        outputs = data_handlers.on_settings(data_state, new_controls, mapping)
-    values.update({f"data:{name}": v for name, v in zip(data_handlers.OUTPUTS, outputs, strict=True)})
+def on_change(state: dict | None, shown: dict | None, calib: dict | None) -> dict[str, Any]:
+    """The run config changed (an edit here, the Data tab, a preset, a past run, a page load): every display
+    again, and the widgets set from it when their fields differ from what this tab drew."""
+    cfg = run_state.from_state(state)
+    values = refresh(state, calib)
+    if shown is not None and run_state.part(cfg, "config") == shown:
+        return values
+    values["shown"] = run_state.part(cfg, "config")
+    for name, value in view.widget_values(cfg).items():
+        if name == view.TARGET_LAYERS and value == []:
+            continue  # all-linear: refresh ticks every layer
+        update = values.get(name)
+        values[name] = gr.update(**{**(update or {}), "value": value}) if isinstance(update, dict) else value
     return values
 
 
-def preset_data_fields(name: str) -> set[str]:
-    """The data-owned fields the preset itself sets (the others keep the Data tab's values)."""
-    overrides = preset_overrides(name)
-    named = {f"{section}.{key}" for section, keys in overrides.items() if isinstance(keys, dict) for key in keys}
-    return {f for f in named if view.is_data_owned(f)}
+def on_fields(state: dict | None, values: dict[str, Any]) -> dict[str, Any]:
+    """A setting changed in the browser: it goes into the run config (the displays follow from its change)."""
+    cfg = merge_dict(RunConfig(), view.config_from_values(run_state.from_state(state).to_dict(), values))
+    return {"run_config": cfg.to_dict(), "shown": run_state.part(cfg, "config")}
 
 
-def on_preset(name: str | None, data_state: dict | None, controls: dict[str, Any]) -> dict[str, Any]:
+# ---- presets and past runs -------------------------------------------------------------------
+def _keep_dataset(new: RunConfig, current: RunConfig) -> RunConfig:
+    """A preset or a past run's settings, with the dataset and base model the page has now (presets name
+    neither; a past run's file is taken when it still exists)."""
+    return run_state.with_fields(new, {"data.path": current.data.path, "data.format": current.data.format,
+                                       "data.columns": dict(current.data.columns),
+                                       "model.name_or_path": current.model.name_or_path})
+
+
+def on_preset(name: str | None, state: dict | None) -> dict[str, Any]:
+    """Every setting from the defaults and the preset, nothing left from before (the dataset and model kept)."""
     try:
         if not name:
             raise StudioError("No preset was chosen", "Pick one from the list")
         warnings: list[str] = []
-        cfg = load_preset(name, warnings)
-        data_fields = preset_data_fields(name)
+        cfg = _keep_dataset(load_preset(name, warnings), run_state.from_state(state))
     except StudioError as exc:
         return {"message": f"❌ {exc.one_line()}"}
-    values = fill(cfg, data_state, controls, data_fields)
     description = next((p.description for p in list_presets() if p.name == name), "")
     note = f" ({'; '.join(warnings)})" if warnings else ""
-    values["message"] = f"Preset **{name}**: {description}{note}"
-    return values
+    return {"run_config": cfg.to_dict(), "message": f"Preset **{name}**: {description}{note}"}
 
 
 def run_choices() -> list[tuple[str, str]]:
     return [(f"{r.run_id} · {read_status(r).state}", r.run_id) for r in list_runs(settings.runs_dir())]
 
 
-def on_run(run_id: str | None, data_state: dict | None, controls: dict[str, Any]) -> dict[str, Any]:
-    """Load a past run's config.yaml: every setting, and its dataset when the file still exists."""
+def on_run(run_id: str | None, state: dict | None) -> dict[str, Any]:
+    """A past run's config.yaml: every setting, and its data file (copied into uploads/) when it still exists."""
     paths = RunPaths(settings.runs_dir() / (run_id or ""))
     if not run_id or not paths.config.is_file():
         return {"message": f"❌ Run '{run_id or ''}' has no config.yaml. Press 🔄 to list the runs again."}
@@ -175,21 +159,31 @@ def on_run(run_id: str | None, data_state: dict | None, controls: dict[str, Any]
         cfg = RunConfig.load(paths.config, warnings)
     except StudioError as exc:
         return {"message": f"❌ {exc.one_line()}"}
-    selection, note = view.run_selection(cfg)
-    values = fill(cfg, data_state, controls, None, selection)
+    current = run_state.from_state(state)
+    if cfg.data.path and Path(cfg.data.path).is_file():
+        try:
+            cfg.data.path = str(store_upload(cfg.data.path))
+            note = f"and its data file **{Path(cfg.data.path).name}**"
+        except StudioError as exc:
+            cfg = run_state.with_fields(cfg, {"data.path": current.data.path, "data.format": current.data.format,
+                                              "data.columns": dict(current.data.columns)})
+            note = f"— its data file cannot be used ({exc.message}); the dataset shown on the Data tab stays"
+    else:
+        gone = f"`{Path(cfg.data.path).name}` no longer exists" if cfg.data.path else "was not recorded"
+        cfg = run_state.with_fields(cfg, {"data.path": current.data.path, "data.format": current.data.format,
+                                          "data.columns": dict(current.data.columns)})
+        note = f"— its data file {gone}: upload it again on the Data tab (the dataset shown there stays)"
     extra = f" {'; '.join(warnings)}." if warnings else ""
-    values["message"] = f"Loaded the settings of run **{run_id}** {note}.{extra}"
-    return values
+    return {"run_config": cfg.to_dict(), "message": f"Loaded the settings of run **{run_id}** {note}.{extra}"}
 
 
 def preset_choices() -> list[tuple[str, str]]:
     return [(p.name if p.builtin else f"{p.name} (yours)", p.name) for p in list_presets()]
 
 
-def on_save(name: str | None, description: str | None, data_state: dict | None,
-            config_state: dict | None) -> dict[str, Any]:
+def on_save(name: str | None, description: str | None, state: dict | None) -> dict[str, Any]:
     name = (name or "").strip()
-    cfg = view.effective_config(data_state, config_state)
+    cfg = run_state.from_state(state)
     issues = cfg.validate()
     if issues:
         return {"save_msg": f"❌ Not saved: fix the {len(issues)} problem(s) listed above first."}
@@ -202,9 +196,9 @@ def on_save(name: str | None, description: str | None, data_state: dict | None,
 
 
 # ---- measuring speed -------------------------------------------------------------------------
-def on_measure(data_state: dict | None, config_state: dict | None) -> dict[str, Any]:
-    cfg = view.effective_config(data_state, config_state)
-    if not data_state:
+def on_measure(state: dict | None) -> dict[str, Any]:
+    cfg = run_state.from_state(state)
+    if not cfg.data.path:
         return {"calib_status": "Choose a dataset on the Data tab first: speed is measured on your rows."}
     if cfg.validate():
         return {"calib_status": "Fix the problems listed above first."}
@@ -234,11 +228,20 @@ def on_tick(calib: dict | None) -> dict[str, Any]:
 # ---- the builder -----------------------------------------------------------------------------
 @dataclass
 class ConfigTab:
-    config_state: gr.State  # the Config tab's settings as RunConfig.to_dict() (see config_view.effective_config)
     components: dict[str, Any]
 
+    def out(self, values: dict[str, Any]) -> dict[Any, Any]:
+        return by_component(self.components, values)
 
-def _initial_config() -> RunConfig:
+    def attach(self, app: gr.Blocks) -> None:
+        """On every page load, draw the run config the browser kept."""
+        c = self.components
+        app.load(lambda state, calib: self.out(on_change(state, None, calib)), [c["run_config"], c["calib"]],
+                 _change_outputs(c))
+
+
+def initial_config() -> RunConfig:
+    """A browser's first run config: the defaults with the quick-start preset."""
     try:
         return load_preset(DEFAULT_PRESET)
     except StudioError as exc:  # a deleted shipped preset must not take the dashboard down
@@ -307,10 +310,10 @@ def _sections(c: dict[str, Any], values: dict[str, Any]) -> None:
         c[f"issues:{section}"] = gr.Markdown(elem_id=_elem_id(f"issues:{section}"), elem_classes=["cfg-issues"])
 
 
-def build_config_tab(data_tab: DataTab) -> ConfigTab:
-    cfg = _initial_config()
+def build_config_tab(run_config: gr.State) -> ConfigTab:
+    cfg = initial_config()
     values = view.widget_values(cfg)
-    c: dict[str, Any] = {"config_state": gr.State(cfg.to_dict()), "calib": gr.State(None),
+    c: dict[str, Any] = {"run_config": run_config, "shown": gr.State(None), "calib": gr.State(None),
                          "timer": gr.Timer(1.0, active=False)}
     gr.Markdown(text("config.intro"))
     with gr.Row():
@@ -339,74 +342,45 @@ def build_config_tab(data_tab: DataTab) -> ConfigTab:
         c["save_msg"] = gr.Markdown(elem_id="cfg-save-msg")
     with gr.Accordion("Effective config: exactly what the Train tab will run", open=False):
         c["yaml"] = gr.Code(cfg.to_yaml(), language="yaml", interactive=False, elem_id="cfg-yaml")
-    _seed_data_widgets(data_tab, cfg)
-    tab = ConfigTab(c["config_state"], c)
-    _wire(tab, data_tab)
+    tab = ConfigTab(c)
+    _wire(tab)
     return tab
 
 
-def _seed_data_widgets(data_tab: DataTab, cfg: RunConfig) -> None:
-    """The page opens with the default preset's data settings (e.g. max length 256) on the Data tab.
-
-    Set before the page renders, so no load event can race a first click on the Data tab.
-    """
-    try:
-        fields = preset_data_fields(DEFAULT_PRESET)
-    except StudioError:
-        return
-    for control, value in view.data_owned_values(cfg, fields).items():
-        data_tab.components[control].value = value
+def _field_components(c: dict[str, Any]) -> dict[str, Any]:
+    return {name: c[name] for name in view.widget_values(RunConfig())}
 
 
-def _wire(tab: ConfigTab, data_tab: DataTab) -> None:
-    c, d = tab.components, data_tab.components
-    fields = {name: c[name] for name in view.widget_values(RunConfig())}
-    controls = {d[k]: k for k in view.DATA_CONTROLS}
+def _change_outputs(c: dict[str, Any]) -> list[Any]:
+    return [c["shown"], *(c[name] for name in DISPLAYS), *_field_components(c).values()]
 
-    def comp(name: str) -> Any:
-        return d[name[5:]] if name.startswith("data:") else c[name]
 
-    def out(result: dict[str, Any]) -> dict[Any, Any]:
-        return {comp(name): value for name, value in result.items()}
-
-    def pick(values: dict, mapping: dict) -> dict[str, Any]:
-        return {mapping[k]: v for k, v in values.items() if k in mapping}
-
+def _wire(tab: ConfigTab) -> None:
+    c, out = tab.components, tab.out
+    state, fields = c["run_config"], _field_components(c)
     field_names = {component: name for name, component in fields.items()}
-    displays = [c[name] for name in DISPLAYS] + list(fields.values())
-    gr.on(None, lambda ds, cs, cal: out(refresh(ds, cs, cal)), [d["state"], c["config_state"], c["calib"]],
-          displays, trigger_mode="always_last", show_progress="minimal", show_progress_on=[c["preflight"]])
+    state.change(lambda s, shown, cal: out(on_change(s, shown, cal)), [state, c["shown"], c["calib"]],
+                 _change_outputs(c), trigger_mode="always_last", show_progress="minimal",
+                 show_progress_on=[c["preflight"]])
+    # User edits only: a redraw from the run config must not write an older copy of it back. A slider reports a
+    # drag (input) and a typed value on leaving its box (release); FormSlider clamps that as the browser shows it.
+    editable = [s for s in view.widget_specs() if s.kind != "readonly"]
+    edits = [fields[s.name].input for s in editable] + [fields[view.TARGET_LAYERS].input]
+    edits += [fields[s.name].release for s in editable if s.kind == "slider"]
 
-    # Sliders report every change (a value the browser clamped included), so the state holds what they show.
-    edits = [fields[s.name].change if s.kind == "slider" else fields[s.name].input
-             for s in view.widget_specs() if s.kind != "readonly"] + [fields[view.TARGET_LAYERS].input]
-    gr.on(edits, lambda v: out(on_fields(v[c["config_state"]], pick(v, field_names))),
-          {c["config_state"], *fields.values()}, [c["config_state"]], trigger_mode="always_last",
+    def edited(v: dict) -> dict:
+        return out(on_fields(v[state], {field_names[k]: val for k, val in v.items() if k in field_names}))
+
+    gr.on(edits, edited, {state, *fields.values()}, [state, c["shown"]], trigger_mode="always_last",
           show_progress="hidden")
-    # User edits only (.blur/.input/.release): the values a preset pushes are mirrored by `fill` itself.
-    data_edits = [d["model"].blur, d["model"].submit, d["assistant_only"].input, d["seed"].input,
-                  d["max_length"].release, d["eval_fraction"].release]
-    gr.on(data_edits, lambda v: out(on_data_controls(v[c["config_state"]], pick(v, controls))),
-          {c["config_state"], *controls}, [c["config_state"]], trigger_mode="always_last", show_progress="hidden")
-    _wire_buttons(tab, data_tab, fields, out, pick)
-
-
-def _wire_buttons(tab: ConfigTab, data_tab: DataTab, fields: dict[str, Any], out, pick) -> None:
-    c, d = tab.components, data_tab.components
-    controls = {d[k]: k for k in view.DATA_CONTROLS}
-    fill_outputs = [c["config_state"], c["message"], *fields.values(), *controls, *data_tab.outputs()]
-    c["preset"].input(lambda v: out(on_preset(v[c["preset"]], v[d["state"]], pick(v, controls))),
-                      {c["preset"], d["state"], *controls}, fill_outputs)
-    c["run"].input(lambda v: out(on_run(v[c["run"]], v[d["state"]], pick(v, controls))),
-                   {c["run"], d["state"], *controls}, fill_outputs)
+    c["preset"].input(lambda name, s: out(on_preset(name, s)), [c["preset"], state], [state, c["message"]])
+    c["run"].input(lambda run, s: out(on_run(run, s)), [c["run"], state], [state, c["message"]])
     c["runs_refresh"].click(lambda: gr.update(choices=run_choices()), None, c["run"])
-    c["save_btn"].click(lambda v: out(on_save(v[c["save_name"]], v[c["save_desc"]], v[d["state"]],
-                                              v[c["config_state"]])),
-                        {c["save_name"], c["save_desc"], d["state"], c["config_state"]}, [c["save_msg"], c["preset"]])
+    c["save_btn"].click(lambda n, d, s: out(on_save(n, d, s)), [c["save_name"], c["save_desc"], state],
+                        [c["save_msg"], c["preset"]])
     # Presets saved and runs started since the server built the page.
     gr.on(None, lambda: {c["preset"]: gr.update(choices=preset_choices()), c["run"]: gr.update(choices=run_choices())},
           None, [c["preset"], c["run"]], show_progress="hidden")
-    c["measure_btn"].click(lambda v: out(on_measure(v[d["state"]], v[c["config_state"]])),
-                           {d["state"], c["config_state"]}, [c["calib"], c["timer"], c["calib_status"]])
+    c["measure_btn"].click(lambda s: out(on_measure(s)), [state], [c["calib"], c["timer"], c["calib_status"]])
     c["timer"].tick(lambda cal: out(on_tick(cal)), [c["calib"]], [c["calib"], c["timer"], c["calib_status"]],
                     show_progress="hidden")

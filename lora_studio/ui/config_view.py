@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, allowed_range, field_metadata, merge_dict
 from lora_studio.messages import field_label, text
-from lora_studio.settings import EMBEDDED_MODEL_NAME
-from lora_studio.ui.data_view import Selection
 
 TARGETS = "lora.target_modules"
 TARGET_LAYERS = "lora.target_modules:layers"  # the checklist beside the all-linear / chosen-layers switch
 ALL_LINEAR = "all-linear"
 CHOSEN = "chosen layers"
-# Data tab widget name -> the RunConfig field it sets (the Data tab owns these, plus every data.* field).
-DATA_CONTROLS = {"model": "model.name_or_path", "max_length": "data.max_length",
-                 "assistant_only": "data.assistant_only_loss", "eval_fraction": "data.eval_fraction",
-                 "seed": "training.seed"}
 # Fields the pre-flight numbers are computed from: while one of them is invalid, the panel waits.
 PREFLIGHT_INPUTS = frozenset({
     "model.name_or_path", "model.dtype", "model.load_in_8bit", "lora.r", "lora.target_modules", "lora.bias",
@@ -173,46 +166,6 @@ def config_from_values(config_state: dict | None, values: dict[str, Any]) -> dic
             section, _, name = spec.name.partition(".")
             data.setdefault(section, {})[name] = _from_widget(spec, values[spec.name], values)
     return merge_dict(base, data).to_dict()
-
-
-def effective_config(data_state: dict | None, config_state: dict | None) -> RunConfig:
-    """The config the Train tab starts: the Config tab's settings, then the Data tab's selection over them."""
-    cfg = merge_dict(RunConfig(), config_state or {})
-    if data_state:
-        return Selection(**data_state).run_config(cfg)
-    cfg.data.path = ""  # no dataset chosen yet
-    return cfg
-
-
-def data_owned_values(cfg: RunConfig, only: set[str] | None = None) -> dict[str, Any]:
-    """Data tab widget name -> value from `cfg` (only the dotted fields in `only`, when given)."""
-    return {control: _get(cfg, dotted) for control, dotted in DATA_CONTROLS.items() if only is None or dotted in only}
-
-
-def with_data_controls(config_state: dict | None, controls: dict[str, Any]) -> dict:
-    """Mirror the Data tab's widgets into the state, so settings hold even before a file is chosen."""
-    data: dict[str, dict] = {}
-    for control, value in controls.items():
-        if control in DATA_CONTROLS:
-            section, _, name = DATA_CONTROLS[control].partition(".")
-            if control == "model":  # an empty box means the embedded model, as on the Data tab
-                value = (value or "").strip() or EMBEDDED_MODEL_NAME
-            data.setdefault(section, {})[name] = value
-    return merge_dict(merge_dict(RunConfig(), config_state or {}), data).to_dict()
-
-
-def run_selection(cfg: RunConfig) -> tuple[Selection | None, str]:
-    """A past run's dataset as a Data tab selection (None when its file is gone), and a note saying which."""
-    d = cfg.data
-    if not d.path:
-        return None, "(it had no data file)"
-    if not os.path.isfile(d.path):
-        return None, (f"— its data file `{d.path}` no longer exists: upload it again on the Data tab "
-                      "(the file shown there now stays selected)")
-    sel = Selection(path=d.path, format=d.format, columns=dict(d.columns), eval_fraction=d.eval_fraction,
-                    seed=cfg.training.seed, max_length=d.max_length, assistant_only_loss=d.assistant_only_loss,
-                    model=cfg.model.name_or_path)
-    return sel, f"and its data file **{os.path.basename(d.path)}**"
 
 
 # ---- issues ---------------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 """The Data tab: bring a dataset, see exactly what the model will learn from, fix it before training.
 
-Handlers are module-level and work on plain values; the builder only wires components to them.
-The tab's selection (a `Selection` as a dict in `gr.State`) changes only when a file loads, so a
-broken upload leaves the previous dataset selected.
+Handlers are module-level, take the browser's run config (ui/run_state.py) and return a dict keyed by
+component name; the builder only wires components to them. The tab writes only the fields it owns
+(the dataset, the base model, max length, the split): a file loads into the run config only when it
+can be used, so a broken upload leaves the previous dataset selected.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,22 +15,27 @@ from typing import Any
 import gradio as gr
 
 from lora_studio import settings
-from lora_studio.config import field_metadata
+from lora_studio.config import RunConfig, field_metadata
 from lora_studio.data import FormatUnknownError
 from lora_studio.datafiles import SUPPORTED_SUFFIXES
 from lora_studio.errors import StudioError
-from lora_studio.ui import data_view, token_view
+from lora_studio.ui import data_view, run_state, token_view
+from lora_studio.ui.config_view import with_range
 from lora_studio.ui.data_view import COLUMN_ROLES, Selection
+from lora_studio.ui.handlers import by_component
+from lora_studio.ui.widgets import FormSlider
 from lora_studio.uploads import fetch_hub_dataset, list_samples, sample_path, store_upload
 
 NONE = "(not used)"
-# Order of the values every loading handler returns (see DataTab.outputs()).
-OUTPUTS = ("state", "status", *(f"map_{r}" for r in COLUMN_ROLES), "format", "mapping", "issues", "preview",
-           "stats", "histogram", "tokens", "caption", "split", "eval_rows", "config", "cli", "row")
-
-
-def _selection(state: dict | None) -> Selection | None:
-    return Selection(**state) if state else None
+# The widgets beside the dataset that set run-config fields (the Data tab owns them) → those fields.
+CONTROLS = {"model": "model.name_or_path", "max_length": "data.max_length",
+            "assistant_only": "data.assistant_only_loss", "eval_fraction": "data.eval_fraction",
+            "seed": "training.seed"}
+VIEWS = ("status", *(f"map_{r}" for r in COLUMN_ROLES), "format", "mapping", "issues", "preview", "stats",
+         "histogram", "tokens", "caption", "split", "eval_rows", "config", "cli", "row")
+# What every loading handler may return (see DataTab.outputs()): the run config, what this tab drew, its views.
+OUTPUTS = ("run_config", "shown", *VIEWS, *CONTROLS)
+NO_DATASET = "No dataset yet: upload one or pick a sample."
 
 
 def _dropdowns(columns: list[str], chosen: dict) -> list[Any]:
@@ -38,8 +43,13 @@ def _dropdowns(columns: list[str], chosen: dict) -> list[Any]:
     return [gr.update(choices=choices, value=chosen.get(role, NONE)) for role in COLUMN_ROLES]
 
 
-def show(sel: Selection) -> list[Any]:
-    """All outputs for a selection whose file loads; raises StudioError when it does not."""
+def _drawn(cfg: RunConfig) -> dict[str, Any]:
+    """The config as this tab has now drawn it: the run config and the part the tab compares on its next change."""
+    return {"run_config": cfg.to_dict(), "shown": run_state.part(cfg, "data")}
+
+
+def show(sel: Selection) -> dict[str, Any]:
+    """Every view for a selection whose file loads; raises StudioError when it does not."""
     result = data_view.analyse(sel)
     data = result.data
     report = token_view.token_report(data, sel.model, sel.assistant_only_loss, sel.max_length)
@@ -48,7 +58,7 @@ def show(sel: Selection) -> list[Any]:
     if report.too_long_for_all:
         status += "\n\n⚠️ Every row is longer than max length: see the token statistics below."
     values = {
-        "state": dataclasses.asdict(sel), "status": status, "format": sel.format,
+        "status": status, "format": sel.format,
         "mapping": gr.update(open=bool(sel.columns) or sel.format != "auto"),
         "issues": result.issues, "preview": result.preview, "stats": report.stats_md,
         "histogram": report.figure, "tokens": segments, "caption": caption, "split": result.split_md,
@@ -56,92 +66,123 @@ def show(sel: Selection) -> list[Any]:
         "row": gr.update(value=1, maximum=max(len(data.rows), 1)),
     }
     values.update(zip((f"map_{r}" for r in COLUMN_ROLES), _dropdowns(data.columns, sel.columns), strict=True))
-    return [values[name] for name in OUTPUTS]
+    return values
 
 
-def failed(exc: StudioError, previous: Selection | None, pending: Selection | None = None) -> list[Any]:
-    """Status explains; the previous selection and its views stay. An unmapped file opens the mapping."""
-    values: dict[str, Any] = {name: gr.skip() for name in OUTPUTS}
+def _cleared() -> dict[str, Any]:
+    values: dict[str, Any] = {name: None for name in ("issues", "preview", "eval_rows", "histogram")}
+    values.update({name: "" for name in ("stats", "split", "caption", "config", "cli")})
+    values["tokens"] = []
+    return values
+
+
+def failed(exc: StudioError, cfg: RunConfig, pending: Selection | None = None) -> dict[str, Any]:
+    """The status explains; the run config keeps its dataset (nothing lost). A file whose columns need naming
+    becomes the dataset, blocked until mapped, with the mapping opened."""
     if isinstance(exc, FormatUnknownError) and pending is not None:
-        values["status"] = (f"🧭 **{Path(pending.path).name}: which columns should the model learn "
-                            f"from?** {exc.message}. Pick them under *Format and column mapping*, then press "
-                            "**Apply mapping**.")
-        values["state"] = dataclasses.asdict(pending)  # selected, but blocked until mapped
-        values["mapping"] = gr.update(open=True)
+        values = {**_drawn(pending.run_config(cfg)), **_cleared(),
+                  "status": (f"🧭 **{Path(pending.path).name}: which columns should the model learn from?** "
+                             f"{exc.message}. Pick them under *Format and column mapping*, then press "
+                             "**Apply mapping**."),
+                  "mapping": gr.update(open=True)}
         values.update(zip((f"map_{r}" for r in COLUMN_ROLES), _dropdowns(exc.columns, {}), strict=True))
-        for name in ("issues", "preview", "eval_rows"):
-            values[name] = None
-        for name in ("stats", "split", "caption", "config", "cli"):
-            values[name] = ""
-        values["tokens"], values["histogram"] = [], None
-        return [values[name] for name in OUTPUTS]
-    values["status"] = data_view.describe_error(exc, previous)
-    return [values[name] for name in OUTPUTS]
+        return values
+    previous = Selection.from_config(cfg) if cfg.data.path else None
+    return {"status": data_view.describe_error(exc, previous)}
 
 
-def load(state: dict | None, sel: Selection) -> list[Any]:
-    previous = _selection(state)
+def load(cfg: RunConfig, sel: Selection) -> dict[str, Any]:
+    """Show `sel` and make it the run config's dataset, or say why it cannot be (the config unchanged)."""
     try:
-        return show(sel)
+        return {**show(sel), **_drawn(sel.run_config(cfg))}
     except StudioError as exc:
-        return failed(exc, previous, pending=sel)
+        return failed(exc, cfg, pending=sel)
 
 
-def on_upload(state: dict | None, file_path: str | None, controls: dict) -> list[Any]:
+def _new_file(cfg: RunConfig, path: str) -> Selection:
+    sel = Selection.from_config(cfg)
+    sel.path, sel.format, sel.columns = path, "auto", {}
+    return sel
+
+
+def on_upload(state: dict | None, file_path: str | None) -> dict[str, Any]:
+    cfg = run_state.from_state(state)
     if not file_path:
-        return [gr.skip() for _ in OUTPUTS]
+        return {}
     try:
         stored = store_upload(file_path)
     except StudioError as exc:
-        return failed(exc, _selection(state))
-    return load(state, _new_selection(str(stored), controls))
+        return failed(exc, cfg)
+    return load(cfg, _new_file(cfg, str(stored)))
 
 
-def on_sample(state: dict | None, name: str | None, controls: dict) -> list[Any]:
+def on_sample(state: dict | None, name: str | None) -> dict[str, Any]:
+    cfg = run_state.from_state(state)
     try:
         if not name:
             raise StudioError("No sample was chosen", "Pick one from the list first")
         path = sample_path(name)
     except StudioError as exc:
-        return failed(exc, _selection(state))
-    return load(state, _new_selection(str(path), controls))
+        return failed(exc, cfg)
+    return load(cfg, _new_file(cfg, str(path)))
 
 
-def on_hub(state: dict | None, dataset_id: str, controls: dict) -> list[Any]:
+def on_hub(state: dict | None, dataset_id: str) -> dict[str, Any]:
+    cfg = run_state.from_state(state)
     try:
         path = fetch_hub_dataset(dataset_id or "")
     except StudioError as exc:
-        return failed(exc, _selection(state))
-    return load(state, _new_selection(str(path), controls))
+        return failed(exc, cfg)
+    return load(cfg, _new_file(cfg, str(path)))
 
 
-def on_settings(state: dict | None, controls: dict, mapping: dict | None = None) -> list[Any]:
-    """Re-show the current file with changed settings (or a new column mapping)."""
-    current = _selection(state)
-    if current is None:
-        return [gr.skip() for _ in OUTPUTS]
-    sel = _new_selection(current.path, controls)
-    sel.format, sel.columns = (mapping["format"], mapping["columns"]) if mapping is not None else \
-        (current.format, current.columns)
-    return load(state, sel)
+def _control_fields(controls: dict[str, Any]) -> dict[str, Any]:
+    fields = {CONTROLS[name]: value for name, value in controls.items() if name in CONTROLS}
+    if "model.name_or_path" in fields:  # an empty box means the embedded model
+        fields["model.name_or_path"] = (fields["model.name_or_path"] or "").strip() or settings.EMBEDDED_MODEL_NAME
+    return fields
 
 
-def on_row(state: dict | None, controls: dict, position: float | None) -> tuple[Any, str]:
-    sel = _selection(state)
-    if sel is None:
-        return gr.skip(), gr.skip()
+def on_settings(state: dict | None, controls: dict[str, Any], mapping: dict | None = None) -> dict[str, Any]:
+    """A setting beside the dataset changed (or a column mapping was applied): into the run config, and the
+    file shown again with it. Without a file, the settings still count."""
+    cfg = run_state.with_fields(run_state.from_state(state), _control_fields(controls))
+    if mapping is not None:
+        cfg = run_state.with_fields(cfg, {"data.format": mapping["format"], "data.columns": mapping["columns"]})
+    if not cfg.data.path:
+        return _drawn(cfg)
+    return load(cfg, Selection.from_config(cfg))
+
+
+def on_change(state: dict | None, shown: dict | None) -> dict[str, Any]:
+    """The run config changed (page load, a preset, a past run): redraw when the fields this tab shows differ
+    from what it drew; its own changes were drawn already."""
+    cfg = run_state.from_state(state)
+    if shown is not None and run_state.part(cfg, "data") == shown:
+        return {}
+    # Never the run config itself: this reader's copy may already be older than the browser's.
+    values = {"shown": run_state.part(cfg, "data"),
+              **{name: run_state.get(cfg, dotted) for name, dotted in CONTROLS.items()}}
+    if not cfg.data.path:
+        return {**values, **_cleared(), "status": NO_DATASET}
+    try:
+        return {**values, **show(Selection.from_config(cfg))}
+    except StudioError as exc:  # the file went away or broke since: say so, keep the choice
+        return {**values, **_cleared(), "status": data_view.describe_error(exc, None)}
+
+
+def on_row(state: dict | None, position: float | None) -> dict[str, Any]:
+    cfg = run_state.from_state(state)
+    if not cfg.data.path:
+        return {"tokens": gr.skip()}
+    sel = Selection.from_config(cfg)
     try:
         result = data_view.analyse(sel)
     except StudioError as exc:
-        return [], f"Token preview unavailable: {exc.one_line()}"
-    return token_view.row_segments(result.data, sel.model, sel.assistant_only_loss, sel.max_length,
-                                   int(position or 1))
-
-
-def _new_selection(path: str, controls: dict) -> Selection:
-    return Selection(path=path, eval_fraction=float(controls["eval_fraction"]), seed=int(controls["seed"]),
-                     max_length=int(controls["max_length"]), assistant_only_loss=bool(controls["assistant_only"]),
-                     model=(controls["model"] or "").strip() or settings.EMBEDDED_MODEL_NAME)
+        return {"tokens": [], "caption": f"Token preview unavailable: {exc.one_line()}"}
+    tokens, caption = token_view.row_segments(result.data, sel.model, sel.assistant_only_loss, sel.max_length,
+                                              max(int(position or 1), 1))
+    return {"tokens": tokens, "caption": caption}
 
 
 def mapping_from(values: dict) -> dict:
@@ -156,14 +197,22 @@ class DataTab:
     def outputs(self) -> list[Any]:
         return [self.components[name] for name in OUTPUTS]
 
+    def out(self, values: dict[str, Any]) -> dict[Any, Any]:
+        return by_component(self.components, values)
 
-def _bounds(dotted: str) -> dict:
+    def attach(self, app: gr.Blocks) -> None:
+        """On every page load, draw the run config the browser kept (its dataset analysed again)."""
+        c = self.components
+        app.load(lambda state: self.out(on_change(state, None)), [c["run_config"]], self.outputs())
+
+
+def _info(dotted: str) -> dict[str, Any]:
     meta = field_metadata(dotted)
-    return {"info": meta["help"], "minimum": meta.get("min"), "maximum": meta.get("max")}
+    return {"label": meta["label"], "info": with_range(meta["help"], meta)}
 
 
-def build_data_tab(state: gr.State) -> DataTab:
-    c: dict[str, Any] = {"state": state}
+def build_data_tab(run_config: gr.State) -> DataTab:
+    c: dict[str, Any] = {"run_config": run_config, "shown": gr.State(None)}
     gr.Markdown("Bring your examples. LoRA Studio reads the file, tells you what it found, and shows "
                 "exactly what the model will learn from — before a single training step.")
     with gr.Row():
@@ -178,11 +227,11 @@ def build_data_tab(state: gr.State) -> DataTab:
                 c["hub_id"] = gr.Textbox(label="…or a Hub dataset id (needs the network)", placeholder="owner/name",
                                          scale=3)
                 c["hub_btn"] = gr.Button("Fetch", scale=1)
-    c["status"] = gr.Markdown("No dataset yet: upload one or pick a sample.", elem_id="data-status")
+    c["status"] = gr.Markdown(NO_DATASET, elem_id="data-status")
     with gr.Accordion("Format and column mapping", open=False) as c["mapping"]:
         with gr.Row():
             c["format"] = gr.Dropdown(["auto", "messages", "prompt_completion", "text"], value="auto",
-                                      label="Format", info=field_metadata("data.format")["help"])
+                                      **_info("data.format"))
             for role in COLUMN_ROLES:
                 c[f"map_{role}"] = gr.Dropdown([NONE], value=NONE, label=f"{role} column", elem_id=f"map-{role}")
         c["apply_btn"] = gr.Button("Apply mapping", elem_id="data-apply-mapping")
@@ -191,25 +240,28 @@ def build_data_tab(state: gr.State) -> DataTab:
     c["preview"] = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=360,
                                 elem_id="data-preview")
     gr.Markdown("### What the model sees")
+    defaults = RunConfig()
     with gr.Row():
-        c["model"] = gr.Textbox(settings.EMBEDDED_MODEL_NAME, label="Model (its tokenizer and chat template)",
-                                info=field_metadata("model.name_or_path")["help"], scale=3, elem_id="data-model")
-        c["max_length"] = gr.Slider(label="Max length (tokens)", step=16, value=512,
-                                    **{**_bounds("data.max_length"), "maximum": 8192}, scale=2)
-        c["assistant_only"] = gr.Checkbox(True, label="Learn from assistant replies only",
-                                          info=field_metadata("data.assistant_only_loss")["help"], scale=2)
+        c["model"] = gr.Textbox(defaults.model.name_or_path, scale=3, elem_id="data-model",
+                                **_info("model.name_or_path"))
+        # A number box, not a slider: the valid range (16 to 131,072) is far wider than a slider can show.
+        c["max_length"] = gr.Number(defaults.data.max_length, precision=0, step=16, scale=2, elem_id="data-max-length",
+                                    **_info("data.max_length"))
+        c["assistant_only"] = gr.Checkbox(defaults.data.assistant_only_loss, scale=2, elem_id="data-assistant-only",
+                                          **_info("data.assistant_only_loss"))
     c["stats"] = gr.Markdown(elem_id="data-stats")
     c["histogram"] = gr.Plot(label="Token lengths", elem_id="data-histogram")
     with gr.Row():
-        c["row"] = gr.Number(1, precision=0, minimum=1, label="Row to inspect", scale=1)
+        c["row"] = gr.Number(1, precision=0, label="Row to inspect", scale=1, elem_id="data-row")
         c["caption"] = gr.Markdown(elem_id="data-caption")
     c["tokens"] = gr.HighlightedText(label="Rendered with the model's chat template", color_map=token_view.COLOR_MAP,
                                      show_legend=True, combine_adjacent=False, elem_id="data-tokens")
     gr.Markdown("### Train / eval split")
     with gr.Row():
-        c["eval_fraction"] = gr.Slider(label="Held out for evaluation", step=0.01, value=0.0,
-                                       **_bounds("data.eval_fraction"))
-        c["seed"] = gr.Number(42, precision=0, label="Split seed", info=field_metadata("training.seed")["help"])
+        eval_meta = field_metadata("data.eval_fraction")
+        c["eval_fraction"] = FormSlider(eval_meta["min"], eval_meta["max"], defaults.data.eval_fraction, step=0.01,
+                                        elem_id="data-eval-fraction", **_info("data.eval_fraction"))
+        c["seed"] = gr.Number(defaults.training.seed, precision=0, elem_id="data-seed", **_info("training.seed"))
     c["split"] = gr.Markdown(elem_id="data-split")
     c["eval_rows"] = gr.Dataframe(label="Held-out rows", interactive=False, wrap=True, max_height=240)
     with gr.Accordion("This dataset in the run config", open=False):
@@ -221,42 +273,38 @@ def build_data_tab(state: gr.State) -> DataTab:
 
 
 def _wire(tab: DataTab) -> None:
-    c = tab.components
-    controls = {c[k] for k in ("model", "max_length", "assistant_only", "eval_fraction", "seed")}
-    names = {c[k]: k for k in ("model", "max_length", "assistant_only", "eval_fraction", "seed")}
+    c, out, outputs = tab.components, tab.out, tab.outputs()
+    state = c["run_config"]
+    controls = {c[name]: name for name in CONTROLS}
 
     def named(values: dict) -> dict:
-        return {names[comp]: value for comp, value in values.items() if comp in names}
-
-    def upload(values: dict):
-        return on_upload(values[c["state"]], values[c["upload"]], named(values))
-
-    def sample(values: dict):
-        return on_sample(values[c["state"]], values[c["sample"]], named(values))
-
-    def hub(values: dict):
-        return on_hub(values[c["state"]], values[c["hub_id"]], named(values))
-
-    def settings_changed(values: dict):
-        return on_settings(values[c["state"]], named(values))
+        return {controls[comp]: value for comp, value in values.items() if comp in controls}
 
     mapping_inputs = {c["format"], *(c[f"map_{r}"] for r in COLUMN_ROLES)}
 
-    def apply_mapping(values: dict):
+    def apply_mapping(values: dict) -> dict:
         picked = {key: values[c[key]] for key in ("format", *(f"map_{r}" for r in COLUMN_ROLES))}
-        return on_settings(values[c["state"]], named(values), mapping_from(picked))
-
-    def row(values: dict):
-        return on_row(values[c["state"]], named(values), values[c["row"]])
+        return out(on_settings(values[state], named(values), mapping_from(picked)))
 
     # The stored copy is what counts; clearing the box makes it ready for the next file.
-    c["upload"].upload(upload, {c["state"], c["upload"], *controls}, tab.outputs()).then(
+    c["upload"].upload(lambda v: out(on_upload(v[state], v[c["upload"]])), {state, c["upload"]}, outputs).then(
         lambda: None, None, c["upload"])
-    c["sample_btn"].click(sample, {c["state"], c["sample"], *controls}, tab.outputs())
-    c["hub_btn"].click(hub, {c["state"], c["hub_id"], *controls}, tab.outputs())
-    c["apply_btn"].click(apply_mapping, {c["state"], *controls, *mapping_inputs}, tab.outputs())
-    for key in ("model", "assistant_only", "seed"):
-        c[key].change(settings_changed, {c["state"], *controls}, tab.outputs())
-    for key in ("max_length", "eval_fraction"):
-        c[key].release(settings_changed, {c["state"], *controls}, tab.outputs())
-    c["row"].change(row, {c["state"], c["row"], *controls}, [c["tokens"], c["caption"]])
+    def sample(run_config: dict | None, name: str | None) -> dict:
+        return out(on_sample(run_config, name))
+
+    def data_settings(run_config: dict | None, *values: Any) -> dict:
+        return out(on_settings(run_config, dict(zip(CONTROLS, values, strict=True))))
+
+    # Named, so a gradio_client user calls them as the page does: /data_settings (model, max length, assistant
+    # replies only, eval fraction, seed), then /sample (its name).
+    c["sample_btn"].click(sample, [state, c["sample"]], outputs, api_name="sample")
+    c["hub_btn"].click(lambda v: out(on_hub(v[state], v[c["hub_id"]])), {state, c["hub_id"]}, outputs)
+    c["apply_btn"].click(apply_mapping, {state, *controls, *mapping_inputs}, outputs)
+    # User edits only: a redraw from the run config sets these widgets without asking for another analysis.
+    edits = [c["model"].blur, c["model"].submit, c["assistant_only"].input, c["seed"].input, c["max_length"].input,
+             c["eval_fraction"].release]
+    gr.on(edits, data_settings, [state, *(c[name] for name in CONTROLS)], outputs, trigger_mode="always_last",
+          api_name="data_settings")
+    state.change(lambda s, shown: out(on_change(s, shown)), [state, c["shown"]], outputs, trigger_mode="always_last",
+                 show_progress="hidden")
+    c["row"].change(lambda v: out(on_row(v[state], v[c["row"]])), {state, c["row"]}, [c["tokens"], c["caption"]])

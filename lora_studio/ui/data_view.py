@@ -40,6 +40,14 @@ class Selection:
     assistant_only_loss: bool = True
     model: str = settings.EMBEDDED_MODEL_NAME
 
+    @classmethod
+    def from_config(cls, cfg: RunConfig) -> Selection:
+        """The Data tab's view of a run config (the dataset and the settings drawn beside it)."""
+        d = cfg.data
+        return cls(path=d.path, format=d.format, columns=dict(d.columns) if isinstance(d.columns, dict) else {},
+                   eval_fraction=d.eval_fraction, seed=cfg.training.seed, max_length=d.max_length,
+                   assistant_only_loss=d.assistant_only_loss, model=cfg.model.name_or_path)
+
     def data_settings(self) -> DataSettings:
         return DataSettings(path=self.path, format=self.format, columns=dict(self.columns),
                             eval_fraction=self.eval_fraction, max_length=int(self.max_length),

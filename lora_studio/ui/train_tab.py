@@ -23,8 +23,7 @@ from lora_studio.data import load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, DataError, StudioError
 from lora_studio.metrics import MetricRow
 from lora_studio.runs import ACTIVE_STATES, RESUMABLE_STATES, RunPaths, list_runs, read_status
-from lora_studio.ui import charts
-from lora_studio.ui.config_view import effective_config
+from lora_studio.ui import charts, run_state
 from lora_studio.ui.train_view import (
     Watch,
     describe,
@@ -109,11 +108,11 @@ class Shared:
 SHARED = Shared()
 
 
-def prepare_start(data_state: dict | None, config_state: dict | None) -> RunConfig:
-    """The config to start, checked as far as can be without loading weights; raises with every problem."""
-    if not data_state or not data_state.get("path"):
+def prepare_start(state: dict | None) -> RunConfig:
+    """The browser's run config, checked as far as can be without loading weights; raises with every problem."""
+    cfg = run_state.from_state(state)
+    if not cfg.data.path:
         raise DataError("No dataset is selected", "Pick a sample or upload a file on the Data tab first")
-    cfg = effective_config(data_state, config_state)
     issues = cfg.validate()
     if issues:
         raise ConfigError("These settings cannot work: " + "; ".join(map(str, issues)),
@@ -146,6 +145,14 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
                           **{"try": gr.update(interactive=False)})
         return [values[name] for name in OUTPUTS]
     paths = RunPaths(_root() / watch.run_id)
+    if not paths.root.is_dir():  # deleted (Runs tab, or by hand): say so once, then watch nothing
+        gone, watch.run_id = watch.run_id, ""
+        values.update(status=f"🗑️ Run `{gone}` was deleted: nothing is left to show or resume. Pick another run, "
+                             "or start a new one.", progress="", chart=charts.loss_figure([]), log="", samples=None,
+                      stop=gr.update(interactive=False), cancel=gr.update(interactive=False),
+                      resume=gr.update(interactive=False), picker=gr.update(choices=run_choices(), value=None),
+                      **{"try": gr.update(interactive=False)})
+        return [values[name] for name in OUTPUTS]
     changes = refresh(watch, _root(), full)
     status = changes.status or read_status(paths)
     rows = watch.metric_rows()
@@ -184,8 +191,10 @@ def default_run() -> str:
 
 
 # ---- handlers (module level: tests call them without a browser; gradio passes the request) ------
-def on_load(request: gr.Request | None = None) -> list[Any]:
-    with SESSIONS.use(request, default_run()) as watch:
+def on_load(kept: str | None = None, request: gr.Request | None = None) -> list[Any]:
+    """A page (re)loads: the run this browser watched before, if it is still there, else the default one."""
+    run_id = kept if isinstance(kept, str) and kept and (_root() / kept).is_dir() else default_run()
+    with SESSIONS.use(request, run_id) as watch:
         return redraw(watch, full=True)
 
 
@@ -199,10 +208,9 @@ def on_pick(run_id: str | None, request: gr.Request | None = None) -> list[Any]:
         return redraw(watch, full=True)
 
 
-def on_start(data_state: dict | None, config_state: dict | None, name: str,
-             request: gr.Request | None = None) -> list[Any]:
+def on_start(state: dict | None, name: str, request: gr.Request | None = None) -> list[Any]:
     try:
-        cfg = prepare_start(data_state, config_state)
+        cfg = prepare_start(state)
         paths = jobs.get_manager().submit(cfg, name.strip() or Path(cfg.data.path).stem)
     except StudioError as exc:
         return [_error_md(exc), *[gr.skip()] * len(OUTPUTS)]
@@ -265,12 +273,16 @@ class TrainTab:
         return [self.components[name] for name in OUTPUTS]
 
     def attach(self, app: gr.Blocks) -> None:
-        """On every page load, re-attach to the run training now and redraw its full history."""
-        app.load(on_load, [], self.outputs())
+        """On every page load, re-attach to the run this browser watched (else the one training now) and redraw
+        its full history; the browser keeps which run that is."""
+        kept = gr.BrowserState(None, storage_key=run_state.RUN_KEY, secret=run_state.secret())
+        app.load(on_load, [kept], self.outputs())
+        self.components["picker"].change(lambda run_id: run_id or None, [self.components["picker"]], [kept],
+                                         show_progress="hidden")
         app.unload(on_unload)
 
 
-def build_train_tab(data_state: gr.State, config_state: gr.State) -> TrainTab:
+def build_train_tab(run_config: gr.State) -> TrainTab:
     c: dict[str, Any] = {}
     with gr.Row(equal_height=True):
         c["name"] = gr.Textbox(label="Run name (optional)", placeholder="named after the data file when empty",
@@ -296,7 +308,7 @@ def build_train_tab(data_state: gr.State, config_state: gr.State) -> TrainTab:
     c["timer"] = gr.Timer(TICK_S)
     tab = TrainTab(c)
     outputs = tab.outputs()
-    c["start"].click(on_start, [data_state, config_state, c["name"]], [c["message"], *outputs],
+    c["start"].click(on_start, [run_config, c["name"]], [c["message"], *outputs],
                      concurrency_limit=1)
     c["picker"].input(on_pick, [c["picker"]], outputs)
     # Many browsers may watch at once: ticks never wait in the queue behind each other.

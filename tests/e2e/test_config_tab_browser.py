@@ -24,7 +24,8 @@ def test_preset_rank_and_an_invalid_combination(server, page):
     wait_text(page, PREFLIGHT, "trainable parameters")
     pick(page, "cfg-preset", "chat-assistant")
     wait_text(page, "#cfg-message", "chat-assistant")
-    assert page.locator("#cfg-lora-r input[type=number]").input_value() == "16"
+    # the widgets follow the run config the preset replaced
+    page.wait_for_function("document.querySelector('#cfg-lora-r input[type=number]').value === '16'", timeout=30_000)
     page.wait_for_function(f"document.querySelector('{PREFLIGHT}').innerText.includes('4,884,480')")
     at_16 = trainable(page)
 
@@ -63,8 +64,9 @@ def test_out_of_range_values_never_freeze_the_form(server, page):
     rank = page.locator("#cfg-lora-r input[type=number]")
     rank.fill("4")
     rank.press("Tab")
-    page.get_by_text("Effective config").click()
-    page.wait_for_function("document.querySelector('#cfg-yaml').innerText.includes('r: 4')", timeout=30_000)
+    page.get_by_role("button", name="Effective config: exactly").click()
+    page.wait_for_function("(e => e !== null && e.innerText.includes('r: 4'))(document.querySelector('#cfg-yaml'))",
+                           timeout=30_000)  # built when the accordion first opens
     summary = page.locator("#cfg-summary").inner_text()
     assert "1 problem(s) block training" in summary and "Alpha (scaling)" in summary  # not "all valid"
     dropout = page.locator("#cfg-lora-dropout input[type=number]")

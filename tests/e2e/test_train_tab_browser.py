@@ -38,6 +38,7 @@ def test_train_watch_reload_stop_and_history(server, page, tiny_model_dir):
     page.get_by_role("tab", name="Config").click()
     wait_text(page, "#cfg-preflight", "trainable parameters")
     assert "quick-start" in page.locator("#cfg-preset input").input_value()
+    page.get_by_text("Advanced settings").click()  # max steps is an advanced setting
     steps = page.locator("#cfg-training-max-steps input[type=number]")
     steps.fill("3000")  # long enough to reload and stop mid-run; the tiny model steps fast
     steps.press("Tab")

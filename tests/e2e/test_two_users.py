@@ -13,7 +13,8 @@ from lora_studio.runs import list_runs, read_status
 
 
 def choose_sample(user: Client, model_dir) -> None:
-    message = user.predict("chat-assistant.jsonl", str(model_dir), 128, True, 0.0, 42, api_name="/sample")[0]
+    user.predict(str(model_dir), 128, True, 0.0, 42, api_name="/data_settings")
+    message = user.predict("chat-assistant.jsonl", api_name="/sample")[0]
     assert "Ready to train" in message, message
 
 

@@ -8,23 +8,37 @@ import gradio as gr
 import pytest
 
 from lora_studio.__main__ import build_config, build_parser
+from lora_studio.config import RunConfig
 from lora_studio.engine.train import train
 from lora_studio.runs import RunPaths, create_run
-from lora_studio.ui import data_tab
-from lora_studio.ui.data_tab import OUTPUTS, on_settings, on_upload
+from lora_studio.ui import data_tab, run_state
+from lora_studio.ui.data_tab import on_settings, on_upload
 from lora_studio.ui.data_view import Selection
 from tests.conftest import write_jsonl
 
 CONTROLS = {"model": "", "max_length": 256, "assistant_only": True, "eval_fraction": 0.1, "seed": 42}
 
 
-def out(values: list) -> dict:
-    return dict(zip(OUTPUTS, values, strict=True))
+def state_with(controls: dict) -> dict:
+    """A browser's run config with these Data tab settings and no dataset yet."""
+    return on_settings(RunConfig().to_dict(), controls)["run_config"]
+
+
+STATE = state_with(CONTROLS)
+
+
+def out(values: dict) -> dict:
+    """A handler's answer, with what it leaves unchanged shown as gr.skip() (as the browser sees it)."""
+    return {name: values.get(name, gr.skip()) for name in data_tab.OUTPUTS}
+
+
+def path_of(state: dict) -> str:
+    return state["data"]["path"]
 
 
 def test_sample_previews_with_learned_tokens_and_eval_rows():
-    res = out(data_tab.on_sample(None, "chat-assistant.jsonl", CONTROLS))
-    assert res["state"]["path"].endswith("chat-assistant.jsonl")
+    res = out(data_tab.on_sample(STATE, "chat-assistant.jsonl"))
+    assert path_of(res["run_config"]).endswith("chat-assistant.jsonl")
     assert "Ready to train" in res["status"] and "chat messages" in res["status"]
     assert len(res["preview"]) == 50 and "messages" in res["preview"].columns
     assert any(label == "learned" for _, label in res["tokens"])
@@ -34,11 +48,11 @@ def test_sample_previews_with_learned_tokens_and_eval_rows():
 
 
 def test_broken_upload_keeps_the_previous_dataset(tmp_path):
-    good = out(data_tab.on_sample(None, "chat-assistant.jsonl", CONTROLS))
+    good = out(data_tab.on_sample(STATE, "chat-assistant.jsonl"))
     broken = tmp_path / "broken.json"
     broken.write_text('[{"messages": ')
-    res = out(on_upload(good["state"], str(broken), CONTROLS))
-    assert res["state"] == gr.skip()  # the selection is untouched
+    res = out(on_upload(good["run_config"], str(broken)))
+    assert res["run_config"] == gr.skip()  # the run config keeps its dataset
     assert "cannot be used" in res["status"] and "not valid JSON" in res["status"]
     assert "Still selected: **chat-assistant.jsonl**" in res["status"]
     assert res["preview"] == gr.skip()
@@ -51,47 +65,48 @@ def test_broken_upload_keeps_the_previous_dataset(tmp_path):
 def test_unusable_uploads_explain_themselves(tmp_path, name, content, expected):
     path = tmp_path / name
     path.write_bytes(content)
-    assert expected in out(on_upload(None, str(path), CONTROLS))["status"]
+    assert expected in out(on_upload(STATE, str(path)))["status"]
 
 
 def test_upload_size_limit(tmp_path, monkeypatch):
     monkeypatch.setenv("LORA_STUDIO_MAX_UPLOAD_MB", "0.001")
     path = write_jsonl(tmp_path / "big.jsonl", [{"text": "x" * 2000}])
-    assert "upload limit" in out(on_upload(None, str(path), CONTROLS))["status"]
+    assert "upload limit" in out(on_upload(STATE, str(path)))["status"]
 
 
 def test_uploads_are_kept_in_the_studio_home(tmp_path, studio_home):
     path = write_jsonl(tmp_path / "mine.jsonl", [{"text": "hello there"}, {"text": "general Kenobi"}])
-    res = out(on_upload(None, str(path), CONTROLS))
-    stored = res["state"]["path"]
+    res = out(on_upload(STATE, str(path)))
+    stored = path_of(res["run_config"])
     assert stored.startswith(str(studio_home / "uploads")) and stored.endswith("mine.jsonl")
     path.unlink()  # the browser's temp copy goes away; ours stays
-    assert "Ready to train" in out(on_settings(res["state"], CONTROLS))["status"]
+    assert "Ready to train" in out(on_settings(res["run_config"], CONTROLS))["status"]
 
 
 def test_unmapped_columns_ask_for_a_mapping_then_train_ready():
-    res = out(data_tab.on_sample(None, "support-faq.csv", CONTROLS))
+    res = out(data_tab.on_sample(STATE, "support-faq.csv"))
     assert "which columns" in res["status"]
-    assert res["state"]["path"].endswith("support-faq.csv")
+    assert path_of(res["run_config"]).endswith("support-faq.csv")
     assert "customer_question" in res["map_prompt"]["choices"]
     mapping = {"format": "auto", "columns": {"prompt": "customer_question", "completion": "agent_answer"}}
-    mapped = out(on_settings(res["state"], CONTROLS, mapping))
+    mapped = out(on_settings(res["run_config"], CONTROLS, mapping))
     assert "Ready to train" in mapped["status"] and "mapped: prompt" in mapped["status"]
-    assert mapped["state"]["columns"] == mapping["columns"]
+    assert mapped["run_config"]["data"]["columns"] == mapping["columns"]
     assert "prompt: customer_question" in mapped["config"]
 
 
 def test_hub_dataset_offline_is_a_clear_message():
-    res = out(data_tab.on_hub(None, "someone/some-data", CONTROLS))
-    assert "offline" in res["status"] and res["state"] == gr.skip()
+    res = out(data_tab.on_hub(STATE, "someone/some-data"))
+    assert "offline" in res["status"] and res["run_config"] == gr.skip()
 
 
 def test_the_chosen_dataset_flows_into_training(tmp_path, tiny_model_dir):
     """The tab's selection → the run config (and the CLI command it shows) → a real training run."""
-    res = out(data_tab.on_sample(None, "support-faq.csv", {**CONTROLS, "model": str(tiny_model_dir)}))
+    controls = {**CONTROLS, "model": str(tiny_model_dir)}
+    res = out(data_tab.on_sample(state_with(controls), "support-faq.csv"))
     mapping = {"format": "auto", "columns": {"prompt": "customer_question", "completion": "agent_answer"}}
-    sel = Selection(**out(on_settings(res["state"], {**CONTROLS, "model": str(tiny_model_dir)}, mapping))["state"])
-    cfg = sel.run_config()
+    cfg = run_state.from_state(out(on_settings(res["run_config"], controls, mapping))["run_config"])
+    sel = Selection.from_config(cfg)
     assert cfg.data.columns == mapping["columns"] and cfg.data.eval_fraction == 0.1 and cfg.validate() == []
 
     argv = shlex.split(data_tab.data_view.cli_command(sel))[3:]  # after "python -m lora_studio"
@@ -105,12 +120,38 @@ def test_the_chosen_dataset_flows_into_training(tmp_path, tiny_model_dir):
 
 
 def test_unknown_sample_and_a_model_without_tokenizer_explain_themselves(tmp_path):
-    res = out(data_tab.on_sample(None, "no-such-sample.jsonl", CONTROLS))
-    assert "no sample dataset named" in res["status"] and res["state"] == gr.skip()
+    res = out(data_tab.on_sample(STATE, "no-such-sample.jsonl"))
+    assert "no sample dataset named" in res["status"] and res["run_config"] == gr.skip()
     folder = tmp_path / "weights-only"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
-    res = out(data_tab.on_sample(None, "chat-assistant.jsonl", {**CONTROLS, "model": str(folder)}))
+    res = out(data_tab.on_sample(state_with({**CONTROLS, "model": str(folder)}), "chat-assistant.jsonl"))
     assert "Ready to train" in res["status"]  # the data itself is fine
     assert "Token statistics unavailable" in res["stats"] and "tokenizer" in res["stats"]
     assert res["tokens"] == [] and "Token preview unavailable" in res["caption"]
+
+
+def test_a_change_from_another_tab_redraws_and_the_tabs_own_does_not():
+    loaded = data_tab.on_sample(STATE, "chat-assistant.jsonl")
+    assert data_tab.on_change(loaded["run_config"], loaded["shown"]) == {}  # drawn already
+    other = run_state.with_fields(run_state.from_state(loaded["run_config"]), {"data.eval_fraction": 0.2})
+    redrawn = data_tab.on_change(other.to_dict(), loaded["shown"])
+    assert redrawn["eval_fraction"] == 0.2 and "160 rows train, 40 held out" in redrawn["split"]
+    assert "run_config" not in redrawn  # a reader never writes its (maybe older) copy back
+
+
+def test_a_page_cannot_point_the_server_at_any_file(tmp_path):
+    """The run config comes back from the browser: a data file outside uploads/ and samples/ is dropped."""
+    secret = tmp_path / "secret.jsonl"
+    write_jsonl(secret, [{"text": "do not show me"}])
+    forged = run_state.with_fields(RunConfig(), {"data.path": str(secret)}).to_dict()
+    drawn = data_tab.on_change(forged, None)
+    assert "No dataset yet" in drawn["status"] and "do not show me" not in str(drawn)
+    assert run_state.from_state(forged).data.path == ""
+
+
+def test_settings_count_before_a_file_is_chosen():
+    state = on_settings(RunConfig().to_dict(), {**CONTROLS, "max_length": 1024, "model": "  "})["run_config"]
+    cfg = run_state.from_state(state)
+    assert cfg.data.max_length == 1024 and cfg.data.eval_fraction == 0.1 and cfg.data.path == ""
+    assert cfg.model.name_or_path == RunConfig().model.name_or_path  # an empty box means the embedded model

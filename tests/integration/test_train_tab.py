@@ -10,8 +10,8 @@ from lora_studio import jobs
 from lora_studio.config import RunConfig
 from lora_studio.runs import read_status
 from lora_studio.ui import train_tab
-from lora_studio.ui.data_view import Selection
 from lora_studio.ui.train_tab import OUTPUTS, on_cancel, on_load, on_pick, on_start, on_tick
+from lora_studio.uploads import store_upload
 from tests.integration.helpers import tiny_config
 
 NAMES = ("message", *OUTPUTS)
@@ -31,28 +31,27 @@ def as_dict(values: list) -> dict:
     return dict(zip(NAMES, values, strict=True))
 
 
-def states(tiny_model_dir, chat_file, *overrides: str) -> tuple[dict, dict]:
-    cfg = tiny_config(tiny_model_dir, chat_file, *overrides)
-    data = Selection(path=str(chat_file), model=str(tiny_model_dir), max_length=cfg.data.max_length)
-    return vars(data), cfg.to_dict()
+def run_config(tiny_model_dir, chat_file, *overrides: str) -> dict:
+    """The page's run config: the tiny model and 40 chat rows, uploaded as the Data tab stores them."""
+    return tiny_config(tiny_model_dir, store_upload(chat_file), *overrides).to_dict()
 
 
 def test_start_without_a_dataset_says_where_to_pick_one():
-    out = as_dict(on_start(None, RunConfig().to_dict(), ""))
+    out = as_dict(on_start(RunConfig().to_dict(), ""))
     assert "No dataset is selected" in out["message"] and "Data tab" in out["message"]
     assert not jobs.get_manager().running()
 
 
 def test_start_with_impossible_settings_lists_every_problem(tiny_model_dir, chat_file):
-    data, config = states(tiny_model_dir, chat_file, "lora.r=0", "training.learning_rate=-1")
-    out = as_dict(on_start(data, config, ""))
+    state = run_config(tiny_model_dir, chat_file, "lora.r=0", "training.learning_rate=-1")
+    out = as_dict(on_start(state, ""))
     assert "lora.r" in out["message"] and "training.learning_rate" in out["message"]
     assert "Config tab" in out["message"]
 
 
 def test_a_run_started_in_the_tab_streams_its_chart_and_ends_completed(tiny_model_dir, chat_file):
-    data, config = states(tiny_model_dir, chat_file, "training.max_steps=12", "training.save_steps=6")
-    out = as_dict(on_start(data, config, "from the tab"))
+    state = run_config(tiny_model_dir, chat_file, "training.max_steps=12", "training.save_steps=6")
+    out = as_dict(on_start(state, "from the tab"))
     assert "Started" in out["message"]
     run_id = out["picker"]["value"]
     assert "from-the-tab" in run_id
@@ -75,8 +74,8 @@ def test_a_run_started_in_the_tab_streams_its_chart_and_ends_completed(tiny_mode
 
 
 def test_cancel_from_the_tab_leaves_the_run_cancelled(tiny_model_dir, chat_file):
-    data, config = states(tiny_model_dir, chat_file, "training.max_steps=5000")
-    out = as_dict(on_start(data, config, ""))
+    state = run_config(tiny_model_dir, chat_file, "training.max_steps=5000")
+    out = as_dict(on_start(state, ""))
     run_id = out["picker"]["value"]
     manager = jobs.get_manager()
     deadline = time.time() + 120
@@ -105,3 +104,27 @@ def test_a_crash_reported_after_its_traceback_still_shows_the_log():
                   error_kind="killed", hint="Resume it")
     status = dict(zip(OUTPUTS, on_tick(), strict=True))["status"]
     assert "killed by signal 9" in status and "MemoryError" in status  # the log did not change on this tick
+
+
+def test_deleting_the_watched_run_says_deleted_without_resume_and_drops_it_from_the_list():
+    """It said 'the run crashed... resume or delete the run' with Resume enabled, Resume then found no run, and
+    the server logged a warning twice a second for a dropdown value not in its choices."""
+    import shutil
+
+    from lora_studio import settings
+    from lora_studio.runs import RunPaths, create_run, update_status
+
+    jobs.get_manager()
+    paths = RunPaths(settings.runs_dir() / "20250101-000000-gone")
+    create_run(paths, RunConfig())
+    update_status(paths, state="stopped", phase="stopped")
+    shown = dict(zip(OUTPUTS, on_pick(paths.run_id), strict=True))
+    assert shown["resume"]["interactive"] is True
+    shutil.rmtree(paths.root)
+    tick = dict(zip(OUTPUTS, on_tick(), strict=True))
+    assert "was deleted" in tick["status"] and "crashed" not in tick["status"]
+    assert tick["resume"]["interactive"] is False and tick["stop"]["interactive"] is False
+    assert tick["picker"]["value"] is None and paths.run_id not in [v for _, v in tick["picker"]["choices"]]
+    quiet = dict(zip(OUTPUTS, on_tick(), strict=True))  # said once; later ticks change nothing
+    assert all(value == train_tab.gr.skip() for name, value in quiet.items() if name != "queue")
+    assert "Pick a run first" in train_tab.on_resume()

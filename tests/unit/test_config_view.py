@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -11,10 +12,8 @@ from lora_studio import config as config_module
 from lora_studio.calibration import Calibration
 from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, apply_overrides, field_metadata, field_names
 from lora_studio.presets import load_preset
-from lora_studio.settings import EMBEDDED_MODEL_NAME
 from lora_studio.ui import config_view as view
 from lora_studio.ui import preflight_view
-from lora_studio.ui.data_view import Selection
 
 
 @dataclass(frozen=True)
@@ -110,25 +109,29 @@ def test_list_of_text_is_one_item_per_line():
     assert view._from_widget(spec, "first?\n\n  second  \n", {}) == ["first?", "second"]
 
 
-def test_effective_config_lays_the_data_selection_over_the_config_tab():
-    state = apply_overrides(load_preset("quick-start"), ["lora.r=32", "training.seed=1"]).to_dict()
-    no_data = view.effective_config(None, state)
-    assert no_data.data.path == "" and no_data.lora.r == 32 and no_data.data.max_length == 256
-    sel = Selection(path="/tmp/x.jsonl", eval_fraction=0.2, seed=7, max_length=128, model="owner/model")
-    cfg = view.effective_config(dataclasses.asdict(sel), state)
-    assert (cfg.data.path, cfg.data.eval_fraction, cfg.data.max_length) == ("/tmp/x.jsonl", 0.2, 128)
-    assert (cfg.training.seed, cfg.model.name_or_path, cfg.lora.r) == (7, "owner/model", 32)
-    assert view.effective_config(None, None).to_dict() == {**RunConfig().to_dict()}
+def test_each_tab_owns_its_fields_and_the_two_parts_cover_the_config():
+    from lora_studio.ui import run_state
+
+    data, config = set(run_state.owned_by("data")), set(run_state.owned_by("config"))
+    assert data == {"model.name_or_path", "data.path", "data.format", "data.columns", "data.eval_fraction",
+                    "data.max_length", "data.assistant_only_loss", "training.seed"}
+    assert not data & config and data | config == set(field_names())
+    cfg = apply_overrides(load_preset("quick-start"), ["lora.r=32", "training.seed=1"])
+    assert run_state.part(cfg, "config")["lora.r"] == 32 and run_state.part(cfg, "data")["training.seed"] == 1
+    moved = run_state.with_fields(cfg, {"data.max_length": 128, "lora.r": 4})
+    assert (moved.data.max_length, moved.lora.r, moved.training.seed) == (128, 4, 1)
 
 
-def test_data_controls_are_mirrored_into_the_state():
-    state = view.with_data_controls(None, {"model": "  ", "max_length": 1024, "eval_fraction": 0.1, "seed": 3,
-                                           "assistant_only": False})
-    assert state["model"]["name_or_path"] == EMBEDDED_MODEL_NAME
-    assert (state["data"]["max_length"], state["training"]["seed"], state["data"]["assistant_only_loss"]) == \
-        (1024, 3, False)
-    cfg = RunConfig.from_dict(state)
-    assert view.data_owned_values(cfg, {"data.max_length"}) == {"max_length": 1024}
+def test_a_run_config_from_the_browser_is_read_defensively(tmp_path):
+    from lora_studio.ui import run_state
+
+    assert run_state.from_state(None).to_dict() == RunConfig().to_dict()
+    assert run_state.from_state({"lora": "not a mapping"}).to_dict() == RunConfig().to_dict()
+    odd = run_state.from_state({"lora": {"r": "lots"}, "nonsense": 1})
+    assert odd.lora.r == "lots" and "lora.r" in {i.field for i in odd.validate()}  # validation says so
+    sample = str(Path(__file__).resolve().parents[2] / "samples" / "chat-assistant.jsonl")
+    assert run_state.from_state({"data": {"path": sample}}).data.path == sample
+    assert run_state.from_state({"data": {"path": "/etc/passwd"}}).data.path == ""
 
 
 def test_issues_are_listed_by_their_section_and_summarised():
