@@ -77,6 +77,7 @@ class Endpoints:
     timer_id: int
     period_s: float
     chart_index: int  # position of the chart among the tick's outputs
+    load_inputs: int = 0  # the load event's inputs (the browser's kept run: none here, as on a first visit)
 
 
 def endpoints(url: str) -> Endpoints:
@@ -87,7 +88,7 @@ def endpoints(url: str) -> Endpoints:
     timer_id = tick["targets"][0][0]
     timer = next(c for c in config["components"] if c["id"] == timer_id)
     return Endpoints(load["id"], tick["id"], timer_id, float(timer["props"]["value"]),
-                     tick["outputs"].index(chart_id))
+                     tick["outputs"].index(chart_id), len(load.get("inputs", [])))
 
 
 def chart_steps(value: object) -> list[int] | None:
@@ -113,9 +114,10 @@ class ChartPoller:
     requests: int = 0
     live_updates: int = 0  # responses that brought at least one new point
 
-    async def call(self, fn: int, trigger: int | None) -> None:
+    async def call(self, fn: int, trigger: int | None, inputs: int = 0) -> None:
         self.requests += 1
-        body = {"data": [], "event_data": None, "fn_index": fn, "trigger_id": trigger, "session_hash": self.session}
+        body = {"data": [None] * inputs, "event_data": None, "fn_index": fn, "trigger_id": trigger,
+                "session_hash": self.session}
         try:
             (await self.http.post("/gradio_api/queue/join", json=body)).raise_for_status()
             async with self.http.stream("GET", "/gradio_api/queue/data",
@@ -144,7 +146,7 @@ class ChartPoller:
 
     async def run(self, stop: asyncio.Event, offset_s: float = 0.0) -> None:
         await asyncio.sleep(offset_s)  # browsers' timers are not in step with each other
-        await self.call(self.ends.load_fn, None)
+        await self.call(self.ends.load_fn, None, self.ends.load_inputs)
         due = time.monotonic()
         while not stop.is_set():
             due += self.ends.period_s

@@ -22,6 +22,7 @@ from lora_studio.modelref import parse_model_ref
 from lora_studio.presets import list_presets, load_preset
 from lora_studio.runs import (
     ACTIVE_STATES,
+    ADAPTER_STATES,
     RunPaths,
     create_run,
     new_run_dir,
@@ -147,7 +148,7 @@ def launch_worker(paths: RunPaths, resume: bool, processes: int, accelerate_conf
                       hint="See the launcher's lines above; `accelerate env` shows its setup")
     if interrupted:
         raise KeyboardInterrupt
-    return 0 if read_status(paths).state in ("completed", "stopped") else 1
+    return 0 if read_status(paths).state in ADAPTER_STATES else 1
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -26,10 +26,9 @@ from lora_studio.adapter_checks import CONFIG_FILE, PICKLE_FILE, WEIGHTS_FILE, c
 from lora_studio.config import RunConfig
 from lora_studio.errors import ModelError, StudioError
 from lora_studio.modelref import parse_model_ref
-from lora_studio.runs import RunPaths, list_runs, read_status
+from lora_studio.runs import ADAPTER_STATES, RunPaths, list_runs, read_status
 
 UPLOAD_NOTE = "lora_studio_upload.json"  # where an imported adapter remembers the name it was uploaded as
-ADAPTER_STATES = ("completed", "stopped")  # runs whose adapter/ was saved at the end
 # What an adapter folder may hold; anything else in an upload (optimizer state, pickles, scripts) is left out.
 KEEP_SUFFIXES = (".json", ".safetensors", ".txt", ".model", ".jinja", ".md", ".tiktoken")
 MAX_UNPACKED_FACTOR = 2  # unpacked size limit, as a multiple of the upload limit (safetensors barely compress)

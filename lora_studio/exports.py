@@ -32,6 +32,7 @@ from lora_studio.errors import ConfigError, StudioError
 from lora_studio.modelcard import model_card
 from lora_studio.processes import pid_alive, signal_group
 from lora_studio.runs import (
+    ADAPTER_STATES,
     RunPaths,
     _status_lock,
     list_runs,
@@ -42,7 +43,7 @@ from lora_studio.runs import (
 )
 
 EXPORT_DTYPES = ("float32", "bfloat16", "float16")
-EXPORTABLE_STATES = ("completed", "stopped")
+EXPORTABLE_STATES = ADAPTER_STATES
 TOKEN_ENV = "HF_TOKEN"
 GRACE_S = 10.0  # a cancelled worker gets this long to end before its group is killed
 _REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")

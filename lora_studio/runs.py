@@ -35,6 +35,7 @@ STATES = ("queued", "running", "completed", "failed", "stopped", "interrupted", 
 FINAL_STATES = ("completed", "failed", "stopped", "interrupted", "cancelled")
 ACTIVE_STATES = ("queued", "running")
 RESUMABLE_STATES = ("stopped", "failed", "interrupted", "cancelled")
+ADAPTER_STATES = ("completed", "stopped")  # runs whose adapter/ was saved at the end (export, Playground, Try)
 
 
 class RunPaths:
@@ -276,10 +277,9 @@ class RunSummary:
 
     @property
     def final_loss(self) -> float | None:
-        if self.status.final_loss is not None:
-            return self.status.final_loss
+        """The last logged training loss: the chart's last raw point (status.json's copy when no metrics)."""
         losses = [r.loss for r in self.rows if r.event == "log" and r.loss is not None]
-        return losses[-1] if losses else None
+        return losses[-1] if losses else self.status.final_loss
 
     @property
     def eval_loss(self) -> float | None:

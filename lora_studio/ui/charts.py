@@ -100,7 +100,8 @@ def loss_figure(rows: list[MetricRow], title: str = "", weight: float = 0.6) -> 
 
 
 def compare_figure(series: dict[str, list[MetricRow]], weight: float = 0.6) -> go.Figure:
-    """Several runs' smoothed training losses (eval losses as markers in the run's colour)."""
+    """Several runs' training losses, each raw (faint) and smoothed in the run's colour, the legend saying which;
+    eval losses as markers. A run's final loss is its last raw point."""
     fig = go.Figure()
     plotted = False
     for index, (label, rows) in enumerate(series.items()):
@@ -109,9 +110,12 @@ def compare_figure(series: dict[str, list[MetricRow]], weight: float = 0.6) -> g
         eval_steps, eval_losses = _points(rows, "eval", "eval_loss")
         if any(v is not None for v in losses):
             plotted = True
-            fig.add_trace(go.Scatter(x=steps, y=smooth(losses, weight), name=label, mode="lines",
-                                     legendgroup=label, line={"color": color, "width": 2},
+            fig.add_trace(go.Scatter(x=steps, y=losses, name=f"{label} (raw)", mode="lines", opacity=0.35,
+                                     legendgroup=label, line={"color": color, "width": 1},
                                      hovertemplate=f"{label}<br>step %{{x}}<br>loss %{{y:.4f}}<extra></extra>"))
+            fig.add_trace(go.Scatter(x=steps, y=smooth(losses, weight), name=f"{label} (smoothed)", mode="lines",
+                                     legendgroup=label, line={"color": color, "width": 2},
+                                     hovertemplate=f"{label}<br>step %{{x}}<br>smoothed %{{y:.4f}}<extra></extra>"))
         if eval_losses:
             plotted = True
             fig.add_trace(go.Scatter(x=eval_steps, y=eval_losses, name=f"{label} (eval)", mode="markers",

@@ -24,6 +24,7 @@ from lora_studio import exports, settings
 from lora_studio.errors import StudioError
 from lora_studio.runs import RunPaths
 from lora_studio.ui import export_view as view
+from lora_studio.ui.formatting import error_md
 from lora_studio.ui.train_view import run_label
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,6 @@ def _paths(run_id: str | None) -> RunPaths | None:
         return None
     paths = RunPaths(_root() / run_id)
     return paths if paths.config.is_file() else None
-
-
-def _error_md(exc: StudioError) -> str:
-    return f"❌ **{exc.message}**\n\n➡️ {exc.hint}" if exc.hint else f"❌ **{exc.message}**"
 
 
 def download_path(name: str) -> Path:
@@ -131,7 +128,7 @@ def select_run(run_id: str | None, dtype: str = "float32") -> list[Any]:
         exports.check_exportable(paths)
         info, zip_path = view.run_md(paths), _adapter_download(paths)
     except StudioError as exc:
-        refusal, info, zip_path = exc, _error_md(exc), None
+        refusal, info, zip_path = exc, error_md(exc), None
     values = {"picker": gr.update(choices=choices, value=paths.run_id), "run_info": info, "message": "",
               "merged_file": gr.update(value=None, visible=False),
               "adapter_dl": gr.update(value=zip_path, interactive=zip_path is not None),
@@ -183,7 +180,7 @@ def on_merge(run_id: str | None, dtype: str) -> str:
     try:
         exports.start_merge(paths, dtype)
     except StudioError as exc:
-        return _error_md(exc)
+        return error_md(exc)
     return (f"⏳ Merging `{paths.run_id}` into a float32 base in a separate process, then verifying it"
             f"{'' if dtype == 'float32' else f' and casting to {dtype}'}. You can leave this tab.")
 
@@ -195,7 +192,7 @@ def on_cancel(run_id: str | None) -> str:
     try:
         exports.cancel_export(paths)
     except StudioError as exc:
-        return _error_md(exc)
+        return error_md(exc)
     return "🚫 Cancelling the export: nothing is saved."
 
 
@@ -208,9 +205,9 @@ def on_download_merged(run_id: str | None, dtype: str) -> tuple[Any, str]:
     try:
         out = exports.merged_zip(paths, dtype, download_path(f"{paths.run_id}-merged-{dtype}.zip"))
     except StudioError as exc:
-        return hidden, _error_md(exc)
+        return hidden, error_md(exc)
     except OSError as exc:
-        return hidden, _error_md(StudioError(f"Could not write the zip ({exc})", "Free some disk space, then retry"))
+        return hidden, error_md(StudioError(f"Could not write the zip ({exc})", "Free some disk space, then retry"))
     return (gr.update(value=str(out), visible=True),
             f"📦 `{out.name}` ({view.size_text(out)}) is ready; the download starts by itself.")
 
@@ -223,7 +220,7 @@ def on_push(run_id: str | None, what: str | None, repo_id: str, token: str, priv
     try:
         exports.start_push(paths, what or "adapter", repo_id, token.strip() or None, private=bool(private))
     except StudioError as exc:
-        return exports.scrub(_error_md(exc), [token.strip()]), ""
+        return exports.scrub(error_md(exc), [token.strip()]), ""
     return f"⏳ Pushing {what} to `{repo_id.strip()}` ({'private' if private else 'public'})…", ""
 
 

@@ -1,13 +1,11 @@
 """The one handler convention of the dashboard: a handler returns a dict keyed by component name, and the tab
-maps the names onto its components here. Shared formatting of what handlers say lives here too, once."""
+maps the names onto its components here. Formatting the tabs share is in ui/formatting.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import gradio as gr
-
-from lora_studio.errors import StudioError
 
 
 def by_component(components: dict[str, Any], values: dict[str, Any]) -> dict[Any, Any]:
@@ -16,8 +14,3 @@ def by_component(components: dict[str, Any], values: dict[str, Any]) -> dict[Any
     if not values:
         return {next(iter(components.values())): gr.skip()}
     return {components[name]: value for name, value in values.items()}
-
-
-def error_md(exc: StudioError) -> str:
-    """A refusal in words: what happened, in bold, then what to do."""
-    return f"❌ **{exc.message}**\n\n➡️ {exc.hint}" if exc.hint else f"❌ **{exc.message}**"

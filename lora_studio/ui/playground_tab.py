@@ -22,6 +22,7 @@ from lora_studio import adapters, settings
 from lora_studio.errors import StudioError
 from lora_studio.ui import playground_view as view
 from lora_studio.ui.engine_access import engine
+from lora_studio.ui.formatting import error_md
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def on_load(base: str | None, keys: list[str] | None) -> dict[str, Any]:
         try:
             playground.load_base(base or "")
         except StudioError as exc:
-            return {**loaded_values(playground.snapshot()), "message": view.error_md(exc)}
+            return {**loaded_values(playground.snapshot()), "message": error_md(exc)}
         except Exception as exc:  # noqa: BLE001 - said in words instead of Gradio's bare "Error"
             log.exception("Loading base model %r failed", base)
             return {**loaded_values(playground.snapshot()), "message": view.unexpected_md("Loading the model", exc)}
@@ -78,7 +79,7 @@ def on_load(base: str | None, keys: list[str] | None) -> dict[str, Any]:
             try:
                 playground.load_adapter(adapters.find_adapter(key))
             except StudioError as exc:
-                problems.append(view.error_md(exc))
+                problems.append(error_md(exc))
             except Exception as exc:  # noqa: BLE001 - said in words instead of Gradio's bare "Error"
                 log.exception("Loading adapter %s failed", key)
                 problems.append(view.unexpected_md(f"Loading adapter {key}", exc))
@@ -95,7 +96,7 @@ def on_unload_all() -> dict[str, Any]:
         try:
             playground.unload_base()
         except StudioError as exc:
-            return {**loaded_values(playground.snapshot()), "message": view.error_md(exc)}
+            return {**loaded_values(playground.snapshot()), "message": error_md(exc)}
         snapshot = playground.snapshot()
     return {**loaded_values(snapshot), "message": "Unloaded the base model and every adapter; the memory is free."}
 
@@ -108,7 +109,7 @@ def on_upload(files: list[str] | str | None, selected: list[str] | None) -> dict
     try:
         info = adapters.import_upload(paths)
     except StudioError as exc:
-        return {"message": view.error_md(exc), "adapters": gr.skip(), "upload": None}
+        return {"message": error_md(exc), "adapters": gr.skip(), "upload": None}
     except Exception as exc:  # noqa: BLE001 - said in words, naming the user's file, instead of a bare "Error"
         log.exception("Importing an uploaded adapter failed")
         names = ", ".join(Path(p).name for p in paths)[:200]
@@ -127,7 +128,7 @@ def select_adapter(run_id: str) -> dict[str, Any]:
     try:
         info = adapters.run_adapter(run_id)
     except StudioError as exc:
-        return {"base": gr.skip(), "adapters": gr.skip(), "message": view.error_md(exc)}
+        return {"base": gr.skip(), "adapters": gr.skip(), "message": error_md(exc)}
     return {"base": gr.update(choices=adapters.base_choices(), value=info.base_model),
             "adapters": gr.update(choices=view.adapter_choices(adapters.list_adapters()), value=[info.key]),
             "message": f"Selected the adapter of `{run_id}` and its base `{info.base_model}`: press **Load**."}
@@ -164,7 +165,7 @@ def on_send(text: str | None, history: list[dict] | None, target: str | None,
     try:
         generation, label = _start(view.engine_target(target), messages, values)
     except StudioError as exc:
-        yield {"chat_note": view.error_md(exc)}
+        yield {"chat_note": error_md(exc)}
         return
     chat += [{"role": "user", "content": text}, {"role": "assistant", "content": ""}]
     yield {"chat": chat, "chat_input": "", "chat_note": ""}
@@ -174,7 +175,7 @@ def on_send(text: str | None, history: list[dict] | None, target: str | None,
             chat[-1] = {"role": "assistant", "content": answer}
             yield {"chat": chat}
     except StudioError as exc:
-        note = view.error_md(exc)
+        note = error_md(exc)
     chat[-1] = {"role": "assistant", "content": answer + view.footer(label, generation.tokens,
                                                                      generation.tokens_per_s(), generation.stopped)}
     yield {"chat": chat, "chat_note": note}
@@ -201,7 +202,7 @@ def on_compare(prompt: str | None, chosen: list[str] | None, values: dict[str, A
                 answers[i] = text
                 yield {f"answer{i}": text}
         except StudioError as exc:
-            yield {f"answer{i}": answers[i] + "\n\n" + view.error_md(exc)}
+            yield {f"answer{i}": answers[i] + "\n\n" + error_md(exc)}
             return
         answers[i] += view.footer(label, generation.tokens, generation.tokens_per_s(), generation.stopped)
         yield {f"answer{i}": answers[i]}

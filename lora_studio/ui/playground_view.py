@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from lora_studio.adapters import AdapterInfo
-from lora_studio.errors import StudioError
 
 BASE_CHOICE = "base"  # the value that means "the base model, adapters disabled" in radios and columns
 BASE_LABEL = "Base model (no adapter)"
@@ -23,10 +22,6 @@ def human_bytes(count: int) -> str:
         if count >= size:
             return f"{count / size:.1f} {unit}"
     return f"{count} B"
-
-
-def error_md(exc: StudioError) -> str:
-    return f"❌ **{exc.message}**\n\n➡️ {exc.hint}" if exc.hint else f"❌ **{exc.message}**"
 
 
 def unexpected_md(what: str, exc: BaseException) -> str:

@@ -22,8 +22,9 @@ from lora_studio.config import RunConfig
 from lora_studio.data import load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, DataError, StudioError
 from lora_studio.metrics import MetricRow
-from lora_studio.runs import ACTIVE_STATES, RESUMABLE_STATES, RunPaths, list_runs, read_status
+from lora_studio.runs import ACTIVE_STATES, ADAPTER_STATES, RESUMABLE_STATES, RunPaths, list_runs, read_status
 from lora_studio.ui import charts, run_state
+from lora_studio.ui.formatting import error_md
 from lora_studio.ui.train_view import (
     Watch,
     describe,
@@ -36,8 +37,8 @@ from lora_studio.ui.train_view import (
 
 TICK_S = 0.5  # polling period: a new loss point shows within about a second of being written
 # Order of the values every redraw returns (see TrainTab.outputs()).
-OUTPUTS = ("picker", "status", "progress", "queue", "chart", "log", "samples", "stop", "cancel", "resume", "try")
-TRYABLE_STATES = ("completed", "stopped")  # states that leave an adapter behind
+OUTPUTS = ("picker", "status", "progress", "queue", "chart", "log", "samples", "stop", "cancel", "resume", "try",
+           "timer")
 
 
 def _root() -> Path:
@@ -122,12 +123,20 @@ def prepare_start(state: dict | None) -> RunConfig:
     return cfg
 
 
-def _error_md(exc: StudioError) -> str:
-    return f"❌ **{exc.message}**\n\n➡️ {exc.hint}" if exc.hint else f"❌ **{exc.message}**"
-
-
 def redraw(watch: Watch, full: bool = False) -> list[Any]:
     """Every output for the watched run; unchanged ones are skipped so the page does not flicker."""
+    values = _redraw(watch, full)
+    running, queued = SHARED.line_up()
+    state = read_status(RunPaths(_root() / watch.run_id)).state if watch.run_id else ""
+    # The page polls only while something trains or waits: an idle dashboard costs (almost) nothing.
+    polling = bool(running or queued) or state in ACTIVE_STATES
+    if full or polling != watch.polling:
+        watch.polling = polling
+        values["timer"] = gr.Timer(active=polling)
+    return [values[name] for name in OUTPUTS]
+
+
+def _redraw(watch: Watch, full: bool) -> dict[str, Any]:
     manager = jobs.get_manager()
     values: dict[str, Any] = {name: gr.skip() for name in OUTPUTS}
     running, queued = SHARED.line_up(fresh=full)
@@ -143,7 +152,7 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
                           stop=gr.update(interactive=False), cancel=gr.update(interactive=False),
                           resume=gr.update(interactive=False), picker=gr.update(choices=run_choices(), value=None),
                           **{"try": gr.update(interactive=False)})
-        return [values[name] for name in OUTPUTS]
+        return values
     paths = RunPaths(_root() / watch.run_id)
     if not paths.root.is_dir():  # deleted (Runs tab, or by hand): say so once, then watch nothing
         gone, watch.run_id = watch.run_id, ""
@@ -152,14 +161,14 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
                       stop=gr.update(interactive=False), cancel=gr.update(interactive=False),
                       resume=gr.update(interactive=False), picker=gr.update(choices=run_choices(), value=None),
                       **{"try": gr.update(interactive=False)})
-        return [values[name] for name in OUTPUTS]
+        return values
     changes = refresh(watch, _root(), full)
     status = changes.status or read_status(paths)
     rows = watch.metric_rows()
     if changes.rows is not None:
         values["chart"] = SHARED.loss_figure(watch.run_id, watch.offset, rows)
-    if changes.status is not None or changes.rows is not None or (status.state == "running" and not rows):
-        values["progress"] = progress_html(status, rows)  # the clock ticks while the worker prepares
+    if changes.status is not None or changes.rows is not None or status.state == "running":
+        values["progress"] = progress_html(status, rows)  # the elapsed clock ticks between metric rows too
     if changes.log is not None:
         values["log"] = changes.log
     if changes.status is not None or (queue_moved and status.state == "queued"):
@@ -169,11 +178,11 @@ def redraw(watch: Watch, full: bool = False) -> list[Any]:
         values["stop"] = gr.update(interactive=status.state in ACTIVE_STATES)
         values["cancel"] = gr.update(interactive=status.state in ACTIVE_STATES)
         values["resume"] = gr.update(interactive=status.state in RESUMABLE_STATES)
-        values["try"] = gr.update(interactive=status.state in TRYABLE_STATES and paths.adapter.is_dir())
+        values["try"] = gr.update(interactive=status.state in ADAPTER_STATES and paths.adapter.is_dir())
         values["picker"] = gr.update(choices=run_choices(), value=watch.run_id)  # labels carry the state
     if changes.samples is not None:
         values["samples"] = changes.samples
-    return [values[name] for name in OUTPUTS]
+    return values
 
 
 def run_choices() -> list[tuple[str, str]]:
@@ -213,7 +222,7 @@ def on_start(state: dict | None, name: str, request: gr.Request | None = None) -
         cfg = prepare_start(state)
         paths = jobs.get_manager().submit(cfg, name.strip() or Path(cfg.data.path).stem)
     except StudioError as exc:
-        return [_error_md(exc), *[gr.skip()] * len(OUTPUTS)]
+        return [error_md(exc), *[gr.skip()] * len(OUTPUTS)]
     position = jobs.get_manager().position(paths.run_id)
     message = (f"Queued `{paths.run_id}` at position {position}: it starts when the running job ends."
                if position else f"Started `{paths.run_id}`.")
@@ -239,7 +248,7 @@ def _act(action: str, request: gr.Request | None) -> str:
         manager.resume(run_id)
         return f"▶️ Resuming `{run_id}` from its last checkpoint."
     except StudioError as exc:
-        return _error_md(exc)
+        return error_md(exc)
 
 
 def on_stop(request: gr.Request | None = None) -> str:
@@ -250,8 +259,9 @@ def on_cancel(request: gr.Request | None = None) -> str:
     return _act("cancel", request)
 
 
-def on_resume(request: gr.Request | None = None) -> str:
-    return _act("resume", request)
+def on_resume(request: gr.Request | None = None) -> tuple[str, Any]:
+    """Resume, and poll again: an idle page's timer was stopped."""
+    return _act("resume", request), gr.Timer(active=True)
 
 
 def current_run(request: gr.Request | None = None) -> str:
@@ -305,7 +315,7 @@ def build_train_tab(run_config: gr.State) -> TrainTab:
         c["samples"] = gr.Dataframe(interactive=False, wrap=True, max_height=320, elem_id="train-samples")
     with gr.Accordion("train.log", open=False):
         c["log"] = gr.Code(language=None, lines=12, max_lines=24, elem_id="train-log")
-    c["timer"] = gr.Timer(TICK_S)
+    c["timer"] = gr.Timer(TICK_S, active=False)  # started by the page load or a start when a job is active
     tab = TrainTab(c)
     outputs = tab.outputs()
     c["start"].click(on_start, [run_config, c["name"]], [c["message"], *outputs],
@@ -316,5 +326,5 @@ def build_train_tab(run_config: gr.State) -> TrainTab:
                     trigger_mode="always_last")
     c["stop"].click(on_stop, None, [c["message"]])
     c["cancel"].click(on_cancel, None, [c["message"]])
-    c["resume"].click(on_resume, None, [c["message"]])
+    c["resume"].click(on_resume, None, [c["message"], c["timer"]])
     return tab

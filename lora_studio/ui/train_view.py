@@ -41,6 +41,7 @@ class Watch:
     log_size: int = -1
     samples_size: int = -1
     queue_key: str = ""
+    polling: bool | None = None  # whether this page's timer ticks (only while a job is active or queued)
 
     def metric_rows(self) -> list[MetricRow]:
         return latest_per_step(self.rows)

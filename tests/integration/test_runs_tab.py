@@ -66,8 +66,9 @@ def test_one_selected_run_shows_its_loss_chart_details_log_and_cli(runs_root):
 
 def test_several_runs_overlay_losses_and_diff_their_configs(runs_root):
     res = sel_out(runs_tab.on_select(["20240101-000001-base", "20240101-000002-wide"]))
-    assert trace_names(res["plot"]["value"]) == {"20240101-000001-base", "20240101-000001-base (eval)",
-                                        "20240101-000002-wide"}
+    assert trace_names(res["plot"]["value"]) == {
+        "20240101-000001-base (raw)", "20240101-000001-base (smoothed)", "20240101-000001-base (eval)",
+        "20240101-000002-wide (raw)", "20240101-000002-wide (smoothed)"}  # the legend says which line is which
     diff = res["diff"]["value"]
     assert res["diff"]["visible"] is True
     assert list(diff["setting"]) == ["lora.r"]

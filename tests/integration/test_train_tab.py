@@ -126,5 +126,22 @@ def test_deleting_the_watched_run_says_deleted_without_resume_and_drops_it_from_
     assert tick["resume"]["interactive"] is False and tick["stop"]["interactive"] is False
     assert tick["picker"]["value"] is None and paths.run_id not in [v for _, v in tick["picker"]["choices"]]
     quiet = dict(zip(OUTPUTS, on_tick(), strict=True))  # said once; later ticks change nothing
-    assert all(value == train_tab.gr.skip() for name, value in quiet.items() if name != "queue")
-    assert "Pick a run first" in train_tab.on_resume()
+    assert all(value == train_tab.gr.skip() for name, value in quiet.items() if name not in ("queue", "timer"))
+    assert "Pick a run first" in train_tab.on_resume()[0]
+
+
+def test_an_idle_page_stops_polling_and_a_started_run_polls_again(tiny_model_dir, chat_file):
+    """The Timer ticked twice a second for ever, with nothing to watch."""
+    idle = dict(zip(OUTPUTS, on_load(), strict=True))
+    assert idle["timer"].active is False
+    state = run_config(tiny_model_dir, chat_file, "training.max_steps=5000")
+    started = as_dict(on_start(state, ""))
+    assert started["timer"].active is True
+    tick = dict(zip(OUTPUTS, on_tick(), strict=True))
+    assert tick["timer"] == train_tab.gr.skip()  # unchanged while it trains: no redraw of the timer
+    assert "progress" in tick and tick["progress"] != train_tab.gr.skip()  # the elapsed clock ticks every time
+    on_cancel()
+    manager, deadline = jobs.get_manager(), time.time() + 60
+    while manager.running() and time.time() < deadline:
+        time.sleep(0.2)
+    assert dict(zip(OUTPUTS, on_tick(), strict=True))["timer"].active is False

@@ -112,11 +112,12 @@ def test_compare_figure_one_colour_per_run_with_eval_markers():
         "run-b": [log(1, 3.0), log(2, 2.5)],
     })
     named = traces(fig)
-    assert set(named) == {"run-a", "run-a (eval)", "run-b"}
-    assert named["run-a"].line.color == named["run-a (eval)"].marker.color
-    assert named["run-a"].line.color != named["run-b"].line.color
+    assert set(named) == {"run-a (raw)", "run-a (smoothed)", "run-a (eval)", "run-b (raw)", "run-b (smoothed)"}
+    assert named["run-a (smoothed)"].line.color == named["run-a (eval)"].marker.color == named["run-a (raw)"].line.color
+    assert named["run-a (smoothed)"].line.color != named["run-b (smoothed)"].line.color
     assert named["run-a (eval)"].mode == "markers"
-    assert list(named["run-b"].y) == pytest.approx(smooth([3.0, 2.5]))
+    assert list(named["run-b (smoothed)"].y) == pytest.approx(smooth([3.0, 2.5]))
+    assert list(named["run-b (raw)"].y) == [3.0, 2.5]  # its last point is the run's final loss
 
 
 def test_compare_figure_without_points_says_so():

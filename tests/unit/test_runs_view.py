@@ -38,9 +38,12 @@ def row_of(table, run_id: str) -> dict:
 
 # ---- runs.run_summary ----------------------------------------------------------------------------
 
-def test_summary_takes_final_loss_from_status_then_last_loss_row(tmp_path):
-    with_status = run_summary(make_run(tmp_path, "a", final_loss=0.9))
-    assert with_status.final_loss == 0.9
+def test_summary_takes_final_loss_from_the_last_logged_loss_then_status(tmp_path):
+    """The final loss is the chart's last raw point; status.json's copy counts only when there are no metrics."""
+    logged = run_summary(make_run(tmp_path, "a", losses=(2.0, 1.5, 1.2), final_loss=0.9))
+    assert logged.final_loss == 1.2
+    status_only = run_summary(make_run(tmp_path, "d", losses=(), final_loss=0.9))
+    assert status_only.final_loss == 0.9
     from_rows = run_summary(make_run(tmp_path, "b", losses=(2.0, None, 1.1, None)))
     assert from_rows.final_loss == 1.1  # diverged (None) rows are skipped
     assert from_rows.eval_loss is None
