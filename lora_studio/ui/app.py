@@ -39,8 +39,8 @@ def build_app() -> gr.Blocks:
                 data_tab = build_data_tab(run_config)
             with gr.Tab("Config", id="config"):
                 config = config_tab.build_config_tab(run_config)
-            with gr.Tab("Train", id="train"):
-                train = build_train_tab(run_config)
+            with gr.Tab("Train", id="train") as train_tab:
+                train = build_train_tab(run_config, train_tab)
             with gr.Tab("Merge & Export", id="export") as export_tab:
                 build_export_tab(export_tab)
             with gr.Tab("Playground", id="playground") as playground_tab:

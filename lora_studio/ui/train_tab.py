@@ -292,7 +292,9 @@ class TrainTab:
         app.unload(on_unload)
 
 
-def build_train_tab(run_config: gr.State) -> TrainTab:
+def build_train_tab(run_config: gr.State, page_tab: gr.Tab | None = None) -> TrainTab:
+    """Build the tab inside the current context; `page_tab` redraws it when it is opened (an idle page does not poll,
+    so a run deleted or started meanwhile shows then)."""
     c: dict[str, Any] = {}
     with gr.Row(equal_height=True):
         c["name"] = gr.Textbox(label="Run name (optional)", placeholder="named after the data file when empty",
@@ -324,6 +326,8 @@ def build_train_tab(run_config: gr.State) -> TrainTab:
     # Many browsers may watch at once: ticks never wait in the queue behind each other.
     c["timer"].tick(on_tick, None, outputs, show_progress="hidden", concurrency_limit=None,
                     trigger_mode="always_last")
+    if page_tab is not None:
+        page_tab.select(on_tick, None, outputs, show_progress="hidden", api_name=False)
     c["stop"].click(on_stop, None, [c["message"]])
     c["cancel"].click(on_cancel, None, [c["message"]])
     c["resume"].click(on_resume, None, [c["message"], c["timer"]])

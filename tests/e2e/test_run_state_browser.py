@@ -90,7 +90,9 @@ def test_deleting_the_watched_run_says_deleted_and_offers_no_resume(server, serv
     wait_text(page, "#train-status", "stopped")
     assert page.locator("#train-resume").is_enabled()
     log_before = (server_home / "server.log").read_text()
-    shutil.rmtree(paths.root)
+    shutil.rmtree(paths.root)  # as the Runs tab's Delete does; an idle page does not poll, the tab shows it when opened
+    page.get_by_role("tab", name="Runs").click()
+    page.get_by_role("tab", name="Train").click()
     wait_text(page, "#train-status", "was deleted")
     page.wait_for_function("document.querySelector('#train-resume').disabled === true", timeout=10_000)
     assert "crashed" not in page.locator("#train-status").inner_text()

@@ -85,7 +85,7 @@ def test_a_killed_server_leaves_the_worker_training_and_a_new_server_reattaches(
         client = Client(url, verbose=False)
         before = [r.step for r in read_all(paths.metrics) if r.event == "log"]
         # A page opened on the new server: its load event picks the run training now and draws its history.
-        picker, status, _progress, queue, chart, _log, _samples = client.predict(api_name="/on_load")
+        picker, status, _progress, queue, chart, _log, _samples, *_timer = client.predict(api_name="/on_load")
         assert picker["value"] == paths.run_id
         assert "running" in status and f"**Training now:** `{paths.run_id}`" in queue  # re-attached, not re-run
         assert read_status(paths).state == "running" and read_status(paths).pid == pid

@@ -42,16 +42,16 @@ def test_a_double_start_and_a_second_user_one_job_runs_the_others_queue_in_order
     running = next(p for p in runs if read_status(p).state == "running")
     assert read_status(running).pid  # a real worker, started by the server
 
-    # Clean up as users would: the queued runs leave the queue, then the running one is cancelled.
-    for user in (bob, alice):
-        user.predict(api_name="/on_cancel")  # each session cancels the run it started last
-    leftover = [p for p in runs if read_status(p).state == "queued"]
-    for paths in leftover:
-        alice.predict(paths.run_id, api_name="/on_pick")
-        assert "Removed" in alice.predict(api_name="/on_cancel")
-    if read_status(running).state == "running":
-        bob.predict(running.run_id, api_name="/on_pick")
-        bob.predict(api_name="/on_cancel")
+    # Clean up as users would: the queued runs leave the queue while the running one still holds the only slot
+    # (so none of them can start meanwhile), then the running one is cancelled.
+    def owner(paths) -> Client:  # the session that started it lists it among its choices
+        return bob if paths.run_id.endswith("-bob") else alice
+
+    for paths in [p for p in runs if read_status(p).state == "queued"]:
+        owner(paths).predict(paths.run_id, api_name="/on_pick")
+        assert "Removed" in owner(paths).predict(api_name="/on_cancel")
+    owner(running).predict(running.run_id, api_name="/on_pick")
+    assert "Cancelling" in owner(running).predict(api_name="/on_cancel")
     deadline = time.time() + 60
     # The worker says "interrupted" as SIGTERM ends it; the server marks it cancelled once it has exited.
     while time.time() < deadline and not all(read_status(p).state == "cancelled" for p in runs):
