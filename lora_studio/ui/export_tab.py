@@ -165,6 +165,12 @@ def on_tick(run_id: str | None, dtype: str, seen: str) -> list[Any]:
     return [values[name] for name in OUTPUTS]
 
 
+def exporting(run_id: str | None) -> bool:
+    """Whether a merge or push of this run is running now (the tab's timer ticks only then)."""
+    paths = _paths(run_id)
+    return paths is not None and exports.read_export_status(paths).state == "running"
+
+
 def on_dtype(run_id: str | None, dtype: str) -> list[Any]:
     paths = _paths(run_id)
     values: dict[str, Any] = {name: gr.skip() for name in OUTPUTS}
@@ -291,20 +297,30 @@ def build_export_tab(tab: gr.Tab | None = None) -> ExportTab:
     with gr.Accordion("export.log", open=False):
         c["log"] = gr.Code(language=None, lines=10, max_lines=20, elem_id="export-log")
     c["seen"] = gr.State("")
-    c["timer"] = gr.Timer(TICK_S)
+    c["timer"] = gr.Timer(TICK_S, active=False)  # ticks only while a merge or push of the shown run runs
     export = ExportTab(c)
     outputs, run, dtype = export.outputs(), c["picker"], c["dtype"]
     triggers = [c["refresh_btn"].click] + ([tab.select] if tab is not None else [])
-    gr.on(triggers, on_refresh, [run, dtype], outputs, show_progress="hidden")
-    run.input(select_run, [run, dtype], outputs)
+    def poll(run_id: str | None) -> Any:
+        return gr.Timer(active=exporting(run_id))
+
+    # An idle page does not poll: the timer starts with an export, or when a run with one running is shown.
+    gr.on(triggers, on_refresh, [run, dtype], outputs, show_progress="hidden").then(
+        poll, [run], c["timer"], show_progress="hidden")
+    run.input(select_run, [run, dtype], outputs).then(poll, [run], c["timer"], show_progress="hidden")
     dtype.input(on_dtype, [run, dtype], outputs, show_progress="hidden")
-    c["timer"].tick(on_tick, [run, dtype, c["seen"]], outputs, show_progress="hidden", concurrency_limit=None,
-                    trigger_mode="always_last")
-    c["merge_btn"].click(on_merge, [run, dtype], c["message"], concurrency_limit=1)
+    def tick(run_id: str | None, kind: str, seen: str) -> list[Any]:
+        return [*on_tick(run_id, kind, seen), gr.Timer(active=exporting(run_id))]
+
+    c["timer"].tick(tick, [run, dtype, c["seen"]], [*outputs, c["timer"]], show_progress="hidden",
+                    concurrency_limit=None, trigger_mode="always_last")
+    c["merge_btn"].click(on_merge, [run, dtype], c["message"], concurrency_limit=1).then(
+        poll, [run], c["timer"], show_progress="hidden")
     c["cancel_btn"].click(on_cancel, [run], c["message"])
     c["merged_btn"].click(lambda: gr.update(value=None, visible=False), None, c["merged_file"],
                           show_progress="hidden").then(
         on_download_merged, [run, dtype], [c["merged_file"], c["message"]]).then(None, js=CLICK_MERGED_JS)
     c["push_btn"].click(on_push, [run, c["push_what"], c["repo_id"], c["token"], c["private"]],
-                        [c["push_msg"], c["token"]], concurrency_limit=1)
+                        [c["push_msg"], c["token"]], concurrency_limit=1).then(poll, [run], c["timer"],
+                                                                                show_progress="hidden")
     return export

@@ -58,7 +58,9 @@ def test_merge_in_a_worker_then_download_and_a_push_offline(tiny_model_dir, chat
     assert out["merge_btn"]["interactive"] and not out["merged_btn"]["interactive"]
     assert as_dict(export_tab.select_run(paths.run_id))["adapter_dl"]["value"] == str(adapter_zip)  # made once
 
+    assert not export_tab.exporting(paths.run_id)  # an idle tab's timer does not tick
     assert "Merging" in export_tab.on_merge(paths.run_id, "float32")
+    assert export_tab.exporting(paths.run_id)  # now it does, until the merge ends
     refused = export_tab.on_merge(paths.run_id, "bfloat16")
     assert "is running" in refused  # one export at a time
     seen, phases, deadline = "", set(), time.time() + 300
@@ -76,6 +78,7 @@ def test_merge_in_a_worker_then_download_and_a_push_offline(tiny_model_dir, chat
     assert "completed" in final["status"] and "| float32 merge |" in final["verification"]
     assert "✅ Verified" in final["verification"] and final["merged_btn"]["interactive"]
     assert exports.list_merged(paths) == [paths.merged / "float32"]
+    assert not export_tab.exporting(paths.run_id)
 
     update, message = export_tab.on_download_merged(paths.run_id, "float32")
     file = update["value"]
