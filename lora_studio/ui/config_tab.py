@@ -135,14 +135,15 @@ def on_preset(name: str | None, state: dict | None) -> dict[str, Any]:
     """Every setting from the defaults and the preset, nothing left from before (the dataset and model kept)."""
     try:
         if not name:
-            raise StudioError("No preset was chosen", "Pick one from the list")
+            raise StudioError(text("config.no_preset"), text("config.no_preset_hint"))
         warnings: list[str] = []
         cfg = _keep_dataset(load_preset(name, warnings), run_state.from_state(state))
     except StudioError as exc:
         return {"message": f"❌ {exc.one_line()}"}
     description = next((p.description for p in list_presets() if p.name == name), "")
     note = f" ({'; '.join(warnings)})" if warnings else ""
-    return {"run_config": cfg.to_dict(), "message": f"Preset **{name}**: {description}{note}"}
+    message = text("config.preset_loaded", name=name, description=description, note=note)
+    return {"run_config": cfg.to_dict(), "message": message}
 
 
 def run_choices() -> list[tuple[str, str]]:
@@ -153,7 +154,7 @@ def on_run(run_id: str | None, state: dict | None) -> dict[str, Any]:
     """A past run's config.yaml: every setting, and its data file (copied into uploads/) when it still exists."""
     paths = RunPaths(settings.runs_dir() / (run_id or ""))
     if not run_id or not paths.config.is_file():
-        return {"message": f"❌ Run '{run_id or ''}' has no config.yaml. Press 🔄 to list the runs again."}
+        return {"message": text("config.run_missing", run_id=run_id or "")}
     warnings: list[str] = []
     try:
         cfg = RunConfig.load(paths.config, warnings)
@@ -163,18 +164,19 @@ def on_run(run_id: str | None, state: dict | None) -> dict[str, Any]:
     if cfg.data.path and Path(cfg.data.path).is_file():
         try:
             cfg.data.path = str(store_upload(cfg.data.path))
-            note = f"and its data file **{Path(cfg.data.path).name}**"
+            note = text("config.run_data_kept", name=Path(cfg.data.path).name)
         except StudioError as exc:
             cfg = run_state.with_fields(cfg, {"data.path": current.data.path, "data.format": current.data.format,
                                               "data.columns": dict(current.data.columns)})
-            note = f"— its data file cannot be used ({exc.message}); the dataset shown on the Data tab stays"
+            note = text("config.run_data_unusable", problem=exc.message)
     else:
-        gone = f"`{Path(cfg.data.path).name}` no longer exists" if cfg.data.path else "was not recorded"
+        gone = (text("config.run_data_gone", name=Path(cfg.data.path).name) if cfg.data.path
+                else text("config.run_data_unrecorded"))
         cfg = run_state.with_fields(cfg, {"data.path": current.data.path, "data.format": current.data.format,
                                           "data.columns": dict(current.data.columns)})
-        note = f"— its data file {gone}: upload it again on the Data tab (the dataset shown there stays)"
+        note = text("config.run_data_missing", gone=gone)
     extra = f" {'; '.join(warnings)}." if warnings else ""
-    return {"run_config": cfg.to_dict(), "message": f"Loaded the settings of run **{run_id}** {note}.{extra}"}
+    return {"run_config": cfg.to_dict(), "message": text("config.run_loaded", run_id=run_id, note=note, extra=extra)}
 
 
 def preset_choices() -> list[tuple[str, str]]:
@@ -186,12 +188,12 @@ def on_save(name: str | None, description: str | None, state: dict | None) -> di
     cfg = run_state.from_state(state)
     issues = cfg.validate()
     if issues:
-        return {"save_msg": f"❌ Not saved: fix the {len(issues)} problem(s) listed above first."}
+        return {"save_msg": text("config.not_saved", count=len(issues))}
     try:
         path = save_preset(name, cfg, (description or "").strip())
     except StudioError as exc:
         return {"save_msg": f"❌ {exc.one_line()}"}
-    return {"save_msg": f"✅ Saved preset **{name}** ({path}); the data file is not part of a preset.",
+    return {"save_msg": text("config.saved", name=name, path=path),
             "preset": gr.update(choices=preset_choices(), value=name)}
 
 
@@ -199,14 +201,14 @@ def on_save(name: str | None, description: str | None, state: dict | None) -> di
 def on_measure(state: dict | None) -> dict[str, Any]:
     cfg = run_state.from_state(state)
     if not cfg.data.path:
-        return {"calib_status": "Choose a dataset on the Data tab first: speed is measured on your rows."}
+        return {"calib_status": text("config.measure_no_data")}
     if cfg.validate():
-        return {"calib_status": "Fix the problems listed above first."}
+        return {"calib_status": text("config.measure_fix_first")}
     if calibration.running_job() is not None:
-        return {"calib_status": "Another measurement is running; wait for it to finish."}
+        return {"calib_status": text("config.measure_busy")}
     job = calibration.start_calibration(cfg)
     return {"calib": dataclasses.asdict(job), "timer": gr.Timer(active=True),
-            "calib_status": "⏱ Measuring speed: loading the model…"}
+            "calib_status": text("config.measure_started")}
 
 
 def on_tick(calib: dict | None) -> dict[str, Any]:
@@ -215,14 +217,13 @@ def on_tick(calib: dict | None) -> dict[str, Any]:
     job = calibration.CalibrationJob(**calib)
     outcome = calibration.poll_calibration(job)
     if outcome.state == "running":
-        return {"calib_status": f"⏱ Measuring speed… {time.time() - job.started:.0f} s (loading the model, then "
-                                f"2 warm-up and 3 timed steps; log: `{job.log}`)"}
+        return {"calib_status": text("config.measuring", seconds=f"{time.time() - job.started:.0f}", log=job.log)}
     done = {"calib": None, "timer": gr.Timer(active=False)}
     if outcome.state == "failed":
-        return {**done, "calib_status": f"❌ Measuring failed: {outcome.message}"}
+        return {**done, "calib_status": text("config.measure_failed", problem=outcome.message)}
     r = outcome.result
-    return {**done, "calib_status": f"✅ Measured {r['sec_per_step']:.2f} s/step, {r['tokens_per_sec']:,.0f} tokens/s "
-                                    f"on {r['device']}."}
+    return {**done, "calib_status": text("config.measured", step=f"{r['sec_per_step']:.2f}",
+                                         tokens=f"{r['tokens_per_sec']:,.0f}", device=r["device"])}
 
 
 # ---- the builder -----------------------------------------------------------------------------
@@ -262,7 +263,7 @@ def _widget(spec: view.WidgetSpec, value: Any) -> Any:
     if spec.kind == "number":  # no bounds in the browser: see config_view.widget_spec
         return gr.Number(value, step=spec.step, precision=spec.precision, **common)
     if spec.kind == "lines":
-        return gr.Textbox(value, lines=3, placeholder="one per line", **common)
+        return gr.Textbox(value, lines=3, placeholder=text("config.one_per_line"), **common)
     if spec.kind == "targets":
         return gr.Radio([view.ALL_LINEAR, view.CHOSEN], value=value, **common)
     return gr.Textbox(value, **common)
@@ -293,8 +294,7 @@ def _fields(c: dict[str, Any], specs: list[view.WidgetSpec], values: dict[str, A
             if spec.kind == "targets":
                 layers = values[view.TARGET_LAYERS]
                 c[view.TARGET_LAYERS] = gr.CheckboxGroup(
-                    layers, value=layers, label="Layers that get an adapter", scale=2,
-                    info="The model's own linear layers (the output head never gets one)",
+                    layers, value=layers, label=text("config.layers_label"), scale=2, info=text("config.layers_info"),
                     interactive=values[spec.name] != view.ALL_LINEAR, elem_id=_elem_id(view.TARGET_LAYERS))
 
 
@@ -317,30 +317,32 @@ def build_config_tab(run_config: gr.State) -> ConfigTab:
                          "timer": gr.Timer(1.0, active=False)}
     gr.Markdown(text("config.intro"))
     with gr.Row():
-        c["preset"] = gr.Dropdown(preset_choices(), value=DEFAULT_PRESET, label="Preset", scale=3,
-                                  info="Choosing one fills every setting below", elem_id="cfg-preset")
-        c["run"] = gr.Dropdown(run_choices(), value=None, label="…or the settings of a past run", scale=3,
-                               info="Its config.yaml, and its data file when it still exists", elem_id="cfg-run")
-        c["runs_refresh"] = gr.Button("🔄 Runs", size="sm", scale=0, min_width=90)
+        c["preset"] = gr.Dropdown(preset_choices(), value=DEFAULT_PRESET, label=text("config.preset_label"), scale=3,
+                                  info=text("config.preset_info"), elem_id="cfg-preset")
+        c["run"] = gr.Dropdown(run_choices(), value=None, label=text("config.run_label"), scale=3,
+                               info=text("config.run_info"), elem_id="cfg-run")
+        c["runs_refresh"] = gr.Button(text("config.runs_refresh"), size="sm", scale=0, min_width=90)
     c["message"] = gr.Markdown(elem_id="cfg-message")
     c["summary"] = gr.Markdown(elem_id="cfg-summary")
     with gr.Row():
         with gr.Column(scale=3):
             _sections(c, values)
         with gr.Column(scale=2):
-            gr.Markdown("### Pre-flight")
-            c["preflight"] = gr.Markdown("Checking the settings…", elem_id="cfg-preflight")
-            c["measure_btn"] = gr.Button("⏱ Measure speed", interactive=False, elem_id="cfg-measure")
+            gr.Markdown(text("config.preflight_title"))
+            c["preflight"] = gr.Markdown(text("config.checking"), elem_id="cfg-preflight")
+            c["measure_btn"] = gr.Button(text("config.measure"), interactive=False, elem_id="cfg-measure")
             c["calib_status"] = gr.Markdown(elem_id="cfg-calib-status")
             c["data_owned"] = gr.Markdown(elem_id="cfg-data-owned")
             c["data_issues"] = gr.Markdown(elem_id="cfg-data-issues")
-    with gr.Accordion("Save these settings as a preset", open=False):
+    with gr.Accordion(text("config.save_title"), open=False):
         with gr.Row():
-            c["save_name"] = gr.Textbox(label="Preset name", placeholder="my-preset", elem_id="cfg-save-name")
-            c["save_desc"] = gr.Textbox(label="Description", placeholder="What it is for", scale=2)
-            c["save_btn"] = gr.Button("💾 Save as preset", scale=0, min_width=160, elem_id="cfg-save")
+            c["save_name"] = gr.Textbox(label=text("config.save_name"), placeholder="my-preset",
+                                        elem_id="cfg-save-name")
+            c["save_desc"] = gr.Textbox(label=text("config.save_desc"), placeholder=text("config.save_desc_hint"),
+                                        scale=2)
+            c["save_btn"] = gr.Button(text("config.save_button"), scale=0, min_width=160, elem_id="cfg-save")
         c["save_msg"] = gr.Markdown(elem_id="cfg-save-msg")
-    with gr.Accordion("Effective config: exactly what the Train tab will run", open=False):
+    with gr.Accordion(text("config.effective_title"), open=False):
         c["yaml"] = gr.Code(cfg.to_yaml(), language="yaml", interactive=False, elem_id="cfg-yaml")
     tab = ConfigTab(c)
     _wire(tab)

@@ -34,3 +34,19 @@ def test_text_fills_placeholders_and_an_unknown_id_is_a_bug():
     assert text("config.blocked", count=2, labels="Alpha, Rank").startswith("⛔ **2 problem(s)")
     with pytest.raises(KeyError):
         text("no.such.message")
+
+
+def test_the_config_tab_reads_its_words_from_the_catalogue():
+    """No user-facing English sentence is written in the Config tab's module: each comes from the catalogue."""
+    import ast
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[2] / "lora_studio" / "ui" / "config_tab.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    sentences = [node.value for node in ast.walk(tree)
+                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                 and re.search(r"[A-Za-z]{3,} [A-Za-z]{3,}", node.value)]
+    assert sentences == [], sentences
