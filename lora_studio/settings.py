@@ -112,12 +112,7 @@ def max_upload_bytes() -> int:
 def login_delay_s() -> float:
     """The wait after a client's first failed login (LORA_STUDIO_LOGIN_DELAY_S, default 1 s); it doubles with each
     further failure, up to 30 s, and a successful login clears it."""
-    raw = os.environ.get("LORA_STUDIO_LOGIN_DELAY_S", "").strip()
-    try:
-        value = float(raw) if raw else 1.0
-    except ValueError:
-        value = 1.0
-    return min(max(value, 0.0), 30.0)
+    return _env_number("LORA_STUDIO_LOGIN_DELAY_S", 1.0, 0.0, 30.0)
 
 
 def push_with_server_token() -> bool:
@@ -156,12 +151,17 @@ def server_niceness() -> int:
     hard, but the Playground then also yields to everything else, the user's own browser included, and 20
     polling pages cost training as much either way (bench/server_priority.py, docs/BENCHMARKS.md), so it is
     the operator's choice."""
-    raw = os.environ.get("LORA_STUDIO_SERVER_NICE", "").strip()
+    return int(_env_number("LORA_STUDIO_SERVER_NICE", 0, 0, 19, whole=True))
+
+
+def _env_number(name: str, default: float, low: float, high: float, whole: bool = False) -> float:
+    """An operator's number from the environment, within [low, high]; unset or unreadable gives `default`."""
+    raw = os.environ.get(name, "").strip()
     try:
-        value = int(raw) if raw else 0
+        value = (int(raw) if whole else float(raw)) if raw else default
     except ValueError:
-        value = 0
-    return min(max(value, 0), 19)
+        value = default
+    return min(max(value, low), high)
 
 
 # ---- who may use the server and what it may hand out -------------------------------------------
