@@ -117,7 +117,7 @@ def progress_html(status: RunStatus, rows: list[MetricRow], now: float | None = 
     now = now or time.time()
     logs = [r for r in rows if r.event == "log"]
     last = logs[-1] if logs else None
-    total = status.max_steps or (last.max_steps if last else 0)
+    total = max(status.max_steps or (last.max_steps if last else 0), 0)  # -1: the trainer has not counted yet
     step = max(status.step, last.step if last else 0)
     share = min(step / total, 1.0) if total else 0.0
     if status.state == "completed":

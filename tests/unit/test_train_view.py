@@ -84,6 +84,8 @@ def test_progress_shows_the_phase_before_the_first_step_then_the_numbers():
     later = progress_html(RunStatus(state="running", phase="training", step=25, max_steps=100), rows)
     assert "step 25/100" in later and "epoch 0.50" in later and "1,234 tokens/s" in later and "ETA 1:15" in later
     assert 'width:25.0%' in later
+    uncounted = progress_html(RunStatus(state="running", phase="training", step=0, max_steps=-1), [])
+    assert "step 0/?" in uncounted and "/-1" not in uncounted  # before the trainer has counted its steps
 
 
 def test_a_failure_is_described_in_words_with_the_log_never_as_completed():
