@@ -82,14 +82,19 @@ def sweep_staging(now: float | None = None) -> list[Path]:
         try:
             if path.is_symlink() or now - path.lstat().st_mtime < STALE_STAGING_S:
                 continue
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+            remove_entry(path)
             removed.append(path)
         except OSError as exc:
             log.info("Could not remove the stale copy %s: %s", path, exc)
     return removed
+
+
+def remove_entry(path: Path) -> None:
+    """Delete a file or a whole folder (raises OSError when it is in use or gone: sweeps try again later)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def fetch_hub_dataset(dataset_id: str, split: str = "train") -> Path:

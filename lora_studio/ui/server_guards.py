@@ -20,13 +20,13 @@ import asyncio
 import ipaddress
 import logging
 import re
-import shutil
 import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
 
 from lora_studio import settings
+from lora_studio.uploads import remove_entry
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +173,7 @@ def sweep_upload_folder(folder: str | Path, now: float | None = None) -> list[Pa
                 continue
             if now - _newest_change(entry) < max_age:
                 continue
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+            remove_entry(entry)
             removed.append(entry)
         except OSError as exc:  # in use or gone meanwhile: the next sweep tries again
             log.info("Could not remove %s from the upload folder: %s", entry.name, exc)
