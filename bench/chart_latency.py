@@ -87,8 +87,14 @@ def endpoints(url: str) -> Endpoints:
     chart_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "train-chart")
     timer_id = tick["targets"][0][0]
     timer = next(c for c in config["components"] if c["id"] == timer_id)
-    return Endpoints(load["id"], tick["id"], timer_id, float(timer["props"]["value"]),
-                     tick["outputs"].index(chart_id), len(load.get("inputs", [])))
+    return Endpoints(
+        load["id"],
+        tick["id"],
+        timer_id,
+        float(timer["props"]["value"]),
+        tick["outputs"].index(chart_id),
+        len(load.get("inputs", [])),
+    )
 
 
 def chart_steps(value: object) -> list[int] | None:
@@ -116,12 +122,16 @@ class ChartPoller:
 
     async def call(self, fn: int, trigger: int | None, inputs: int = 0) -> None:
         self.requests += 1
-        body = {"data": [None] * inputs, "event_data": None, "fn_index": fn, "trigger_id": trigger,
-                "session_hash": self.session}
+        body = {
+            "data": [None] * inputs,
+            "event_data": None,
+            "fn_index": fn,
+            "trigger_id": trigger,
+            "session_hash": self.session,
+        }
         try:
             (await self.http.post("/gradio_api/queue/join", json=body)).raise_for_status()
-            async with self.http.stream("GET", "/gradio_api/queue/data",
-                                        params={"session_hash": self.session}) as resp:
+            async with self.http.stream("GET", "/gradio_api/queue/data", params={"session_hash": self.session}) as resp:
                 resp.raise_for_status()
                 async for line in resp.aiter_lines():
                     if line.startswith("data:") and self._message(json.loads(line[5:])):
@@ -161,8 +171,9 @@ class ChartPoller:
                 pass
 
 
-async def poll(url: str, clients: int, finished: Callable[[], bool], max_step: Callable[[], int],
-               timeout_s: float = 600) -> list[ChartPoller]:
+async def poll(
+    url: str, clients: int, finished: Callable[[], bool], max_step: Callable[[], int], timeout_s: float = 600
+) -> list[ChartPoller]:
     """`clients` sessions poll the chart until `finished()` and each has the last step (or a 10 s grace)."""
     ends = endpoints(url)
     limits = httpx.Limits(max_connections=4 * clients, max_keepalive_connections=2 * clients)
@@ -196,9 +207,14 @@ def queue_run(runs_root: Path, overrides: list[str], name: str = "bench", preset
 
 def run_overrides(model: str, steps: int) -> list[str]:
     """One metrics row per step; one save at the end and no sample answers (not what is measured here)."""
-    return [f"model.name_or_path={model}", f"data.path={ROOT / 'samples' / 'chat-assistant.jsonl'}",
-            "training.logging_steps=1", f"training.max_steps={steps}", f"training.save_steps={steps}",
-            "training.sample_every_save=false"]
+    return [
+        f"model.name_or_path={model}",
+        f"data.path={ROOT / 'samples' / 'chat-assistant.jsonl'}",
+        "training.logging_steps=1",
+        f"training.max_steps={steps}",
+        f"training.save_steps={steps}",
+        "training.sample_every_save=false",
+    ]
 
 
 def is_final(paths: RunPaths) -> bool:
@@ -232,8 +248,13 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     cache = os.environ.get("LORA_STUDIO_MODEL_CACHE") or str(Path.home() / ".lora-studio" / "models")
     env = {**os.environ, "LORA_STUDIO_HOME": str(home), "LORA_STUDIO_MODEL_CACHE": cache, "HF_HUB_OFFLINE": "1"}
     out = open(home / "server.log", "w")  # noqa: SIM115 - the server writes it for its whole life
-    proc = subprocess.Popen([sys.executable, "-m", "lora_studio", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lora_studio", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if "Engine loaded" in (home / "server.log").read_text(errors="replace"):
@@ -312,10 +333,16 @@ def one_run(url: str, home: Path, server_pid: int, mode: str, clients: int, step
         raise RuntimeError(f"run {paths.run_id} ended {status.state}: {status.error}")
     rows = log_rows(paths)
     pairs = [latencies(rows, seen) for seen in seen_maps]
-    return Trial(mode, [x for got, _ in pairs for x in got], sum(len(lost) for _, lost in pairs),
-                 [e for p in pollers for e in p.errors], steady_tokens_per_sec(rows),
-                 (cpu_seconds(server_pid) - server0) / wall, (cpu_seconds() - self0) / wall,
-                 sum(p.requests for p in pollers))
+    return Trial(
+        mode,
+        [x for got, _ in pairs for x in got],
+        sum(len(lost) for _, lost in pairs),
+        [e for p in pollers for e in p.errors],
+        steady_tokens_per_sec(rows),
+        (cpu_seconds(server_pid) - server0) / wall,
+        (cpu_seconds() - self0) / wall,
+        sum(p.requests for p in pollers),
+    )
 
 
 def end_worker(paths: RunPaths) -> None:  # an interrupted benchmark must not leave a worker training
@@ -330,25 +357,39 @@ def summary(trials: dict[str, list[Trial]], clients: int) -> list[tuple[str, str
         return statistics.median(fn(t) for t in trials[mode])
 
     rows, reps = [], len(trials["none"])
-    for mode, label in (("browser", "1 browser (Chromium page, plot data read in the page)"),
-                        ("pollers", f"{clients} concurrent pollers (the page's queue/join + SSE calls)")):
+    for mode, label in (
+        ("browser", "1 browser (Chromium page, plot data read in the page)"),
+        ("pollers", f"{clients} concurrent pollers (the page's queue/join + SSE calls)"),
+    ):
         lost = sum(t.missing for t in trials[mode])
         errs = sum(len(t.errors) for t in trials[mode])
-        rows.append((f"chart latency p50 / p95, {label}", f"{med(mode, lambda t: t.quantile(0.5)):.2f} s / "
-                     f"{med(mode, lambda t: t.quantile(0.95)):.2f} s",
-                     f"target p95 ≤ 1.5 s; {sum(len(t.latencies) for t in trials[mode])} points over {reps} runs, "
-                     f"{lost} never arrived, {errs} request errors"))
+        rows.append(
+            (
+                f"chart latency p50 / p95, {label}",
+                f"{med(mode, lambda t: t.quantile(0.5)):.2f} s / {med(mode, lambda t: t.quantile(0.95)):.2f} s",
+                f"target p95 ≤ 1.5 s; {sum(len(t.latencies) for t in trials[mode])} points over {reps} runs, "
+                f"{lost} never arrived, {errs} request errors",
+            )
+        )
     base, loaded = med("none", lambda t: t.tokens_per_sec), med("pollers", lambda t: t.tokens_per_sec)
     rows += [
         ("training tokens/s, nobody watching", f"{base:,.0f}", f"steady state: median over steps > {WARMUP_STEPS}"),
-        (f"training tokens/s, {clients} pollers", f"{loaded:,.0f}",
-         f"{med('pollers', lambda t: t.requests):,.0f} requests per run"),
+        (
+            f"training tokens/s, {clients} pollers",
+            f"{loaded:,.0f}",
+            f"{med('pollers', lambda t: t.requests):,.0f} requests per run",
+        ),
         (f"ratio {clients} pollers / nobody", f"{loaded / base:.3f}", "target ≥ 0.95 (drop < 5%)"),
-        ("training tokens/s, 1 browser", f"{med('browser', lambda t: t.tokens_per_sec):,.0f}",
-         "Chromium draws on the same 2 cores"),
-        (f"server CPU: nobody / {clients} pollers", f"{med('none', lambda t: t.server_cpu):.2f} / "
-         f"{med('pollers', lambda t: t.server_cpu):.2f} cores",
-         f"the pollers themselves used {med('pollers', lambda t: t.client_cpu):.2f} cores of the same machine"),
+        (
+            "training tokens/s, 1 browser",
+            f"{med('browser', lambda t: t.tokens_per_sec):,.0f}",
+            "Chromium draws on the same 2 cores",
+        ),
+        (
+            f"server CPU: nobody / {clients} pollers",
+            f"{med('none', lambda t: t.server_cpu):.2f} / {med('pollers', lambda t: t.server_cpu):.2f} cores",
+            f"the pollers themselves used {med('pollers', lambda t: t.client_cpu):.2f} cores of the same machine",
+        ),
     ]
     return rows
 
@@ -376,16 +417,31 @@ def main() -> None:
                 trial = one_run(url, home, proc.pid, mode, args.clients, args.steps)
                 trials[mode].append(trial)
                 p95 = f"{trial.quantile(0.95):.2f}" if trial.latencies else "-"
-                log.info("rep %d %-7s: %6.0f tokens/s, %d points, p95 %s s, server %.2f cores, %d errors", rep + 1,
-                         mode, trial.tokens_per_sec, len(trial.latencies), p95, trial.server_cpu, len(trial.errors))
+                log.info(
+                    "rep %d %-7s: %6.0f tokens/s, %d points, p95 %s s, server %.2f cores, %d errors",
+                    rep + 1,
+                    mode,
+                    trial.tokens_per_sec,
+                    len(trial.latencies),
+                    p95,
+                    trial.server_cpu,
+                    len(trial.errors),
+                )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     rows = summary(trials, args.clients)
-    rows.append(("machine load (1-min average) before / after", f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
-                 f"other work on the machine; the whole benchmark took {time.monotonic() - started:.0f} s"))
-    command = (f".venv/bin/python bench/chart_latency.py ({args.reps} repetitions of {args.steps} steps each "
-               "with nobody / pollers / a browser watching, interleaved; medians over repetitions)")
+    rows.append(
+        (
+            "machine load (1-min average) before / after",
+            f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
+            f"other work on the machine; the whole benchmark took {time.monotonic() - started:.0f} s",
+        )
+    )
+    command = (
+        f".venv/bin/python bench/chart_latency.py ({args.reps} repetitions of {args.steps} steps each "
+        "with nobody / pollers / a browser watching, interleaved; medians over repetitions)"
+    )
     if args.no_write:
         print("\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows))
     else:

@@ -33,8 +33,17 @@ def write_section(key: str, title: str, command: str, rows: list[tuple[str, str,
     """Replace (or append) the section `key` of docs/BENCHMARKS.md with a table; returns it."""
     begin, end = f"<!-- {key}:begin -->", f"<!-- {key}:end -->"
     table = ["| measure | median | note |", "| --- | --- | --- |", *[f"| {a} | {b} | {c} |" for a, b, c in rows]]
-    section = "\n".join([begin, f"## {title}", "", f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. "
-                         f"Command: `{command}`.", "", *table, end])
+    section = "\n".join(
+        [
+            begin,
+            f"## {title}",
+            "",
+            f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. Command: `{command}`.",
+            "",
+            *table,
+            end,
+        ]
+    )
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\nMeasured by the scripts in `bench/`.\n"
     if begin in text:
         text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)

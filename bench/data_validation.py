@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_section  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lora_studio.data import load_dataset_file  # noqa: E402
+from lora_studio.dataset_rows import load_dataset_file  # noqa: E402
 
 
 def chat_jsonl(path: Path, megabytes: float) -> int:
@@ -27,8 +27,9 @@ def chat_jsonl(path: Path, megabytes: float) -> int:
         while fh.tell() < megabytes * 2**20:
             q = f"Question {rows}: how many apples are left if I eat {rows % 7} of {rows % 13 + 7}?"
             a = f"You have {rows % 13 + 7 - rows % 7} apples left. " + "Keep counting carefully. " * 4
-            fh.write(json.dumps({"messages": [{"role": "user", "content": q},
-                                              {"role": "assistant", "content": a}]}) + "\n")
+            fh.write(
+                json.dumps({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}) + "\n"
+            )
             rows += 1
     return rows
 
@@ -39,8 +40,12 @@ def qa_csv(path: Path, megabytes: float) -> int:
         writer = csv.writer(fh)
         writer.writerow(["prompt", "completion"])
         while fh.tell() < megabytes * 2**20:
-            writer.writerow([f"Summarise note {rows}:\nthe meeting moved to room {rows % 40}.",
-                             f"Meeting moved to room {rows % 40}. " * 3])
+            writer.writerow(
+                [
+                    f"Summarise note {rows}:\nthe meeting moved to room {rows % 40}.",
+                    f"Meeting moved to room {rows % 40}. " * 3,
+                ]
+            )
             rows += 1
     return rows
 
@@ -64,11 +69,22 @@ def main() -> None:
                 n = maker(path, size)
                 seconds = timed(path)
                 note = "target ≤ 2 s" if size == 10 else "no target (issue 6 measures it)"
-                rows.append((f"{size} MB {suffix.upper()} ({n:,} rows): read, detect, check every row",
-                             f"{seconds:.2f} s", note))
+                rows.append(
+                    (
+                        f"{size} MB {suffix.upper()} ({n:,} rows): read, detect, check every row",
+                        f"{seconds:.2f} s",
+                        note,
+                    )
+                )
                 print(rows[-1])
-    print(write_section("data_validation", "Data validation (before any weights load)",
-                        ".venv/bin/python bench/data_validation.py (median of 3)", rows))
+    print(
+        write_section(
+            "data_validation",
+            "Data validation (before any weights load)",
+            ".venv/bin/python bench/data_validation.py (median of 3)",
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,11 @@ def flops_per_token(record) -> dict:
     tokens_per_step = (rows[-1]["num_tokens"] - rows[0]["num_tokens"]) / (rows[-1]["step"] - rows[0]["step"])
     seq = tokens_per_step / (cfg.training.batch_size * cfg.training.gradient_accumulation)
     total = 4 * frozen + 6 * lora + 12 * layers * hidden * seq
-    return {"total": total, "formula": f"4·N + 6·N_lora + 12·L·d·s with N = {frozen / 1e6:.1f} M, "
-            f"N_lora = {lora / 1e6:.2f} M, L = {layers}, d = {hidden}, s = {seq:.0f} (mean real length)"}
+    return {
+        "total": total,
+        "formula": f"4·N + 6·N_lora + 12·L·d·s with N = {frozen / 1e6:.1f} M, "
+        f"N_lora = {lora / 1e6:.2f} M, L = {layers}, d = {hidden}, s = {seq:.0f} (mean real length)",
+    }
 
 
 def _model_dir(name: str):

@@ -35,8 +35,14 @@ def main() -> None:
     from lora_studio.runs import RunPaths, create_run
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-merge-"))
-    cfg = apply_overrides(load_preset("quick-start"), [f"data.path={ROOT / 'samples' / 'chat-assistant.jsonl'}",
-                                                       "training.max_steps=2", "training.sample_every_save=false"])
+    cfg = apply_overrides(
+        load_preset("quick-start"),
+        [
+            f"data.path={ROOT / 'samples' / 'chat-assistant.jsonl'}",
+            "training.max_steps=2",
+            "training.sample_every_save=false",
+        ],
+    )
     paths = RunPaths(tmp / "run")
     create_run(paths, cfg)
     train(cfg, paths)
@@ -53,11 +59,19 @@ def main() -> None:
         model.merge_and_unload().save_pretrained(tmp / f"plain-{i}")
         plain.append(time.perf_counter() - start)
     a, b = statistics.median(ours), statistics.median(plain)
-    rows = [("merge + save + verify, float32 (ours)", f"{a:.1f} s", f"max logit difference {diffs[-1]}"),
-            ("load + merge_and_unload + save (plain peft, no check)", f"{b:.1f} s", "reference"),
-            ("ratio ours / plain", f"{a / b:.2f}", "the verification is most of the difference")]
-    print(write_section("merge-verify", "Merge and verify (embedded SmolLM2, rank 8 all-linear)",
-                        ".venv/bin/python bench/merge_verify.py", rows))
+    rows = [
+        ("merge + save + verify, float32 (ours)", f"{a:.1f} s", f"max logit difference {diffs[-1]}"),
+        ("load + merge_and_unload + save (plain peft, no check)", f"{b:.1f} s", "reference"),
+        ("ratio ours / plain", f"{a / b:.2f}", "the verification is most of the difference"),
+    ]
+    print(
+        write_section(
+            "merge-verify",
+            "Merge and verify (embedded SmolLM2, rank 8 all-linear)",
+            ".venv/bin/python bench/merge_verify.py",
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,14 @@ print(f"{t1 - t0:.3f} {t2 - t1:.3f}")
 
 
 def run_py(code: str, env: dict | None = None) -> str:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+    )
     lines = out.stdout.strip().splitlines()
     return lines[-1] if lines else ""
 
@@ -42,8 +48,10 @@ def run_py(code: str, env: dict | None = None) -> str:
 def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         started = time.perf_counter()
-        run_py("from lora_studio.engine.models import ensure_embedded_model; ensure_embedded_model()",
-               {"LORA_STUDIO_MODEL_CACHE": cache})
+        run_py(
+            "from lora_studio.engine.models import ensure_embedded_model; ensure_embedded_model()",
+            {"LORA_STUDIO_MODEL_CACHE": cache},
+        )
         convert_s = time.perf_counter() - started
     run_py("from lora_studio.engine.models import ensure_embedded_model; ensure_embedded_model()")  # warm cache
     imports, loads = [], []
@@ -56,8 +64,14 @@ def main() -> None:
         ("later load: tokenizer + model from the cache", f"{statistics.median(loads):.2f} s", "target < 2 s"),
         ("imports of torch/transformers before that", f"{statistics.median(imports):.2f} s", "not part of the load"),
     ]
-    print(write_section("model_load", "Embedded model: preparation and load",
-                        ".venv/bin/python bench/model_load.py (loads: median of 3 fresh processes)", rows))
+    print(
+        write_section(
+            "model_load",
+            "Embedded model: preparation and load",
+            ".venv/bin/python bench/model_load.py (loads: median of 3 fresh processes)",
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,14 @@ class Timing(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
-            self.rows.append({"step": state.global_step, "time": time.time(), "loss": logs["loss"],
-                              "num_tokens": logs.get("num_tokens")})
+            self.rows.append(
+                {
+                    "step": state.global_step,
+                    "time": time.time(),
+                    "loss": logs["loss"],
+                    "num_tokens": logs.get("num_tokens"),
+                }
+            )
 
 
 def main() -> None:
@@ -69,30 +75,55 @@ def main() -> None:
     dataset = Dataset.from_list([{"messages": r["messages"]} for r in rows])
 
     common = dict(
-        output_dir=a.output_dir, max_steps=a.steps, per_device_train_batch_size=a.batch_size,
-        learning_rate=a.lr, lr_scheduler_type="linear", warmup_steps=a.warmup, seed=a.seed, data_seed=a.seed,
-        logging_steps=a.logging_steps, logging_first_step=True, save_steps=a.save_steps, save_total_limit=2,
-        max_length=a.max_length, assistant_only_loss=True, report_to="none", disable_tqdm=True, use_cpu=cpu,
+        output_dir=a.output_dir,
+        max_steps=a.steps,
+        per_device_train_batch_size=a.batch_size,
+        learning_rate=a.lr,
+        lr_scheduler_type="linear",
+        warmup_steps=a.warmup,
+        seed=a.seed,
+        data_seed=a.seed,
+        logging_steps=a.logging_steps,
+        logging_first_step=True,
+        save_steps=a.save_steps,
+        save_total_limit=2,
+        max_length=a.max_length,
+        assistant_only_loss=True,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=cpu,
     )
     if a.mode == "identical":
         model = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32 if cpu else torch.bfloat16)
-        args = SFTConfig(**common, packing=False, bf16=not cpu, gradient_checkpointing=False,
-                         dataloader_pin_memory=not cpu)
+        args = SFTConfig(
+            **common, packing=False, bf16=not cpu, gradient_checkpointing=False, dataloader_pin_memory=not cpu
+        )
     else:
         model = AutoModelForCausalLM.from_pretrained(a.model)
         args = SFTConfig(**common)
     timing = Timing()
-    lora = LoraConfig(r=a.r, lora_alpha=a.alpha, lora_dropout=a.dropout, target_modules="all-linear",
-                      task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=lora, callbacks=[timing])
+    lora = LoraConfig(
+        r=a.r, lora_alpha=a.alpha, lora_dropout=a.dropout, target_modules="all-linear", task_type="CAUSAL_LM"
+    )
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=lora, callbacks=[timing]
+    )
     trainer.train()
     trainer.save_model(a.output_dir + "/adapter")
     with open(a.out, "w", encoding="utf-8") as f:
-        json.dump({"mode": a.mode, "started": started, "rows": timing.rows,
-                   "gradient_checkpointing": bool(args.gradient_checkpointing), "bf16": bool(args.bf16),
-                   "dtype": str(model.dtype), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                   "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if not cpu else None}, f)
+        json.dump(
+            {
+                "mode": a.mode,
+                "started": started,
+                "rows": timing.rows,
+                "gradient_checkpointing": bool(args.gradient_checkpointing),
+                "bf16": bool(args.bf16),
+                "dtype": str(model.dtype),
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if not cpu else None,
+            },
+            f,
+        )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,10 @@ def make_adapter(model_dir: str, out: Path) -> Path:
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    peft_model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules="all-linear",
-                                                  init_lora_weights=False, task_type="CAUSAL_LM"))
+    peft_model = get_peft_model(
+        model,
+        LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", init_lora_weights=False, task_type="CAUSAL_LM"),
+    )
     for name, param in peft_model.named_parameters():
         if "lora_" in name:
             param.data.mul_(0.01)  # small, like a trained adapter, so greedy answers stay sensible
@@ -73,8 +75,9 @@ def plain(model_dir: str, adapter_dir: Path) -> dict[str, list[tuple[float, int]
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    text = tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}], tokenize=False,
-                                         add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": PROMPT}], tokenize=False, add_generation_prompt=True
+    )
     inputs = tokenizer(text, add_special_tokens=False, return_tensors="pt")
     out: dict[str, list[tuple[float, int]]] = {}
     for label in ("base", "adapter"):
@@ -86,8 +89,9 @@ def plain(model_dir: str, adapter_dir: Path) -> dict[str, list[tuple[float, int]
         for _ in range(REPS):
             started = time.perf_counter()
             with torch.inference_mode():
-                result = model.generate(**inputs, max_new_tokens=NEW_TOKENS, do_sample=False,
-                                        pad_token_id=tokenizer.pad_token_id)
+                result = model.generate(
+                    **inputs, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id
+                )
             seconds = time.perf_counter() - started
             tokens = int(result.shape[1] - inputs["input_ids"].shape[1])
             out[label].append((tokens / seconds, tokens))
@@ -120,8 +124,14 @@ def main() -> None:
         rows.append((f"{label}: Playground stream, tokens/s", f"{a:.1f}", tokens))
         rows.append((f"{label}: plain model.generate, tokens/s", f"{b:.1f}", "greedy, same prompt"))
         rows.append((f"**{label}: Playground / plain**", f"**{a / b:.2f}**", f"median of {REPS}"))
-    print(write_section("playground-generate", "Playground streaming vs plain generate",
-                        ".venv/bin/python bench/playground_generate.py", rows))
+    print(
+        write_section(
+            "playground-generate",
+            "Playground streaming vs plain generate",
+            ".venv/bin/python bench/playground_generate.py",
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

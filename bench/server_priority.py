@@ -82,8 +82,14 @@ def measure(code: str, competitor_nice: int | None) -> float:
         other = burner(competitor_nice) if competitor_nice is not None else None
         try:
             time.sleep(0.2)
-            out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                                 env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=ROOT)
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                check=True,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                cwd=ROOT,
+            )
             values.append(float(out.stdout.strip().splitlines()[-1]))
         finally:
             if other:
@@ -103,18 +109,33 @@ def main() -> None:
     gen_niced = measure(GENERATE.format(root=root, nice=10), 0)
     rows = [
         ("training step, nothing else running", f"{alone:.2f} s", "quick-start, 4 × 60 tokens, float32"),
-        ("training step, busy server at nice 0 (the default)", f"{busy_equal:.2f} s",
-         f"{busy_equal / alone:.2f}× the time alone"),
+        (
+            "training step, busy server at nice 0 (the default)",
+            f"{busy_equal:.2f} s",
+            f"{busy_equal / alone:.2f}× the time alone",
+        ),
         ("training step, busy server at nice 10", f"{busy_niced:.2f} s", f"{busy_niced / alone:.2f}× the time alone"),
         ("Playground tokens/s, nothing else running", f"{gen_alone:.1f}", "64 greedy tokens, base model"),
-        ("Playground tokens/s, server at nice 0, another program beside it", f"{gen_equal:.1f}",
-         f"{gen_equal / gen_alone:.2f}× alone"),
-        ("Playground tokens/s, server at nice 10, another program beside it", f"{gen_niced:.1f}",
-         f"{gen_niced / gen_alone:.2f}× alone"),
+        (
+            "Playground tokens/s, server at nice 0, another program beside it",
+            f"{gen_equal:.1f}",
+            f"{gen_equal / gen_alone:.2f}× alone",
+        ),
+        (
+            "Playground tokens/s, server at nice 10, another program beside it",
+            f"{gen_niced:.1f}",
+            f"{gen_niced / gen_alone:.2f}× alone",
+        ),
     ]
-    print(write_section("server-priority", "Server priority (LORA_STUDIO_SERVER_NICE): what it buys and costs",
-                        f".venv/bin/python bench/server_priority.py (median of {REPS}; the competitor burns half "
-                        "a core in 10 ms bursts)", rows))
+    print(
+        write_section(
+            "server-priority",
+            "Server priority (LORA_STUDIO_SERVER_NICE): what it buys and costs",
+            f".venv/bin/python bench/server_priority.py (median of {REPS}; the competitor burns half "
+            "a core in 10 ms bursts)",
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lora_studio.config import apply_overrides
-from lora_studio.generations import read_samples
 from lora_studio.jobs import JobManager
 from lora_studio.metrics import read_all
 from lora_studio.presets import load_preset
 from lora_studio.runs import RunPaths, read_status
+from lora_studio.sample_answers import read_samples
 
 PHASES = ("reading data", "loading model", "model ready", "tokenising", "training")
 
@@ -87,8 +87,9 @@ def run_job(runs_root: Path, data: Path, overrides: dict) -> JobRecord:
         # this instrument does not take CPU from the worker it measures (at 20 ms it cost ~3% on 2 cores).
         time.sleep(0.02 if "training" not in record.phase_times else 0.5)
     if status.state != "completed":
-        raise RuntimeError(f"bench run {paths.run_id} ended {status.state}: {status.error}\n"
-                           f"{paths.log.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"bench run {paths.run_id} ended {status.state}: {status.error}\n{paths.log.read_text()[-3000:]}"
+        )
     logs = [r for r in read_all(paths.metrics) if r.event == "log"]
     record.rows = [{"step": r.step, "time": r.time, "num_tokens": r.tokens_seen, "loss": r.loss} for r in logs]
     if len(record.rows) < 2:

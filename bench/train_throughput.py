@@ -48,11 +48,31 @@ def window_speed(rows: list[dict]) -> tuple[float, float]:
 
 def run_plain(mode: str, model_dir: str, steps: int, workdir: Path) -> dict:
     out = workdir / f"plain-{mode}-{time.time_ns()}.json"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "plain_trl.py"), "--mode", mode, "--model", model_dir,
-                    "--data", str(DATA), "--template", str(TEMPLATE), "--steps", str(steps), "--out", str(out),
-                    "--output-dir", str(workdir / f"plain-{mode}")],
-                   check=True, cwd=ROOT, capture_output=True, text=True,
-                   env={**_env(), "HF_HUB_OFFLINE": "1"})
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "plain_trl.py"),
+            "--mode",
+            mode,
+            "--model",
+            model_dir,
+            "--data",
+            str(DATA),
+            "--template",
+            str(TEMPLATE),
+            "--steps",
+            str(steps),
+            "--out",
+            str(out),
+            "--output-dir",
+            str(workdir / f"plain-{mode}"),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**_env(), "HF_HUB_OFFLINE": "1"},
+    )
     result = json.loads(out.read_text())
     result["tokens_per_s"], result["s_per_step"] = window_speed(result["rows"])
     result["final_loss"] = result["rows"][-1]["loss"]
@@ -90,24 +110,39 @@ def main() -> None:
         for rep in range(args.reps):
             peaks.append(matmul_peak("float32"))
             ours.append(run_job(work / "runs", DATA, {"training.max_steps": args.steps}))
-            machinery.append(run_job(work / "runs", DATA, {"training.max_steps": args.steps,
-                                                           "training.fast_dropout": False}))
+            machinery.append(
+                run_job(work / "runs", DATA, {"training.max_steps": args.steps, "training.fast_dropout": False})
+            )
             identical.append(run_plain("identical", model_dir, args.steps, work))
             defaults.append(run_plain("trl-defaults", model_dir, args.steps, work))
-            print(f"rep {rep + 1}: ours {ours[-1].tokens_per_s:.1f} tok/s, "
-                  f"ours with nn.Dropout {machinery[-1].tokens_per_s:.1f}, "
-                  f"identical {identical[-1]['tokens_per_s']:.1f}, "
-                  f"TRL defaults {defaults[-1]['tokens_per_s']:.1f}; matmul peak {peaks[-1]:.1f} GFLOP/s", flush=True)
+            print(
+                f"rep {rep + 1}: ours {ours[-1].tokens_per_s:.1f} tok/s, "
+                f"ours with nn.Dropout {machinery[-1].tokens_per_s:.1f}, "
+                f"identical {identical[-1]['tokens_per_s']:.1f}, "
+                f"TRL defaults {defaults[-1]['tokens_per_s']:.1f}; matmul peak {peaks[-1]:.1f} GFLOP/s",
+                flush=True,
+            )
         short = {"training.max_steps": args.memory_steps, "training.logging_steps": 1}
-        memory = {kind: [run_job(work / "runs", DATA, {**short, **over})
-                         for _ in range(args.reps)]
-                  for kind, over in (("float32", {"model.dtype": "float32"}), ("bfloat16", {"model.dtype": "bfloat16"}),
-                                     ("8-bit", {"model.load_in_8bit": True}))}
+        memory = {
+            kind: [run_job(work / "runs", DATA, {**short, **over}) for _ in range(args.reps)]
+            for kind, over in (
+                ("float32", {"model.dtype": "float32"}),
+                ("bfloat16", {"model.dtype": "bfloat16"}),
+                ("8-bit", {"model.load_in_8bit": True}),
+            )
+        }
         report(args, ours, machinery, identical, defaults, peaks, memory)  # inside: FLOPs read the run's config
 
 
-def report(args, ours: list[JobRecord], machinery: list[JobRecord], identical: list[dict], defaults: list[dict],
-           peaks: list[float], memory: dict[str, list[JobRecord]]) -> None:
+def report(
+    args,
+    ours: list[JobRecord],
+    machinery: list[JobRecord],
+    identical: list[dict],
+    defaults: list[dict],
+    peaks: list[float],
+    memory: dict[str, list[JobRecord]],
+) -> None:
     ours_tps = [r.tokens_per_s for r in ours]
     mach_tps = [r.tokens_per_s for r in machinery]
     same_tps = [r["tokens_per_s"] for r in identical]
@@ -118,49 +153,84 @@ def report(args, ours: list[JobRecord], machinery: list[JobRecord], identical: l
     note = f"median of {args.reps}, {args.steps} steps, tokens/s from step 1 to step {args.steps}"
     rows = [
         ("LoRA Studio job (quick-start), tokens/s", fmt(ours_tps), note),
-        ("LoRA Studio job, training.fast_dropout off (peft's nn.Dropout), tokens/s", fmt(mach_tps),
-         "every setting as the plain identical script"),
+        (
+            "LoRA Studio job, training.fast_dropout off (peft's nn.Dropout), tokens/s",
+            fmt(mach_tps),
+            "every setting as the plain identical script",
+        ),
         ("plain TRL script, identical settings, tokens/s", fmt(same_tps), "bench/plain_trl.py --mode identical"),
-        ("**job machinery: ours with nn.Dropout / plain identical**", f"**{median(overhead):.3f}**",
-         "target ≥ 0.97"),
-        ("fast dropout: ours / ours with nn.Dropout",
-         f"{median([a / b for a, b in zip(ours_tps, mach_tps, strict=True)]):.3f}",
-         "lora_studio/engine/dropout.py"),
-        ("plain TRL script, TRL defaults, tokens/s", fmt(dflt_tps),
-         f"gradient checkpointing {ref['gradient_checkpointing']}, bf16 {ref['bf16']}, weights {ref['dtype']}"),
+        ("**job machinery: ours with nn.Dropout / plain identical**", f"**{median(overhead):.3f}**", "target ≥ 0.97"),
+        (
+            "fast dropout: ours / ours with nn.Dropout",
+            f"{median([a / b for a, b in zip(ours_tps, mach_tps, strict=True)]):.3f}",
+            "lora_studio/engine/dropout.py",
+        ),
+        (
+            "plain TRL script, TRL defaults, tokens/s",
+            fmt(dflt_tps),
+            f"gradient checkpointing {ref['gradient_checkpointing']}, bf16 {ref['bf16']}, weights {ref['dtype']}",
+        ),
         ("**our defaults: ours / plain TRL defaults**", f"**{median(speedup):.2f}×**", "target ≥ 1.25×"),
-        (f"final loss (step {args.steps}): ours / ours with nn.Dropout / identical / TRL defaults",
-         f"{fmt([r.final_loss for r in ours], 3)} / {fmt([r.final_loss for r in machinery], 3)} / "
-         f"{fmt([r['final_loss'] for r in identical], 3)} / {fmt([r['final_loss'] for r in defaults], 3)}",
-         "same data order, seed and hyper-parameters; dropout masks differ"),
+        (
+            f"final loss (step {args.steps}): ours / ours with nn.Dropout / identical / TRL defaults",
+            f"{fmt([r.final_loss for r in ours], 3)} / {fmt([r.final_loss for r in machinery], 3)} / "
+            f"{fmt([r['final_loss'] for r in identical], 3)} / {fmt([r['final_loss'] for r in defaults], 3)}",
+            "same data order, seed and hyper-parameters; dropout masks differ",
+        ),
     ]
     write_section("train-throughput", "Training throughput: LoRA Studio job vs plain TRL", COMMAND, rows)
 
     flop = flops_per_token(ours[0])
     achieved = [r.tokens_per_s * flop["total"] / 1e9 for r in ours]
     mfu = [a / p for a, p in zip(achieved, peaks, strict=True)]
-    write_section("mfu", "Model FLOPs utilisation (CPU, float32)", COMMAND, [
-        ("FLOPs per trained token", f"{flop['total'] / 1e9:.3f} GFLOP", flop["formula"]),
-        ("achieved", f"{median(achieved):.1f} GFLOP/s", "ours, tokens/s × FLOPs per token"),
-        ("measured matmul peak (float32, 2048², torch threads as the worker)", f"{median(peaks):.1f} GFLOP/s",
-         "median of 5 matmuls per repetition, measured between the runs"),
-        ("**MFU = achieved / measured peak**", f"**{100 * median(mfu):.0f}%**", "target ≥ 50%"),
-    ])
+    write_section(
+        "mfu",
+        "Model FLOPs utilisation (CPU, float32)",
+        COMMAND,
+        [
+            ("FLOPs per trained token", f"{flop['total'] / 1e9:.3f} GFLOP", flop["formula"]),
+            ("achieved", f"{median(achieved):.1f} GFLOP/s", "ours, tokens/s × FLOPs per token"),
+            (
+                "measured matmul peak (float32, 2048², torch threads as the worker)",
+                f"{median(peaks):.1f} GFLOP/s",
+                "median of 5 matmuls per repetition, measured between the runs",
+            ),
+            ("**MFU = achieved / measured peak**", f"**{100 * median(mfu):.0f}%**", "target ≥ 50%"),
+        ],
+    )
 
     parts = [r.start_parts() for r in ours]
     keys = list(parts[0])
-    write_section("start-first-loss", "Start → first loss point (model already cached)", COMMAND, [
-        *[(k, f"{median([p[k] for p in parts]):.2f} s", "") for k in keys],
-        ("**total: Start → first loss point on the chart's data**",
-         f"**{median([r.first_loss_s for r in ours]):.2f} s**", "target ≤ 15 s"),
-    ])
+    write_section(
+        "start-first-loss",
+        "Start → first loss point (model already cached)",
+        COMMAND,
+        [
+            *[(k, f"{median([p[k] for p in parts]):.2f} s", "") for k in keys],
+            (
+                "**total: Start → first loss point on the chart's data**",
+                f"**{median([r.first_loss_s for r in ours]):.2f} s**",
+                "target ≤ 15 s",
+            ),
+        ],
+    )
 
     mem_rows = []
     for kind, records in memory.items():
-        mem_rows.append((f"{kind}: worker peak RSS", f"{median([r.peak_rss_mb for r in records]):.0f} MiB",
-                         f"median of {len(records)}, VmHWM of the worker process"))
-        mem_rows.append((f"{kind}: tokens/s", fmt([r.tokens_per_s for r in records]),
-                         f"{args.memory_steps} steps; final loss {fmt([r.final_loss for r in records], 3)}"))
+        mem_rows.append(
+            (
+                f"{kind}: worker peak RSS",
+                f"{median([r.peak_rss_mb for r in records]):.0f} MiB",
+                f"median of {len(records)}, VmHWM of the worker process",
+            )
+        )
+        mem_rows.append(
+            (
+                f"{kind}: tokens/s",
+                fmt([r.tokens_per_s for r in records]),
+                f"{args.memory_steps} steps; final loss {fmt([r.final_loss for r in records], 3)}",
+            )
+        )
     write_section("memory", "Peak memory and speed by loading precision", COMMAND, mem_rows)
     print(Path(ROOT / "docs" / "BENCHMARKS.md").read_text())
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lora_studio import logs, settings
 from lora_studio.config import RunConfig, apply_overrides, merge_dict, require_valid
-from lora_studio.data import load_dataset_file, require_trainable
+from lora_studio.dataset_rows import load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, ModelError, StudioError
 from lora_studio.launch import check_launch, uses_launcher, worker_argv, worker_env
 from lora_studio.modelref import parse_model_ref
@@ -77,8 +77,7 @@ def check_inputs(cfg: RunConfig) -> None:
         raise ConfigError("no training data given", "Pass --data FILE.jsonl")
     data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
     require_trainable(data)
-    log.info("data: %s, %d rows, format %s (%s)", Path(cfg.data.path).name, len(data.rows), data.format,
-             data.reason)
+    log.info("data: %s, %d rows, format %s (%s)", Path(cfg.data.path).name, len(data.rows), data.format, data.reason)
     parse_model_ref(cfg.model.name_or_path)
     check_launch(cfg)
 
@@ -131,8 +130,9 @@ def launch_worker(paths: RunPaths, resume: bool, processes: int, accelerate_conf
     log.info("%d processes: %s", processes, shlex.join(argv))
     process = subprocess.Popen(argv, env=worker_env(), stdin=subprocess.DEVNULL)
     # Recorded before the ranks get going, as JobManager does: a dashboard started meanwhile sees a live run.
-    update_status(paths, state="running", phase="starting the worker", pid=process.pid,
-                  pid_start=process_start_time(process.pid))
+    update_status(
+        paths, state="running", phase="starting the worker", pid=process.pid, pid_start=process_start_time(process.pid)
+    )
     interrupted = False
     while True:
         try:
@@ -143,9 +143,14 @@ def launch_worker(paths: RunPaths, resume: bool, processes: int, accelerate_conf
             interrupted = True
     status = read_status(paths)
     if status.state in ACTIVE_STATES:  # the launcher ended before rank 0 could report
-        update_status(paths, state="failed", phase="failed", error_kind="internal",
-                      error=f"accelerate launch exited with code {code} before the training reported",
-                      hint="See the launcher's lines above; `accelerate env` shows its setup")
+        update_status(
+            paths,
+            state="failed",
+            phase="failed",
+            error_kind="internal",
+            error=f"accelerate launch exited with code {code} before the training reported",
+            hint="See the launcher's lines above; `accelerate env` shows its setup",
+        )
     if interrupted:
         raise KeyboardInterrupt
     return 0 if read_status(paths).state in ADAPTER_STATES else 1
@@ -162,20 +167,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """The Data tab's checks for scripts and CI: non-zero exit when an error would block training."""
-    from lora_studio.data import FormatUnknownError, load_dataset_file
+    from lora_studio.dataset_rows import FormatUnknownError, load_dataset_file
 
     mapping = {}
     for item in args.map or []:
         column, sep, role = item.partition("=")
         if not sep or role not in ("messages", "prompt", "completion", "text"):
-            return _fail(f"cannot read --map {item!r}; write it as COLUMN=ROLE with ROLE one of messages, prompt, "
-                         "completion, text", 2)
+            return _fail(
+                f"cannot read --map {item!r}; write it as COLUMN=ROLE with ROLE one of messages, prompt, "
+                "completion, text",
+                2,
+            )
         mapping[role] = column
     try:
         data = load_dataset_file(args.file, args.format, mapping, max_bytes=settings.max_upload_bytes())
     except FormatUnknownError as exc:
-        return _fail(f"{exc.message}. Say which to use: --map COLUMN=prompt --map COLUMN=completion, "
-                     "or --map COLUMN=messages, or --map COLUMN=text", 2)
+        return _fail(
+            f"{exc.message}. Say which to use: --map COLUMN=prompt --map COLUMN=completion, "
+            "or --map COLUMN=messages, or --map COLUMN=text",
+            2,
+        )
     print(f"file:     {data.path} ({data.kind}, {data.encoding})")
     print(f"format:   {data.format} ({data.reason})")
     print(f"rows:     {len(data.rows)} usable")
@@ -232,13 +243,17 @@ def cmd_adapters_import(args: argparse.Namespace) -> int:
 
     for name in args.files:
         if not Path(name).is_file():
-            raise ModelError(f"{name} is not a file", "Pass the adapter's .zip, or its adapter_config.json and "
-                                                      "adapter_model.safetensors")
+            raise ModelError(
+                f"{name} is not a file",
+                "Pass the adapter's .zip, or its adapter_config.json and adapter_model.safetensors",
+            )
     try:
         info = import_upload(args.files)
     except OSError as exc:  # the disk, not the adapter: still one line that says so
-        raise ModelError(f"Could not import {Path(args.files[0]).name} ({exc.strerror or exc})",
-                         "Check the disk space and the permissions of the LoRA Studio home folder") from exc
+        raise ModelError(
+            f"Could not import {Path(args.files[0]).name} ({exc.strerror or exc})",
+            "Check the disk space and the permissions of the LoRA Studio home folder",
+        ) from exc
     base = f" (trained on {info.base_model})" if info.base_model else ""
     print(f"imported: {info.label}{base} as {info.key}")
     return 0
@@ -280,23 +295,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
     train.add_argument("--run-dir", help="run folder (default: a new one under the runs folder)")
     train.add_argument("--resume", action="store_true", help="resume the run in --run-dir from its last checkpoint")
-    train.add_argument("--num-processes", type=_positive_int, metavar="N",
-                       help="processes to train with, one per GPU (training.num_processes); above 1 the run goes "
-                            "through accelerate launch (DDP)")
+    train.add_argument(
+        "--num-processes",
+        type=_positive_int,
+        metavar="N",
+        help="processes to train with, one per GPU (training.num_processes); above 1 the run goes "
+        "through accelerate launch (DDP)",
+    )
     train.set_defaults(func=cmd_train)
 
     serve = sub.add_parser("serve", help="start the dashboard")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; LORA_STUDIO_HOST)")
     serve.add_argument("--port", type=int, help="port (default 7860; LORA_STUDIO_PORT)")
-    serve.add_argument("--auth", action="append", metavar="USER:PASSWORD",
-                       help="ask for this login (repeat for more users; LORA_STUDIO_AUTH='u1:p1,u2:p2' keeps "
-                            "passwords out of the process list)")
+    serve.add_argument(
+        "--auth",
+        action="append",
+        metavar="USER:PASSWORD",
+        help="ask for this login (repeat for more users; LORA_STUDIO_AUTH='u1:p1,u2:p2' keeps "
+        "passwords out of the process list)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     inspect = sub.add_parser("inspect", help="check a data file as the Data tab does")
     inspect.add_argument("file", help="data file: .jsonl .json .csv .tsv .parquet .txt")
-    inspect.add_argument("--map", action="append", metavar="COLUMN=ROLE",
-                         help="use COLUMN as messages, prompt, completion or text")
+    inspect.add_argument(
+        "--map", action="append", metavar="COLUMN=ROLE", help="use COLUMN as messages, prompt, completion or text"
+    )
     inspect.add_argument("--format", default="auto", choices=["auto", "messages", "prompt_completion", "text"])
     inspect.add_argument("--model", default=settings.EMBEDDED_MODEL_NAME, help="model whose tokenizer counts tokens")
     inspect.add_argument("--max-length", type=int, default=512, help="max length in tokens")
@@ -318,8 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     adapters = sub.add_parser("adapters", help="import or list the adapters the Playground can load")
     adapters_sub = adapters.add_subparsers(dest="adapters_command", required=True)
     imported = adapters_sub.add_parser("import", help="import an adapter (.zip, or its files) with the upload's checks")
-    imported.add_argument("files", nargs="+", metavar="FILE", help="an adapter .zip, or adapter_config.json + "
-                                                                   "adapter_model.safetensors (+ tokenizer files)")
+    imported.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="an adapter .zip, or adapter_config.json + adapter_model.safetensors (+ tokenizer files)",
+    )
     imported.set_defaults(func=cmd_adapters_import)
     listed = adapters_sub.add_parser("list", help="list finished runs' and imported adapters")
     listed.set_defaults(func=cmd_adapters_list)

@@ -30,10 +30,27 @@ MAX_LIST_ITEMS = 1024  # target_modules, modules_to_save, patterns...: peft's ma
 MAX_TEXT_CHARS = 1024  # any single text value (a module name, a regex, the base model's reference)
 MAX_RANK = 4096
 _HEADER_LIMIT = 100 * 2**20
-_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-                "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
-_LORA_KEY = re.compile(r"^(?P<module>.+)\.(?P<part>lora_A|lora_B|lora_embedding_A|lora_embedding_B|"
-                       r"lora_magnitude_vector)(?:\.[^.]+)?(?:\.weight)?$")
+_DTYPE_BYTES = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+}
+_LORA_KEY = re.compile(
+    r"^(?P<module>.+)\.(?P<part>lora_A|lora_B|lora_embedding_A|lora_embedding_B|"
+    r"lora_magnitude_vector)(?:\.[^.]+)?(?:\.weight)?$"
+)
 _RESAVE = "Save the adapter again with peft's save_pretrained"
 
 
@@ -51,12 +68,17 @@ def read_adapter_config(folder: Path, name: str | None = None) -> dict:
     try:
         size = path.stat().st_size
         if size > MAX_CONFIG_BYTES:
-            raise _refuse(name, f"its {CONFIG_FILE} is {size / 2**20:.1f} MB (a real one is a few KB; at most "
-                                f"{MAX_CONFIG_BYTES // 2**20} MB)")
+            raise _refuse(
+                name,
+                f"its {CONFIG_FILE} is {size / 2**20:.1f} MB (a real one is a few KB; at most "
+                f"{MAX_CONFIG_BYTES // 2**20} MB)",
+            )
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ModelError(f"{name} has no {CONFIG_FILE}, so it is not a PEFT adapter",
-                         "Upload the folder that peft's save_pretrained wrote (or a zip of it)") from exc
+        raise ModelError(
+            f"{name} has no {CONFIG_FILE}, so it is not a PEFT adapter",
+            "Upload the folder that peft's save_pretrained wrote (or a zip of it)",
+        ) from exc
     except (OSError, ValueError, RecursionError) as exc:
         raise ModelError(f"{CONFIG_FILE} in {name} cannot be read ({type(exc).__name__})", _RESAVE) from exc
     if not isinstance(data, dict):
@@ -64,8 +86,10 @@ def read_adapter_config(folder: Path, name: str | None = None) -> dict:
     peft_type = data.get("peft_type")
     peft_type = peft_type.upper() if isinstance(peft_type, str) and len(peft_type) < 40 else ""
     if peft_type != "LORA":
-        raise ModelError(f"{name} is a {peft_type or 'unknown'} adapter; the Playground loads LoRA",
-                         "Pick a LoRA adapter (peft_type LORA in adapter_config.json)")
+        raise ModelError(
+            f"{name} is a {peft_type or 'unknown'} adapter; the Playground loads LoRA",
+            "Pick a LoRA adapter (peft_type LORA in adapter_config.json)",
+        )
     problem = config_problem(data)
     if problem:
         raise _refuse(name, problem)
@@ -89,16 +113,29 @@ def config_problem(data: dict) -> str:
         ("rank_pattern", lambda v: _pattern(v, lambda x: _whole(x, 1, MAX_RANK))),
         ("alpha_pattern", lambda v: _pattern(v, lambda x: _number(x, 0, 1e6, low_open=True))),
         ("bias", lambda v: "" if v in (None, "none", "all", "lora_only") else "must be none, all or lora_only"),
-        ("fan_in_fan_out", _flag), ("use_rslora", _flag), ("use_dora", _flag), ("inference_mode", _flag),
+        ("fan_in_fan_out", _flag),
+        ("use_rslora", _flag),
+        ("use_dora", _flag),
+        ("inference_mode", _flag),
         # PiSSA, OLoRA, CorDA... rewrite the base's weights when peft sets the adapter up: on the shared
         # Playground model that would change the base for everyone. LoRA Studio saves such runs converted.
-        ("init_lora_weights", lambda v: "" if v is None or isinstance(v, bool) or v == "gaussian" else
-         f"asks peft to rewrite the base model's weights on load ({str(v)[:20]}): convert it to a plain LoRA "
-         "adapter first (peft's path_initial_model_for_weight_conversion)"),
+        (
+            "init_lora_weights",
+            lambda v: (
+                ""
+                if v is None or isinstance(v, bool) or v == "gaussian"
+                else f"asks peft to rewrite the base model's weights on load ({str(v)[:20]}): convert it to a "
+                "plain LoRA adapter first (peft's path_initial_model_for_weight_conversion)"
+            ),
+        ),
         # Copies of whole layers, made at load time: nothing the Playground can bound, and LoRA Studio never
         # trains with it.
-        ("layer_replication", lambda v: "" if v is None else "copies model layers (layer_replication), "
-                                                             "which the Playground does not load"),
+        (
+            "layer_replication",
+            lambda v: (
+                "" if v is None else "copies model layers (layer_replication), which the Playground does not load"
+            ),
+        ),
     )
     for key, check in checks:
         if key in data:
@@ -112,8 +149,11 @@ def _size_problem(value: Any, where: str, depth: int) -> str:
     if depth > 8:
         return f"{where} is nested too deeply"
     if isinstance(value, str):
-        return f"{where} holds a text of {len(value):,} characters (at most {MAX_TEXT_CHARS:,})" \
-            if len(value) > MAX_TEXT_CHARS else ""
+        return (
+            f"{where} holds a text of {len(value):,} characters (at most {MAX_TEXT_CHARS:,})"
+            if len(value) > MAX_TEXT_CHARS
+            else ""
+        )
     if isinstance(value, dict):
         items = list(value.items())
     elif isinstance(value, list):
@@ -210,11 +250,15 @@ def check_adapter_folder(folder: Path, name: str | None = None) -> dict:
     if (folder / PICKLE_FILE).is_file():
         if settings.allow_pickle_adapters():
             return config
-        raise ModelError(f"{name} holds pickle weights ({PICKLE_FILE}), which can run code when loaded",
-                         f"Save it as {WEIGHTS_FILE} (peft's save_pretrained does by default), or have the "
-                         "operator start LoRA Studio with LORA_STUDIO_ALLOW_PICKLE=1 if it comes from someone trusted")
-    raise ModelError(f"{name} has no weights ({WEIGHTS_FILE})",
-                     "Upload the whole adapter folder: adapter_config.json and adapter_model.safetensors")
+        raise ModelError(
+            f"{name} holds pickle weights ({PICKLE_FILE}), which can run code when loaded",
+            f"Save it as {WEIGHTS_FILE} (peft's save_pretrained does by default), or have the "
+            "operator start LoRA Studio with LORA_STUDIO_ALLOW_PICKLE=1 if it comes from someone trusted",
+        )
+    raise ModelError(
+        f"{name} has no weights ({WEIGHTS_FILE})",
+        "Upload the whole adapter folder: adapter_config.json and adapter_model.safetensors",
+    )
 
 
 # ---- adapter_model.safetensors -----------------------------------------------------------------
@@ -234,9 +278,11 @@ def safetensors_shapes(path: Path, name: str | None = None) -> dict[str, list[in
             raise ValueError("its header is not a JSON object")
         shapes = _checked_tensors(header, size - 8 - header_size)
     except (OSError, ValueError, struct.error, RecursionError) as exc:
-        raise ModelError(f"{label} is not a readable safetensors file ({exc})".splitlines()[0],
-                         "Copy or download the adapter again (the file may be cut short), or save it again with "
-                         "peft's save_pretrained") from exc
+        raise ModelError(
+            f"{label} is not a readable safetensors file ({exc})".splitlines()[0],
+            "Copy or download the adapter again (the file may be cut short), or save it again with "
+            "peft's save_pretrained",
+        ) from exc
     return shapes
 
 
@@ -248,9 +294,14 @@ def _checked_tensors(header: dict, data_bytes: int) -> dict[str, list[int]]:
         if not isinstance(meta, dict):
             raise ValueError(f"tensor {_short(key)} has no description")
         shape, offsets, dtype = meta.get("shape"), meta.get("data_offsets"), meta.get("dtype")
-        if (not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)
-                or not isinstance(offsets, list) or len(offsets) != 2
-                or not all(isinstance(o, int) for o in offsets) or dtype not in _DTYPE_BYTES):
+        if (
+            not isinstance(shape, list)
+            or not all(isinstance(d, int) and d >= 0 for d in shape)
+            or not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) for o in offsets)
+            or dtype not in _DTYPE_BYTES
+        ):
             raise ValueError(f"tensor {_short(key)} is described wrongly")
         start, end = offsets
         if not 0 <= start <= end <= data_bytes:

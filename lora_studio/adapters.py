@@ -75,8 +75,15 @@ def _run_adapter_info(paths: RunPaths) -> AdapterInfo:
         base = ""  # fall back to what peft recorded below
     if not isinstance(base, str) or not base:
         base = recorded_base(paths.adapter)
-    return AdapterInfo(f"run:{paths.run_id}", f"{paths.run_id} (run)", paths.adapter, _display(base), "run",
-                       paths.run_id, _problem(paths.adapter, paths.run_id))
+    return AdapterInfo(
+        f"run:{paths.run_id}",
+        f"{paths.run_id} (run)",
+        paths.adapter,
+        _display(base),
+        "run",
+        paths.run_id,
+        _problem(paths.adapter, paths.run_id),
+    )
 
 
 def run_adapters(root: Path | None = None) -> list[AdapterInfo]:
@@ -102,12 +109,21 @@ def uploaded_adapters() -> list[AdapterInfo]:
         return []
     found = []
     # Names starting with a dot are imports still being staged.
-    for path in sorted(p for p in folder.iterdir()
-                       if p.is_dir() and not p.name.startswith(".") and (p / CONFIG_FILE).is_file()):
+    for path in sorted(
+        p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / CONFIG_FILE).is_file()
+    ):
         name = _upload_name(path)
         problem = _problem(path, name)
-        found.append(AdapterInfo(f"upload:{path.name}", f"{name} (uploaded)", path,
-                                 "" if problem else recorded_base(path), "upload", problem=problem))
+        found.append(
+            AdapterInfo(
+                f"upload:{path.name}",
+                f"{name} (uploaded)",
+                path,
+                "" if problem else recorded_base(path),
+                "upload",
+                problem=problem,
+            )
+        )
     return found
 
 
@@ -118,8 +134,12 @@ def list_adapters() -> list[AdapterInfo]:
 def usable(info: AdapterInfo) -> AdapterInfo:
     """`info` when it can be loaded; otherwise the reason, in words."""
     if info.problem:
-        raise ModelError(info.problem, "Delete it and upload a working adapter (saved by peft's save_pretrained)"
-                         if info.source == "upload" else "Train the run again, or pick another adapter")
+        raise ModelError(
+            info.problem,
+            "Delete it and upload a working adapter (saved by peft's save_pretrained)"
+            if info.source == "upload"
+            else "Train the run again, or pick another adapter",
+        )
     return info
 
 
@@ -137,8 +157,10 @@ def run_adapter(run_id: str) -> AdapterInfo:
         raise ModelError(f"There is no run '{run_id}'", "Pick a run listed on the Runs tab")
     state = read_status(paths).state
     if state not in ADAPTER_STATES or not (paths.adapter / CONFIG_FILE).is_file():
-        raise ModelError(f"Run {run_id} has no adapter to try ({state})",
-                         "An adapter is saved when a run completes or is stopped with 'Stop and save'")
+        raise ModelError(
+            f"Run {run_id} has no adapter to try ({state})",
+            "An adapter is saved when a run completes or is stopped with 'Stop and save'",
+        )
     return _run_adapter_info(paths)
 
 
@@ -210,8 +232,10 @@ def _check_upload_size(path: Path) -> None:
     limit = settings.max_upload_bytes()
     size = path.stat().st_size
     if size > limit:
-        raise ModelError(f"{path.name} is {size / 2**20:.0f} MB, above the {limit / 2**20:.0f} MB upload limit",
-                         "Use a smaller adapter, or raise LORA_STUDIO_MAX_UPLOAD_MB when starting LoRA Studio")
+        raise ModelError(
+            f"{path.name} is {size / 2**20:.0f} MB, above the {limit / 2**20:.0f} MB upload limit",
+            "Use a smaller adapter, or raise LORA_STUDIO_MAX_UPLOAD_MB when starting LoRA Studio",
+        )
 
 
 def _unsafe_reason(info: zipfile.ZipInfo) -> str:
@@ -232,14 +256,18 @@ def _keep(name: str) -> bool:
 
 def _adapter_root(members: list[zipfile.ZipInfo], zip_name: str) -> str:
     """The one folder inside the zip that holds adapter_config.json ('' for the zip's top level)."""
-    roots = sorted({str(PurePosixPath(m.filename).parent) for m in members
-                    if PurePosixPath(m.filename).name == CONFIG_FILE})
+    roots = sorted(
+        {str(PurePosixPath(m.filename).parent) for m in members if PurePosixPath(m.filename).name == CONFIG_FILE}
+    )
     if not roots:
-        raise ModelError(f"{zip_name} holds no {CONFIG_FILE}, so it is not a PEFT adapter",
-                         "Zip the folder that peft's save_pretrained wrote")
+        raise ModelError(
+            f"{zip_name} holds no {CONFIG_FILE}, so it is not a PEFT adapter",
+            "Zip the folder that peft's save_pretrained wrote",
+        )
     if len(roots) > 1:
-        raise ModelError(f"{zip_name} holds {len(roots)} adapters ({', '.join(roots[:3])})",
-                         "Upload one adapter per zip")
+        raise ModelError(
+            f"{zip_name} holds {len(roots)} adapters ({', '.join(roots[:3])})", "Upload one adapter per zip"
+        )
     return "" if roots[0] == "." else roots[0]
 
 
@@ -249,8 +277,7 @@ def _finish_import(tmp: Path, digest: str, original_name: str) -> AdapterInfo:
         check_adapter_folder(tmp, original_name)
         if (tmp / WEIGHTS_FILE).is_file():
             (tmp / PICKLE_FILE).unlink(missing_ok=True)  # safetensors wins: never keep a pickle we do not need
-        (tmp / UPLOAD_NOTE).write_text(json.dumps({"name": original_name, "imported": time.time()}),
-                                       encoding="utf-8")
+        (tmp / UPLOAD_NOTE).write_text(json.dumps({"name": original_name, "imported": time.time()}), encoding="utf-8")
         target = adapters_dir() / digest
         if target.exists():
             shutil.rmtree(target)
@@ -289,17 +316,23 @@ def import_zip(zip_path: str | Path, original_name: str | None = None) -> Adapte
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) > MAX_ZIP_ENTRIES:
-            raise ModelError(f"{name} holds {len(members):,} files; an adapter folder holds a handful",
-                             "Zip only the adapter folder's own files")
+            raise ModelError(
+                f"{name} holds {len(members):,} files; an adapter folder holds a handful",
+                "Zip only the adapter folder's own files",
+            )
         for member in archive.infolist():
             reason = _unsafe_reason(member)
             if reason:
-                raise ModelError(f"{name} was refused: entry '{member.filename[:MAX_NAME_CHARS]}' is {reason}",
-                                 "Zip only the adapter folder's own files")
+                raise ModelError(
+                    f"{name} was refused: entry '{member.filename[:MAX_NAME_CHARS]}' is {reason}",
+                    "Zip only the adapter folder's own files",
+                )
         limit = settings.max_upload_bytes() * MAX_UNPACKED_FACTOR
         if sum(m.file_size for m in members) > limit:
-            raise ModelError(f"{name} unpacks to more than {limit / 2**20:.0f} MB",
-                             "Zip only the adapter files, or raise LORA_STUDIO_MAX_UPLOAD_MB")
+            raise ModelError(
+                f"{name} unpacks to more than {limit / 2**20:.0f} MB",
+                "Zip only the adapter files, or raise LORA_STUDIO_MAX_UPLOAD_MB",
+            )
         root = _adapter_root(members, name)
         digest = _digest([source])
         tmp = _staging(digest)
@@ -312,8 +345,10 @@ def import_zip(zip_path: str | Path, original_name: str | None = None) -> Adapte
         except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError) as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             # A damaged entry (bad checksum, cut short), an encrypted one, or a compression zipfile cannot read.
-            raise ModelError(f"{name} cannot be unpacked ({type(exc).__name__}: {str(exc)[:120]})",
-                             "Zip the adapter folder again (plain zip, no password) and upload it") from exc
+            raise ModelError(
+                f"{name} cannot be unpacked ({type(exc).__name__}: {str(exc)[:120]})",
+                "Zip the adapter folder again (plain zip, no password) and upload it",
+            ) from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -337,8 +372,10 @@ def import_upload(paths: Sequence[str | Path]) -> AdapterInfo:
     """A zip, or the files of an adapter folder, as the browser uploaded them."""
     paths = [Path(p) for p in paths or []]
     if not paths:
-        raise ModelError("No file was uploaded", "Drop an adapter .zip, or its adapter_config.json and "
-                                                 "adapter_model.safetensors together")
+        raise ModelError(
+            "No file was uploaded",
+            "Drop an adapter .zip, or its adapter_config.json and adapter_model.safetensors together",
+        )
     if len(paths) == 1 and paths[0].suffix.lower() == ".zip":
         return import_zip(paths[0])
     return import_files(paths)

@@ -64,9 +64,18 @@ def key_for(cfg: RunConfig, device: str) -> CalibrationKey:
     targets = cfg.lora.target_modules
     target_text = targets if isinstance(targets, str) else ",".join(sorted(str(t) for t in targets))
     t = cfg.training
-    return CalibrationKey(str(cfg.model.name_or_path), device, str(cfg.model.dtype), bool(cfg.model.load_in_8bit),
-                          int(cfg.lora.r), target_text, int(t.batch_size), int(cfg.data.max_length),
-                          bool(t.gradient_checkpointing), int(t.gradient_accumulation))
+    return CalibrationKey(
+        str(cfg.model.name_or_path),
+        device,
+        str(cfg.model.dtype),
+        bool(cfg.model.load_in_8bit),
+        int(cfg.lora.r),
+        target_text,
+        int(t.batch_size),
+        int(cfg.data.max_length),
+        bool(t.gradient_checkpointing),
+        int(t.gradient_accumulation),
+    )
 
 
 def cache_path() -> Path:
@@ -92,8 +101,12 @@ def lookup(key: CalibrationKey) -> Calibration | None:
     if not isinstance(entry, dict):
         return None
     try:
-        return Calibration(float(entry["sec_per_step"]), float(entry["tokens_per_sec"]),
-                           float(entry["measured_at"]), str(entry.get("source", "measured")))
+        return Calibration(
+            float(entry["sec_per_step"]),
+            float(entry["tokens_per_sec"]),
+            float(entry["measured_at"]),
+            str(entry.get("source", "measured")),
+        )
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -155,11 +168,29 @@ def start_calibration(cfg: RunConfig, warmup: int = 2, steps: int = 3) -> Calibr
     folder.mkdir(parents=True)
     job = CalibrationJob(str(folder), 0, time.time())
     cfg.save(job.config)
-    argv = [sys.executable, "-m", "lora_studio.engine.calibrate", "--config", str(job.config),
-            "--out", str(job.result), "--warmup", str(warmup), "--steps", str(steps)]
+    argv = [
+        sys.executable,
+        "-m",
+        "lora_studio.engine.calibrate",
+        "--config",
+        str(job.config),
+        "--out",
+        str(job.result),
+        "--warmup",
+        str(warmup),
+        "--steps",
+        str(steps),
+    ]
     with open(job.log, "w", encoding="utf-8") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=settings.PROJECT_ROOT, env=os.environ.copy())
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=settings.PROJECT_ROOT,
+            env=os.environ.copy(),
+        )
     job.pid = proc.pid
     _RUNNING[str(folder)] = (proc, job)
     log.info("Measuring training speed (pid %d), log in %s", proc.pid, job.log)
@@ -187,8 +218,9 @@ def poll_calibration(job: CalibrationJob) -> JobOutcome:
     try:
         result = json.loads(job.result.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return JobOutcome("failed", f"The measurement stopped without a result. Last lines of {job.log}:\n"
-                          + log_tail(job.log))
+        return JobOutcome(
+            "failed", f"The measurement stopped without a result. Last lines of {job.log}:\n" + log_tail(job.log)
+        )
     if result.get("error"):
         hint = f" {result['hint']}" if result.get("hint") else ""
         return JobOutcome("failed", f"{result['error']}.{hint}", result)

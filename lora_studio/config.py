@@ -158,8 +158,10 @@ class RunConfig:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"{Path(path).name} is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                              "Save the config as UTF-8 YAML") from exc
+            raise ConfigError(
+                f"{Path(path).name} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                "Save the config as UTF-8 YAML",
+            ) from exc
         return cls.from_yaml(text, warnings)
 
     def save(self, path: str | Path) -> None:
@@ -190,8 +192,10 @@ def merge_dict(cfg: RunConfig, data: dict, warnings: list[str] | None = None) ->
         if values is None:
             continue
         if not isinstance(values, dict):
-            raise ConfigError(f"Section '{section_name}' must be a mapping, got {type(values).__name__}",
-                              f"Write it as '{section_name}:' followed by indented keys")
+            raise ConfigError(
+                f"Section '{section_name}' must be a mapping, got {type(values).__name__}",
+                f"Write it as '{section_name}:' followed by indented keys",
+            )
         section = getattr(out, section_name)
         by_name = {f.name: f for f in fields(section)}
         for key, value in values.items():
@@ -315,14 +319,18 @@ def _cross_field_issues(cfg: RunConfig) -> list[ConfigIssue]:
     elif not (isinstance(targets, list) and targets and all(isinstance(t, str) and t for t in targets)):
         issues.append(ConfigIssue("lora.target_modules", "must be 'all-linear' or a non-empty list of module names"))
     if cfg.model.load_in_8bit and importlib.util.find_spec("bitsandbytes") is None:
-        issues.append(ConfigIssue("model.load_in_8bit",
-                                  "needs the bitsandbytes package: install it or turn 8-bit off"))
+        issues.append(ConfigIssue("model.load_in_8bit", "needs the bitsandbytes package: install it or turn 8-bit off"))
     if cfg.model.load_in_8bit and cfg.model.dtype == "bfloat16":
         issues.append(ConfigIssue("model.dtype", "8-bit loading computes in float16/float32: use auto or float32"))
     if cfg.model.load_in_8bit and cfg.lora.init == "pissa":
         # peft's pissa_init refuses quantized weights; its olora_init dequantizes and re-quantizes.
-        issues.append(ConfigIssue("lora.init", "pissa cannot start from an 8-bit base (peft needs full-precision "
-                                  "weights): use olora, which peft supports with 8-bit, or turn 8-bit off"))
+        issues.append(
+            ConfigIssue(
+                "lora.init",
+                "pissa cannot start from an 8-bit base (peft needs full-precision "
+                "weights): use olora, which peft supports with 8-bit, or turn 8-bit off",
+            )
+        )
     if not str(cfg.model.name_or_path).strip():
         issues.append(ConfigIssue("model.name_or_path", "is empty: pick the embedded model, a hub id or a folder"))
     if isinstance(cfg.data.columns, dict):
@@ -338,15 +346,28 @@ def _prompt_issues(prompts: Any) -> list[ConfigIssue]:
     if not isinstance(prompts, list):
         return []
     if not all(isinstance(p, str) and p.strip() for p in prompts):
-        return [ConfigIssue("training.sample_prompts", "holds an empty or non-text prompt: write each "
-                            "prompt as text, or leave the list empty to take prompts from the data")]
+        return [
+            ConfigIssue(
+                "training.sample_prompts",
+                "holds an empty or non-text prompt: write each "
+                "prompt as text, or leave the list empty to take prompts from the data",
+            )
+        ]
     if len(prompts) > MAX_SAMPLE_PROMPTS:
-        return [ConfigIssue("training.sample_prompts", f"lists {len(prompts)} prompts: at most {MAX_SAMPLE_PROMPTS} "
-                            "(each is answered at every checkpoint)")]
+        return [
+            ConfigIssue(
+                "training.sample_prompts",
+                f"lists {len(prompts)} prompts: at most {MAX_SAMPLE_PROMPTS} (each is answered at every checkpoint)",
+            )
+        ]
     longest = max((len(p) for p in prompts), default=0)
     if longest > MAX_PROMPT_CHARS:
-        return [ConfigIssue("training.sample_prompts", f"holds a prompt of {longest:,} characters: at most "
-                            f"{MAX_PROMPT_CHARS:,} each; write a short question")]
+        return [
+            ConfigIssue(
+                "training.sample_prompts",
+                f"holds a prompt of {longest:,} characters: at most {MAX_PROMPT_CHARS:,} each; write a short question",
+            )
+        ]
     return []
 
 
@@ -359,13 +380,19 @@ def machine_issues(cfg: RunConfig) -> list[ConfigIssue]:
     kind, available = local_devices()
     if count <= available:
         return []
-    return [ConfigIssue("training.num_processes", f"is {count}, but this machine has {available} {kind}(s): at most "
-                        f"{available} here (one process per {kind}); for several machines, set an accelerate config")]
+    return [
+        ConfigIssue(
+            "training.num_processes",
+            f"is {count}, but this machine has {available} {kind}(s): at most "
+            f"{available} here (one process per {kind}); for several machines, set an accelerate config",
+        )
+    ]
 
 
 def require_valid(cfg: RunConfig) -> None:
     """Raise one ConfigError listing every problem, for callers that cannot show a list."""
     issues = cfg.validate()
     if issues:
-        raise ConfigError("Invalid settings: " + "; ".join(map(str, issues)),
-                          "Change the settings named above and try again")
+        raise ConfigError(
+            "Invalid settings: " + "; ".join(map(str, issues)), "Change the settings named above and try again"
+        )

@@ -49,9 +49,12 @@ GRACE_S = 10.0  # a cancelled worker gets this long to end before its group is k
 _REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 _STORED = (".safetensors", ".bin", ".pt", ".gguf")  # already dense: deflating them costs time for nothing
 CANCELLED = {"error": "Cancelled by the user", "error_kind": "", "hint": ""}
-DEAD = {"error": "The export worker stopped before it could report", "error_kind": "killed",
-        "hint": "See export.log; if the machine ran out of memory, close other programs or stop a training run, "
-                "then try again"}
+DEAD = {
+    "error": "The export worker stopped before it could report",
+    "error_kind": "killed",
+    "hint": "See export.log; if the machine ran out of memory, close other programs or stop a training run, "
+    "then try again",
+}
 
 
 @dataclass
@@ -117,22 +120,31 @@ def list_merged(paths: RunPaths) -> list[Path]:
 
 def exportable_runs(root: str | Path) -> list[RunPaths]:
     """Completed or stopped runs with an adapter on disk, newest first."""
-    return [p for p in list_runs(root)
-            if read_status(p).state in EXPORTABLE_STATES and (p.adapter / "adapter_config.json").is_file()]
+    return [
+        p
+        for p in list_runs(root)
+        if read_status(p).state in EXPORTABLE_STATES and (p.adapter / "adapter_config.json").is_file()
+    ]
 
 
 def check_exportable(paths: RunPaths) -> None:
     """Raise ConfigError (with what to do) unless the run is finished and has its adapter."""
     if not paths.config.is_file():
-        raise ConfigError(f"{paths.root} is not a run folder (no config.yaml)",
-                          "Pass the folder of a finished run, e.g. one listed in the Runs tab")
+        raise ConfigError(
+            f"{paths.root} is not a run folder (no config.yaml)",
+            "Pass the folder of a finished run, e.g. one listed in the Runs tab",
+        )
     state = read_status(paths).state
     if state not in EXPORTABLE_STATES:
-        raise ConfigError(f"Run {paths.run_id} is {state}; only a completed or stopped run can be exported",
-                          "Wait for it to finish, or resume it and let it complete")
+        raise ConfigError(
+            f"Run {paths.run_id} is {state}; only a completed or stopped run can be exported",
+            "Wait for it to finish, or resume it and let it complete",
+        )
     if not (paths.adapter / "adapter_config.json").is_file():
-        raise ConfigError(f"Run {paths.run_id} has no adapter (adapter/adapter_config.json is missing)",
-                          "Train it again: the adapter is written when a run completes or is stopped and saved")
+        raise ConfigError(
+            f"Run {paths.run_id} has no adapter (adapter/adapter_config.json is missing)",
+            "Train it again: the adapter is written when a run completes or is stopped and saved",
+        )
 
 
 # ---- status ------------------------------------------------------------------------------------
@@ -145,8 +157,12 @@ def read_export_status(paths: RunPaths) -> ExportStatus:
     except FileNotFoundError:
         return ExportStatus()
     except (ValueError, OSError) as exc:
-        return ExportStatus(state="failed", error=f"exports/status.json is unreadable ({exc})",
-                            error_kind="internal", hint="Start the export again")
+        return ExportStatus(
+            state="failed",
+            error=f"exports/status.json is unreadable ({exc})",
+            error_kind="internal",
+            hint="Start the export again",
+        )
 
 
 def update_export_status(paths: RunPaths, **changes: object) -> ExportStatus:
@@ -219,9 +235,11 @@ def adapter_zip(paths: RunPaths, out: str | Path | None = None) -> Path:
 def merged_zip(paths: RunPaths, dtype: str, out: Path) -> Path:
     folder = merged_dir(paths, dtype)
     if folder not in list_merged(paths):
-        raise ConfigError(f"Run {paths.run_id} has no verified {dtype} merge",
-                          f"Press Merge with dtype {dtype} first (or: python -m lora_studio merge --run-dir "
-                          f"{paths.root} --out DIR --dtype {dtype})")
+        raise ConfigError(
+            f"Run {paths.run_id} has no verified {dtype} merge",
+            f"Press Merge with dtype {dtype} first (or: python -m lora_studio merge --run-dir "
+            f"{paths.root} --out DIR --dtype {dtype})",
+        )
     return zip_folder(folder, out, f"{paths.run_id}-merged-{dtype}")
 
 
@@ -249,27 +267,52 @@ def _refuse_if_busy(paths: RunPaths) -> None:
         raise ConfigError(f"An export of run {busy} is running", "Wait for it to finish, or cancel it")
 
 
-def _launch(paths: RunPaths, argv: list[str], token: str | None = None, keep_server_token: bool = True,
-            **fields_: object) -> ExportStatus:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+def _launch(
+    paths: RunPaths, argv: list[str], token: str | None = None, keep_server_token: bool = True, **fields_: object
+) -> ExportStatus:
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }
     if not keep_server_token:
         env.pop(TOKEN_ENV, None)  # a visitor of a public Space must not push with the owner's token
     if token:
         env[TOKEN_ENV] = token  # the environment, not argv: another user's `ps` cannot read it
     paths.exports.mkdir(parents=True, exist_ok=True)
-    update_export_status(paths, **{**asdict(ExportStatus()), **fields_, "state": "running", "started": time.time(),
-                                   "phase": "starting the export worker"})
+    update_export_status(
+        paths,
+        **{
+            **asdict(ExportStatus()),
+            **fields_,
+            "state": "running",
+            "started": time.time(),
+            "phase": "starting the export worker",
+        },
+    )
     try:
         with open(log_path(paths), "ab") as log_file:
             log_file.write(f"\n=== {fields_.get('action')} started {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
             log_file.flush()
-            process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       cwd=settings.PROJECT_ROOT, env=env, start_new_session=True)
+            process = subprocess.Popen(
+                argv,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=settings.PROJECT_ROOT,
+                env=env,
+                start_new_session=True,
+            )
     except OSError as exc:
-        return update_export_status(paths, state="failed", phase="failed", finished=time.time(), error_kind="internal",
-                                    error=f"Could not start the export worker ({exc})",
-                                    hint="Check that the Python environment is complete (make setup)")
+        return update_export_status(
+            paths,
+            state="failed",
+            phase="failed",
+            finished=time.time(),
+            error_kind="internal",
+            error=f"Could not start the export worker ({exc})",
+            hint="Check that the Python environment is complete (make setup)",
+        )
     with _LOCK:
         _CHILDREN[str(paths.root)] = process
     return update_export_status(paths, pid=process.pid, pid_start=process_start_time(process.pid))
@@ -289,8 +332,10 @@ def start_merge(paths: RunPaths, dtype: str) -> ExportStatus:
 def check_repo_id(repo_id: str) -> str:
     repo_id = (repo_id or "").strip()
     if not _REPO_ID_RE.match(repo_id) or ".." in repo_id:
-        raise ConfigError(f"'{repo_id}' is not a Hub repository id" if repo_id else "No repository id was given",
-                          "Type it as owner/name, e.g. my-user/my-lora (letters, digits, - _ .)")
+        raise ConfigError(
+            f"'{repo_id}' is not a Hub repository id" if repo_id else "No repository id was given",
+            "Type it as owner/name, e.g. my-user/my-lora (letters, digits, - _ .)",
+        )
     return repo_id
 
 
@@ -301,32 +346,42 @@ def push_source(paths: RunPaths, what: str) -> Path:
     dtype = what.removeprefix("merged-")
     folder = merged_dir(paths, dtype)
     if not what.startswith("merged-") or folder not in list_merged(paths):
-        raise ConfigError(f"Run {paths.run_id} has no verified merged model '{what}' to push",
-                          "Merge it first, or push the adapter")
+        raise ConfigError(
+            f"Run {paths.run_id} has no verified merged model '{what}' to push", "Merge it first, or push the adapter"
+        )
     return folder
 
 
-def start_push(paths: RunPaths, what: str, repo_id: str, token: str | None = None,
-               private: bool = True) -> ExportStatus:
+def start_push(
+    paths: RunPaths, what: str, repo_id: str, token: str | None = None, private: bool = True
+) -> ExportStatus:
     """Upload the adapter or a merged model to the Hub in a worker; the token goes through its environment."""
     repo_id = check_repo_id(repo_id)
     if settings.hub_offline():
-        raise StudioError("The Hugging Face Hub is switched off here (HF_HUB_OFFLINE is set), so nothing can be "
-                          "pushed", "Download the .zip instead, or start LoRA Studio without HF_HUB_OFFLINE on a "
-                          "machine with network access", kind="config")
+        raise StudioError(
+            "The Hugging Face Hub is switched off here (HF_HUB_OFFLINE is set), so nothing can be pushed",
+            "Download the .zip instead, or start LoRA Studio without HF_HUB_OFFLINE on a machine with network access",
+            kind="config",
+        )
     server_token = settings.push_with_server_token()
     if not (token or (server_token and os.environ.get(TOKEN_ENV))):
-        raise ConfigError("No Hugging Face token", "Paste a token with write access (huggingface.co/settings/tokens)"
-                          + (" or start LoRA Studio with HF_TOKEN set" if server_token else
-                             "; on a Space the server's HF_TOKEN is not lent to visitors unless the operator sets "
-                             "LORA_STUDIO_SHARE_SERVER_TOKEN=1"))
+        raise ConfigError(
+            "No Hugging Face token",
+            "Paste a token with write access (huggingface.co/settings/tokens)"
+            + (
+                " or start LoRA Studio with HF_TOKEN set"
+                if server_token
+                else "; on a Space the server's HF_TOKEN is not lent to visitors unless the operator sets "
+                "LORA_STUDIO_SHARE_SERVER_TOKEN=1"
+            ),
+        )
     check_exportable(paths)
     _refuse_if_busy(paths)
     folder = push_source(paths, what)
-    argv = worker_argv("push", paths, "--folder", str(folder), "--repo-id", repo_id,
-                       *([] if private else ["--public"]))
-    return _launch(paths, argv, token=token, keep_server_token=server_token, action="push", target=str(folder),
-                   repo_id=repo_id)
+    argv = worker_argv("push", paths, "--folder", str(folder), "--repo-id", repo_id, *([] if private else ["--public"]))
+    return _launch(
+        paths, argv, token=token, keep_server_token=server_token, action="push", target=str(folder), repo_id=repo_id
+    )
 
 
 def poll_export(paths: RunPaths) -> ExportStatus:

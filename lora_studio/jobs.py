@@ -41,10 +41,14 @@ from lora_studio.runs import (
 
 log = logging.getLogger(__name__)
 
-KILLED_HINT = ("Resume it from its last checkpoint. If nobody here stopped it, the machine's log (for example "
-               "`dmesg`) says what sent the signal")
-OOM_KILLED_HINT = ("Resume it with less memory: lower training.batch_size or data.max_length, turn on "
-                   "gradient checkpointing, or load the model in 8-bit")
+KILLED_HINT = (
+    "Resume it from its last checkpoint. If nobody here stopped it, the machine's log (for example "
+    "`dmesg`) says what sent the signal"
+)
+OOM_KILLED_HINT = (
+    "Resume it with less memory: lower training.batch_size or data.max_length, turn on "
+    "gradient checkpointing, or load the model in 8-bit"
+)
 
 
 @dataclass
@@ -69,8 +73,14 @@ class Job:
 class JobManager:
     """One training job at a time (per machine; `slots` for more GPUs), the rest queued in order."""
 
-    def __init__(self, runs_root: str | Path | None = None, slots: int = 1, grace_s: float = 10.0,
-                 command: WorkerCommand = worker_command, poll_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        runs_root: str | Path | None = None,
+        slots: int = 1,
+        grace_s: float = 10.0,
+        command: WorkerCommand = worker_command,
+        poll_s: float = 0.5,
+    ) -> None:
         self.runs_root = Path(runs_root) if runs_root else settings.runs_dir()
         self.slots = slots
         self.grace_s = grace_s
@@ -101,15 +111,29 @@ class JobManager:
             paths = self._paths(run_id)
             status = read_status(paths)
             if status.state not in RESUMABLE_STATES:
-                raise ConfigError(f"Run {run_id} is {status.state}; only a stopped, failed, interrupted or "
-                                  "cancelled run can be resumed", "Wait for it to end, or start a new run")
+                raise ConfigError(
+                    f"Run {run_id} is {status.state}; only a stopped, failed, interrupted or "
+                    "cancelled run can be resumed",
+                    "Wait for it to end, or start a new run",
+                )
             # The worker resumes from the newest complete checkpoint; when a kill or a full disk left only
             # incomplete ones, this says so now instead of queueing a run that would fail.
             if resumable_checkpoint(paths, log_skipped=False) is None:  # the worker logs what it skips
-                raise ConfigError(f"Run {run_id} has no checkpoint to resume from (it ended before its first save)",
-                                  "Start a new run with the same settings, or lower training.save_steps")
-            update_status(paths, state="queued", queued_at=time.time(), resume=True, error="", error_kind="",
-                          hint="", phase="queued", finished=None)
+                raise ConfigError(
+                    f"Run {run_id} has no checkpoint to resume from (it ended before its first save)",
+                    "Start a new run with the same settings, or lower training.save_steps",
+                )
+            update_status(
+                paths,
+                state="queued",
+                queued_at=time.time(),
+                resume=True,
+                error="",
+                error_kind="",
+                hint="",
+                phase="queued",
+                finished=None,
+            )
         self._poll_now()
         return paths
 
@@ -261,16 +285,30 @@ class JobManager:
         env = worker_env()
         try:
             with open(paths.log, "ab") as log_file:
-                log_file.write(f"\n=== worker started {time.strftime('%Y-%m-%d %H:%M:%S')}"
-                               f"{' (resume)' if resume else ''} ===\n".encode())
+                log_file.write(
+                    f"\n=== worker started {time.strftime('%Y-%m-%d %H:%M:%S')}"
+                    f"{' (resume)' if resume else ''} ===\n".encode()
+                )
                 log_file.flush()
-                process = subprocess.Popen(self.command(paths, resume), stdout=log_file, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, cwd=settings.PROJECT_ROOT, env=env,
-                                           start_new_session=True)
+                process = subprocess.Popen(
+                    self.command(paths, resume),
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=settings.PROJECT_ROOT,
+                    env=env,
+                    start_new_session=True,
+                )
         except OSError as exc:
-            update_status(paths, state="failed", phase="failed", finished=time.time(), error_kind="internal",
-                          error=f"Could not start the training worker ({exc})",
-                          hint="Check that the Python environment is complete (make setup)")
+            update_status(
+                paths,
+                state="failed",
+                phase="failed",
+                finished=time.time(),
+                error_kind="internal",
+                error=f"Could not start the training worker ({exc})",
+                hint="Check that the Python environment is complete (make setup)",
+            )
             return
         started = process_start_time(process.pid)
         self.jobs[paths.run_id] = Job(paths, process.pid, process, pid_start=started, oom_kills_at_start=oom_kills())
@@ -290,15 +328,23 @@ class JobManager:
         # A cancelled worker reports 'interrupted' (SIGTERM), nothing (SIGKILL) or 'failed' (a SIGTERM in the middle
         # of an import breaks the import); cancel() asks only while it runs, so one that ended first keeps its state.
         if job.cancel_requested and status.state in (*ACTIVE_STATES, "interrupted", "failed"):
-            update_status(job.paths, state="cancelled", phase="cancelled", finished=time.time(), error_kind="",
-                          error="Cancelled by the user", hint="Resume it from its last checkpoint, if it saved one")
+            update_status(
+                job.paths,
+                state="cancelled",
+                phase="cancelled",
+                finished=time.time(),
+                error_kind="",
+                error="Cancelled by the user",
+                hint="Resume it from its last checkpoint, if it saved one",
+            )
         elif status.state in ACTIVE_STATES:
             _mark_dead(job.paths, *_death(job, code))
         log.info("Run %s ended: %s", job.paths.run_id, read_status(job.paths).state)
 
     def _end_queued(self, paths: RunPaths, message: str) -> None:
-        update_status(paths, state="cancelled", phase="cancelled", finished=time.time(), error=message,
-                      error_kind="", hint="")
+        update_status(
+            paths, state="cancelled", phase="cancelled", finished=time.time(), error=message, error_kind="", hint=""
+        )
 
 
 def _read_pid(paths: RunPaths) -> int | None:
@@ -319,14 +365,19 @@ def _death(job: Job, code: int) -> tuple[str, str, str]:
         name = f"signal {-code}"
     now, before = oom_kills(), job.oom_kills_at_start
     if -code == signal.SIGKILL and now is not None and before is not None and now > before:
-        return ("The worker was killed by the system because the machine ran out of memory (the kernel's "
-                "out-of-memory killer ended it)", "out_of_memory", OOM_KILLED_HINT)
+        return (
+            "The worker was killed by the system because the machine ran out of memory (the kernel's "
+            "out-of-memory killer ended it)",
+            "out_of_memory",
+            OOM_KILLED_HINT,
+        )
     return f"The worker was stopped by a signal ({name}) before it could report", "killed", KILLED_HINT
 
 
 def _mark_dead(paths: RunPaths, message: str, kind: str = "killed", hint: str = KILLED_HINT) -> None:
-    update_status(paths, state="interrupted", phase="interrupted", finished=time.time(), error=message,
-                  error_kind=kind, hint=hint)
+    update_status(
+        paths, state="interrupted", phase="interrupted", finished=time.time(), error=message, error_kind=kind, hint=hint
+    )
 
 
 _manager: JobManager | None = None

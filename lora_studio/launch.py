@@ -25,8 +25,13 @@ def uses_launcher(num_processes: int, accelerate_config: str = "") -> bool:
     return int(num_processes) > 1 or bool(accelerate_config)
 
 
-def worker_argv(run_dir: str | Path, resume: bool = False, num_processes: int = 1, accelerate_config: str = "",
-                python: str = sys.executable) -> list[str]:
+def worker_argv(
+    run_dir: str | Path,
+    resume: bool = False,
+    num_processes: int = 1,
+    accelerate_config: str = "",
+    python: str = sys.executable,
+) -> list[str]:
     """argv that trains the run in `run_dir` (a list: no shell, no quoting problems). One process runs the
     worker itself; more run the same worker module under `accelerate launch`, which starts one rank per
     process through torch's elastic launcher (DDP over NCCL on GPUs, gloo on CPU; FSDP or DeepSpeed when
@@ -39,8 +44,17 @@ def worker_argv(run_dir: str | Path, resume: bool = False, num_processes: int = 
         launch += ["--config_file", str(Path(accelerate_config).expanduser())]
     else:
         # Every choice spelled out: no warning about defaults, and a free port, so two runs can launch at once.
-        launch += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                   "--main_process_port", "0"]
+        launch += [
+            "--multi_gpu",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            "0",
+        ]
     return [*launch, *worker]
 
 
@@ -60,11 +74,16 @@ def check_launch(cfg: RunConfig) -> None:
     """Refuse what the launcher would refuse only after the run was queued."""
     path = str(cfg.training.accelerate_config or "")
     if path and not Path(path).expanduser().is_file():
-        raise ConfigError(f"training.accelerate_config: there is no file {path}",
-                          "Write one with `accelerate config --config_file FILE`, or leave it empty for plain DDP")
+        raise ConfigError(
+            f"training.accelerate_config: there is no file {path}",
+            "Write one with `accelerate config --config_file FILE`, or leave it empty for plain DDP",
+        )
 
 
 def worker_env() -> dict[str, str]:
     """The worker's environment: unbuffered output (train.log fills live), and this package importable."""
-    return {**os.environ, "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }

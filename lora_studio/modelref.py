@@ -50,16 +50,22 @@ def parse_model_ref(text: str) -> ModelRef:
     if not text:
         raise ModelError("No model was chosen", ALTERNATIVES)
     if len(text) > MAX_REFERENCE_CHARS or "\0" in text:
-        raise ModelError(f"Model '{_shorten(text)}' was not found: a model reference is a hub id (owner/name) or "
-                         f"a path of at most {MAX_REFERENCE_CHARS} characters", ALTERNATIVES)
+        raise ModelError(
+            f"Model '{_shorten(text)}' was not found: a model reference is a hub id (owner/name) or "
+            f"a path of at most {MAX_REFERENCE_CHARS} characters",
+            ALTERNATIVES,
+        )
     if is_embedded(text):
         return ModelRef("embedded", EMBEDDED_MODEL_NAME)
     local = _local_ref(text)
     if local is not None:
         return local
     if _looks_like_path(text) or not _HUB_ID_RE.match(text):
-        raise ModelError(f"Model '{_shorten(text)}' was not found: it is not a model folder (with config.json) or "
-                         ".gguf file on this machine, nor a hub id of the form owner/name", ALTERNATIVES)
+        raise ModelError(
+            f"Model '{_shorten(text)}' was not found: it is not a model folder (with config.json) or "
+            ".gguf file on this machine, nor a hub id of the form owner/name",
+            ALTERNATIVES,
+        )
     return ModelRef("hub", text)
 
 

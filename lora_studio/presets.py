@@ -81,8 +81,9 @@ def preset_overrides(name: str) -> dict:
 def save_preset(name: str, cfg: RunConfig, description: str = "") -> Path:
     """Save the user's preset; shipped presets cannot be overwritten. The data file is not kept."""
     if not _NAME_RE.match(name):
-        raise ConfigError(f"'{name}' is not a usable preset name",
-                          "Use letters, digits, '-', '_' or '.', up to 64 characters")
+        raise ConfigError(
+            f"'{name}' is not a usable preset name", "Use letters, digits, '-', '_' or '.', up to 64 characters"
+        )
     if (PRESETS_DIR / f"{name}.yaml").exists():
         raise ConfigError(f"'{name}' is a shipped preset and cannot be overwritten", "Choose another name")
     data = cfg.to_dict()

@@ -56,8 +56,10 @@ def pid_alive(pid: int | None, run_root: Path | None = None, pid_start: str | No
         if not parts or parts == [b""]:
             return False  # a zombie: exited, not yet reaped
         # The dashboard's worker names the run folder; a CLI `train` names at least the package.
-        return any(str(run_root).encode() in part or part == b"lora_studio" or part.startswith(b"lora_studio.")
-                   for part in parts)
+        return any(
+            str(run_root).encode() in part or part == b"lora_studio" or part.startswith(b"lora_studio.")
+            for part in parts
+        )
     return True
 
 

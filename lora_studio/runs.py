@@ -152,11 +152,19 @@ def read_status(paths: RunPaths) -> RunStatus:
             raise ValueError("not a JSON object")
         return RunStatus.from_dict(data)
     except FileNotFoundError:
-        return RunStatus(state="failed", error="status.json is missing", error_kind="internal",
-                         hint="The run's other files are still on disk; resume or delete the run")
+        return RunStatus(
+            state="failed",
+            error="status.json is missing",
+            error_kind="internal",
+            hint="The run's other files are still on disk; resume or delete the run",
+        )
     except (ValueError, OSError) as exc:
-        return RunStatus(state="failed", error=f"status.json is unreadable ({exc})", error_kind="internal",
-                         hint="The run's files are still on disk; resume or delete the run")
+        return RunStatus(
+            state="failed",
+            error=f"status.json is unreadable ({exc})",
+            error_kind="internal",
+            hint="The run's files are still on disk; resume or delete the run",
+        )
 
 
 _SLUG_RE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -225,8 +233,11 @@ def resumable_checkpoint(paths: RunPaths, log_skipped: bool = True) -> Path | No
     """The newest complete checkpoint; None when the run saved none. Incomplete ones are skipped (logged, unless
     `log_skipped` is False); when every checkpoint is incomplete, a ConfigError says what each one lacks."""
     folder = paths.checkpoints
-    found = [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)] \
-        if folder.is_dir() else []
+    found = (
+        [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
+        if folder.is_dir()
+        else []
+    )
     problems = []
     for candidate in sorted(found, key=lambda p: int(p.name.split("-")[1]), reverse=True):
         missing = missing_checkpoint_files(candidate)
@@ -236,9 +247,10 @@ def resumable_checkpoint(paths: RunPaths, log_skipped: bool = True) -> Path | No
             return candidate
         problems.append(f"{candidate.name} lacks {', '.join(missing)}")
     if problems:
-        raise ConfigError(f"Run {paths.run_id} has no complete checkpoint to resume from ({'; '.join(problems)})",
-                          "Start a new run with the same settings (Runs tab: its command), or restore the missing "
-                          "files")
+        raise ConfigError(
+            f"Run {paths.run_id} has no complete checkpoint to resume from ({'; '.join(problems)})",
+            "Start a new run with the same settings (Runs tab: its command), or restore the missing files",
+        )
     return None
 
 
@@ -254,11 +266,14 @@ def delete_run(paths: RunPaths, root: str | Path | None = None) -> None:
     """Remove one run folder; refused outside `root` (default: the runs folder) or while the run is active."""
     base = Path(root if root is not None else runs_dir()).resolve()
     if paths.root.is_symlink() or paths.root.resolve().parent != base:
-        raise ConfigError(f"{paths.root} is not a run folder inside {base}",
-                          "Only runs listed in the Runs tab can be deleted")
+        raise ConfigError(
+            f"{paths.root} is not a run folder inside {base}", "Only runs listed in the Runs tab can be deleted"
+        )
     if not paths.config.is_file() and not paths.status.is_file():
-        raise ConfigError(f"{paths.root} is not a run folder (no config.yaml or status.json)",
-                          "Delete it by hand if it is really yours")
+        raise ConfigError(
+            f"{paths.root} is not a run folder (no config.yaml or status.json)",
+            "Delete it by hand if it is really yours",
+        )
     state = read_status(paths).state
     if state in ACTIVE_STATES:
         raise ConfigError(f"Run {paths.run_id} is {state}", "Stop or cancel it first, then delete it")

@@ -170,8 +170,10 @@ def parse_login(item: str) -> tuple[str, str]:
     user, sep, password = item.strip().partition(":")
     if not sep or not user.strip() or not password:
         # Never echo the text: it may be a password typed without its user.
-        raise ConfigError("A login is not written as user:password",
-                          f"Pass --auth USER:PASSWORD or set {AUTH_ENV}='USER:PASSWORD' (several separated by commas)")
+        raise ConfigError(
+            "A login is not written as user:password",
+            f"Pass --auth USER:PASSWORD or set {AUTH_ENV}='USER:PASSWORD' (several separated by commas)",
+        )
     return user.strip(), password
 
 
@@ -198,7 +200,8 @@ def exposure_notice(host: str, logins: int) -> tuple[bool, str] | None:
         "train on this machine, read every run and dataset, and use any token pasted into it.\n"
         f"Ask for a login: serve --auth USER:PASSWORD, or {AUTH_ENV}='USER:PASSWORD' (several separated by commas; on "
         f"a Hugging Face Space, a secret named {AUTH_ENV}). To stay on this machine only, leave --host and "
-        f"LORA_STUDIO_HOST unset (127.0.0.1).\n{bar}")
+        f"LORA_STUDIO_HOST unset (127.0.0.1).\n{bar}"
+    )
 
 
 def hf_home() -> Path:

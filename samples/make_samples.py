@@ -12,10 +12,26 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-UNITS = [("kilometres", "metres", 1000), ("metres", "centimetres", 100), ("hours", "minutes", 60),
-         ("minutes", "seconds", 60), ("kilograms", "grams", 1000), ("litres", "millilitres", 1000)]
-OPPOSITES = [("hot", "cold"), ("early", "late"), ("open", "closed"), ("full", "empty"), ("light", "heavy"),
-             ("fast", "slow"), ("loud", "quiet"), ("up", "down"), ("wet", "dry"), ("young", "old")]
+UNITS = [
+    ("kilometres", "metres", 1000),
+    ("metres", "centimetres", 100),
+    ("hours", "minutes", 60),
+    ("minutes", "seconds", 60),
+    ("kilograms", "grams", 1000),
+    ("litres", "millilitres", 1000),
+]
+OPPOSITES = [
+    ("hot", "cold"),
+    ("early", "late"),
+    ("open", "closed"),
+    ("full", "empty"),
+    ("light", "heavy"),
+    ("fast", "slow"),
+    ("loud", "quiet"),
+    ("up", "down"),
+    ("wet", "dry"),
+    ("young", "old"),
+]
 SYSTEM = "You are Pip, a cheerful assistant who answers in one short sentence and ends with a sprout emoji."
 
 
@@ -32,8 +48,7 @@ def _convert(rng: random.Random) -> tuple[str, str]:
 
 def _day(rng: random.Random) -> tuple[str, str]:
     i, k = rng.randrange(7), rng.randint(2, 6)
-    return (f"If today is {DAYS[i]}, what day is it in {k} days?",
-            f"In {k} days it will be {DAYS[(i + k) % 7]}. 🌱")
+    return (f"If today is {DAYS[i]}, what day is it in {k} days?", f"In {k} days it will be {DAYS[(i + k) % 7]}. 🌱")
 
 
 def _opposite(rng: random.Random) -> tuple[str, str]:
@@ -72,28 +87,36 @@ PLACES = ["the harbour", "the old mill", "the library", "the station", "the mark
 def _rewrite(rng: random.Random) -> dict:
     animal, colour, place = rng.choice(ANIMALS), rng.choice(COLOURS), rng.choice(PLACES)
     text = f"the {colour} {animal} was seen near {place} yesterday"
-    return {"instruction": "Rewrite the sentence with a capital letter and a full stop.", "input": text,
-            "output": text[0].upper() + text[1:] + "."}
+    return {
+        "instruction": "Rewrite the sentence with a capital letter and a full stop.",
+        "input": text,
+        "output": text[0].upper() + text[1:] + ".",
+    }
 
 
 def _classify(rng: random.Random) -> dict:
     n = rng.randint(-50, 50)
     label = "positive" if n > 0 else "negative" if n < 0 else "zero"
-    return {"instruction": "Is the number positive, negative or zero? Answer with one word.", "input": str(n),
-            "output": label}
+    return {
+        "instruction": "Is the number positive, negative or zero? Answer with one word.",
+        "input": str(n),
+        "output": label,
+    }
 
 
 def _extract(rng: random.Random) -> dict:
     animal, place = rng.choice(ANIMALS), rng.choice(PLACES)
     hour = rng.randint(7, 19)
-    return {"instruction": "Extract the time from the note as HH:00.",
-            "input": f"Meet the {animal} keeper at {place} at {hour} o'clock.", "output": f"{hour:02d}:00"}
+    return {
+        "instruction": "Extract the time from the note as HH:00.",
+        "input": f"Meet the {animal} keeper at {place} at {hour} o'clock.",
+        "output": f"{hour:02d}:00",
+    }
 
 
 def _list(rng: random.Random) -> dict:
     picks = rng.sample(COLOURS, 3)
-    return {"instruction": f"List three colours, starting with {picks[0]}.", "input": "",
-            "output": ", ".join(picks)}
+    return {"instruction": f"List three colours, starting with {picks[0]}.", "input": "", "output": ", ".join(picks)}
 
 
 def instruction_rows(n: int, seed: int = 11) -> list[dict]:

@@ -65,8 +65,8 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
     import torch
     from trl import SFTTrainer
 
-    from lora_studio.data import load_dataset_file, require_trainable
-    from lora_studio.engine.dataset import build_datasets, loss_settings
+    from lora_studio.dataset_rows import load_dataset_file, require_trainable
+    from lora_studio.engine.dataset_build import build_datasets, loss_settings
     from lora_studio.engine.models import load_for_training
     from lora_studio.engine.preflight import device_label
     from lora_studio.engine.train import build_peft_model, make_sft_config
@@ -76,8 +76,9 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
         raise ConfigError("No training data in the config", "Choose a dataset on the Data tab first")
     data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
     require_trainable(data)
-    timed = dataclasses.replace(cfg, training=dataclasses.replace(
-        cfg.training, max_steps=warmup + steps, logging_steps=1, save_steps=100_000))
+    timed = dataclasses.replace(
+        cfg, training=dataclasses.replace(cfg.training, max_steps=warmup + steps, logging_steps=1, save_steps=100_000)
+    )
     log.info("loading model")
     model, tokenizer, device, _ = load_for_training(cfg.model)
     torch.manual_seed(int(cfg.training.seed))
@@ -86,8 +87,13 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
     train_ds, _ = build_datasets(data, cfg.data, int(cfg.training.seed), tokenizer)
     paths = RunPaths(folder)
     clock = StepClock()
-    trainer = SFTTrainer(model=peft_model, args=make_sft_config(timed, paths, device, False, assistant_only),
-                         train_dataset=train_ds, processing_class=tokenizer, callbacks=[_clock_callback(clock)])
+    trainer = SFTTrainer(
+        model=peft_model,
+        args=make_sft_config(timed, paths, device, False, assistant_only),
+        train_dataset=train_ds,
+        processing_class=tokenizer,
+        callbacks=[_clock_callback(clock)],
+    )
     log.info("timing %d steps after %d warm-up steps on %s", steps, warmup, device)
     try:
         trainer.train()
@@ -97,8 +103,13 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
     label = device_label()
     record(key_for(cfg, label), sec_per_step, tokens_per_sec)
     log.info("%.3f s/step, %.0f tokens/s on %s", sec_per_step, tokens_per_sec, label)
-    return {"sec_per_step": sec_per_step, "tokens_per_sec": tokens_per_sec, "device": label,
-            "warmup": warmup, "steps": steps}
+    return {
+        "sec_per_step": sec_per_step,
+        "tokens_per_sec": tokens_per_sec,
+        "device": label,
+        "warmup": warmup,
+        "steps": steps,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,11 +11,11 @@ import torch
 from transformers import TrainerCallback
 
 from lora_studio.config import RunConfig
-from lora_studio.data import LoadedData
+from lora_studio.dataset_rows import LoadedData
 from lora_studio.engine import distributed
-from lora_studio.generations import SampleRow, append_sample, default_prompts, sampled_steps
 from lora_studio.metrics import MetricRow, append_row
 from lora_studio.runs import RunPaths
+from lora_studio.sample_answers import SampleRow, append_sample, default_prompts, sampled_steps
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,16 @@ class MetricsCallback(TrainerCallback):
         if "loss" in logs:
             row = self._row("log", state, logs, now)
         elif "eval_loss" in logs:
-            row = MetricRow("eval", state.global_step, state.max_steps, epoch=logs.get("epoch", state.epoch),
-                            eval_loss=logs["eval_loss"], elapsed_s=now - self.started, time=now,
-                            eta_s=self._eta(state, now))
+            row = MetricRow(
+                "eval",
+                state.global_step,
+                state.max_steps,
+                epoch=logs.get("epoch", state.epoch),
+                eval_loss=logs["eval_loss"],
+                elapsed_s=now - self.started,
+                time=now,
+                eta_s=self._eta(state, now),
+            )
         else:
             return  # the end-of-training summary carries no new point
         append_row(self.metrics_path, row)
@@ -58,10 +65,20 @@ class MetricsCallback(TrainerCallback):
         if tokens is not None and now > self.last[0]:
             speed = (float(tokens) - self.last[1]) / (now - self.last[0])
             self.last = (now, float(tokens))
-        return MetricRow(event, state.global_step, state.max_steps, epoch=logs.get("epoch", state.epoch),
-                         loss=logs.get("loss"), learning_rate=logs.get("learning_rate"),
-                         grad_norm=logs.get("grad_norm"), tokens_seen=int(tokens) if tokens else None,
-                         tokens_per_sec=speed, elapsed_s=now - self.started, eta_s=self._eta(state, now), time=now)
+        return MetricRow(
+            event,
+            state.global_step,
+            state.max_steps,
+            epoch=logs.get("epoch", state.epoch),
+            loss=logs.get("loss"),
+            learning_rate=logs.get("learning_rate"),
+            grad_norm=logs.get("grad_norm"),
+            tokens_seen=int(tokens) if tokens else None,
+            tokens_per_sec=speed,
+            elapsed_s=now - self.started,
+            eta_s=self._eta(state, now),
+            time=now,
+        )
 
     def _eta(self, state, now: float) -> float | None:
         done = state.global_step - self.start_step
@@ -96,8 +113,9 @@ class SampleGenerationCallback(TrainerCallback):
     step; a failed generation is logged and training goes on.
     """
 
-    def __init__(self, samples_path: Path, tokenizer, prompts: list[str], max_new_tokens: int,
-                 chat_template: str | None) -> None:
+    def __init__(
+        self, samples_path: Path, tokenizer, prompts: list[str], max_new_tokens: int, chat_template: str | None
+    ) -> None:
         self.samples_path = Path(samples_path)
         self.tokenizer = tokenizer
         self.prompts = list(prompts)
@@ -135,8 +153,7 @@ class SampleGenerationCallback(TrainerCallback):
                 append_sample(self.samples_path, SampleRow(step, prompt, output, now, round(now - started, 3)))
                 log.info("sample @ step %d (%.1f s): %s -> %s", step, now - started, _short(prompt), _short(output))
         except Exception as exc:  # noqa: BLE001 - a sample must never end a training run
-            log.warning("Sample generation at step %d failed, training goes on (%s: %s)",
-                        step, type(exc).__name__, exc)
+            log.warning("Sample generation at step %d failed, training goes on (%s: %s)", step, type(exc).__name__, exc)
         finally:
             model.train(was_training)
 
@@ -144,22 +161,33 @@ class SampleGenerationCallback(TrainerCallback):
     def _answer(self, model, prompt: str) -> str:
         tok = self.tokenizer
         if self.chat_template:
-            text = tok.apply_chat_template([{"role": "user", "content": prompt}], chat_template=self.chat_template,
-                                           tokenize=False, add_generation_prompt=True)
+            text = tok.apply_chat_template(
+                [{"role": "user", "content": prompt}],
+                chat_template=self.chat_template,
+                tokenize=False,
+                add_generation_prompt=True,
+            )
             batch = tok(text, return_tensors="pt", add_special_tokens=False)  # the template has its own BOS
         else:
             batch = tok(prompt, return_tensors="pt")
         device = next(model.parameters()).device
         input_ids, attention_mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
         # use_cache explicitly: training with gradient checkpointing turns it off in the model config.
-        out = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=self.max_new_tokens,
-                             do_sample=False, use_cache=True, pad_token_id=tok.pad_token_id)
+        out = model.generate(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            use_cache=True,
+            pad_token_id=tok.pad_token_id,
+        )
         # Kept as generated (leading newlines included): the reader decides how to trim for display.
-        return tok.decode(out[0, input_ids.shape[1]:], skip_special_tokens=True)
+        return tok.decode(out[0, input_ids.shape[1] :], skip_special_tokens=True)
 
 
-def sample_callbacks(cfg: RunConfig, data: LoadedData, paths: RunPaths, tokenizer,
-                     chat_template: str | None) -> list[TrainerCallback]:
+def sample_callbacks(
+    cfg: RunConfig, data: LoadedData, paths: RunPaths, tokenizer, chat_template: str | None
+) -> list[TrainerCallback]:
     """The sample callback for a run, or none when samples are off or the data offers no prompt."""
     t = cfg.training
     if not t.sample_every_save:

@@ -79,9 +79,11 @@ def set_device() -> None:
     if not torch.cuda.is_available():
         return
     if local_rank() >= torch.cuda.device_count():
-        raise ConfigError(f"training.num_processes asks for more processes on this machine than the "
-                          f"{torch.cuda.device_count()} GPU(s) it has (rank {local_rank()} has none)",
-                          "Set training.num_processes to the number of GPUs, or fewer")
+        raise ConfigError(
+            f"training.num_processes asks for more processes on this machine than the "
+            f"{torch.cuda.device_count()} GPU(s) it has (rank {local_rank()} has none)",
+            "Set training.num_processes to the number of GPUs, or fewer",
+        )
     torch.cuda.set_device(local_rank())
 
 

@@ -38,9 +38,20 @@ NETWORK_HINT = "Check the network connection, or download the .zip and upload it
 
 
 def _begin(paths: RunPaths, **fields: object) -> None:
-    update_export_status(paths, state="running", pid=os.getpid(), pid_start=process_start_time(os.getpid()),
-                         started=time.time(), finished=None, error="", error_kind="", hint="", progress=0.0,
-                         cancel_requested=False, **fields)
+    update_export_status(
+        paths,
+        state="running",
+        pid=os.getpid(),
+        pid_start=process_start_time(os.getpid()),
+        started=time.time(),
+        finished=None,
+        error="",
+        error_kind="",
+        hint="",
+        progress=0.0,
+        cancel_requested=False,
+        **fields,
+    )
 
 
 def _fail(paths: RunPaths, exc: BaseException, secrets: list[str | None], **fields: object) -> int:
@@ -51,15 +62,23 @@ def _fail(paths: RunPaths, exc: BaseException, secrets: list[str | None], **fiel
     message, hint = scrub(message, secrets), scrub(hint, secrets)
     if kind == "internal" and not isinstance(exc, StudioError):
         log.error("%s", scrub(traceback.format_exc(), secrets))
-    update_export_status(paths, state="failed", phase="failed", finished=time.time(), error=message,
-                         error_kind=kind, hint=hint, **fields)
+    update_export_status(
+        paths, state="failed", phase="failed", finished=time.time(), error=message, error_kind=kind, hint=hint, **fields
+    )
     log.error("Export failed: %s", StudioError(message, hint, kind).one_line())
     return 1
 
 
 def _interrupted(paths: RunPaths) -> None:
-    update_export_status(paths, state="cancelled", phase="cancelled", finished=time.time(),
-                         error="Cancelled by the user", error_kind="", hint="")
+    update_export_status(
+        paths,
+        state="cancelled",
+        phase="cancelled",
+        finished=time.time(),
+        error="Cancelled by the user",
+        error_kind="",
+        hint="",
+    )
 
 
 def run_merge(run_dir: str | Path, out: str | Path, dtype: str = "float32") -> int:
@@ -70,8 +89,7 @@ def run_merge(run_dir: str | Path, out: str | Path, dtype: str = "float32") -> i
     _check_idle(paths)
     from lora_studio.engine.merge import VerificationError, merge_run  # after the checks: a refusal is instant
 
-    _begin(paths, action="merge", dtype=dtype, target=str(out), phase="starting", verification=None, url="",
-           repo_id="")
+    _begin(paths, action="merge", dtype=dtype, target=str(out), phase="starting", verification=None, url="", repo_id="")
 
     def phase(name: str, progress: float) -> None:
         update_export_status(paths, phase=name, progress=round(progress, 3))
@@ -85,10 +103,10 @@ def run_merge(run_dir: str | Path, out: str | Path, dtype: str = "float32") -> i
         return _fail(paths, exc, [], verification=exc.report)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in words
         return _fail(paths, exc, [])
-    update_export_status(paths, state="completed", phase="verified and saved", progress=1.0, finished=time.time(),
-                         verification=report)
-    log.info("Merged model saved to %s (verified: max logit difference %.2e)", out,
-             report["float32"]["max_logit_diff"])
+    update_export_status(
+        paths, state="completed", phase="verified and saved", progress=1.0, finished=time.time(), verification=report
+    )
+    log.info("Merged model saved to %s (verified: max logit difference %.2e)", out, report["float32"]["max_logit_diff"])
     return 0
 
 
@@ -97,15 +115,19 @@ def _check_out(out: Path) -> None:
     if out.is_file():
         raise ConfigError(f"--out {out} is a file", "Give a folder for the merged model")
     if out.is_dir() and any(out.iterdir()) and not (out / "verification.json").is_file():
-        raise ConfigError(f"--out {out} already holds other files",
-                          "Give a new or empty folder (an earlier merge written there is replaced)")
+        raise ConfigError(
+            f"--out {out} already holds other files",
+            "Give a new or empty folder (an earlier merge written there is replaced)",
+        )
 
 
 def _check_idle(paths: RunPaths) -> None:
     status = poll_export(paths)
     if status.state == "running" and status.pid != os.getpid():
-        raise ConfigError(f"Run {paths.run_id} is being exported already ({status.action}: {status.phase})",
-                          "Wait for it to finish, or cancel it in the Merge & Export tab")
+        raise ConfigError(
+            f"Run {paths.run_id} is being exported already ({status.action}: {status.phase})",
+            "Wait for it to finish, or cancel it in the Merge & Export tab",
+        )
 
 
 def _push_error(exc: BaseException) -> StudioError:
@@ -113,21 +135,28 @@ def _push_error(exc: BaseException) -> StudioError:
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     if isinstance(exc, OfflineModeIsEnabled):
-        return StudioError("The Hugging Face Hub is switched off here (HF_HUB_OFFLINE is set)", NETWORK_HINT,
-                           kind="config")
+        return StudioError(
+            "The Hugging Face Hub is switched off here (HF_HUB_OFFLINE is set)", NETWORK_HINT, kind="config"
+        )
     if isinstance(exc, HfHubHTTPError):
         code = getattr(getattr(exc, "response", None), "status_code", None)
         if code == 401:
-            return StudioError("The Hugging Face Hub refused the token (401)",
-                               "Paste a valid token with write access (huggingface.co/settings/tokens)",
-                               kind="config")
+            return StudioError(
+                "The Hugging Face Hub refused the token (401)",
+                "Paste a valid token with write access (huggingface.co/settings/tokens)",
+                kind="config",
+            )
         if code == 403:
-            return StudioError("The token may not write to this repository (403)",
-                               "Use a token with write access to it, or a repository id in your own namespace",
-                               kind="config")
+            return StudioError(
+                "The token may not write to this repository (403)",
+                "Use a token with write access to it, or a repository id in your own namespace",
+                kind="config",
+            )
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return StudioError(f"The Hugging Face Hub answered with an error ({first})",
-                           "Check the repository id and the token, then try again")
+        return StudioError(
+            f"The Hugging Face Hub answered with an error ({first})",
+            "Check the repository id and the token, then try again",
+        )
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)) or "connect" in type(exc).__name__.lower():
         return StudioError(f"Cannot reach the Hugging Face Hub ({type(exc).__name__})", NETWORK_HINT)
     raise exc
@@ -141,8 +170,9 @@ def run_push(run_dir: str | Path, folder: str | Path, repo_id: str, private: boo
     try:
         repo_id = check_repo_id(repo_id)
         if settings.hub_offline():
-            raise StudioError("The Hugging Face Hub is switched off here (HF_HUB_OFFLINE is set)", NETWORK_HINT,
-                              kind="config")
+            raise StudioError(
+                "The Hugging Face Hub is switched off here (HF_HUB_OFFLINE is set)", NETWORK_HINT, kind="config"
+            )
         if not Path(folder, "config.json").is_file() and not Path(folder, "adapter_config.json").is_file():
             raise ConfigError(f"{folder} holds no model or adapter", "Export it again, then push")
         from huggingface_hub import HfApi
@@ -151,8 +181,12 @@ def run_push(run_dir: str | Path, folder: str | Path, repo_id: str, private: boo
         try:
             url = str(api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model"))
             update_export_status(paths, phase=f"uploading to {repo_id}", progress=0.2)
-            api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="model",
-                              commit_message=f"Upload {Path(folder).name} of run {paths.run_id} (LoRA Studio)")
+            api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(folder),
+                repo_type="model",
+                commit_message=f"Upload {Path(folder).name} of run {paths.run_id} (LoRA Studio)",
+            )
         except Exception as exc:  # noqa: BLE001 - turned into words below, or re-raised
             raise _push_error(exc) from exc
     except KeyboardInterrupt:
@@ -170,8 +204,11 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lora_studio.engine.export_worker", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="lora_studio.engine.export_worker",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     merge = sub.add_parser("merge", help="merge the adapter into the base, verify, save")
     merge.add_argument("--run-dir", required=True)
@@ -199,8 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     except StudioError as exc:  # refused before anything started
         paths = RunPaths(args.run_dir)
         if poll_export(paths).pid == os.getpid():  # started for this job: say why it ends (never over another's)
-            update_export_status(paths, state="failed", phase="refused", finished=time.time(), error=exc.message,
-                                 error_kind=exc.kind, hint=exc.hint)
+            update_export_status(
+                paths,
+                state="failed",
+                phase="refused",
+                finished=time.time(),
+                error=exc.message,
+                error_kind=exc.kind,
+                hint=exc.hint,
+            )
         log.error("Export refused: %s", exc.one_line())
         return 2
     except KeyboardInterrupt:

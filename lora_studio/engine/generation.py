@@ -42,12 +42,19 @@ class GenerationSettings:
     system_prompt: str = ""
 
     def generate_kwargs(self) -> dict:
-        kwargs: dict = {"max_new_tokens": int(self.max_new_tokens),
-                        "repetition_penalty": float(self.repetition_penalty)}
+        kwargs: dict = {
+            "max_new_tokens": int(self.max_new_tokens),
+            "repetition_penalty": float(self.repetition_penalty),
+        }
         if self.temperature <= 0:
             return {**kwargs, "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-        return {**kwargs, "do_sample": True, "temperature": float(self.temperature), "top_p": float(self.top_p),
-                "top_k": int(self.top_k) if self.top_k > 0 else None}
+        return {
+            **kwargs,
+            "do_sample": True,
+            "temperature": float(self.temperature),
+            "top_p": float(self.top_p),
+            "top_k": int(self.top_k) if self.top_k > 0 else None,
+        }
 
 
 class Generation(TextIteratorStreamer, StoppingCriteria):
@@ -95,7 +102,12 @@ def explain(exc: BaseException) -> BaseException:
     if isinstance(exc, StudioError):
         return exc
     if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
-        return StudioError("Memory ran out while answering", "Lower max new tokens, unload adapters you do not "
-                           "need, or choose a smaller base model", kind="out_of_memory")
-    return StudioError(f"Generation failed ({type(exc).__name__}: {exc})".splitlines()[0],
-                       "Try again with other settings; the server log has the details")
+        return StudioError(
+            "Memory ran out while answering",
+            "Lower max new tokens, unload adapters you do not need, or choose a smaller base model",
+            kind="out_of_memory",
+        )
+    return StudioError(
+        f"Generation failed ({type(exc).__name__}: {exc})".splitlines()[0],
+        "Try again with other settings; the server log has the details",
+    )

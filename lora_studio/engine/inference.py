@@ -122,8 +122,11 @@ class Playground:
         # Bounded: gradio already queues these events one at a time, so a long wait means an answer
         # nobody reads is still finishing; say so rather than hang the request.
         if not self._lock.acquire(timeout=LOCK_WAIT_S):
-            raise StudioError(f"Cannot {action} now: another answer is still being written",
-                              "Press Stop, or wait for it to finish and try again", kind="config")
+            raise StudioError(
+                f"Cannot {action} now: another answer is still being written",
+                "Press Stop, or wait for it to finish and try again",
+                kind="config",
+            )
 
     @contextmanager
     def _locked(self, action: str) -> Iterator[None]:
@@ -156,9 +159,14 @@ class Playground:
     def snapshot(self) -> dict:
         """What is loaded, as plain data for the UI: base, memory, and each adapter with size and warning."""
         memory = self.memory()
-        return {"base": self.base_ref, "memory": asdict(memory),
-                "adapters": [{"key": a.key, "label": a.info.label, "bytes": memory.adapter_bytes.get(a.key, 0),
-                              "warning": a.warning} for a in self.adapters.values()]}
+        return {
+            "base": self.base_ref,
+            "memory": asdict(memory),
+            "adapters": [
+                {"key": a.key, "label": a.info.label, "bytes": memory.adapter_bytes.get(a.key, 0), "warning": a.warning}
+                for a in self.adapters.values()
+            ],
+        }
 
     # ---- base --------------------------------------------------------------------------------
     def load_base(self, reference: str, dtype: str = "auto", load_in_8bit: bool = False) -> MemoryReport:
@@ -177,8 +185,9 @@ class Playground:
             self.model = self.base = model
             self.tokenizer, self.base_ref, self.model_dir, self.device = tokenizer, ref.display, model_dir, device
             report = self.memory()
-        log.info("Playground base %s loaded: %.1f MB of parameters on %s", ref.display, report.base_bytes / 2**20,
-                 device)
+        log.info(
+            "Playground base %s loaded: %.1f MB of parameters on %s", ref.display, report.base_bytes / 2**20, device
+        )
         return report
 
     def unload_base(self) -> MemoryReport:
@@ -210,15 +219,20 @@ class Playground:
             problems.append(f"its tokenizer has {len(tokenizer)} tokens, this model's embeddings only {vocab}")
         trained_on = recorded or info.base_model or "another model"
         if problems:
-            raise ModelError(f"Adapter {info.label} does not fit {self.base_ref}: it was trained on {trained_on}, "
-                             f"and {'; '.join(problems)}",
-                             f"Load the base it was trained on ({info.base_model or trained_on}), or pick an "
-                             "adapter trained on this model")
-        if same_base(recorded, self.base_ref, self.model_dir) or same_base(info.base_model, self.base_ref,
-                                                                            self.model_dir):
+            raise ModelError(
+                f"Adapter {info.label} does not fit {self.base_ref}: it was trained on {trained_on}, "
+                f"and {'; '.join(problems)}",
+                f"Load the base it was trained on ({info.base_model or trained_on}), or pick an "
+                "adapter trained on this model",
+            )
+        if same_base(recorded, self.base_ref, self.model_dir) or same_base(
+            info.base_model, self.base_ref, self.model_dir
+        ):
             return "", tokenizer
-        return (f"{info.label} was trained on {trained_on}, not on {self.base_ref}; it loads because the layer "
-                "sizes match, but its answers may not make sense"), tokenizer
+        return (
+            f"{info.label} was trained on {trained_on}, not on {self.base_ref}; it loads because the layer "
+            "sizes match, but its answers may not make sense"
+        ), tokenizer
 
     def _adapter_tokenizer(self, info: AdapterInfo):
         """The adapter's own tokenizer when it carries one (its chat template may differ), else the base's."""
@@ -228,9 +242,11 @@ class Playground:
             return load_tokenizer(str(info.path))
         except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for damaged tokenizer files
             why = "no complete tokenizer among them" if isinstance(exc, StudioError) else type(exc).__name__
-            raise ModelError(f"{info.name}'s tokenizer files cannot be read ({why})",
-                             "Save them again with the tokenizer's save_pretrained, or upload the adapter without "
-                             "its tokenizer files (the base model's tokenizer is then used)") from exc
+            raise ModelError(
+                f"{info.name}'s tokenizer files cannot be read ({why})",
+                "Save them again with the tokenizer's save_pretrained, or upload the adapter without "
+                "its tokenizer files (the base model's tokenizer is then used)",
+            ) from exc
 
     def load_adapter(self, info: AdapterInfo) -> LoadedAdapter:
         """Load an adapter onto the base (once; loading it again returns the loaded one)."""
@@ -257,8 +273,7 @@ class Playground:
         active = None if first else self.model.active_adapter
         try:
             if first:
-                self.model = PeftModel.from_pretrained(self.base, str(info.path), adapter_name=name,
-                                                       is_trainable=False)
+                self.model = PeftModel.from_pretrained(self.base, str(info.path), adapter_name=name, is_trainable=False)
             else:
                 self.model.load_adapter(str(info.path), adapter_name=name, is_trainable=False)
             self.model.eval()
@@ -266,9 +281,11 @@ class Playground:
             log.warning("Loading adapter %s failed; undoing it", info.label, exc_info=True)
             self._undo_attach(name, first, active, before)
             detail = (str(exc).splitlines() or [""])[0][:200]
-            raise ModelError(f"{info.name} could not be loaded ({type(exc).__name__}: {detail}); the model is "
-                             "as it was before", "Check that the adapter was trained on this base model, or save "
-                             "it again with peft (and upload it again) if it comes from elsewhere") from exc
+            raise ModelError(
+                f"{info.name} could not be loaded ({type(exc).__name__}: {detail}); the model is as it was before",
+                "Check that the adapter was trained on this base model, or save "
+                "it again with peft (and upload it again) if it comes from elsewhere",
+            ) from exc
 
     def _undo_attach(self, name: str, first: bool, active: str | None, before: list) -> None:
         if first:
@@ -295,8 +312,9 @@ class Playground:
             if isinstance(self.model, PeftModel):
                 self.model.load_adapter(str(loaded.info.path), adapter_name=loaded.name, is_trainable=False)
             else:
-                self.model = PeftModel.from_pretrained(self.base, str(loaded.info.path), adapter_name=loaded.name,
-                                                       is_trainable=False)
+                self.model = PeftModel.from_pretrained(
+                    self.base, str(loaded.info.path), adapter_name=loaded.name, is_trainable=False
+                )
         self.model.eval()
 
     def unload_adapter(self, key: str) -> MemoryReport:
@@ -325,9 +343,13 @@ class Playground:
             tokenizer = self.adapters[target].tokenizer if target else self.tokenizer
             inputs = self._encode(tokenizer, messages, settings)
             generation = Generation(tokenizer)
-            kwargs = {**inputs, **settings.generate_kwargs(), "streamer": generation,
-                      "stopping_criteria": StoppingCriteriaList([generation]),
-                      "pad_token_id": tokenizer.pad_token_id}
+            kwargs = {
+                **inputs,
+                **settings.generate_kwargs(),
+                "streamer": generation,
+                "stopping_criteria": StoppingCriteriaList([generation]),
+                "pad_token_id": tokenizer.pad_token_id,
+            }
             self.current = generation
             TORCH_THREAD.submit(self._generate, target, kwargs, settings.seed, generation)
         except BaseException:
@@ -375,8 +397,7 @@ class Playground:
                 yield
 
     def _encode(self, tokenizer, messages: list[dict], settings: GenerationSettings) -> dict:
-        conversation = [{"role": "system", "content": settings.system_prompt}] if settings.system_prompt.strip() \
-            else []
+        conversation = [{"role": "system", "content": settings.system_prompt}] if settings.system_prompt.strip() else []
         conversation += [{"role": m["role"], "content": m["content"]} for m in messages]
         if tokenizer.chat_template:
             text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
@@ -386,9 +407,11 @@ class Playground:
         limit = getattr(self.base.config, "max_position_embeddings", None)
         length = int(inputs["input_ids"].shape[1])
         if limit and length + settings.max_new_tokens > limit:
-            raise ModelError(f"The conversation is {length} tokens; with {settings.max_new_tokens} new tokens it "
-                             f"exceeds this model's {limit}-token context",
-                             "Press Clear to start a new conversation, or lower max new tokens")
+            raise ModelError(
+                f"The conversation is {length} tokens; with {settings.max_new_tokens} new tokens it "
+                f"exceeds this model's {limit}-token context",
+                "Press Clear to start a new conversation, or lower max new tokens",
+            )
         return dict(inputs)
 
 

@@ -25,14 +25,14 @@ from pathlib import Path
 import torch
 
 from lora_studio.config import ModelSettings, RunConfig
-from lora_studio.data import load_dataset_file
+from lora_studio.dataset_rows import load_dataset_file
 from lora_studio.engine.models import load_model, load_tokenizer, resolve_model_dir
 from lora_studio.errors import StudioError
 from lora_studio.exports import EXPORT_DTYPES
-from lora_studio.generations import row_prompt
 from lora_studio.modelcard import model_card
 from lora_studio.modelref import parse_model_ref
 from lora_studio.runs import RunPaths
+from lora_studio.sample_answers import row_prompt
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,9 @@ def prompt_texts(tokenizer, cfg: RunConfig | None) -> list[tuple[str, str]]:
         if i == len(CHAT_PROMPTS) and data_format == "text":
             texts.append((prompt, prompt))  # plain-text data trains continuation, not chat
             continue
-        rendered = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                 add_generation_prompt=True)
+        rendered = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
         texts.append((prompt, rendered))
     return texts
 
@@ -110,9 +111,15 @@ def _encode(tokenizer, text: str, templated: bool) -> torch.Tensor:
 
 @torch.no_grad()
 def _generate(model, tokenizer, prompt_ids: torch.Tensor) -> torch.Tensor:
-    out = model.generate(input_ids=prompt_ids, attention_mask=torch.ones_like(prompt_ids), do_sample=False,
-                         max_new_tokens=MAX_NEW_TOKENS, pad_token_id=tokenizer.pad_token_id, use_cache=True)
-    return out[:, prompt_ids.shape[1]:]
+    out = model.generate(
+        input_ids=prompt_ids,
+        attention_mask=torch.ones_like(prompt_ids),
+        do_sample=False,
+        max_new_tokens=MAX_NEW_TOKENS,
+        pad_token_id=tokenizer.pad_token_id,
+        use_cache=True,
+    )
+    return out[:, prompt_ids.shape[1] :]
 
 
 @torch.no_grad()
@@ -137,17 +144,24 @@ def compare(model, tokenizer, probes: list[Probe], tolerance: float, dtype: str 
     worst, matched, samples = 0.0, 0, []
     for probe in probes:
         worst = max(worst, (_logits(model, probe.ids) - probe.logits).abs().max().item())
-        prompt_ids = probe.ids[:, :probe.prompt_len]
+        prompt_ids = probe.ids[:, : probe.prompt_len]
         generated = _generate(model, tokenizer, prompt_ids)
-        reference = probe.ids[:, probe.prompt_len:]
+        reference = probe.ids[:, probe.prompt_len :]
         same = generated.shape == reference.shape and torch.equal(generated, reference)
         matched += int(same)
         # Shown to people: end-of-turn markers are noise there; the match above compares token ids.
         text = [tokenizer.decode(ids[0], skip_special_tokens=True) for ids in (reference, generated)]
         samples.append({"prompt": probe.label[:200], "reference": text[0], "merged": text[1], "match": same})
-    return {"dtype": dtype, "max_logit_diff": worst, "tolerance": tolerance, "passed": worst <= tolerance,
-            "generations_matched": matched, "prompts": len(probes), "generations_match": matched == len(probes),
-            "samples": samples}
+    return {
+        "dtype": dtype,
+        "max_logit_diff": worst,
+        "tolerance": tolerance,
+        "passed": worst <= tolerance,
+        "generations_matched": matched,
+        "prompts": len(probes),
+        "generations_match": matched == len(probes),
+        "samples": samples,
+    }
 
 
 def save_model(model, tokenizer, folder: Path) -> None:
@@ -198,8 +212,16 @@ def merge_run(paths: RunPaths, out: str | Path, dtype: str = "float32", phase: P
         effect = max((_logits(model, p.ids) - p.logits).abs().max().item() for p in probes)
     step("merging the adapter into the weights", 0.45)
     merged = model.merge_and_unload().to(torch.float32)  # W + BA summed in float64, rounded once
-    report = {"run_id": paths.run_id, "base_model": cfg.model.name_or_path, "base_dir": model_dir, "dtype": dtype,
-              "max_new_tokens": MAX_NEW_TOKENS, "prompts": len(probes), "adapter_effect": effect, "notes": []}
+    report = {
+        "run_id": paths.run_id,
+        "base_model": cfg.model.name_or_path,
+        "base_dir": model_dir,
+        "dtype": dtype,
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "prompts": len(probes),
+        "adapter_effect": effect,
+        "notes": [],
+    }
     tmp = _tmp_beside(out, "tmp")
     try:
         step("saving the float32 merge", 0.5)
@@ -208,9 +230,11 @@ def merge_run(paths: RunPaths, out: str | Path, dtype: str = "float32", phase: P
         _verify_saved(tmp, tokenizer, probes, report, step)
         _finish_report(report, started)
         if not report["passed"]:
-            raise VerificationError(_failure_message(report),
-                                    "Nothing was saved. See export.log; report this with the verification "
-                                    "figures if it happens again", report)
+            raise VerificationError(
+                _failure_message(report),
+                "Nothing was saved. See export.log; report this with the verification figures if it happens again",
+                report,
+            )
         step("writing the model card", 0.95)
         _write_json(tmp / "verification.json", report)
         (tmp / "README.md").write_text(model_card(paths, "merged", report, dtype), encoding="utf-8")
@@ -234,10 +258,13 @@ def _verify_saved(folder: Path, tokenizer, probes: list[Probe], report: dict, st
     _cast_in_place(folder, tokenizer, getattr(torch, dtype))
     step(f"verifying the {dtype} copy loaded back from disk", 0.85)
     scale = max(1.0, max(p.logits.abs().max().item() for p in probes))
-    report["cast"] = compare(load_saved(folder, getattr(torch, dtype)), tokenizer, probes,
-                             CAST_TOLERANCE[dtype] * scale, dtype)
-    report["cast"]["tolerance_rule"] = (f"{CAST_TOLERANCE[dtype]:.0%} of the largest logit ({scale:.3g}): "
-                                        f"the weights rounded to {dtype}, computed in float64")
+    report["cast"] = compare(
+        load_saved(folder, getattr(torch, dtype)), tokenizer, probes, CAST_TOLERANCE[dtype] * scale, dtype
+    )
+    report["cast"]["tolerance_rule"] = (
+        f"{CAST_TOLERANCE[dtype]:.0%} of the largest logit ({scale:.3g}): "
+        f"the weights rounded to {dtype}, computed in float64"
+    )
 
 
 def _cast_in_place(folder: Path, tokenizer, dtype: torch.dtype) -> None:
@@ -251,18 +278,23 @@ def _finish_report(report: dict, started: float) -> None:
     report["passed"] = all(p["passed"] for p in parts) and (report["dtype"] == "float32" or "cast" in report)
     report["seconds"] = round(time.time() - started, 2)
     if report["adapter_effect"] == 0:
-        report["notes"].append("the adapter does not change the outputs (its B matrices are zero): "
-                               "the merged model equals the base model")
+        report["notes"].append(
+            "the adapter does not change the outputs (its B matrices are zero): the merged model equals the base model"
+        )
     for part in parts:
         if part["passed"] and not part["generations_match"]:
-            report["notes"].append(f"{part['dtype']}: some greedy answers differ although the logits agree within "
-                                   "the tolerance: a near tie between two tokens")
+            report["notes"].append(
+                f"{part['dtype']}: some greedy answers differ although the logits agree within "
+                "the tolerance: a near tie between two tokens"
+            )
 
 
 def _failure_message(report: dict) -> str:
     part = report.get("cast") if report["float32"]["passed"] else report["float32"]
-    return (f"Verification failed: the {part['dtype']} merged model differs from base + adapter by up to "
-            f"{part['max_logit_diff']:.3g} in the logits (tolerance {part['tolerance']:.0e})")
+    return (
+        f"Verification failed: the {part['dtype']} merged model differs from base + adapter by up to "
+        f"{part['max_logit_diff']:.3g} in the logits (tolerance {part['tolerance']:.0e})"
+    )
 
 
 def _write_json(path: Path, data: dict) -> None:

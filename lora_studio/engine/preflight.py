@@ -81,8 +81,9 @@ def model_config(name: str):
     try:
         return AutoConfig.from_pretrained(model_dir, trust_remote_code=settings.trust_remote_code())
     except (OSError, ValueError) as exc:
-        raise StudioError(f"Cannot read the model config of '{name}' ({exc})".splitlines()[0], ALTERNATIVES,
-                          kind="model") from exc
+        raise StudioError(
+            f"Cannot read the model config of '{name}' ({exc})".splitlines()[0], ALTERNATIVES, kind="model"
+        ) from exc
 
 
 def meta_model(name: str):
@@ -94,8 +95,9 @@ def meta_model(name: str):
         with torch.device("meta"):
             return AutoModelForCausalLM.from_config(config, trust_remote_code=settings.trust_remote_code())
     except ValueError as exc:  # e.g. an architecture this transformers does not know, or remote code
-        raise StudioError(f"Cannot build '{name}' as a causal language model ({exc})".splitlines()[0],
-                          ALTERNATIVES, kind="model") from exc
+        raise StudioError(
+            f"Cannot build '{name}' as a causal language model ({exc})".splitlines()[0], ALTERNATIVES, kind="model"
+        ) from exc
 
 
 def _linear_names(model) -> dict[str, int]:
@@ -137,8 +139,9 @@ def _counts(name: str, r: int, targets: str | tuple[str, ...], bias: str) -> tup
     base = sum(p.numel() for p in model.parameters())
     quantizable = sum(_linear_names(model).values())
     # The count does not depend on the init; olora/pissa cannot factorise meta tensors, so use the default.
-    lora = LoraConfig(r=r, target_modules=targets if isinstance(targets, str) else list(targets), bias=bias,
-                      task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=r, target_modules=targets if isinstance(targets, str) else list(targets), bias=bias, task_type="CAUSAL_LM"
+    )
     try:
         peft_model = get_peft_model(model, lora)
     except ValueError as exc:
@@ -162,8 +165,10 @@ def inspect(cfg: RunConfig) -> ModelFacts:
     targets = cfg.lora.target_modules
     missing = unknown_targets(name, targets)
     if missing:
-        raise ConfigError(f"{', '.join(missing)}: no such layer in this model",
-                          f"Pick from its linear layers ({', '.join(linear_module_names(name))}) or use all-linear")
+        raise ConfigError(
+            f"{', '.join(missing)}: no such layer in this model",
+            f"Pick from its linear layers ({', '.join(linear_module_names(name))}) or use all-linear",
+        )
     key = targets if isinstance(targets, str) else tuple(str(t) for t in targets)
     trainable, total, base, quantizable = _counts(name, int(cfg.lora.r), key, cfg.lora.bias)
     config = model_config(name)
@@ -172,12 +177,18 @@ def inspect(cfg: RunConfig) -> ModelFacts:
     dtype = resolve_dtype(cfg.model.dtype, device, bool(cfg.model.load_in_8bit))
     flops = ASSUMED_FLOPS["cuda"] if device == "cuda" else ASSUMED_FLOPS["cpu_per_core"] * (os.cpu_count() or 1)
     return ModelFacts(
-        model=name, trainable_params=trainable, all_params=total, base_params=base, quantizable_params=quantizable,
+        model=name,
+        trainable_params=trainable,
+        all_params=total,
+        base_params=base,
+        quantizable_params=quantizable,
         hidden_size=int(getattr(text_config, "hidden_size", 0) or 0),
         num_layers=int(getattr(text_config, "num_hidden_layers", 0) or 0),
         vocab_size=int(getattr(text_config, "vocab_size", 0) or 0),
-        device=device_label(), dtype_bytes=torch.empty((), dtype=dtype).element_size(),
-        device_memory=_device_memory(device), assumed_flops=flops,
+        device=device_label(),
+        dtype_bytes=torch.empty((), dtype=dtype).element_size(),
+        device_memory=_device_memory(device),
+        assumed_flops=flops,
     )
 
 
@@ -187,8 +198,13 @@ def check(cfg: RunConfig) -> tuple[ModelFacts | None, list[ConfigIssue]]:
     if cfg.model.load_in_8bit:
         usable, why = bitsandbytes_status()
         if not usable:
-            issues.append(ConfigIssue("model.load_in_8bit", f"8-bit is not usable on this machine: {why}. "
-                                      "Turn 8-bit off, or install a bitsandbytes build for this device"))
+            issues.append(
+                ConfigIssue(
+                    "model.load_in_8bit",
+                    f"8-bit is not usable on this machine: {why}. "
+                    "Turn 8-bit off, or install a bitsandbytes build for this device",
+                )
+            )
     if not _inspectable(cfg):
         return None, issues  # validate() already names the fields that are wrong
     try:
@@ -206,5 +222,11 @@ def _inspectable(cfg: RunConfig) -> bool:
         targets_ok = bool(targets.strip())
     else:
         targets_ok = isinstance(targets, list) and bool(targets) and all(isinstance(t, str) and t for t in targets)
-    return (targets_ok and bool(str(cfg.model.name_or_path).strip()) and isinstance(r, int) and r >= 1
-            and cfg.lora.bias in LORA_BIASES and cfg.model.dtype in DTYPES)
+    return (
+        targets_ok
+        and bool(str(cfg.model.name_or_path).strip())
+        and isinstance(r, int)
+        and r >= 1
+        and cfg.lora.bias in LORA_BIASES
+        and cfg.model.dtype in DTYPES
+    )

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from trl.data_utils import _tokenize, common_prefix_length
 
-from lora_studio.data import LoadedData
-from lora_studio.engine.dataset import loss_settings, to_trl_rows
+from lora_studio.dataset_rows import LoadedData
+from lora_studio.engine.dataset_build import loss_settings, to_trl_rows
 from lora_studio.engine.models import load_tokenizer, resolve_model_dir
 from lora_studio.modelref import parse_model_ref
 
@@ -74,8 +74,9 @@ class Previewer:
             ids = full_ids["input_ids"]
             return ids, [0] * prompt_len + [1] * (len(ids) - prompt_len)
         if "messages" in row:
-            out = _tokenize(tok, row["messages"], return_assistant_tokens_mask=self.assistant_only,
-                            chat_template=template)
+            out = _tokenize(
+                tok, row["messages"], return_assistant_tokens_mask=self.assistant_only, chat_template=template
+            )
             ids = out["input_ids"]
             return ids, list(out["assistant_masks"]) if self.assistant_only else [1] * len(ids)
         text = row["text"] if row["text"].endswith(tok.eos_token) else row["text"] + tok.eos_token
@@ -106,7 +107,8 @@ class Previewer:
             if learned == 0:
                 dropped += 1
                 if len(reasons) < 20:
-                    why = ("everything it would learn lies past max length" if sum(mask) else "nothing to learn")
+                    why = "everything it would learn lies past max length" if sum(mask) else "nothing to learn"
                     reasons.append(f"row {number}: {why}")
-        return TokenStats(lengths, max_length, truncated, dropped, learned_total, len(measured), len(self.rows),
-                          reasons)
+        return TokenStats(
+            lengths, max_length, truncated, dropped, learned_total, len(measured), len(self.rows), reasons
+        )

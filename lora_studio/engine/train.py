@@ -13,10 +13,10 @@ import torch
 from trl import SFTConfig, SFTTrainer
 
 from lora_studio.config import RunConfig, require_valid
-from lora_studio.data import load_dataset_file, require_trainable
+from lora_studio.dataset_rows import load_dataset_file, require_trainable
 from lora_studio.engine import distributed, dropout
 from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, sample_callbacks
-from lora_studio.engine.dataset import build_datasets, loss_settings
+from lora_studio.engine.dataset_build import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, needs_conversion, resolve_dtype
 from lora_studio.errors import ConfigError
 from lora_studio.metrics import MetricRow
@@ -61,14 +61,19 @@ def build_peft_model(model, cfg: RunConfig):
         peft_model = get_peft_model(model, lora)
     except ValueError as exc:
         if "target modules" in str(exc).lower() or "target_modules" in str(exc):
-            raise ConfigError(f"lora.target_modules: {exc}".splitlines()[0],
-                              "Use 'all-linear' or names of the model's linear layers, e.g. q_proj, v_proj") from exc
+            raise ConfigError(
+                f"lora.target_modules: {exc}".splitlines()[0],
+                "Use 'all-linear' or names of the model's linear layers, e.g. q_proj, v_proj",
+            ) from exc
         raise
     if cfg.training.fast_dropout and all(p.device.type == "cpu" for p in peft_model.parameters()):
         swapped = dropout.install(peft_model)
         if swapped:
-            log.info("LoRA dropout %.4g on %d layers draws its masks from 16-bit random integers (CPU)",
-                     cfg.lora.dropout, swapped)
+            log.info(
+                "LoRA dropout %.4g on %d layers draws its masks from 16-bit random integers (CPU)",
+                cfg.lora.dropout,
+                swapped,
+            )
     return peft_model
 
 
@@ -171,8 +176,13 @@ def train(
     torch.manual_seed(int(cfg.training.seed))
     peft_model = build_peft_model(model, cfg)
     trainable, total = peft_model.get_nb_trainable_parameters()
-    log.info("trainable parameters: %s of %s (%.3f%%) on %s", f"{trainable:,}", f"{total:,}",
-             100 * trainable / max(total, 1), device)
+    log.info(
+        "trainable parameters: %s of %s (%.3f%%) on %s",
+        f"{trainable:,}",
+        f"{total:,}",
+        100 * trainable / max(total, 1),
+        device,
+    )
     phase("model ready", trainable_params=int(trainable), total_params=int(total), device=device)
     if cfg.lora.init in MUTATING_INITS and distributed.is_main() and not paths.adapter_init.exists():
         peft_model.save_pretrained(paths.adapter_init)  # the starting point peft converts against
@@ -202,8 +212,16 @@ def train(
     if distributed.is_main():
         adapter = save_adapter(peft_model, tokenizer, paths, cfg, original_template)
     losses = [h["loss"] for h in state.log_history if "loss" in h]
-    return TrainResult("stopped" if stop_cb.stopped else "completed", state.global_step, state.max_steps,
-                       losses[-1] if losses else None, adapter, int(trainable), int(total), peft_model)
+    return TrainResult(
+        "stopped" if stop_cb.stopped else "completed",
+        state.global_step,
+        state.max_steps,
+        losses[-1] if losses else None,
+        adapter,
+        int(trainable),
+        int(total),
+        peft_model,
+    )
 
 
 def _quiet_progress_bars() -> None:

@@ -30,21 +30,32 @@ from lora_studio.runs import RunPaths, process_start_time, read_status, update_s
 
 log = logging.getLogger("lora_studio.worker")
 
-OOM_HINT = ("Lower training.batch_size or data.max_length, turn on training.gradient_checkpointing, "
-            "or load the model in 8-bit (model.load_in_8bit)")
+OOM_HINT = (
+    "Lower training.batch_size or data.max_length, turn on training.gradient_checkpointing, "
+    "or load the model in 8-bit (model.load_in_8bit)"
+)
 
 
 # Allocation failures as the libraries word them: CUDA's "out of memory", torch's CPU allocator
 # ("DefaultCPUAllocator: can't allocate memory ... Error code 12"), C++'s std::bad_alloc.
 _OOM_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory", "bad_alloc")
 # Failed writes: Python's OSError carries an errno; safetensors and tokenizers (Rust) and torch.save only words.
-_DISK_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-                errno.EFBIG: "a file grew past the size limit", errno.EROFS: "the disk is read-only"}
-_DISK_WORDS = {"no space left on device": "the disk is full", "disk quota exceeded": "the disk quota is used up",
-               "file too large": "a file grew past the size limit", "read-only file system": "the disk is read-only",
-               "file write failed": "a file could not be written"}
-DISK_HINT = ("Free some space on the disk (delete old runs or exports), then Resume: the checkpoints saved "
-             "before are kept")
+_DISK_ERRNOS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "a file grew past the size limit",
+    errno.EROFS: "the disk is read-only",
+}
+_DISK_WORDS = {
+    "no space left on device": "the disk is full",
+    "disk quota exceeded": "the disk quota is used up",
+    "file too large": "a file grew past the size limit",
+    "read-only file system": "the disk is read-only",
+    "file write failed": "a file could not be written",
+}
+DISK_HINT = (
+    "Free some space on the disk (delete old runs or exports), then Resume: the checkpoints saved before are kept"
+)
 
 
 def classify(exc: BaseException) -> tuple[str, str, str]:
@@ -77,8 +88,18 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
     main_rank = distributed.is_main()  # only rank 0 writes the run directory; every rank trains
     if main_rank:
         pid = distributed.launcher_pid() or os.getpid()  # under a launcher, its life is the run's
-        update_status(paths, state="running", pid=pid, pid_start=process_start_time(pid),
-                      started=time.time(), finished=None, phase="starting", error="", error_kind="", hint="")
+        update_status(
+            paths,
+            state="running",
+            pid=pid,
+            pid_start=process_start_time(pid),
+            started=time.time(),
+            finished=None,
+            phase="starting",
+            error="",
+            error_kind="",
+            hint="",
+        )
     else:
         log.info("rank %d of %d started", distributed.rank(), distributed.world_size())
 
@@ -99,13 +120,20 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
         cfg = RunConfig.load(paths.config, warnings)
         for warning in warnings:
             log.warning("%s", warning)
-        result = train(cfg, paths, on_row=on_row if main_rank else None, on_phase=on_phase if main_rank else None,
-                       resume=resume)
+        result = train(
+            cfg, paths, on_row=on_row if main_rank else None, on_phase=on_phase if main_rank else None, resume=resume
+        )
     except KeyboardInterrupt:
-        _end_status(paths, state="interrupted", phase="interrupted", finished=time.time(),
-                    error="Training was interrupted", error_kind="killed",
-                    hint="Resume it from its last checkpoint (Resume in the dashboard, or: "
-                         f"python -m lora_studio train --run-dir {paths.root} --resume)")
+        _end_status(
+            paths,
+            state="interrupted",
+            phase="interrupted",
+            finished=time.time(),
+            error="Training was interrupted",
+            error_kind="killed",
+            hint="Resume it from its last checkpoint (Resume in the dashboard, or: "
+            f"python -m lora_studio train --run-dir {paths.root} --resume)",
+        )
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is classified for the UI
         kind, message, hint = classify(exc)
@@ -113,20 +141,40 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
             log.error("%s", traceback.format_exc())
         if not main_rank:
             message = f"rank {distributed.rank()}: {message}"
-        _end_status(paths, state="failed", phase="failed", finished=time.time(), error=message,
-                    error_kind=kind, hint=hint)
+        _end_status(
+            paths, state="failed", phase="failed", finished=time.time(), error=message, error_kind=kind, hint=hint
+        )
         log.error("Training failed: %s", StudioError(message, hint, kind).one_line())
         return 1
     if not main_rank:
-        log.info("rank %d of %d: %s at step %d/%d", distributed.rank(), distributed.world_size(), result.state,
-                 result.step, result.max_steps)
+        log.info(
+            "rank %d of %d: %s at step %d/%d",
+            distributed.rank(),
+            distributed.world_size(),
+            result.state,
+            result.step,
+            result.max_steps,
+        )
         return 0
-    update_status(paths, state=result.state, phase=result.state, finished=time.time(), step=result.step,
-                  max_steps=result.max_steps, final_loss=result.final_loss)
+    update_status(
+        paths,
+        state=result.state,
+        phase=result.state,
+        finished=time.time(),
+        step=result.step,
+        max_steps=result.max_steps,
+        final_loss=result.final_loss,
+    )
     if distributed.world_size() == 1:  # the speed cache's key does not count processes
         _record_speed(cfg, paths)
-    log.info("Run %s: %s at step %d/%d, adapter saved to %s", result.state, paths.run_id, result.step,
-             result.max_steps, result.adapter_dir)
+    log.info(
+        "Run %s: %s at step %d/%d, adapter saved to %s",
+        result.state,
+        paths.run_id,
+        result.step,
+        result.max_steps,
+        result.adapter_dir,
+    )
     return 0
 
 
@@ -151,8 +199,12 @@ def _record_speed(cfg: RunConfig, paths: RunPaths) -> None:
     seconds = last.elapsed_s - first.elapsed_s
     tokens = (last.tokens_seen or 0) - (first.tokens_seen or 0)
     try:
-        calibration.record(calibration.key_for(cfg, device_label()), seconds / (last.step - first.step),
-                           tokens / seconds if seconds > 0 else 0.0, source="training")
+        calibration.record(
+            calibration.key_for(cfg, device_label()),
+            seconds / (last.step - first.step),
+            tokens / seconds if seconds > 0 else 0.0,
+            source="training",
+        )
     except (OSError, ValueError) as exc:  # a speed note must never turn a finished run into a failure
         log.warning("Could not store the measured speed: %s", exc)
 

@@ -7,7 +7,7 @@ import logging
 import gradio as gr
 from starlette.middleware import Middleware
 
-from lora_studio import jobs, processes, settings, uploads
+from lora_studio import dataset_sources, jobs, processes, settings
 from lora_studio.ui import config_tab, engine_access, run_state, server_guards
 from lora_studio.ui.data_tab import build_data_tab
 from lora_studio.ui.export_tab import build_export_tab
@@ -89,15 +89,24 @@ def launch(host: str | None = None, port: int | None = None, auth: list[tuple[st
     # even if LORA_STUDIO_HOME is placed inside Gradio's folder.
     upload_folder = gr.utils.get_upload_folder()
     server_guards.start_sweeper(upload_folder)  # what refused or old uploads left, here or by an earlier server
-    uploads.sweep_staging()
+    dataset_sources.sweep_staging()
     # The request, not only each file, is held to the upload limit; failed logins slow that client down.
-    middleware = [Middleware(server_guards.UploadBudget, limit_bytes=settings.max_upload_bytes()),
-                  Middleware(server_guards.LoginThrottle, first_delay_s=settings.login_delay_s())]
+    middleware = [
+        Middleware(server_guards.UploadBudget, limit_bytes=settings.max_upload_bytes()),
+        Middleware(server_guards.LoginThrottle, first_delay_s=settings.login_delay_s()),
+    ]
     # run_history=False: Gradio would otherwise keep every event's inputs in the browser's storage, the Hub
     # token typed into the Merge & Export tab included.
     build_app().queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port or settings.server_port(), max_file_size=settings.max_upload_bytes(),
-        auth=auth or None, allowed_paths=[], blocked_paths=settings.blocked_paths(upload_folder),
-        ssr_mode=False, css=CSS + config_tab.CSS, footer_links=[], run_history=False,
+        server_name=host,
+        server_port=port or settings.server_port(),
+        max_file_size=settings.max_upload_bytes(),
+        auth=auth or None,
+        allowed_paths=[],
+        blocked_paths=settings.blocked_paths(upload_folder),
+        ssr_mode=False,
+        css=CSS + config_tab.CSS,
+        footer_links=[],
+        run_history=False,
         app_kwargs={"middleware": middleware},
     )

@@ -11,18 +11,35 @@ from lora_studio.metrics import MetricRow
 
 def token_length_histogram(lengths: list[int], max_length: int) -> go.Figure:
     """Token lengths per row, with the max length marked: bars right of the line get truncated."""
-    fig = go.Figure(go.Histogram(x=lengths, nbinsx=min(60, max(10, len(set(lengths)))), name="rows",
-                                 marker_color="#4f7cff", hovertemplate="%{x} tokens: %{y} rows<extra></extra>"))
-    fig.add_vline(x=max_length, line_dash="dash", line_color="#d9480f",
-                  annotation_text=f"max length {max_length}", annotation_position="top right")
-    fig.update_layout(xaxis_title="tokens per row", yaxis_title="rows", bargap=0.05, height=280,
-                      margin={"l": 40, "r": 20, "t": 30, "b": 40}, showlegend=False)
+    fig = go.Figure(
+        go.Histogram(
+            x=lengths,
+            nbinsx=min(60, max(10, len(set(lengths)))),
+            name="rows",
+            marker_color="#4f7cff",
+            hovertemplate="%{x} tokens: %{y} rows<extra></extra>",
+        )
+    )
+    fig.add_vline(
+        x=max_length,
+        line_dash="dash",
+        line_color="#d9480f",
+        annotation_text=f"max length {max_length}",
+        annotation_position="top right",
+    )
+    fig.update_layout(
+        xaxis_title="tokens per row",
+        yaxis_title="rows",
+        bargap=0.05,
+        height=280,
+        margin={"l": 40, "r": 20, "t": 30, "b": 40},
+        showlegend=False,
+    )
     return fig
 
 
 # One colour per run in comparisons; plotly's default qualitative palette, fixed so a run keeps its colour.
-PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880", "#ff97ff",
-           "#fecb52")
+PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880", "#ff97ff", "#fecb52")
 LOSS_COLOR, EVAL_COLOR, LR_COLOR = "#4f7cff", "#d9480f", "#868e96"
 WAITING = "waiting for the first loss point"
 NOTHING_TO_COMPARE = "select runs with loss points to compare them"
@@ -57,15 +74,20 @@ def _points(rows: list[MetricRow], event: str, attr: str) -> tuple[list[int], li
 
 def _layout(fig: go.Figure, title: str, empty: str = "") -> go.Figure:
     fig.update_layout(
-        title={"text": title, "x": 0.01} if title else None, height=380, hovermode="closest",
+        title={"text": title, "x": 0.01} if title else None,
+        height=380,
+        hovermode="closest",
         # A constant uirevision keeps the user's zoom/pan when the live chart gets new points.
-        uirevision="loss-chart", margin={"l": 50, "r": 50, "t": 60 if title else 40, "b": 40},
+        uirevision="loss-chart",
+        margin={"l": 50, "r": 50, "t": 60 if title else 40, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-        xaxis_title="step", yaxis_title="loss",
+        xaxis_title="step",
+        yaxis_title="loss",
     )
     if empty:
-        fig.add_annotation(text=empty, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
-                           font={"size": 14, "color": "#868e96"})
+        fig.add_annotation(
+            text=empty, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 14, "color": "#868e96"}
+        )
         fig.update_xaxes(showticklabels=False)
         fig.update_yaxes(showticklabels=False)
     return fig
@@ -79,23 +101,62 @@ def loss_figure(rows: list[MetricRow], title: str = "", weight: float = 0.6) -> 
     lr_steps, lrs = _points(rows, "log", "learning_rate")
     if not any(v is not None for v in losses) and not eval_losses:
         return _layout(fig, title, WAITING)
-    fig.add_trace(go.Scatter(x=steps, y=losses, name="loss", mode="lines+markers", opacity=0.35,
-                             line={"color": LOSS_COLOR, "width": 1}, marker={"size": 4},
-                             hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=steps, y=smooth(losses, weight), name="loss (smoothed)", mode="lines",
-                             line={"color": LOSS_COLOR, "width": 2.5},
-                             hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=steps,
+            y=losses,
+            name="loss",
+            mode="lines+markers",
+            opacity=0.35,
+            line={"color": LOSS_COLOR, "width": 1},
+            marker={"size": 4},
+            hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=steps,
+            y=smooth(losses, weight),
+            name="loss (smoothed)",
+            mode="lines",
+            line={"color": LOSS_COLOR, "width": 2.5},
+            hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>",
+        )
+    )
     if eval_losses:
-        fig.add_trace(go.Scatter(x=eval_steps, y=eval_losses, name="eval loss", mode="markers+lines",
-                                 line={"color": EVAL_COLOR, "width": 1, "dash": "dot"},
-                                 marker={"color": EVAL_COLOR, "size": 9, "symbol": "diamond"},
-                                 hovertemplate="step %{x}<br>eval loss %{y:.4f}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=eval_steps,
+                y=eval_losses,
+                name="eval loss",
+                mode="markers+lines",
+                line={"color": EVAL_COLOR, "width": 1, "dash": "dot"},
+                marker={"color": EVAL_COLOR, "size": 9, "symbol": "diamond"},
+                hovertemplate="step %{x}<br>eval loss %{y:.4f}<extra></extra>",
+            )
+        )
     if lrs:
-        fig.add_trace(go.Scatter(x=lr_steps, y=lrs, name="learning rate", mode="lines", yaxis="y2",
-                                 line={"color": LR_COLOR, "width": 1.5, "dash": "dash"},
-                                 hovertemplate="step %{x}<br>lr %{y:.2e}<extra></extra>"))
-        fig.update_layout(yaxis2={"title": "learning rate", "overlaying": "y", "side": "right",
-                                  "showgrid": False, "exponentformat": "e", "rangemode": "tozero"})
+        fig.add_trace(
+            go.Scatter(
+                x=lr_steps,
+                y=lrs,
+                name="learning rate",
+                mode="lines",
+                yaxis="y2",
+                line={"color": LR_COLOR, "width": 1.5, "dash": "dash"},
+                hovertemplate="step %{x}<br>lr %{y:.2e}<extra></extra>",
+            )
+        )
+        fig.update_layout(
+            yaxis2={
+                "title": "learning rate",
+                "overlaying": "y",
+                "side": "right",
+                "showgrid": False,
+                "exponentformat": "e",
+                "rangemode": "tozero",
+            }
+        )
     return _layout(fig, title)
 
 
@@ -110,15 +171,40 @@ def compare_figure(series: dict[str, list[MetricRow]], weight: float = 0.6) -> g
         eval_steps, eval_losses = _points(rows, "eval", "eval_loss")
         if any(v is not None for v in losses):
             plotted = True
-            fig.add_trace(go.Scatter(x=steps, y=losses, name=f"{label} (raw)", mode="lines", opacity=0.35,
-                                     legendgroup=label, line={"color": color, "width": 1},
-                                     hovertemplate=f"{label}<br>step %{{x}}<br>loss %{{y:.4f}}<extra></extra>"))
-            fig.add_trace(go.Scatter(x=steps, y=smooth(losses, weight), name=f"{label} (smoothed)", mode="lines",
-                                     legendgroup=label, line={"color": color, "width": 2},
-                                     hovertemplate=f"{label}<br>step %{{x}}<br>smoothed %{{y:.4f}}<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=steps,
+                    y=losses,
+                    name=f"{label} (raw)",
+                    mode="lines",
+                    opacity=0.35,
+                    legendgroup=label,
+                    line={"color": color, "width": 1},
+                    hovertemplate=f"{label}<br>step %{{x}}<br>loss %{{y:.4f}}<extra></extra>",
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=steps,
+                    y=smooth(losses, weight),
+                    name=f"{label} (smoothed)",
+                    mode="lines",
+                    legendgroup=label,
+                    line={"color": color, "width": 2},
+                    hovertemplate=f"{label}<br>step %{{x}}<br>smoothed %{{y:.4f}}<extra></extra>",
+                )
+            )
         if eval_losses:
             plotted = True
-            fig.add_trace(go.Scatter(x=eval_steps, y=eval_losses, name=f"{label} (eval)", mode="markers",
-                                     legendgroup=label, marker={"color": color, "size": 9, "symbol": "diamond"},
-                                     hovertemplate=f"{label}<br>step %{{x}}<br>eval loss %{{y:.4f}}<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=eval_steps,
+                    y=eval_losses,
+                    name=f"{label} (eval)",
+                    mode="markers",
+                    legendgroup=label,
+                    marker={"color": color, "size": 9, "symbol": "diamond"},
+                    hovertemplate=f"{label}<br>step %{{x}}<br>eval loss %{{y:.4f}}<extra></extra>",
+                )
+            )
     return _layout(fig, "", "" if plotted else NOTHING_TO_COMPARE)

@@ -20,6 +20,7 @@ import gradio as gr
 
 from lora_studio import calibration, settings
 from lora_studio.config import ConfigIssue, RunConfig, merge_dict
+from lora_studio.dataset_sources import store_upload
 from lora_studio.errors import StudioError
 from lora_studio.messages import text
 from lora_studio.presets import list_presets, load_preset, save_preset
@@ -29,15 +30,21 @@ from lora_studio.ui import preflight_view, run_state
 from lora_studio.ui.engine_access import engine
 from lora_studio.ui.handlers import by_component
 from lora_studio.ui.widgets import FormSlider
-from lora_studio.uploads import store_upload
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PRESET = "quick-start"
 PROCESSES = "training.num_processes"
 SECTIONS = ("model", "lora", "training")  # titles in the catalogue: config.section.<name>
-DISPLAYS = ("summary", "data_owned", "data_issues", "preflight", "measure_btn", "yaml",
-            *(f"issues:{s}" for s in SECTIONS))
+DISPLAYS = (
+    "summary",
+    "data_owned",
+    "data_issues",
+    "preflight",
+    "measure_btn",
+    "yaml",
+    *(f"issues:{s}" for s in SECTIONS),
+)
 CSS = """
 .cfg-invalid { box-shadow: inset 0 0 0 2px #e03131 !important; background: rgba(224, 49, 49, 0.06) !important; }
 #cfg-summary, #cfg-message { padding: 0.4rem 0.75rem; border-radius: 8px; background: var(--block-background-fill); }
@@ -79,8 +86,11 @@ def refresh(state: dict | None, calib: dict | None) -> dict[str, Any]:
     panel = preflight_view.preflight_md(cfg, facts, rows, _calibration_for(cfg, facts))
     can_measure = bool(cfg.data.path) and not issues and facts is not None and not calib
     values: dict[str, Any] = {
-        "summary": view.summary_md(issues), "data_owned": view.data_owned_md(cfg, bool(cfg.data.path)),
-        "data_issues": view.data_issues_md(issues), "preflight": panel, "yaml": cfg.to_yaml(),
+        "summary": view.summary_md(issues),
+        "data_owned": view.data_owned_md(cfg, bool(cfg.data.path)),
+        "data_issues": view.data_issues_md(issues),
+        "preflight": panel,
+        "yaml": cfg.to_yaml(),
         "measure_btn": gr.update(interactive=can_measure),
         **{f"issues:{s}": view.section_issues_md(issues, s) for s in SECTIONS},
     }
@@ -88,8 +98,9 @@ def refresh(state: dict | None, calib: dict | None) -> dict[str, Any]:
         if spec.kind == "readonly":
             continue
         messages = by_field.get(spec.name)
-        values[spec.name] = gr.update(info=view.field_info(spec, messages),
-                                      elem_classes=["cfg-invalid"] if messages else [])
+        values[spec.name] = gr.update(
+            info=view.field_info(spec, messages), elem_classes=["cfg-invalid"] if messages else []
+        )
     targets = cfg.lora.target_modules
     chosen = [] if isinstance(targets, str) else [str(t) for t in targets]
     choices = _layer_choices(cfg.model.name_or_path, chosen)
@@ -126,9 +137,15 @@ def on_fields(state: dict | None, values: dict[str, Any]) -> dict[str, Any]:
 def _keep_dataset(new: RunConfig, current: RunConfig) -> RunConfig:
     """A preset or a past run's settings, with the dataset and base model the page has now (presets name
     neither; a past run's file is taken when it still exists)."""
-    return run_state.with_fields(new, {"data.path": current.data.path, "data.format": current.data.format,
-                                       "data.columns": dict(current.data.columns),
-                                       "model.name_or_path": current.model.name_or_path})
+    return run_state.with_fields(
+        new,
+        {
+            "data.path": current.data.path,
+            "data.format": current.data.format,
+            "data.columns": dict(current.data.columns),
+            "model.name_or_path": current.model.name_or_path,
+        },
+    )
 
 
 def on_preset(name: str | None, state: dict | None) -> dict[str, Any]:
@@ -166,14 +183,29 @@ def on_run(run_id: str | None, state: dict | None) -> dict[str, Any]:
             cfg.data.path = str(store_upload(cfg.data.path))
             note = text("config.run_data_kept", name=Path(cfg.data.path).name)
         except StudioError as exc:
-            cfg = run_state.with_fields(cfg, {"data.path": current.data.path, "data.format": current.data.format,
-                                              "data.columns": dict(current.data.columns)})
+            cfg = run_state.with_fields(
+                cfg,
+                {
+                    "data.path": current.data.path,
+                    "data.format": current.data.format,
+                    "data.columns": dict(current.data.columns),
+                },
+            )
             note = text("config.run_data_unusable", problem=exc.message)
     else:
-        gone = (text("config.run_data_gone", name=Path(cfg.data.path).name) if cfg.data.path
-                else text("config.run_data_unrecorded"))
-        cfg = run_state.with_fields(cfg, {"data.path": current.data.path, "data.format": current.data.format,
-                                          "data.columns": dict(current.data.columns)})
+        gone = (
+            text("config.run_data_gone", name=Path(cfg.data.path).name)
+            if cfg.data.path
+            else text("config.run_data_unrecorded")
+        )
+        cfg = run_state.with_fields(
+            cfg,
+            {
+                "data.path": current.data.path,
+                "data.format": current.data.format,
+                "data.columns": dict(current.data.columns),
+            },
+        )
         note = text("config.run_data_missing", gone=gone)
     extra = f" {'; '.join(warnings)}." if warnings else ""
     return {"run_config": cfg.to_dict(), "message": text("config.run_loaded", run_id=run_id, note=note, extra=extra)}
@@ -193,8 +225,10 @@ def on_save(name: str | None, description: str | None, state: dict | None) -> di
         path = save_preset(name, cfg, (description or "").strip())
     except StudioError as exc:
         return {"save_msg": f"❌ {exc.one_line()}"}
-    return {"save_msg": text("config.saved", name=name, path=path),
-            "preset": gr.update(choices=preset_choices(), value=name)}
+    return {
+        "save_msg": text("config.saved", name=name, path=path),
+        "preset": gr.update(choices=preset_choices(), value=name),
+    }
 
 
 # ---- measuring speed -------------------------------------------------------------------------
@@ -207,8 +241,11 @@ def on_measure(state: dict | None) -> dict[str, Any]:
     if calibration.running_job() is not None:
         return {"calib_status": text("config.measure_busy")}
     job = calibration.start_calibration(cfg)
-    return {"calib": dataclasses.asdict(job), "timer": gr.Timer(active=True),
-            "calib_status": text("config.measure_started")}
+    return {
+        "calib": dataclasses.asdict(job),
+        "timer": gr.Timer(active=True),
+        "calib_status": text("config.measure_started"),
+    }
 
 
 def on_tick(calib: dict | None) -> dict[str, Any]:
@@ -222,8 +259,12 @@ def on_tick(calib: dict | None) -> dict[str, Any]:
     if outcome.state == "failed":
         return {**done, "calib_status": text("config.measure_failed", problem=outcome.message)}
     r = outcome.result
-    return {**done, "calib_status": text("config.measured", step=f"{r['sec_per_step']:.2f}",
-                                         tokens=f"{r['tokens_per_sec']:,.0f}", device=r["device"])}
+    return {
+        **done,
+        "calib_status": text(
+            "config.measured", step=f"{r['sec_per_step']:.2f}", tokens=f"{r['tokens_per_sec']:,.0f}", device=r["device"]
+        ),
+    }
 
 
 # ---- the builder -----------------------------------------------------------------------------
@@ -237,8 +278,11 @@ class ConfigTab:
     def attach(self, app: gr.Blocks) -> None:
         """On every page load, draw the run config the browser kept."""
         c = self.components
-        app.load(lambda state, calib: self.out(on_change(state, None, calib)), [c["run_config"], c["calib"]],
-                 _change_outputs(c))
+        app.load(
+            lambda state, calib: self.out(on_change(state, None, calib)),
+            [c["run_config"], c["calib"]],
+            _change_outputs(c),
+        )
 
 
 def initial_config() -> RunConfig:
@@ -286,7 +330,7 @@ def _fields(c: dict[str, Any], specs: list[view.WidgetSpec], values: dict[str, A
     narrow = [s for s in specs if s not in wide]
     for start in range(0, len(narrow), 3):
         with gr.Row():
-            for spec in narrow[start:start + 3]:
+            for spec in narrow[start : start + 3]:
                 c[spec.name] = _widget(spec, values[spec.name])
     for spec in wide:
         with gr.Row():
@@ -294,8 +338,14 @@ def _fields(c: dict[str, Any], specs: list[view.WidgetSpec], values: dict[str, A
             if spec.kind == "targets":
                 layers = values[view.TARGET_LAYERS]
                 c[view.TARGET_LAYERS] = gr.CheckboxGroup(
-                    layers, value=layers, label=text("config.layers_label"), scale=2, info=text("config.layers_info"),
-                    interactive=values[spec.name] != view.ALL_LINEAR, elem_id=_elem_id(view.TARGET_LAYERS))
+                    layers,
+                    value=layers,
+                    label=text("config.layers_label"),
+                    scale=2,
+                    info=text("config.layers_info"),
+                    interactive=values[spec.name] != view.ALL_LINEAR,
+                    elem_id=_elem_id(view.TARGET_LAYERS),
+                )
 
 
 def _sections(c: dict[str, Any], values: dict[str, Any]) -> None:
@@ -313,14 +363,30 @@ def _sections(c: dict[str, Any], values: dict[str, Any]) -> None:
 def build_config_tab(run_config: gr.State) -> ConfigTab:
     cfg = initial_config()
     values = view.widget_values(cfg)
-    c: dict[str, Any] = {"run_config": run_config, "shown": gr.State(None), "calib": gr.State(None),
-                         "timer": gr.Timer(1.0, active=False)}
+    c: dict[str, Any] = {
+        "run_config": run_config,
+        "shown": gr.State(None),
+        "calib": gr.State(None),
+        "timer": gr.Timer(1.0, active=False),
+    }
     gr.Markdown(text("config.intro"))
     with gr.Row():
-        c["preset"] = gr.Dropdown(preset_choices(), value=DEFAULT_PRESET, label=text("config.preset_label"), scale=3,
-                                  info=text("config.preset_info"), elem_id="cfg-preset")
-        c["run"] = gr.Dropdown(run_choices(), value=None, label=text("config.run_label"), scale=3,
-                               info=text("config.run_info"), elem_id="cfg-run")
+        c["preset"] = gr.Dropdown(
+            preset_choices(),
+            value=DEFAULT_PRESET,
+            label=text("config.preset_label"),
+            scale=3,
+            info=text("config.preset_info"),
+            elem_id="cfg-preset",
+        )
+        c["run"] = gr.Dropdown(
+            run_choices(),
+            value=None,
+            label=text("config.run_label"),
+            scale=3,
+            info=text("config.run_info"),
+            elem_id="cfg-run",
+        )
         c["runs_refresh"] = gr.Button(text("config.runs_refresh"), size="sm", scale=0, min_width=90)
     c["message"] = gr.Markdown(elem_id="cfg-message")
     c["summary"] = gr.Markdown(elem_id="cfg-summary")
@@ -336,10 +402,12 @@ def build_config_tab(run_config: gr.State) -> ConfigTab:
             c["data_issues"] = gr.Markdown(elem_id="cfg-data-issues")
     with gr.Accordion(text("config.save_title"), open=False):
         with gr.Row():
-            c["save_name"] = gr.Textbox(label=text("config.save_name"), placeholder="my-preset",
-                                        elem_id="cfg-save-name")
-            c["save_desc"] = gr.Textbox(label=text("config.save_desc"), placeholder=text("config.save_desc_hint"),
-                                        scale=2)
+            c["save_name"] = gr.Textbox(
+                label=text("config.save_name"), placeholder="my-preset", elem_id="cfg-save-name"
+            )
+            c["save_desc"] = gr.Textbox(
+                label=text("config.save_desc"), placeholder=text("config.save_desc_hint"), scale=2
+            )
             c["save_btn"] = gr.Button(text("config.save_button"), scale=0, min_width=160, elem_id="cfg-save")
         c["save_msg"] = gr.Markdown(elem_id="cfg-save-msg")
     with gr.Accordion(text("config.effective_title"), open=False):
@@ -361,9 +429,14 @@ def _wire(tab: ConfigTab) -> None:
     c, out = tab.components, tab.out
     state, fields = c["run_config"], _field_components(c)
     field_names = {component: name for name, component in fields.items()}
-    state.change(lambda s, shown, cal: out(on_change(s, shown, cal)), [state, c["shown"], c["calib"]],
-                 _change_outputs(c), trigger_mode="always_last", show_progress="minimal",
-                 show_progress_on=[c["preflight"]])
+    state.change(
+        lambda s, shown, cal: out(on_change(s, shown, cal)),
+        [state, c["shown"], c["calib"]],
+        _change_outputs(c),
+        trigger_mode="always_last",
+        show_progress="minimal",
+        show_progress_on=[c["preflight"]],
+    )
     # User edits only: a redraw from the run config must not write an older copy of it back. A slider reports a
     # drag (input) and a typed value on leaving its box (release); FormSlider clamps that as the browser shows it.
     editable = [s for s in view.widget_specs() if s.kind != "readonly"]
@@ -373,16 +446,29 @@ def _wire(tab: ConfigTab) -> None:
     def edited(v: dict) -> dict:
         return out(on_fields(v[state], {field_names[k]: val for k, val in v.items() if k in field_names}))
 
-    gr.on(edits, edited, {state, *fields.values()}, [state, c["shown"]], trigger_mode="always_last",
-          show_progress="hidden")
+    gr.on(
+        edits,
+        edited,
+        {state, *fields.values()},
+        [state, c["shown"]],
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
     c["preset"].input(lambda name, s: out(on_preset(name, s)), [c["preset"], state], [state, c["message"]])
     c["run"].input(lambda run, s: out(on_run(run, s)), [c["run"], state], [state, c["message"]])
     c["runs_refresh"].click(lambda: gr.update(choices=run_choices()), None, c["run"])
-    c["save_btn"].click(lambda n, d, s: out(on_save(n, d, s)), [c["save_name"], c["save_desc"], state],
-                        [c["save_msg"], c["preset"]])
+    c["save_btn"].click(
+        lambda n, d, s: out(on_save(n, d, s)), [c["save_name"], c["save_desc"], state], [c["save_msg"], c["preset"]]
+    )
     # Presets saved and runs started since the server built the page.
-    gr.on(None, lambda: {c["preset"]: gr.update(choices=preset_choices()), c["run"]: gr.update(choices=run_choices())},
-          None, [c["preset"], c["run"]], show_progress="hidden")
+    gr.on(
+        None,
+        lambda: {c["preset"]: gr.update(choices=preset_choices()), c["run"]: gr.update(choices=run_choices())},
+        None,
+        [c["preset"], c["run"]],
+        show_progress="hidden",
+    )
     c["measure_btn"].click(lambda s: out(on_measure(s)), [state], [c["calib"], c["timer"], c["calib_status"]])
-    c["timer"].tick(lambda cal: out(on_tick(cal)), [c["calib"]], [c["calib"], c["timer"], c["calib_status"]],
-                    show_progress="hidden")
+    c["timer"].tick(
+        lambda cal: out(on_tick(cal)), [c["calib"]], [c["calib"], c["timer"], c["calib_status"]], show_progress="hidden"
+    )

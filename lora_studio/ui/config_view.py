@@ -20,10 +20,24 @@ TARGET_LAYERS = "lora.target_modules:layers"  # the checklist beside the all-lin
 ALL_LINEAR = "all-linear"
 CHOSEN = "chosen layers"
 # Fields the pre-flight numbers are computed from: while one of them is invalid, the panel waits.
-PREFLIGHT_INPUTS = frozenset({
-    "model.name_or_path", "model.dtype", "model.load_in_8bit", "lora.r", "lora.target_modules", "lora.bias",
-    "data.max_length", "data.eval_fraction", "training.seed", "training.batch_size", "training.gradient_accumulation",
-    "training.num_epochs", "training.max_steps", "training.gradient_checkpointing"})
+PREFLIGHT_INPUTS = frozenset(
+    {
+        "model.name_or_path",
+        "model.dtype",
+        "model.load_in_8bit",
+        "lora.r",
+        "lora.target_modules",
+        "lora.bias",
+        "data.max_length",
+        "data.eval_fraction",
+        "training.seed",
+        "training.batch_size",
+        "training.gradient_accumulation",
+        "training.num_epochs",
+        "training.max_steps",
+        "training.gradient_checkpointing",
+    }
+)
 
 
 def is_data_owned(dotted: str) -> bool:
@@ -91,14 +105,21 @@ def widget_spec(dotted: str, f: dataclasses.Field) -> WidgetSpec:
     a number box gets no bounds in the browser (Gradio would refuse an out-of-range value before any handler
     ran, freezing the form): validation says what is wrong beside it."""
     meta, kind = field_metadata(dotted), field_kind(dotted, f)
-    spec = WidgetSpec(dotted, kind, meta["label"], with_range(meta["help"], meta), tuple(meta.get("choices", ())),
-                      essential=meta["level"] == "essential")
+    spec = WidgetSpec(
+        dotted,
+        kind,
+        meta["label"],
+        with_range(meta["help"], meta),
+        tuple(meta.get("choices", ())),
+        essential=meta["level"] == "essential",
+    )
     if kind == "slider":
         step = _slider_step(_type_name(f), f)
         low = meta["min"] + (step if meta.get("min_exclusive") else 0)
         high = meta["max"] - (step if meta.get("max_exclusive") else 0)
-        spec = dataclasses.replace(spec, minimum=low, maximum=high, step=step,
-                                   precision=0 if _type_name(f) == "int" else None)
+        spec = dataclasses.replace(
+            spec, minimum=low, maximum=high, step=step, precision=0 if _type_name(f) == "int" else None
+        )
     elif kind == "number":
         is_int = _type_name(f) == "int"
         default = f.default if isinstance(f.default, (int, float)) and f.default > 0 else 1
@@ -219,8 +240,10 @@ def data_owned_md(cfg: RunConfig, has_dataset: bool) -> str:
     d = cfg.data
     path = f"`{d.path}`" if has_dataset else "*none yet: upload or pick one on the Data tab*"
     columns = ", ".join(f"{k} ← {v}" for k, v in d.columns.items()) or "as in the file"
-    return ("**Set on the Data tab** (read-only here)\n\n"
-            f"| setting | value |\n|---|---|\n| model | {cfg.model.name_or_path} |\n| data file | {path} |\n"
-            f"| format | {d.format} (columns: {columns}) |\n| max length | {d.max_length} tokens |\n"
-            f"| held out for evaluation | {d.eval_fraction:g} |\n| assistant replies only | {d.assistant_only_loss} |\n"
-            f"| split seed | {cfg.training.seed} |")
+    return (
+        "**Set on the Data tab** (read-only here)\n\n"
+        f"| setting | value |\n|---|---|\n| model | {cfg.model.name_or_path} |\n| data file | {path} |\n"
+        f"| format | {d.format} (columns: {columns}) |\n| max length | {d.max_length} tokens |\n"
+        f"| held out for evaluation | {d.eval_fraction:g} |\n| assistant replies only | {d.assistant_only_loss} |\n"
+        f"| split seed | {cfg.training.seed} |"
+    )

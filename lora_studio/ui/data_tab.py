@@ -16,23 +16,42 @@ import gradio as gr
 
 from lora_studio import settings
 from lora_studio.config import RunConfig, field_metadata
-from lora_studio.data import FormatUnknownError
-from lora_studio.datafiles import SUPPORTED_SUFFIXES
+from lora_studio.dataset_files import SUPPORTED_SUFFIXES
+from lora_studio.dataset_rows import FormatUnknownError
+from lora_studio.dataset_sources import fetch_hub_dataset, list_samples, sample_path, store_upload
 from lora_studio.errors import StudioError
 from lora_studio.ui import data_view, run_state, token_view
 from lora_studio.ui.config_view import with_range
 from lora_studio.ui.data_view import COLUMN_ROLES, Selection
 from lora_studio.ui.handlers import by_component
 from lora_studio.ui.widgets import FormSlider
-from lora_studio.uploads import fetch_hub_dataset, list_samples, sample_path, store_upload
 
 NONE = "(not used)"
 # The widgets beside the dataset that set run-config fields (the Data tab owns them) → those fields.
-CONTROLS = {"model": "model.name_or_path", "max_length": "data.max_length",
-            "assistant_only": "data.assistant_only_loss", "eval_fraction": "data.eval_fraction",
-            "seed": "training.seed"}
-VIEWS = ("status", *(f"map_{r}" for r in COLUMN_ROLES), "format", "mapping", "issues", "preview", "stats",
-         "histogram", "tokens", "caption", "split", "eval_rows", "config", "cli", "row")
+CONTROLS = {
+    "model": "model.name_or_path",
+    "max_length": "data.max_length",
+    "assistant_only": "data.assistant_only_loss",
+    "eval_fraction": "data.eval_fraction",
+    "seed": "training.seed",
+}
+VIEWS = (
+    "status",
+    *(f"map_{r}" for r in COLUMN_ROLES),
+    "format",
+    "mapping",
+    "issues",
+    "preview",
+    "stats",
+    "histogram",
+    "tokens",
+    "caption",
+    "split",
+    "eval_rows",
+    "config",
+    "cli",
+    "row",
+)
 # What every loading handler may return (see DataTab.outputs()): the run config, what this tab drew, its views.
 OUTPUTS = ("run_config", "shown", *VIEWS, *CONTROLS)
 NO_DATASET = "No dataset yet: upload one or pick a sample."
@@ -58,11 +77,19 @@ def show(sel: Selection) -> dict[str, Any]:
     if report.too_long_for_all:
         status += "\n\n⚠️ Every row is longer than max length: see the token statistics below."
     values = {
-        "status": status, "format": sel.format,
+        "status": status,
+        "format": sel.format,
         "mapping": gr.update(open=bool(sel.columns) or sel.format != "auto"),
-        "issues": result.issues, "preview": result.preview, "stats": report.stats_md,
-        "histogram": report.figure, "tokens": segments, "caption": caption, "split": result.split_md,
-        "eval_rows": result.eval_rows, "config": result.config_yaml, "cli": result.cli_command,
+        "issues": result.issues,
+        "preview": result.preview,
+        "stats": report.stats_md,
+        "histogram": report.figure,
+        "tokens": segments,
+        "caption": caption,
+        "split": result.split_md,
+        "eval_rows": result.eval_rows,
+        "config": result.config_yaml,
+        "cli": result.cli_command,
         "row": gr.update(value=1, maximum=max(len(data.rows), 1)),
     }
     values.update(zip((f"map_{r}" for r in COLUMN_ROLES), _dropdowns(data.columns, sel.columns), strict=True))
@@ -80,11 +107,16 @@ def failed(exc: StudioError, cfg: RunConfig, pending: Selection | None = None) -
     """The status explains; the run config keeps its dataset (nothing lost). A file whose columns need naming
     becomes the dataset, blocked until mapped, with the mapping opened."""
     if isinstance(exc, FormatUnknownError) and pending is not None:
-        values = {**_drawn(pending.run_config(cfg)), **_cleared(),
-                  "status": (f"🧭 **{Path(pending.path).name}: which columns should the model learn from?** "
-                             f"{exc.message}. Pick them under *Format and column mapping*, then press "
-                             "**Apply mapping**."),
-                  "mapping": gr.update(open=True)}
+        values = {
+            **_drawn(pending.run_config(cfg)),
+            **_cleared(),
+            "status": (
+                f"🧭 **{Path(pending.path).name}: which columns should the model learn from?** "
+                f"{exc.message}. Pick them under *Format and column mapping*, then press "
+                "**Apply mapping**."
+            ),
+            "mapping": gr.update(open=True),
+        }
         values.update(zip((f"map_{r}" for r in COLUMN_ROLES), _dropdowns(exc.columns, {}), strict=True))
         return values
     previous = Selection.from_config(cfg) if cfg.data.path else None
@@ -161,8 +193,10 @@ def on_change(state: dict | None, shown: dict | None) -> dict[str, Any]:
     if shown is not None and run_state.part(cfg, "data") == shown:
         return {}
     # Never the run config itself: this reader's copy may already be older than the browser's.
-    values = {"shown": run_state.part(cfg, "data"),
-              **{name: run_state.get(cfg, dotted) for name, dotted in CONTROLS.items()}}
+    values = {
+        "shown": run_state.part(cfg, "data"),
+        **{name: run_state.get(cfg, dotted) for name, dotted in CONTROLS.items()},
+    }
     if not cfg.data.path:
         return {**values, **_cleared(), "status": NO_DATASET}
     try:
@@ -180,8 +214,9 @@ def on_row(state: dict | None, position: float | None) -> dict[str, Any]:
         result = data_view.analyse(sel)
     except StudioError as exc:
         return {"tokens": [], "caption": f"Token preview unavailable: {exc.one_line()}"}
-    tokens, caption = token_view.row_segments(result.data, sel.model, sel.assistant_only_loss, sel.max_length,
-                                              max(int(position or 1), 1))
+    tokens, caption = token_view.row_segments(
+        result.data, sel.model, sel.assistant_only_loss, sel.max_length, max(int(position or 1), 1)
+    )
     return {"tokens": tokens, "caption": caption}
 
 
@@ -213,54 +248,86 @@ def _info(dotted: str) -> dict[str, Any]:
 
 def build_data_tab(run_config: gr.State) -> DataTab:
     c: dict[str, Any] = {"run_config": run_config, "shown": gr.State(None)}
-    gr.Markdown("Bring your examples. LoRA Studio reads the file, tells you what it found, and shows "
-                "exactly what the model will learn from — before a single training step.")
+    gr.Markdown(
+        "Bring your examples. LoRA Studio reads the file, tells you what it found, and shows "
+        "exactly what the model will learn from — before a single training step."
+    )
     with gr.Row():
         with gr.Column(scale=3):
-            c["upload"] = gr.File(label=f"Upload a dataset ({', '.join(SUPPORTED_SUFFIXES)})",
-                                  file_types=list(SUPPORTED_SUFFIXES), type="filepath", elem_id="data-upload")
+            c["upload"] = gr.File(
+                label=f"Upload a dataset ({', '.join(SUPPORTED_SUFFIXES)})",
+                file_types=list(SUPPORTED_SUFFIXES),
+                type="filepath",
+                elem_id="data-upload",
+            )
         with gr.Column(scale=2):
             samples = [(f"{s.name} — {s.description}" if s.description else s.name, s.name) for s in list_samples()]
             c["sample"] = gr.Dropdown(samples, value=None, label="…or start from a sample", elem_id="data-sample")
             c["sample_btn"] = gr.Button("Use this sample", elem_id="data-sample-btn")
             with gr.Row():
-                c["hub_id"] = gr.Textbox(label="…or a Hub dataset id (needs the network)", placeholder="owner/name",
-                                         scale=3)
+                c["hub_id"] = gr.Textbox(
+                    label="…or a Hub dataset id (needs the network)", placeholder="owner/name", scale=3
+                )
                 c["hub_btn"] = gr.Button("Fetch", scale=1)
     c["status"] = gr.Markdown(NO_DATASET, elem_id="data-status")
     with gr.Accordion("Format and column mapping", open=False) as c["mapping"]:
         with gr.Row():
-            c["format"] = gr.Dropdown(["auto", "messages", "prompt_completion", "text"], value="auto",
-                                      **_info("data.format"))
+            c["format"] = gr.Dropdown(
+                ["auto", "messages", "prompt_completion", "text"], value="auto", **_info("data.format")
+            )
             for role in COLUMN_ROLES:
                 c[f"map_{role}"] = gr.Dropdown([NONE], value=NONE, label=f"{role} column", elem_id=f"map-{role}")
         c["apply_btn"] = gr.Button("Apply mapping", elem_id="data-apply-mapping")
-    c["issues"] = gr.Dataframe(label="Issues (errors block training, warnings do not)", interactive=False,
-                               wrap=True, elem_id="data-issues")
-    c["preview"] = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=360,
-                                elem_id="data-preview")
+    c["issues"] = gr.Dataframe(
+        label="Issues (errors block training, warnings do not)", interactive=False, wrap=True, elem_id="data-issues"
+    )
+    c["preview"] = gr.Dataframe(
+        label="First rows", interactive=False, wrap=True, max_height=360, elem_id="data-preview"
+    )
     gr.Markdown("### What the model sees")
     defaults = RunConfig()
     with gr.Row():
-        c["model"] = gr.Textbox(defaults.model.name_or_path, scale=3, elem_id="data-model",
-                                **_info("model.name_or_path"))
+        c["model"] = gr.Textbox(
+            defaults.model.name_or_path, scale=3, elem_id="data-model", **_info("model.name_or_path")
+        )
         # A number box, not a slider: the valid range (16 to 131,072) is far wider than a slider can show.
-        c["max_length"] = gr.Number(defaults.data.max_length, precision=0, step=16, scale=2, elem_id="data-max-length",
-                                    **_info("data.max_length"))
-        c["assistant_only"] = gr.Checkbox(defaults.data.assistant_only_loss, scale=2, elem_id="data-assistant-only",
-                                          **_info("data.assistant_only_loss"))
+        c["max_length"] = gr.Number(
+            defaults.data.max_length,
+            precision=0,
+            step=16,
+            scale=2,
+            elem_id="data-max-length",
+            **_info("data.max_length"),
+        )
+        c["assistant_only"] = gr.Checkbox(
+            defaults.data.assistant_only_loss,
+            scale=2,
+            elem_id="data-assistant-only",
+            **_info("data.assistant_only_loss"),
+        )
     c["stats"] = gr.Markdown(elem_id="data-stats")
     c["histogram"] = gr.Plot(label="Token lengths", elem_id="data-histogram")
     with gr.Row():
         c["row"] = gr.Number(1, precision=0, label="Row to inspect", scale=1, elem_id="data-row")
         c["caption"] = gr.Markdown(elem_id="data-caption")
-    c["tokens"] = gr.HighlightedText(label="Rendered with the model's chat template", color_map=token_view.COLOR_MAP,
-                                     show_legend=True, combine_adjacent=False, elem_id="data-tokens")
+    c["tokens"] = gr.HighlightedText(
+        label="Rendered with the model's chat template",
+        color_map=token_view.COLOR_MAP,
+        show_legend=True,
+        combine_adjacent=False,
+        elem_id="data-tokens",
+    )
     gr.Markdown("### Train / eval split")
     with gr.Row():
         eval_meta = field_metadata("data.eval_fraction")
-        c["eval_fraction"] = FormSlider(eval_meta["min"], eval_meta["max"], defaults.data.eval_fraction, step=0.01,
-                                        elem_id="data-eval-fraction", **_info("data.eval_fraction"))
+        c["eval_fraction"] = FormSlider(
+            eval_meta["min"],
+            eval_meta["max"],
+            defaults.data.eval_fraction,
+            step=0.01,
+            elem_id="data-eval-fraction",
+            **_info("data.eval_fraction"),
+        )
         c["seed"] = gr.Number(defaults.training.seed, precision=0, elem_id="data-seed", **_info("training.seed"))
     c["split"] = gr.Markdown(elem_id="data-split")
     c["eval_rows"] = gr.Dataframe(label="Held-out rows", interactive=False, wrap=True, max_height=240)
@@ -288,7 +355,9 @@ def _wire(tab: DataTab) -> None:
 
     # The stored copy is what counts; clearing the box makes it ready for the next file.
     c["upload"].upload(lambda v: out(on_upload(v[state], v[c["upload"]])), {state, c["upload"]}, outputs).then(
-        lambda: None, None, c["upload"])
+        lambda: None, None, c["upload"]
+    )
+
     def sample(run_config: dict | None, name: str | None) -> dict:
         return out(on_sample(run_config, name))
 
@@ -301,10 +370,27 @@ def _wire(tab: DataTab) -> None:
     c["hub_btn"].click(lambda v: out(on_hub(v[state], v[c["hub_id"]])), {state, c["hub_id"]}, outputs)
     c["apply_btn"].click(apply_mapping, {state, *controls, *mapping_inputs}, outputs)
     # User edits only: a redraw from the run config sets these widgets without asking for another analysis.
-    edits = [c["model"].blur, c["model"].submit, c["assistant_only"].input, c["seed"].input, c["max_length"].input,
-             c["eval_fraction"].release]
-    gr.on(edits, data_settings, [state, *(c[name] for name in CONTROLS)], outputs, trigger_mode="always_last",
-          api_name="data_settings")
-    state.change(lambda s, shown: out(on_change(s, shown)), [state, c["shown"]], outputs, trigger_mode="always_last",
-                 show_progress="hidden")
+    edits = [
+        c["model"].blur,
+        c["model"].submit,
+        c["assistant_only"].input,
+        c["seed"].input,
+        c["max_length"].input,
+        c["eval_fraction"].release,
+    ]
+    gr.on(
+        edits,
+        data_settings,
+        [state, *(c[name] for name in CONTROLS)],
+        outputs,
+        trigger_mode="always_last",
+        api_name="data_settings",
+    )
+    state.change(
+        lambda s, shown: out(on_change(s, shown)),
+        [state, c["shown"]],
+        outputs,
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
     c["row"].change(lambda v: out(on_row(v[state], v[c["row"]])), {state, c["row"]}, [c["tokens"], c["caption"]])

@@ -32,8 +32,22 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 DOWNLOADS = "lora-studio-downloads"
 KEEP_DOWNLOADS_S = 6 * 3600  # a prepared download unused this long is deleted
-OUTPUTS = ("picker", "run_info", "message", "adapter_dl", "merge_btn", "cancel_btn", "merged_btn", "merged_file",
-           "progress", "status", "verification", "push_what", "log", "seen")
+OUTPUTS = (
+    "picker",
+    "run_info",
+    "message",
+    "adapter_dl",
+    "merge_btn",
+    "cancel_btn",
+    "merged_btn",
+    "merged_file",
+    "progress",
+    "status",
+    "verification",
+    "push_what",
+    "log",
+    "seen",
+)
 # Clicks the merged zip's link once it is there, so one press of the button downloads it.
 CLICK_MERGED_JS = """() => { let n = 0; const t = setInterval(() => {
   const a = document.querySelector('#export-merged-file a[download]');
@@ -117,11 +131,16 @@ def select_run(run_id: str | None, dtype: str = "float32") -> list[Any]:
     paths = _paths(run_id)
     if paths is None:
         values = dict.fromkeys(OUTPUTS, "")
-        values.update(picker=gr.update(choices=choices, value=None), run_info=view.NO_RUN,
-                      merged_file=gr.update(value=None, visible=False),
-                      adapter_dl=gr.update(value=None, interactive=False), merge_btn=gr.update(interactive=False),
-                      cancel_btn=gr.update(interactive=False), merged_btn=gr.update(interactive=False),
-                      push_what=gr.update(choices=[], value=None))
+        values.update(
+            picker=gr.update(choices=choices, value=None),
+            run_info=view.NO_RUN,
+            merged_file=gr.update(value=None, visible=False),
+            adapter_dl=gr.update(value=None, interactive=False),
+            merge_btn=gr.update(interactive=False),
+            cancel_btn=gr.update(interactive=False),
+            merged_btn=gr.update(interactive=False),
+            push_what=gr.update(choices=[], value=None),
+        )
         return [values[name] for name in OUTPUTS]
     refusal = None
     try:
@@ -129,11 +148,15 @@ def select_run(run_id: str | None, dtype: str = "float32") -> list[Any]:
         info, zip_path = view.run_md(paths), _adapter_download(paths)
     except StudioError as exc:
         refusal, info, zip_path = exc, error_md(exc), None
-    values = {"picker": gr.update(choices=choices, value=paths.run_id), "run_info": info, "message": "",
-              "merged_file": gr.update(value=None, visible=False),
-              "adapter_dl": gr.update(value=zip_path, interactive=zip_path is not None),
-              "push_what": gr.update(choices=view.push_choices(paths), value="adapter"),
-              **_status_values(paths, dtype)}
+    values = {
+        "picker": gr.update(choices=choices, value=paths.run_id),
+        "run_info": info,
+        "message": "",
+        "merged_file": gr.update(value=None, visible=False),
+        "adapter_dl": gr.update(value=zip_path, interactive=zip_path is not None),
+        "push_what": gr.update(choices=view.push_choices(paths), value="adapter"),
+        **_status_values(paths, dtype),
+    }
     if refusal is not None:  # e.g. preselected from another tab while it still trains
         values["merge_btn"] = gr.update(interactive=False)
     return [values[name] for name in OUTPUTS]
@@ -187,8 +210,10 @@ def on_merge(run_id: str | None, dtype: str) -> str:
         exports.start_merge(paths, dtype)
     except StudioError as exc:
         return error_md(exc)
-    return (f"⏳ Merging `{paths.run_id}` into a float32 base in a separate process, then verifying it"
-            f"{'' if dtype == 'float32' else f' and casting to {dtype}'}. You can leave this tab.")
+    return (
+        f"⏳ Merging `{paths.run_id}` into a float32 base in a separate process, then verifying it"
+        f"{'' if dtype == 'float32' else f' and casting to {dtype}'}. You can leave this tab."
+    )
 
 
 def on_cancel(run_id: str | None) -> str:
@@ -214,8 +239,10 @@ def on_download_merged(run_id: str | None, dtype: str) -> tuple[Any, str]:
         return hidden, error_md(exc)
     except OSError as exc:
         return hidden, error_md(StudioError(f"Could not write the zip ({exc})", "Free some disk space, then retry"))
-    return (gr.update(value=str(out), visible=True),
-            f"📦 `{out.name}` ({view.size_text(out)}) is ready; the download starts by itself.")
+    return (
+        gr.update(value=str(out), visible=True),
+        f"📦 `{out.name}` ({view.size_text(out)}) is ready; the download starts by itself.",
+    )
 
 
 def on_push(run_id: str | None, what: str | None, repo_id: str, token: str, private: bool) -> tuple[str, str]:
@@ -246,35 +273,53 @@ class ExportTab:
 def _build_downloads(c: dict[str, Any]) -> None:
     with gr.Row(equal_height=False):
         with gr.Column():
-            gr.Markdown("### Adapter\nThe standard PEFT adapter (a few MB) with its tokenizer and a model card. "
-                        "Load it with `PeftModel.from_pretrained(base, folder)`.")
-            c["adapter_dl"] = gr.DownloadButton("Download adapter (.zip)", interactive=False,
-                                                elem_id="export-adapter-dl")
+            gr.Markdown(
+                "### Adapter\nThe standard PEFT adapter (a few MB) with its tokenizer and a model card. "
+                "Load it with `PeftModel.from_pretrained(base, folder)`."
+            )
+            c["adapter_dl"] = gr.DownloadButton(
+                "Download adapter (.zip)", interactive=False, elem_id="export-adapter-dl"
+            )
         with gr.Column():
-            gr.Markdown("### Merged model\nThe adapter folded into the base weights: one model that loads with "
-                        "`AutoModelForCausalLM.from_pretrained(folder)`. Verified after every merge.")
-            c["dtype"] = gr.Radio(list(exports.EXPORT_DTYPES), value="float32", label="Saved precision",
-                                  info="float32 is exact; bfloat16 and float16 halve the size",
-                                  elem_id="export-dtype")
+            gr.Markdown(
+                "### Merged model\nThe adapter folded into the base weights: one model that loads with "
+                "`AutoModelForCausalLM.from_pretrained(folder)`. Verified after every merge."
+            )
+            c["dtype"] = gr.Radio(
+                list(exports.EXPORT_DTYPES),
+                value="float32",
+                label="Saved precision",
+                info="float32 is exact; bfloat16 and float16 halve the size",
+                elem_id="export-dtype",
+            )
             with gr.Row():
                 c["merge_btn"] = gr.Button("Merge", variant="primary", interactive=False, elem_id="export-merge")
                 c["cancel_btn"] = gr.Button("Cancel", variant="stop", interactive=False, elem_id="export-cancel")
                 c["merged_btn"] = gr.Button("Download merged (.zip)", interactive=False, elem_id="export-merged-btn")
             c["message"] = gr.Markdown(elem_id="export-message")
-            c["merged_file"] = gr.File(label="Merged model (.zip)", interactive=False, visible=False,
-                                       elem_id="export-merged-file")
+            c["merged_file"] = gr.File(
+                label="Merged model (.zip)", interactive=False, visible=False, elem_id="export-merged-file"
+            )
 
 
 def _build_push(c: dict[str, Any]) -> None:
     with gr.Accordion("Push to the Hugging Face Hub", open=False, elem_id="export-push-box"):
-        gr.Markdown("Needs the network and a token with write access. The token goes only to the upload "
-                    "process and is never written to disk. A new repository is private unless you untick it.")
+        gr.Markdown(
+            "Needs the network and a token with write access. The token goes only to the upload "
+            "process and is never written to disk. A new repository is private unless you untick it."
+        )
         with gr.Row():
             c["push_what"] = gr.Dropdown([], label="What", scale=1, elem_id="export-push-what")
-            c["repo_id"] = gr.Textbox(label="Repository id", placeholder="your-name/your-lora", scale=2,
-                                      elem_id="export-repo-id")
-            c["token"] = gr.Textbox(label="Hugging Face token", type="password", scale=2, elem_id="export-token",
-                                    placeholder="hf_… (empty: the server's HF_TOKEN)")
+            c["repo_id"] = gr.Textbox(
+                label="Repository id", placeholder="your-name/your-lora", scale=2, elem_id="export-repo-id"
+            )
+            c["token"] = gr.Textbox(
+                label="Hugging Face token",
+                type="password",
+                scale=2,
+                elem_id="export-token",
+                placeholder="hf_… (empty: the server's HF_TOKEN)",
+            )
         with gr.Row():
             c["private"] = gr.Checkbox(True, label="Private repository", elem_id="export-private")
             c["push_btn"] = gr.Button("Push to Hub", elem_id="export-push")
@@ -301,26 +346,39 @@ def build_export_tab(tab: gr.Tab | None = None) -> ExportTab:
     export = ExportTab(c)
     outputs, run, dtype = export.outputs(), c["picker"], c["dtype"]
     triggers = [c["refresh_btn"].click] + ([tab.select] if tab is not None else [])
+
     def poll(run_id: str | None) -> Any:
         return gr.Timer(active=exporting(run_id))
 
     # An idle page does not poll: the timer starts with an export, or when a run with one running is shown.
     gr.on(triggers, on_refresh, [run, dtype], outputs, show_progress="hidden").then(
-        poll, [run], c["timer"], show_progress="hidden")
+        poll, [run], c["timer"], show_progress="hidden"
+    )
     run.input(select_run, [run, dtype], outputs).then(poll, [run], c["timer"], show_progress="hidden")
     dtype.input(on_dtype, [run, dtype], outputs, show_progress="hidden")
+
     def tick(run_id: str | None, kind: str, seen: str) -> list[Any]:
         return [*on_tick(run_id, kind, seen), gr.Timer(active=exporting(run_id))]
 
-    c["timer"].tick(tick, [run, dtype, c["seen"]], [*outputs, c["timer"]], show_progress="hidden",
-                    concurrency_limit=None, trigger_mode="always_last")
+    c["timer"].tick(
+        tick,
+        [run, dtype, c["seen"]],
+        [*outputs, c["timer"]],
+        show_progress="hidden",
+        concurrency_limit=None,
+        trigger_mode="always_last",
+    )
     c["merge_btn"].click(on_merge, [run, dtype], c["message"], concurrency_limit=1).then(
-        poll, [run], c["timer"], show_progress="hidden")
+        poll, [run], c["timer"], show_progress="hidden"
+    )
     c["cancel_btn"].click(on_cancel, [run], c["message"])
-    c["merged_btn"].click(lambda: gr.update(value=None, visible=False), None, c["merged_file"],
-                          show_progress="hidden").then(
-        on_download_merged, [run, dtype], [c["merged_file"], c["message"]]).then(None, js=CLICK_MERGED_JS)
-    c["push_btn"].click(on_push, [run, c["push_what"], c["repo_id"], c["token"], c["private"]],
-                        [c["push_msg"], c["token"]], concurrency_limit=1).then(poll, [run], c["timer"],
-                                                                                show_progress="hidden")
+    c["merged_btn"].click(
+        lambda: gr.update(value=None, visible=False), None, c["merged_file"], show_progress="hidden"
+    ).then(on_download_merged, [run, dtype], [c["merged_file"], c["message"]]).then(None, js=CLICK_MERGED_JS)
+    c["push_btn"].click(
+        on_push,
+        [run, c["push_what"], c["repo_id"], c["token"], c["private"]],
+        [c["push_msg"], c["token"]],
+        concurrency_limit=1,
+    ).then(poll, [run], c["timer"], show_progress="hidden")
     return export

@@ -17,8 +17,10 @@ from lora_studio.modelcard import verification_summary
 from lora_studio.runs import RunPaths, run_summary
 from lora_studio.ui.runs_view import DASH, STATE_ICONS
 
-NO_RUN = ("No finished run to export yet. Train one on the **Train** tab; a run that completed or was "
-          "stopped with *Stop and save* shows up here.")
+NO_RUN = (
+    "No finished run to export yet. Train one on the **Train** tab; a run that completed or was "
+    "stopped with *Stop and save* shows up here."
+)
 EXPORT_ICONS = {"running": "⏳", "completed": "✅", "failed": "❌", "cancelled": "🚫"}
 
 
@@ -42,9 +44,11 @@ def run_md(paths: RunPaths) -> str:
     loss = DASH if summary.final_loss is None else f"{summary.final_loss:.4f}"
     eval_loss = DASH if summary.eval_loss is None else f"{summary.eval_loss:.4f}"
     icon = STATE_ICONS.get(summary.status.state, "")
-    lines = [f"**`{paths.run_id}`** · {icon} {summary.status.state} · base model "
-             f"`{cfg.model.name_or_path if cfg else '?'}` · {done}/{total or '?'} steps · final loss {loss} · "
-             f"eval loss {eval_loss}"]
+    lines = [
+        f"**`{paths.run_id}`** · {icon} {summary.status.state} · base model "
+        f"`{cfg.model.name_or_path if cfg else '?'}` · {done}/{total or '?'} steps · final loss {loss} · "
+        f"eval loss {eval_loss}"
+    ]
     if paths.adapter.is_dir() and cfg is not None:
         eight_bit = ", trained on an 8-bit base (merged into float32)" if cfg.model.load_in_8bit else ""
         lines.append(f"Adapter: {size_text(paths.adapter)} (r={cfg.lora.r}, init {cfg.lora.init}{eight_bit})")
@@ -62,14 +66,18 @@ def progress_html(status: ExportStatus, now: float | None = None) -> str:
     share = 1.0 if status.state == "completed" else max(0.0, min(status.progress, 1.0))
     parts = [f"{100 * share:.0f}%"]
     if status.started:
-        parts.append(f"{'elapsed' if status.state == 'running' else 'took'} "
-                     f"{_clock((now if status.state == 'running' else status.finished or now) - status.started)}")
+        parts.append(
+            f"{'elapsed' if status.state == 'running' else 'took'} "
+            f"{_clock((now if status.state == 'running' else status.finished or now) - status.started)}"
+        )
     busy = status.state == "running"
     label = html.escape(status.phase or status.state) + ("…" if busy else "")
-    return ('<div class="ls-progress">'
-            f'<div class="ls-progress-label"><b>{label}</b> · {" · ".join(parts)}</div>'
-            f'<div class="ls-progress-track"><div class="ls-progress-fill{" ls-busy" if busy else ""}" '
-            f'style="width:{100 * share:.1f}%"></div></div></div>')
+    return (
+        '<div class="ls-progress">'
+        f'<div class="ls-progress-label"><b>{label}</b> · {" · ".join(parts)}</div>'
+        f'<div class="ls-progress-track"><div class="ls-progress-fill{" ls-busy" if busy else ""}" '
+        f'style="width:{100 * share:.1f}%"></div></div></div>'
+    )
 
 
 def _clock(seconds: float) -> str:
@@ -81,8 +89,11 @@ def status_md(status: ExportStatus, log: str = "") -> str:
     """The latest export in words; a failure says what happened and what to do, with the log's last lines."""
     if status.state == "idle":
         return "No export yet for this run."
-    what = ("merge" + (f" ({status.dtype})" if status.dtype else "")) if status.action == "merge" else \
-        f"push to `{status.repo_id}`"
+    what = (
+        ("merge" + (f" ({status.dtype})" if status.dtype else ""))
+        if status.action == "merge"
+        else f"push to `{status.repo_id}`"
+    )
     head = f"{EXPORT_ICONS.get(status.state, '')} **{what[0].upper() + what[1:]}: {status.state}**"
     if status.state == "running":
         return f"{head} — {status.phase}."
@@ -102,20 +113,23 @@ def verification_md(report: dict | None) -> str:
     """The verification report: a table of the checks, the summary, and the answers side by side."""
     if not report:
         return ""
-    rows = ["| check | max logit difference | tolerance | greedy answers equal | result |",
-            "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| check | max logit difference | tolerance | greedy answers equal | result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for key in ("float32", "cast"):
         part = report.get(key)
         if part:
             label = "float32 merge" if key == "float32" else f"{part['dtype']} copy"
-            rows.append(f"| {label} | {part['max_logit_diff']:.2e} | {part['tolerance']:.0e} | "
-                        f"{part['generations_matched']}/{part['prompts']} | {'✅' if part['passed'] else '❌'} |")
+            rows.append(
+                f"| {label} | {part['max_logit_diff']:.2e} | {part['tolerance']:.0e} | "
+                f"{part['generations_matched']}/{part['prompts']} | {'✅' if part['passed'] else '❌'} |"
+            )
     text = "#### Verification\n\n" + "\n".join(rows) + "\n\n" + verification_summary(report)
     samples = (report.get("cast") or report.get("float32") or {}).get("samples", [])
     if samples:
         text += "\n\n| prompt | base + adapter | merged model |\n| --- | --- | --- |\n"
-        text += "\n".join(f"| {_cell(s['prompt'])} | {_cell(s['reference'])} | {_cell(s['merged'])} |"
-                          for s in samples)
+        text += "\n".join(f"| {_cell(s['prompt'])} | {_cell(s['reference'])} | {_cell(s['merged'])} |" for s in samples)
     if report.get("seconds") is not None:
         text += f"\n\nMerge and verification took {report['seconds']:.0f} s."
     return text

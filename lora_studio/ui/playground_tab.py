@@ -41,19 +41,25 @@ def _snapshot() -> dict[str, Any]:
 def loaded_values(snapshot: dict[str, Any]) -> dict[str, Any]:
     """Everything that shows what is loaded: status, the chat's answer-with radio, the compare choice."""
     targets = view.target_choices(snapshot)
-    return {"status": view.status_md(snapshot),
-            "target": gr.update(choices=targets, value=targets[-1][1]),
-            "compare_with": gr.update(choices=view.compare_choices(snapshot),
-                                      value=[key for _, key in view.compare_choices(snapshot)][:view.MAX_COMPARED])}
+    return {
+        "status": view.status_md(snapshot),
+        "target": gr.update(choices=targets, value=targets[-1][1]),
+        "compare_with": gr.update(
+            choices=view.compare_choices(snapshot),
+            value=[key for _, key in view.compare_choices(snapshot)][: view.MAX_COMPARED],
+        ),
+    }
 
 
 # ---- handlers (module level: tests call them without a browser) -------------------------------
 def on_refresh() -> dict[str, Any]:
     """New runs, uploads and merged exports since the page was built, and what the engine holds now."""
     snapshot = _snapshot()
-    values = {"base": gr.update(choices=adapters.base_choices()),
-              "adapters": gr.update(choices=view.adapter_choices(adapters.list_adapters())),
-              "status": view.status_md(snapshot)}
+    values = {
+        "base": gr.update(choices=adapters.base_choices()),
+        "adapters": gr.update(choices=view.adapter_choices(adapters.list_adapters())),
+        "status": view.status_md(snapshot),
+    }
     targets = view.target_choices(snapshot)
     values["target"] = gr.update(choices=targets)
     values["compare_with"] = gr.update(choices=view.compare_choices(snapshot))
@@ -85,8 +91,9 @@ def on_load(base: str | None, keys: list[str] | None) -> dict[str, Any]:
                 problems.append(view.unexpected_md(f"Loading adapter {key}", exc))
         snapshot = playground.snapshot()
     loaded = len(snapshot["adapters"])
-    message = "\n\n".join(problems) or (f"✅ Loaded `{snapshot['base']}`"
-                                         + (f" with {loaded} adapter(s)." if loaded else "."))
+    message = "\n\n".join(problems) or (
+        f"✅ Loaded `{snapshot['base']}`" + (f" with {loaded} adapter(s)." if loaded else ".")
+    )
     return {**loaded_values(snapshot), "message": message}
 
 
@@ -116,11 +123,13 @@ def on_upload(files: list[str] | str | None, selected: list[str] | None) -> dict
         return {"message": view.unexpected_md(f"Importing {names}", exc), "adapters": gr.skip(), "upload": None}
     chosen = [*(k for k in selected or [] if k != info.key), info.key]
     base = info.base_model if len(info.base_model) <= 80 else info.base_model[:80] + "…"
-    return {"message": f"📦 Imported **{info.label}**"
-                       + (f" (trained on `{base}`)" if base else "")
-                       + ". Press **Load** to load it.",
-            "adapters": gr.update(choices=view.adapter_choices(adapters.list_adapters()), value=chosen),
-            "upload": None}
+    return {
+        "message": f"📦 Imported **{info.label}**"
+        + (f" (trained on `{base}`)" if base else "")
+        + ". Press **Load** to load it.",
+        "adapters": gr.update(choices=view.adapter_choices(adapters.list_adapters()), value=chosen),
+        "upload": None,
+    }
 
 
 def select_adapter(run_id: str) -> dict[str, Any]:
@@ -129,9 +138,11 @@ def select_adapter(run_id: str) -> dict[str, Any]:
         info = adapters.run_adapter(run_id)
     except StudioError as exc:
         return {"base": gr.skip(), "adapters": gr.skip(), "message": error_md(exc)}
-    return {"base": gr.update(choices=adapters.base_choices(), value=info.base_model),
-            "adapters": gr.update(choices=view.adapter_choices(adapters.list_adapters()), value=[info.key]),
-            "message": f"Selected the adapter of `{run_id}` and its base `{info.base_model}`: press **Load**."}
+    return {
+        "base": gr.update(choices=adapters.base_choices(), value=info.base_model),
+        "adapters": gr.update(choices=view.adapter_choices(adapters.list_adapters()), value=[info.key]),
+        "message": f"Selected the adapter of `{run_id}` and its base `{info.base_model}`: press **Load**.",
+    }
 
 
 def _start(target: str, messages: list[dict], values: dict[str, Any]):
@@ -153,8 +164,9 @@ def _so_far(generation) -> Iterator[str]:
     yield text
 
 
-def on_send(text: str | None, history: list[dict] | None, target: str | None,
-            values: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def on_send(
+    text: str | None, history: list[dict] | None, target: str | None, values: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
     """Stream the answer of the chosen model into the chat, token by token."""
     text, values = (text or "").strip(), view.generation_values(values)
     chat = view.chat_history(history)
@@ -176,8 +188,10 @@ def on_send(text: str | None, history: list[dict] | None, target: str | None,
             yield {"chat": chat}
     except StudioError as exc:
         note = error_md(exc)
-    chat[-1] = {"role": "assistant", "content": answer + view.footer(label, generation.tokens,
-                                                                     generation.tokens_per_s(), generation.stopped)}
+    chat[-1] = {
+        "role": "assistant",
+        "content": answer + view.footer(label, generation.tokens, generation.tokens_per_s(), generation.stopped),
+    }
     yield {"chat": chat, "chat_note": note}
 
 
@@ -186,14 +200,20 @@ def on_compare(prompt: str | None, chosen: list[str] | None, values: dict[str, A
     prompt, values = (prompt or "").strip(), view.generation_values(values)
     snapshot = _snapshot()
     if not snapshot["base"] or not prompt:
-        yield {"compare_note": "Load a base model first (and adapters to compare)." if not snapshot["base"]
-               else "Type a prompt first."}
+        yield {
+            "compare_note": "Load a base model first (and adapters to compare)."
+            if not snapshot["base"]
+            else "Type a prompt first."
+        }
         return
     targets, note = view.compare_targets(snapshot, chosen)
     answers = [""] * COLUMNS
     first = {f"head{i}": view.column_header(snapshot, t) for i, t in enumerate(targets)}
-    first.update({f"answer{i}": "" for i in range(COLUMNS)}, col2=gr.update(visible=len(targets) > 2),
-                 compare_note=" ".join(filter(None, [note, f"Settings: {view.settings_summary(values)}."])))
+    first.update(
+        {f"answer{i}": "" for i in range(COLUMNS)},
+        col2=gr.update(visible=len(targets) > 2),
+        compare_note=" ".join(filter(None, [note, f"Settings: {view.settings_summary(values)}."])),
+    )
     yield first
     for i, target in enumerate(targets):
         try:
@@ -230,49 +250,72 @@ class PlaygroundTab:
 
 def _settings_panel(c: dict[str, Any]) -> None:
     with gr.Accordion("Generation settings", open=False):
-        c["system_prompt"] = gr.Textbox(label="System prompt", lines=2, placeholder="optional",
-                                        elem_id="pg-system")
+        c["system_prompt"] = gr.Textbox(label="System prompt", lines=2, placeholder="optional", elem_id="pg-system")
         with gr.Row():
-            c["max_new_tokens"] = gr.Slider(1, 2048, value=256, step=1, label="Max new tokens",
-                                            elem_id="pg-max-new-tokens")
-            c["temperature"] = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Temperature",
-                                         info="0 = greedy (always the most likely token)", elem_id="pg-temperature")
+            c["max_new_tokens"] = gr.Slider(
+                1, 2048, value=256, step=1, label="Max new tokens", elem_id="pg-max-new-tokens"
+            )
+            c["temperature"] = gr.Slider(
+                0.0,
+                2.0,
+                value=0.7,
+                step=0.05,
+                label="Temperature",
+                info="0 = greedy (always the most likely token)",
+                elem_id="pg-temperature",
+            )
             c["top_p"] = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p", elem_id="pg-top-p")
         with gr.Row():
             c["top_k"] = gr.Slider(0, 200, value=50, step=1, label="Top-k", info="0 = off", elem_id="pg-top-k")
-            c["repetition_penalty"] = gr.Slider(1.0, 2.0, value=1.0, step=0.05, label="Repetition penalty",
-                                                elem_id="pg-repetition-penalty")
+            c["repetition_penalty"] = gr.Slider(
+                1.0, 2.0, value=1.0, step=0.05, label="Repetition penalty", elem_id="pg-repetition-penalty"
+            )
             c["seed"] = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id="pg-seed")
 
 
 def _model_panel(c: dict[str, Any]) -> None:
     with gr.Row(equal_height=True):
-        c["base"] = gr.Dropdown(adapters.base_choices(), value=settings.EMBEDDED_MODEL_NAME, allow_custom_value=True,
-                                label="Base model", scale=3, elem_id="pg-base",
-                                info="The embedded model, a run's base, a merged export, a hub id or a local folder")
-        c["adapters"] = gr.Dropdown(view.adapter_choices(adapters.list_adapters()), value=[], multiselect=True,
-                                    label="Adapters", scale=4, elem_id="pg-adapters",
-                                    info="Finished runs and uploaded adapters; the unticked ones are unloaded")
+        c["base"] = gr.Dropdown(
+            adapters.base_choices(),
+            value=settings.EMBEDDED_MODEL_NAME,
+            allow_custom_value=True,
+            label="Base model",
+            scale=3,
+            elem_id="pg-base",
+            info="The embedded model, a run's base, a merged export, a hub id or a local folder",
+        )
+        c["adapters"] = gr.Dropdown(
+            view.adapter_choices(adapters.list_adapters()),
+            value=[],
+            multiselect=True,
+            label="Adapters",
+            scale=4,
+            elem_id="pg-adapters",
+            info="Finished runs and uploaded adapters; the unticked ones are unloaded",
+        )
     with gr.Row():
         c["load"] = gr.Button("Load", variant="primary", scale=0, min_width=160, elem_id="pg-load")
         c["unload"] = gr.Button("Unload everything", variant="stop", scale=0, min_width=200, elem_id="pg-unload")
         c["refresh"] = gr.Button("🔄 Refresh lists", size="sm", scale=0, min_width=150, elem_id="pg-refresh")
     with gr.Accordion("Upload an adapter", open=False):
-        c["upload"] = gr.File(label="A .zip of an adapter folder, or its files (adapter_config.json, "
-                                    "adapter_model.safetensors, tokenizer files)", file_count="multiple",
-                              file_types=[".zip", ".json", ".safetensors", ".txt", ".jinja", ".model", ".bin"],
-                              elem_id="pg-upload")
+        c["upload"] = gr.File(
+            label="A .zip of an adapter folder, or its files (adapter_config.json, "
+            "adapter_model.safetensors, tokenizer files)",
+            file_count="multiple",
+            file_types=[".zip", ".json", ".safetensors", ".txt", ".jinja", ".model", ".bin"],
+            elem_id="pg-upload",
+        )
     c["message"] = gr.Markdown(elem_id="pg-message")
     c["status"] = gr.Markdown(view.status_md({}), elem_id="pg-status")
 
 
 def _chat_panel(c: dict[str, Any]) -> None:
-    c["target"] = gr.Radio(view.target_choices({}), value=view.BASE_CHOICE, label="Answer with",
-                           elem_id="pg-target")
+    c["target"] = gr.Radio(view.target_choices({}), value=view.BASE_CHOICE, label="Answer with", elem_id="pg-target")
     c["chat"] = gr.Chatbot(label="Chat", height=420, elem_id="pg-chat", buttons=["copy", "copy_all"])
     with gr.Row(equal_height=True):
-        c["chat_input"] = gr.Textbox(placeholder="Type a message and press Enter", show_label=False, scale=6,
-                                     elem_id="pg-chat-input")
+        c["chat_input"] = gr.Textbox(
+            placeholder="Type a message and press Enter", show_label=False, scale=6, elem_id="pg-chat-input"
+        )
         c["send"] = gr.Button("Send", variant="primary", scale=1, elem_id="pg-send")
         c["chat_stop"] = gr.Button("Stop", scale=0, min_width=90, elem_id="pg-chat-stop")
         c["clear"] = gr.Button("Clear", scale=0, min_width=90, elem_id="pg-clear")
@@ -280,11 +323,16 @@ def _chat_panel(c: dict[str, Any]) -> None:
 
 
 def _compare_panel(c: dict[str, Any]) -> None:
-    c["compare_with"] = gr.CheckboxGroup([], label=f"Compare the base with (up to {view.MAX_COMPARED})",
-                                         elem_id="pg-compare-with")
+    c["compare_with"] = gr.CheckboxGroup(
+        [], label=f"Compare the base with (up to {view.MAX_COMPARED})", elem_id="pg-compare-with"
+    )
     with gr.Row(equal_height=True):
-        c["compare_prompt"] = gr.Textbox(placeholder="One prompt, answered by each model in turn", show_label=False,
-                                         scale=6, elem_id="pg-compare-prompt")
+        c["compare_prompt"] = gr.Textbox(
+            placeholder="One prompt, answered by each model in turn",
+            show_label=False,
+            scale=6,
+            elem_id="pg-compare-prompt",
+        )
         c["compare"] = gr.Button("Compare", variant="primary", scale=1, elem_id="pg-compare")
         c["compare_stop"] = gr.Button("Stop", scale=0, min_width=90, elem_id="pg-compare-stop")
     c["compare_note"] = gr.Markdown(elem_id="pg-compare-note")
@@ -318,11 +366,13 @@ def _wire(playground: PlaygroundTab, tab: gr.Tab | None) -> None:
     refresh_outputs = [c["base"], c["adapters"], c["status"], c["target"], c["compare_with"]]
     triggers = [c["refresh"].click] + ([tab.select] if tab is not None else [])
     gr.on(triggers, lambda: out(on_refresh()), None, refresh_outputs, show_progress="hidden")
-    c["load"].click(lambda v: out(on_load(v[c["base"]], v[c["adapters"]])), {c["base"], c["adapters"]}, loaded,
-                    **QUEUE)
+    c["load"].click(lambda v: out(on_load(v[c["base"]], v[c["adapters"]])), {c["base"], c["adapters"]}, loaded, **QUEUE)
     c["unload"].click(lambda: out(on_unload_all()), None, loaded, **QUEUE)
-    c["upload"].upload(lambda v: out(on_upload(v[c["upload"]], v[c["adapters"]])), {c["upload"], c["adapters"]},
-                       [c["message"], c["adapters"], c["upload"]])
+    c["upload"].upload(
+        lambda v: out(on_upload(v[c["upload"]], v[c["adapters"]])),
+        {c["upload"], c["adapters"]},
+        [c["message"], c["adapters"], c["upload"]],
+    )
     setting_names = {c[name]: name for name in SETTINGS}
 
     def send(v: dict) -> Iterator[dict]:
@@ -338,11 +388,24 @@ def _wire(playground: PlaygroundTab, tab: gr.Tab | None) -> None:
     chat_outputs = [c["chat"], c["chat_input"], c["chat_note"]]
     chat_inputs = {c["chat_input"], c["chat"], c["target"], *setting_names}
     gr.on([c["send"].click, c["chat_input"].submit], send, chat_inputs, chat_outputs, **QUEUE)
-    compare_outputs = [c["compare_note"], *(c[f"{kind}{i}"] for kind in ("head", "answer", "col")
-                                            for i in range(COLUMNS))]
-    gr.on([c["compare"].click, c["compare_prompt"].submit], compare,
-          {c["compare_prompt"], c["compare_with"], *setting_names}, compare_outputs, **QUEUE)
+    compare_outputs = [
+        c["compare_note"],
+        *(c[f"{kind}{i}"] for kind in ("head", "answer", "col") for i in range(COLUMNS)),
+    ]
+    gr.on(
+        [c["compare"].click, c["compare_prompt"].submit],
+        compare,
+        {c["compare_prompt"], c["compare_with"], *setting_names},
+        compare_outputs,
+        **QUEUE,
+    )
     # Stop must not wait in the playground queue behind the answer it stops.
-    gr.on([c["chat_stop"].click, c["compare_stop"].click], on_stop, None, None, concurrency_limit=None,
-          show_progress="hidden")
+    gr.on(
+        [c["chat_stop"].click, c["compare_stop"].click],
+        on_stop,
+        None,
+        None,
+        concurrency_limit=None,
+        show_progress="hidden",
+    )
     c["clear"].click(lambda: ([], ""), None, [c["chat"], c["chat_note"]])

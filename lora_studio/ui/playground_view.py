@@ -27,18 +27,23 @@ def human_bytes(count: int) -> str:
 def unexpected_md(what: str, exc: BaseException) -> str:
     """An error nobody put words to yet, still said in words: what failed, the exception, and what to do."""
     detail = (str(exc).splitlines() or [""])[0][:200]
-    return (f"❌ **{what} failed ({type(exc).__name__}{': ' + detail if detail else ''})**\n\n"
-            "➡️ Check the file (or the model) and try again; the server log has the details.")
+    return (
+        f"❌ **{what} failed ({type(exc).__name__}{': ' + detail if detail else ''})**\n\n"
+        "➡️ Check the file (or the model) and try again; the server log has the details."
+    )
 
 
 def status_md(snapshot: dict[str, Any]) -> str:
     """The loaded base, its device and memory, and each loaded adapter with its size and any warning."""
     if not snapshot.get("base"):
-        return ("Nothing is loaded. Choose a base model (and adapters), then press **Load**. "
-                "The first load of the embedded model converts it once (about 30 s).")
+        return (
+            "Nothing is loaded. Choose a base model (and adapters), then press **Load**. "
+            "The first load of the embedded model converts it once (about 30 s)."
+        )
     memory = snapshot["memory"]
-    base = (f"**Base:** `{snapshot['base']}` on **{memory['device']}** — "
-            f"{human_bytes(memory['base_bytes'])} of parameters")
+    base = (
+        f"**Base:** `{snapshot['base']}` on **{memory['device']}** — {human_bytes(memory['base_bytes'])} of parameters"
+    )
     if memory.get("cuda_allocated") is not None:
         base += f" ({human_bytes(memory['cuda_allocated'])} allocated on the GPU)"
     adapters = snapshot.get("adapters", [])
@@ -91,8 +96,11 @@ def strip_footer(text: str) -> str:
 
 def chat_history(history: list[dict] | None) -> list[dict[str, str]]:
     """The Chatbot's value as plain role/content strings (what goes back to it), footers kept for display."""
-    return [{"role": m["role"], "content": message_text(m.get("content"))}
-            for m in history or [] if m.get("role") in ("user", "assistant")]
+    return [
+        {"role": m["role"], "content": message_text(m.get("content"))}
+        for m in history or []
+        if m.get("role") in ("user", "assistant")
+    ]
 
 
 def history_messages(history: list[dict] | None) -> list[dict[str, str]]:
@@ -133,7 +141,8 @@ def compare_targets(snapshot: dict[str, Any], chosen: list[str] | None) -> tuple
         note = f"No adapter was ticked: comparing the base with {label_of(snapshot, picked[0])}."
     if len(picked) > MAX_COMPARED:
         note = f"Compare shows the base and {MAX_COMPARED} adapters; left out: " + ", ".join(
-            label_of(snapshot, key) for key in picked[MAX_COMPARED:])
+            label_of(snapshot, key) for key in picked[MAX_COMPARED:]
+        )
         picked = picked[:MAX_COMPARED]
     return ["", *picked], note
 
@@ -142,8 +151,15 @@ def column_header(snapshot: dict[str, Any], target: str) -> str:
     return f"### {'🧱' if not target else '🧩'} {label_of(snapshot, target)}"
 
 
-DEFAULTS = {"system_prompt": "", "max_new_tokens": 256, "temperature": 0.7, "top_p": 0.9, "top_k": 50,
-            "repetition_penalty": 1.0, "seed": 0}
+DEFAULTS = {
+    "system_prompt": "",
+    "max_new_tokens": 256,
+    "temperature": 0.7,
+    "top_p": 0.9,
+    "top_k": 50,
+    "repetition_penalty": 1.0,
+    "seed": 0,
+}
 
 
 def generation_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +174,12 @@ def generation_values(values: dict[str, Any]) -> dict[str, Any]:
 def settings_summary(values: dict[str, Any]) -> str:
     """The generation settings in one line, so a compared answer says how it was made."""
     temperature = float(values.get("temperature", 0))
-    how = "greedy" if temperature <= 0 else (f"temperature {temperature:g}, top-p {values.get('top_p'):g}, "
-                                             f"top-k {int(values.get('top_k', 0))}")
-    return (f"{how}, repetition penalty {values.get('repetition_penalty', 1.0):g}, seed {int(values.get('seed', 0))}, "
-            f"up to {int(values.get('max_new_tokens', 0))} new tokens")
+    how = (
+        "greedy"
+        if temperature <= 0
+        else (f"temperature {temperature:g}, top-p {values.get('top_p'):g}, top-k {int(values.get('top_k', 0))}")
+    )
+    return (
+        f"{how}, repetition penalty {values.get('repetition_penalty', 1.0):g}, seed {int(values.get('seed', 0))}, "
+        f"up to {int(values.get('max_new_tokens', 0))} new tokens"
+    )

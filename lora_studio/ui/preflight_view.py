@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from lora_studio.calibration import Calibration
 from lora_studio.config import RunConfig
-from lora_studio.data import load_dataset_file, split_indices
+from lora_studio.dataset_rows import load_dataset_file, split_indices
 from lora_studio.errors import StudioError
 from lora_studio.messages import text
 
@@ -35,8 +35,9 @@ class RowCount:
 
 
 @lru_cache(maxsize=8)
-def _count(path: str, stamp: tuple, fmt: str, columns: str, eval_fraction: float, seed: int,
-           max_length: int) -> RowCount:
+def _count(
+    path: str, stamp: tuple, fmt: str, columns: str, eval_fraction: float, seed: int, max_length: int
+) -> RowCount:
     data = load_dataset_file(path, fmt, json.loads(columns))
     train_idx, _ = split_indices(len(data.rows), eval_fraction, seed)
     # The row as JSON: its keys and quotes stand in for the chat template's own tokens.
@@ -51,8 +52,15 @@ def count_train_rows(cfg: RunConfig) -> RowCount | None:
         return None
     try:
         st = os.stat(d.path)
-        return _count(d.path, (st.st_mtime_ns, st.st_size), d.format, json.dumps(d.columns, sort_keys=True),
-                      float(d.eval_fraction), int(cfg.training.seed), int(d.max_length))
+        return _count(
+            d.path,
+            (st.st_mtime_ns, st.st_size),
+            d.format,
+            json.dumps(d.columns, sort_keys=True),
+            float(d.eval_fraction),
+            int(cfg.training.seed),
+            int(d.max_length),
+        )
     except (OSError, StudioError, TypeError, ValueError):
         return None  # the Data tab explains a file that cannot be read
 
@@ -106,7 +114,7 @@ def rough_sec_per_step(cfg: RunConfig, facts: ModelFacts, mean_tokens: float | N
 
 def format_bytes(n: float) -> str:
     power = min(int(math.log(max(n, 1), 1024)), 3)
-    return f"{n:,.0f} B" if power == 0 else f"{n / 1024 ** power:,.1f} {('KB', 'MB', 'GB')[power - 1]}"
+    return f"{n:,.0f} B" if power == 0 else f"{n / 1024**power:,.1f} {('KB', 'MB', 'GB')[power - 1]}"
 
 
 def format_duration(seconds: float) -> str:
@@ -125,27 +133,35 @@ def _steps_md(cfg: RunConfig, rows: RowCount | None) -> tuple[str, int | None]:
     processes = max(int(t.num_processes), 1)
     batches = math.ceil(math.ceil(rows.train_rows / processes) / t.batch_size)
     share = f" ÷ {processes} processes" if processes > 1 else ""
-    return (f"**{steps:,} optimizer steps**: {rows.train_rows:,} training rows{share} ÷ batch {t.batch_size} = "
-            f"{batches:,} batches, ÷ accumulation {t.gradient_accumulation} per step, "
-            f"× {t.num_epochs:g} epoch(s)"), steps
+    return (
+        f"**{steps:,} optimizer steps**: {rows.train_rows:,} training rows{share} ÷ batch {t.batch_size} = "
+        f"{batches:,} batches, ÷ accumulation {t.gradient_accumulation} per step, "
+        f"× {t.num_epochs:g} epoch(s)"
+    ), steps
 
 
-def eta_md(cfg: RunConfig, facts: ModelFacts, steps: int | None, rows: RowCount | None,
-           calibration: Calibration | None) -> str:
+def eta_md(
+    cfg: RunConfig, facts: ModelFacts, steps: int | None, rows: RowCount | None, calibration: Calibration | None
+) -> str:
     if steps is None:
         return "**ETA:** needs the step count (choose a dataset)."
     extra = " Evaluation passes add to this." if cfg.data.eval_fraction > 0 else ""
     if calibration is not None:
-        return (f"**ETA ~ {format_duration(steps * calibration.sec_per_step)}** (measured on {calibration.date}: "
-                f"{calibration.sec_per_step:.2f} s/step, {calibration.tokens_per_sec:,.0f} tokens/s).{extra}")
+        return (
+            f"**ETA ~ {format_duration(steps * calibration.sec_per_step)}** (measured on {calibration.date}: "
+            f"{calibration.sec_per_step:.2f} s/step, {calibration.tokens_per_sec:,.0f} tokens/s).{extra}"
+        )
     rough = rough_sec_per_step(cfg, facts, rows.mean_tokens if rows else None)
-    return (f"**ETA ~ {format_duration(steps * rough)} — rough, not measured** (~{rough:.2f} s/step from the model "
-            f"size, ~{CHARS_PER_TOKEN} characters per token and an assumed {facts.assumed_flops / 1e9:,.0f} GFLOP/s "
-            f"on {facts.device}). Press **Measure speed** for a real figure.{extra}")
+    return (
+        f"**ETA ~ {format_duration(steps * rough)} — rough, not measured** (~{rough:.2f} s/step from the model "
+        f"size, ~{CHARS_PER_TOKEN} characters per token and an assumed {facts.assumed_flops / 1e9:,.0f} GFLOP/s "
+        f"on {facts.device}). Press **Measure speed** for a real figure.{extra}"
+    )
 
 
-def preflight_md(cfg: RunConfig, facts: ModelFacts | None, rows: RowCount | None,
-                 calibration: Calibration | None) -> str:
+def preflight_md(
+    cfg: RunConfig, facts: ModelFacts | None, rows: RowCount | None, calibration: Calibration | None
+) -> str:
     if facts is None:
         return text("preflight.waiting")
     share = 100 * facts.trainable_params / max(facts.all_params, 1)
@@ -156,22 +172,45 @@ def preflight_md(cfg: RunConfig, facts: ModelFacts | None, rows: RowCount | None
     warn = text("preflight.too_big") if facts.device_memory and mem.total > facts.device_memory else ""
     steps_text, steps = _steps_md(cfg, rows)
     how = {
-        "weights": text("preflight.how.weights_8bit" if cfg.model.load_in_8bit else "preflight.how.weights",
-                        bytes=facts.dtype_bytes),
+        "weights": text(
+            "preflight.how.weights_8bit" if cfg.model.load_in_8bit else "preflight.how.weights", bytes=facts.dtype_bytes
+        ),
         "optimizer": text("preflight.how.optimizer"),
-        "activations": text("preflight.how.activations", batch=cfg.training.batch_size, tokens=cfg.data.max_length,
-                            hidden=facts.hidden_size, layers=facts.num_layers, factor=factor),
+        "activations": text(
+            "preflight.how.activations",
+            batch=cfg.training.batch_size,
+            tokens=cfg.data.max_length,
+            hidden=facts.hidden_size,
+            layers=facts.num_layers,
+            factor=factor,
+        ),
     }
-    rows_md = "".join(text("preflight.memory_row", part=text(f"preflight.part.{part}"), size=format_bytes(size),
-                           how=_attribute(how[part]))
-                      for part, size in (("weights", mem.weights), ("optimizer", mem.optimizer),
-                                         ("activations", mem.activations)))
+    rows_md = "".join(
+        text(
+            "preflight.memory_row",
+            part=text(f"preflight.part.{part}"),
+            size=format_bytes(size),
+            how=_attribute(how[part]),
+        )
+        for part, size in (("weights", mem.weights), ("optimizer", mem.optimizer), ("activations", mem.activations))
+    )
     return (
-        text("preflight.trainable", count=f"{facts.trainable_params:,}", short=human_count(facts.trainable_params),
-             share=f"{share:.2f}", total=human_count(facts.all_params), exact=facts.trainable_params)
-        + "\n\n" + text("preflight.memory_title", device=facts.device) + "\n\n" + text("preflight.memory_head")
-        + rows_md + text("preflight.memory_total", size=format_bytes(mem.total), available=available)
-        + warn + f"\n\n{steps_text}\n\n{eta_md(cfg, facts, steps, rows, calibration)}"
+        text(
+            "preflight.trainable",
+            count=f"{facts.trainable_params:,}",
+            short=human_count(facts.trainable_params),
+            share=f"{share:.2f}",
+            total=human_count(facts.all_params),
+            exact=facts.trainable_params,
+        )
+        + "\n\n"
+        + text("preflight.memory_title", device=facts.device)
+        + "\n\n"
+        + text("preflight.memory_head")
+        + rows_md
+        + text("preflight.memory_total", size=format_bytes(mem.total), available=available)
+        + warn
+        + f"\n\n{steps_text}\n\n{eta_md(cfg, facts, steps, rows, calibration)}"
     )
 
 

@@ -85,8 +85,12 @@ def restore(kept: Any) -> Any:
 
 def owned_by(owner: str) -> list[str]:
     """The dotted fields one tab owns ("data" or "config")."""
-    return [f"{section}.{f.name}" for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)
-            if field_metadata(f"{section}.{f.name}")["owner"] == owner]
+    return [
+        f"{section}.{f.name}"
+        for section, cls in SECTIONS.items()
+        for f in dataclasses.fields(cls)
+        if field_metadata(f"{section}.{f.name}")["owner"] == owner
+    ]
 
 
 def get(cfg: RunConfig, dotted: str) -> Any:

@@ -22,14 +22,43 @@ from lora_studio.ui.charts import compare_figure, loss_figure
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = ("overview", "table", "selection", "plot", "diff_note", "diff", "details", "log_panel", "log", "cli",
-           "delete_btn", "confirm_btn", "cancel_btn", "delete_msg", "armed")
+OUTPUTS = (
+    "overview",
+    "table",
+    "selection",
+    "plot",
+    "diff_note",
+    "diff",
+    "details",
+    "log_panel",
+    "log",
+    "cli",
+    "delete_btn",
+    "confirm_btn",
+    "cancel_btn",
+    "delete_msg",
+    "armed",
+)
 # Outputs that depend only on the selection (the run list itself is left as it is).
 SELECTION_OUTPUTS = OUTPUTS[3:]
 NO_RUN = "Select a run in the table or the list above to see its details."
 # One width per runs_view.TABLE_COLUMNS; the note (last) column may scroll.
-TABLE_WIDTHS = ("270px", "210px", "150px", "260px", "50px", "65px", "85px", "90px", "65px", "75px", "95px", "85px",
-                "85px", "320px")
+TABLE_WIDTHS = (
+    "270px",
+    "210px",
+    "150px",
+    "260px",
+    "50px",
+    "65px",
+    "85px",
+    "90px",
+    "65px",
+    "75px",
+    "95px",
+    "85px",
+    "85px",
+    "320px",
+)
 
 
 def _focused(selected: list[str] | None) -> str | None:
@@ -40,8 +69,10 @@ def _disarmed(focused: str | None, message: str | None = None) -> dict[str, Any]
     """Delete back to its first step; `message` None leaves the last delete message showing."""
     return {
         "delete_btn": gr.update(value=f"Delete {focused}" if focused else "Delete", interactive=bool(focused)),
-        "confirm_btn": gr.update(visible=False), "cancel_btn": gr.update(visible=False),
-        "delete_msg": gr.skip() if message is None else message, "armed": None,
+        "confirm_btn": gr.update(visible=False),
+        "cancel_btn": gr.update(visible=False),
+        "delete_msg": gr.skip() if message is None else message,
+        "armed": None,
     }
 
 
@@ -62,12 +93,16 @@ def selection_values(selected: list[str] | None, message: str | None = None) -> 
     }
     focus = summaries[-1] if summaries else None
     if focus is None:
-        values.update(details=NO_RUN, log="", log_panel=gr.update(visible=False),
-                      cli=gr.update(value="", visible=False))
+        values.update(
+            details=NO_RUN, log="", log_panel=gr.update(visible=False), cli=gr.update(value="", visible=False)
+        )
     else:
-        values.update(details=runs_view.details_md(focus), log=runs_view.log_tail(focus.paths),
-                      log_panel=gr.update(visible=True),
-                      cli=gr.update(value=runs_view.cli_commands(focus), visible=True))
+        values.update(
+            details=runs_view.details_md(focus),
+            log=runs_view.log_tail(focus.paths),
+            log_panel=gr.update(visible=True),
+            cli=gr.update(value=runs_view.cli_commands(focus), visible=True),
+        )
     values.update(_disarmed(focus.paths.run_id if focus else None, message))
     return values
 
@@ -78,8 +113,11 @@ def refresh_values(selected: list[str] | None, message: str | None = None) -> di
     summaries = runs_view.load_summaries(root)
     ids = [s.paths.run_id for s in summaries]
     kept = [run_id for run_id in selected or [] if run_id in ids]
-    values = {"overview": runs_view.overview_md(summaries, root), "table": runs_view.runs_table(summaries),
-              "selection": gr.update(choices=ids, value=kept)}
+    values = {
+        "overview": runs_view.overview_md(summaries, root),
+        "table": runs_view.runs_table(summaries),
+        "selection": gr.update(choices=ids, value=kept),
+    }
     values.update(selection_values(kept, message))
     return values
 
@@ -119,15 +157,19 @@ def on_arm_delete(selected: list[str] | None) -> list[Any]:
         return _ordered(values, SELECTION_OUTPUTS)
     summary = run_summary(RunPaths(settings.runs_dir() / run_id))
     if runs_view.is_active(summary):
-        values.update(_disarmed(run_id, f"⚠️ Run **{run_id}** is {summary.status.state}: stop or cancel it "
-                                        "first, then delete it."))
+        values.update(
+            _disarmed(run_id, f"⚠️ Run **{run_id}** is {summary.status.state}: stop or cancel it first, then delete it.")
+        )
         return _ordered(values, SELECTION_OUTPUTS)
-    values.update({
-        "confirm_btn": gr.update(value=f"Confirm delete {run_id}", visible=True),
-        "cancel_btn": gr.update(visible=True), "armed": run_id,
-        "delete_msg": f"Deleting removes `{summary.paths.root}` with its adapter and checkpoints. "
-                      f"Press **Confirm delete {run_id}** to go ahead.",
-    })
+    values.update(
+        {
+            "confirm_btn": gr.update(value=f"Confirm delete {run_id}", visible=True),
+            "cancel_btn": gr.update(visible=True),
+            "armed": run_id,
+            "delete_msg": f"Deleting removes `{summary.paths.root}` with its adapter and checkpoints. "
+            f"Press **Confirm delete {run_id}** to go ahead.",
+        }
+    )
     return _ordered(values, SELECTION_OUTPUTS)
 
 
@@ -174,25 +216,46 @@ def build_runs_tab(tab: gr.Tab | None = None) -> RunsTab:
     with gr.Row():
         c["overview"] = gr.Markdown("Press **Refresh** to list the runs.", elem_id="runs-overview")
         c["refresh_btn"] = gr.Button("🔄 Refresh", size="sm", scale=0, min_width=120, elem_id="runs-refresh")
-    c["table"] = gr.Dataframe(label="Runs (click a row to select it)", interactive=False, wrap=True,
-                              max_height=360, pinned_columns=1, column_widths=list(TABLE_WIDTHS), elem_id="runs-table")
-    c["selection"] = gr.Dropdown([], value=[], multiselect=True, label="Selected runs",
-                                 info="Several runs: their loss curves overlaid and the settings that differ. "
-                                      "The last one picked is shown in detail below.", elem_id="runs-selection")
+    c["table"] = gr.Dataframe(
+        label="Runs (click a row to select it)",
+        interactive=False,
+        wrap=True,
+        max_height=360,
+        pinned_columns=1,
+        column_widths=list(TABLE_WIDTHS),
+        elem_id="runs-table",
+    )
+    c["selection"] = gr.Dropdown(
+        [],
+        value=[],
+        multiselect=True,
+        label="Selected runs",
+        info="Several runs: their loss curves overlaid and the settings that differ. "
+        "The last one picked is shown in detail below.",
+        elem_id="runs-selection",
+    )
     c["plot"] = gr.Plot(label="Training loss", visible=False, elem_id="runs-plot")
     c["diff_note"] = gr.Markdown(elem_id="runs-diff-note")
-    c["diff"] = gr.Dataframe(label="Settings that differ", interactive=False, wrap=True, visible=False,
-                             elem_id="runs-diff")
+    c["diff"] = gr.Dataframe(
+        label="Settings that differ", interactive=False, wrap=True, visible=False, elem_id="runs-diff"
+    )
     c["details"] = gr.Markdown(NO_RUN, elem_id="runs-details")
     with gr.Accordion("Last lines of train.log", open=False, visible=False) as c["log_panel"]:
         c["log"] = gr.Code(language=None, label="train.log", interactive=False, elem_id="runs-log")
-    c["cli"] = gr.Code(language="shell", label="Run it again from the command line", interactive=False,
-                       visible=False, elem_id="runs-cli")
+    c["cli"] = gr.Code(
+        language="shell",
+        label="Run it again from the command line",
+        interactive=False,
+        visible=False,
+        elem_id="runs-cli",
+    )
     with gr.Row():
-        c["delete_btn"] = gr.Button("Delete", variant="secondary", interactive=False, scale=0, min_width=420,
-                                    elem_id="runs-delete")
-        c["confirm_btn"] = gr.Button("Confirm delete", variant="stop", visible=False, scale=0, min_width=480,
-                                     elem_id="runs-confirm-delete")
+        c["delete_btn"] = gr.Button(
+            "Delete", variant="secondary", interactive=False, scale=0, min_width=420, elem_id="runs-delete"
+        )
+        c["confirm_btn"] = gr.Button(
+            "Confirm delete", variant="stop", visible=False, scale=0, min_width=480, elem_id="runs-confirm-delete"
+        )
         c["cancel_btn"] = gr.Button("Cancel", visible=False, scale=0, min_width=100, elem_id="runs-cancel-delete")
     c["delete_msg"] = gr.Markdown(elem_id="runs-delete-msg")
     c["armed"] = gr.State(None)

@@ -28,10 +28,31 @@ from lora_studio.runs import (
     tail_lines,
 )
 
-TABLE_COLUMNS = ("run", "status", "created", "model", "r", "alpha", "lr", "length", "batch", "max len", "steps",
-                 "final loss", "eval loss", "note")
-STATE_ICONS = {"queued": "⏳", "running": "▶️", "completed": "✅", "failed": "❌", "stopped": "⏹️",
-               "interrupted": "⚠️", "cancelled": "🚫"}
+TABLE_COLUMNS = (
+    "run",
+    "status",
+    "created",
+    "model",
+    "r",
+    "alpha",
+    "lr",
+    "length",
+    "batch",
+    "max len",
+    "steps",
+    "final loss",
+    "eval loss",
+    "note",
+)
+STATE_ICONS = {
+    "queued": "⏳",
+    "running": "▶️",
+    "completed": "✅",
+    "failed": "❌",
+    "stopped": "⏹️",
+    "interrupted": "⚠️",
+    "cancelled": "🚫",
+}
 DASH = "—"
 
 
@@ -77,11 +98,20 @@ def _settings_cells(cfg: RunConfig | None) -> dict[str, Any]:
         return dict.fromkeys(("model", "r", "alpha", "lr", "length", "batch", "max len"), "?")
     train = cfg.training
     length = f"{train.max_steps} steps" if train.max_steps > 0 else f"{train.num_epochs:g} ep"
-    batch = f"{train.batch_size}×{train.gradient_accumulation}" if train.gradient_accumulation > 1 else \
-        str(train.batch_size)
-    return {"model": _short_model(str(cfg.model.name_or_path)), "r": str(cfg.lora.r),
-            "alpha": f"{cfg.lora.alpha:g}", "lr": f"{train.learning_rate:.1e}", "length": length,
-            "batch": batch, "max len": str(cfg.data.max_length)}
+    batch = (
+        f"{train.batch_size}×{train.gradient_accumulation}"
+        if train.gradient_accumulation > 1
+        else str(train.batch_size)
+    )
+    return {
+        "model": _short_model(str(cfg.model.name_or_path)),
+        "r": str(cfg.lora.r),
+        "alpha": f"{cfg.lora.alpha:g}",
+        "lr": f"{train.learning_rate:.1e}",
+        "length": length,
+        "batch": batch,
+        "max len": str(cfg.data.max_length),
+    }
 
 
 def _steps(summary: RunSummary) -> str:
@@ -95,11 +125,20 @@ def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
     """One row per run with its state, key settings, progress and losses."""
     records = []
     for summary in summaries:
-        record = {"run": summary.paths.run_id, "status": status_label(summary),
-                  "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(created_at(summary)))}
+        record = {
+            "run": summary.paths.run_id,
+            "status": status_label(summary),
+            "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(created_at(summary))),
+        }
         record.update(_settings_cells(summary.config))
-        record.update({"steps": _steps(summary), "final loss": _loss(summary.final_loss),
-                       "eval loss": _loss(summary.eval_loss), "note": _note(summary)})
+        record.update(
+            {
+                "steps": _steps(summary),
+                "final loss": _loss(summary.final_loss),
+                "eval loss": _loss(summary.eval_loss),
+                "note": _note(summary),
+            }
+        )
         records.append(record)
     return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
 
@@ -171,16 +210,22 @@ def _when(timestamp: float | None) -> str:
 def details_md(summary: RunSummary) -> str:
     """Status, timing, progress, losses and, for a failed run, the error and what to do."""
     status = summary.status
-    lines = [f"### {summary.paths.run_id}", f"**Status:** {status_label(summary)}"
-             + (f" — {status.phase}" if status.phase and status.phase != status.state else "")]
-    lines.append(f"**Created:** {_when(created_at(summary))} · **started:** {_when(status.started)} · "
-                 f"**finished:** {_when(status.finished)}")
-    lines.append(f"**Steps:** {_steps(summary)} · **final loss:** {_loss(summary.final_loss)} · "
-                 f"**eval loss:** {_loss(summary.eval_loss)}")
+    lines = [
+        f"### {summary.paths.run_id}",
+        f"**Status:** {status_label(summary)}"
+        + (f" — {status.phase}" if status.phase and status.phase != status.state else ""),
+    ]
+    lines.append(
+        f"**Created:** {_when(created_at(summary))} · **started:** {_when(status.started)} · "
+        f"**finished:** {_when(status.finished)}"
+    )
+    lines.append(
+        f"**Steps:** {_steps(summary)} · **final loss:** {_loss(summary.final_loss)} · "
+        f"**eval loss:** {_loss(summary.eval_loss)}"
+    )
     if status.trainable_params and status.total_params:
         share = 100 * status.trainable_params / status.total_params
-        lines.append(f"**Trainable parameters:** {status.trainable_params:,} of {status.total_params:,} "
-                     f"({share:.2f}%)")
+        lines.append(f"**Trainable parameters:** {status.trainable_params:,} of {status.total_params:,} ({share:.2f}%)")
     if summary.paths.adapter.is_dir():
         lines.append(f"**Adapter:** `{summary.paths.adapter}`")
     if status.error:
@@ -220,19 +265,26 @@ def log_tail(paths: RunPaths, lines: int = 20) -> str:
 def cli_commands(summary: RunSummary) -> str:
     """Shell commands to train the same config again headless and, where it makes sense, to resume."""
     paths = summary.paths
-    lines = ["# train again with the same settings (a new run folder is created)",
-             f"python -m lora_studio train --config {shlex.quote(str(paths.config))}"]
+    lines = [
+        "# train again with the same settings (a new run folder is created)",
+        f"python -m lora_studio train --config {shlex.quote(str(paths.config))}",
+    ]
     if summary.config is None:
-        lines = ["# config.yaml is unreadable: fix it before training with it again",
-                 f"# python -m lora_studio train --config {shlex.quote(str(paths.config))}"]
+        lines = [
+            "# config.yaml is unreadable: fix it before training with it again",
+            f"# python -m lora_studio train --config {shlex.quote(str(paths.config))}",
+        ]
     else:
         lines += ["", *_elsewhere_command(summary.config)]
     if summary.status.state in RESUMABLE_STATES:
         if has_checkpoint(paths) and resume_problem(summary):
             lines += ["", "# its checkpoints are incomplete, so it cannot be resumed; train it again instead"]
         elif has_checkpoint(paths):
-            lines += ["", "# continue this run from its last checkpoint",
-                      f"python -m lora_studio train --run-dir {shlex.quote(str(paths.root))} --resume"]
+            lines += [
+                "",
+                "# continue this run from its last checkpoint",
+                f"python -m lora_studio train --run-dir {shlex.quote(str(paths.root))} --resume",
+            ]
         else:
             lines += ["", "# no checkpoint was saved, so this run cannot be resumed; train it again instead"]
     return "\n".join(lines)
@@ -243,9 +295,11 @@ def _elsewhere_command(cfg: RunConfig) -> list[str]:
     count = cfg.training.num_processes
     processes = max(int(count), 2) if isinstance(count, int) else 2
     data = shlex.quote(Path(str(cfg.data.path)).name or "DATA.jsonl")
-    return ["# on another machine or several GPUs: copy config.yaml and the data file there, then run",
-            "# (one process per GPU, through accelerate launch; set --num-processes to its number of GPUs)",
-            f"python -m lora_studio train --config config.yaml --data {data} --num-processes {processes}"]
+    return [
+        "# on another machine or several GPUs: copy config.yaml and the data file there, then run",
+        "# (one process per GPU, through accelerate launch; set --num-processes to its number of GPUs)",
+        f"python -m lora_studio train --config config.yaml --data {data} --num-processes {processes}",
+    ]
 
 
 def is_active(summary: RunSummary) -> bool:

@@ -26,7 +26,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from lora_studio import settings
-from lora_studio.uploads import remove_entry
+from lora_studio.dataset_sources import remove_entry
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,17 @@ _GRADIO_FOLDER = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # Gradio names 
 
 async def _plain_answer(send, status: int, text: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = text.encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -69,10 +77,14 @@ class UploadBudget:
                 await _plain_answer(send, 411, "Uploads must say their size (Content-Length).")
                 return
             if int(length) > self.limit + MULTIPART_SLACK:
-                await _plain_answer(send, 413, f"This upload is {int(length) / 2**20:.1f} MB in all, above the "
-                                               f"{megabytes:g} MB upload limit (for all its files together). "
-                                               "Upload fewer or smaller files, or ask the operator to raise "
-                                               "LORA_STUDIO_MAX_UPLOAD_MB.")
+                await _plain_answer(
+                    send,
+                    413,
+                    f"This upload is {int(length) / 2**20:.1f} MB in all, above the "
+                    f"{megabytes:g} MB upload limit (for all its files together). "
+                    "Upload fewer or smaller files, or ask the operator to raise "
+                    "LORA_STUDIO_MAX_UPLOAD_MB.",
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -135,8 +147,9 @@ class LoginThrottle:
             return
         count = self.failures.pop(key, (0, 0.0))[0] + 1
         self.failures[key] = (count, time.monotonic() + self.delay_after(count))
-        log.warning("Failed login from %s (%d in a row): the next attempt waits %.0f s", key, count,
-                    self.delay_after(count))
+        log.warning(
+            "Failed login from %s (%d in a row): the next attempt waits %.0f s", key, count, self.delay_after(count)
+        )
         while len(self.failures) > self.MAX_CLIENTS:  # forget the oldest, so memory stays bounded
             old, _ = self.failures.popitem(last=False)
             self.locks.pop(old, None)

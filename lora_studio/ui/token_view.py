@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from lora_studio.data import LoadedData
+from lora_studio.dataset_rows import LoadedData
 from lora_studio.errors import StudioError
 from lora_studio.ui.charts import token_length_histogram
 from lora_studio.ui.engine_access import engine
@@ -41,29 +41,42 @@ def token_report(data: LoadedData, model: str, assistant_only: bool, max_length:
         return TokenReport(f"Token statistics unavailable: {exc.one_line()}", None, False)
     if not stats.lengths:
         return TokenReport("No usable rows to measure.", None, False)
-    sampled = (f" (measured on the first {stats.rows_measured:,} of {stats.rows_total:,} rows)"
-               if stats.rows_measured < stats.rows_total else "")
-    lines = [f"**Tokens per row**{sampled}: median {statistics.median(stats.lengths):.0f}, "
-             f"max {max(stats.lengths):,}; {stats.learned_tokens:,} tokens count toward the loss."]
+    sampled = (
+        f" (measured on the first {stats.rows_measured:,} of {stats.rows_total:,} rows)"
+        if stats.rows_measured < stats.rows_total
+        else ""
+    )
+    lines = [
+        f"**Tokens per row**{sampled}: median {statistics.median(stats.lengths):.0f}, "
+        f"max {max(stats.lengths):,}; {stats.learned_tokens:,} tokens count toward the loss."
+    ]
     if stats.truncated:
-        lines.append(f"✂️ **{stats.truncated:,} row(s)** are longer than max length {stats.max_length} "
-                     "and will be truncated.")
+        lines.append(
+            f"✂️ **{stats.truncated:,} row(s)** are longer than max length {stats.max_length} and will be truncated."
+        )
     else:
         lines.append(f"No row is longer than max length {stats.max_length}.")
     if stats.dropped:
-        lines.append(f"🗑️ **{stats.dropped:,} row(s) will be dropped**: " + "; ".join(stats.drop_reasons[:5]) +
-                     (" …" if stats.dropped > 5 else "") + ". Raise max length to keep them.")
+        lines.append(
+            f"🗑️ **{stats.dropped:,} row(s) will be dropped**: "
+            + "; ".join(stats.drop_reasons[:5])
+            + (" …" if stats.dropped > 5 else "")
+            + ". Raise max length to keep them."
+        )
     all_long = stats.truncated == stats.rows_measured
     if all_long:
-        lines.append(f"⚠️ **Every row is longer than max length {stats.max_length}**: raise max length, "
-                     "or the model will never see the end of an example.")
+        lines.append(
+            f"⚠️ **Every row is longer than max length {stats.max_length}**: raise max length, "
+            "or the model will never see the end of an example."
+        )
     if stats.dropped == stats.rows_measured:
         lines.append("⛔ **No row has anything left to learn** after truncation: training cannot start.")
     return TokenReport("\n\n".join(lines), token_length_histogram(stats.lengths, stats.max_length), all_long)
 
 
-def row_segments(data: LoadedData, model: str, assistant_only: bool, max_length: int,
-                 row_position: int) -> tuple[list[tuple[str, str | None]], str]:
+def row_segments(
+    data: LoadedData, model: str, assistant_only: bool, max_length: int, row_position: int
+) -> tuple[list[tuple[str, str | None]], str]:
     """(highlighted segments, caption) for one row; position is 1-based among usable rows."""
     if not data.rows:
         return [], "No usable rows."
@@ -73,8 +86,10 @@ def row_segments(data: LoadedData, model: str, assistant_only: bool, max_length:
     except StudioError as exc:
         return [], f"Token preview unavailable: {exc.one_line()}"
     source_row = data.rows[index].get("_row")
-    caption = (f"Usable row {index + 1} of {len(data.rows)} (file {'line' if data.kind == 'jsonl' else 'row'} "
-               f"{source_row}): {view.n_tokens} tokens, {view.n_learned} learned.")
+    caption = (
+        f"Usable row {index + 1} of {len(data.rows)} (file {'line' if data.kind == 'jsonl' else 'row'} "
+        f"{source_row}): {view.n_tokens} tokens, {view.n_learned} learned."
+    )
     if view.truncated:
         caption += f" Truncated at {max_length}."
     if view.dropped:

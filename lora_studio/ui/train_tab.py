@@ -19,7 +19,7 @@ import gradio as gr
 
 from lora_studio import jobs, settings
 from lora_studio.config import RunConfig
-from lora_studio.data import load_dataset_file, require_trainable
+from lora_studio.dataset_rows import load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, DataError, StudioError
 from lora_studio.metrics import MetricRow
 from lora_studio.runs import ACTIVE_STATES, ADAPTER_STATES, RESUMABLE_STATES, RunPaths, list_runs, read_status
@@ -37,8 +37,20 @@ from lora_studio.ui.train_view import (
 
 TICK_S = 0.5  # polling period: a new loss point shows within about a second of being written
 # Order of the values every redraw returns (see TrainTab.outputs()).
-OUTPUTS = ("picker", "status", "progress", "queue", "chart", "log", "samples", "stop", "cancel", "resume", "try",
-           "timer")
+OUTPUTS = (
+    "picker",
+    "status",
+    "progress",
+    "queue",
+    "chart",
+    "log",
+    "samples",
+    "stop",
+    "cancel",
+    "resume",
+    "try",
+    "timer",
+)
 
 
 def _root() -> Path:
@@ -116,8 +128,10 @@ def prepare_start(state: dict | None) -> RunConfig:
         raise DataError("No dataset is selected", "Pick a sample or upload a file on the Data tab first")
     issues = cfg.validate()
     if issues:
-        raise ConfigError("These settings cannot work: " + "; ".join(map(str, issues)),
-                          "Fix them on the Config tab (each is marked next to its field)")
+        raise ConfigError(
+            "These settings cannot work: " + "; ".join(map(str, issues)),
+            "Fix them on the Config tab (each is marked next to its field)",
+        )
     data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
     require_trainable(data)
     return cfg
@@ -147,20 +161,35 @@ def _redraw(watch: Watch, full: bool) -> dict[str, Any]:
         values["queue"] = queue_markdown(running, queued)
     if not watch.run_id:
         if full:
-            values.update(status="No run yet: pick a dataset, check the Config tab, then press **Start training**.",
-                          progress="", chart=charts.loss_figure([]), log="", samples=None,
-                          stop=gr.update(interactive=False), cancel=gr.update(interactive=False),
-                          resume=gr.update(interactive=False), picker=gr.update(choices=run_choices(), value=None),
-                          **{"try": gr.update(interactive=False)})
+            values.update(
+                status="No run yet: pick a dataset, check the Config tab, then press **Start training**.",
+                progress="",
+                chart=charts.loss_figure([]),
+                log="",
+                samples=None,
+                stop=gr.update(interactive=False),
+                cancel=gr.update(interactive=False),
+                resume=gr.update(interactive=False),
+                picker=gr.update(choices=run_choices(), value=None),
+                **{"try": gr.update(interactive=False)},
+            )
         return values
     paths = RunPaths(_root() / watch.run_id)
     if not paths.root.is_dir():  # deleted (Runs tab, or by hand): say so once, then watch nothing
         gone, watch.run_id = watch.run_id, ""
-        values.update(status=f"🗑️ Run `{gone}` was deleted: nothing is left to show or resume. Pick another run, "
-                             "or start a new one.", progress="", chart=charts.loss_figure([]), log="", samples=None,
-                      stop=gr.update(interactive=False), cancel=gr.update(interactive=False),
-                      resume=gr.update(interactive=False), picker=gr.update(choices=run_choices(), value=None),
-                      **{"try": gr.update(interactive=False)})
+        values.update(
+            status=f"🗑️ Run `{gone}` was deleted: nothing is left to show or resume. Pick another run, "
+            "or start a new one.",
+            progress="",
+            chart=charts.loss_figure([]),
+            log="",
+            samples=None,
+            stop=gr.update(interactive=False),
+            cancel=gr.update(interactive=False),
+            resume=gr.update(interactive=False),
+            picker=gr.update(choices=run_choices(), value=None),
+            **{"try": gr.update(interactive=False)},
+        )
         return values
     changes = refresh(watch, _root(), full)
     status = changes.status or read_status(paths)
@@ -224,8 +253,11 @@ def on_start(state: dict | None, name: str, request: gr.Request | None = None) -
     except StudioError as exc:
         return [error_md(exc), *[gr.skip()] * len(OUTPUTS)]
     position = jobs.get_manager().position(paths.run_id)
-    message = (f"Queued `{paths.run_id}` at position {position}: it starts when the running job ends."
-               if position else f"Started `{paths.run_id}`.")
+    message = (
+        f"Queued `{paths.run_id}` at position {position}: it starts when the running job ends."
+        if position
+        else f"Started `{paths.run_id}`."
+    )
     with SESSIONS.use(request, paths.run_id) as watch:
         return [message, *redraw(watch, full=True)]
 
@@ -239,12 +271,18 @@ def _act(action: str, request: gr.Request | None) -> str:
     try:
         if action == "stop":
             result = manager.stop(run_id)
-            return ("⏹️ Stopping: the adapter is saved at the next step." if result == "stopping"
-                    else f"Removed `{run_id}` from the queue.")
+            return (
+                "⏹️ Stopping: the adapter is saved at the next step."
+                if result == "stopping"
+                else f"Removed `{run_id}` from the queue."
+            )
         if action == "cancel":
             result = manager.cancel(run_id)
-            return (f"🚫 Cancelling `{run_id}`: the worker is terminated (nothing more is saved)."
-                    if result == "cancelling" else f"Removed `{run_id}` from the queue.")
+            return (
+                f"🚫 Cancelling `{run_id}`: the worker is terminated (nothing more is saved)."
+                if result == "cancelling"
+                else f"Removed `{run_id}` from the queue."
+            )
         manager.resume(run_id)
         return f"▶️ Resuming `{run_id}` from its last checkpoint."
     except StudioError as exc:
@@ -287,8 +325,9 @@ class TrainTab:
         its full history; the browser keeps which run that is."""
         kept = gr.BrowserState(None, storage_key=run_state.RUN_KEY, secret=run_state.secret())
         app.load(on_load, [kept], self.outputs())
-        self.components["picker"].change(lambda run_id: run_id or None, [self.components["picker"]], [kept],
-                                         show_progress="hidden")
+        self.components["picker"].change(
+            lambda run_id: run_id or None, [self.components["picker"]], [kept], show_progress="hidden"
+        )
         app.unload(on_unload)
 
 
@@ -297,8 +336,12 @@ def build_train_tab(run_config: gr.State, page_tab: gr.Tab | None = None) -> Tra
     so a run deleted or started meanwhile shows then)."""
     c: dict[str, Any] = {}
     with gr.Row(equal_height=True):
-        c["name"] = gr.Textbox(label="Run name (optional)", placeholder="named after the data file when empty",
-                               scale=3, elem_id="train-name")
+        c["name"] = gr.Textbox(
+            label="Run name (optional)",
+            placeholder="named after the data file when empty",
+            scale=3,
+            elem_id="train-name",
+        )
         c["start"] = gr.Button("Start training", variant="primary", scale=1, elem_id="train-start")
     c["message"] = gr.Markdown(elem_id="train-message")
     c["queue"] = gr.Markdown(elem_id="train-queue")
@@ -312,20 +355,20 @@ def build_train_tab(run_config: gr.State, page_tab: gr.Tab | None = None) -> Tra
     c["progress"] = gr.HTML(elem_id="train-progress")
     c["chart"] = gr.Plot(label="Loss", elem_id="train-chart")
     with gr.Accordion("Sample answers at each checkpoint", open=True):
-        gr.Markdown("The same prompts answered at step 0 (the base model), at every checkpoint and at the end. "
-                    "Change the prompts on the Config tab (*sample prompts*).")
+        gr.Markdown(
+            "The same prompts answered at step 0 (the base model), at every checkpoint and at the end. "
+            "Change the prompts on the Config tab (*sample prompts*)."
+        )
         c["samples"] = gr.Dataframe(interactive=False, wrap=True, max_height=320, elem_id="train-samples")
     with gr.Accordion("train.log", open=False):
         c["log"] = gr.Code(language=None, lines=12, max_lines=24, elem_id="train-log")
     c["timer"] = gr.Timer(TICK_S, active=False)  # started by the page load or a start when a job is active
     tab = TrainTab(c)
     outputs = tab.outputs()
-    c["start"].click(on_start, [run_config, c["name"]], [c["message"], *outputs],
-                     concurrency_limit=1)
+    c["start"].click(on_start, [run_config, c["name"]], [c["message"], *outputs], concurrency_limit=1)
     c["picker"].input(on_pick, [c["picker"]], outputs)
     # Many browsers may watch at once: ticks never wait in the queue behind each other.
-    c["timer"].tick(on_tick, None, outputs, show_progress="hidden", concurrency_limit=None,
-                    trigger_mode="always_last")
+    c["timer"].tick(on_tick, None, outputs, show_progress="hidden", concurrency_limit=None, trigger_mode="always_last")
     if page_tab is not None:
         page_tab.select(on_tick, None, outputs, show_progress="hidden", api_name=False)
     c["stop"].click(on_stop, None, [c["message"]])

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from lora_studio.generations import read_samples
 from lora_studio.metrics import MetricRow, MetricsReader, latest_per_step
 from lora_studio.runs import RunPaths, RunStatus, read_status, tail_lines
+from lora_studio.sample_answers import read_samples
 from lora_studio.ui.runs_view import STATE_ICONS
 
 LOG_LINES = 40
@@ -155,8 +155,10 @@ def describe(status: RunStatus, run_id: str, queue_position: int | None = None, 
         loss = f", final loss {status.final_loss:.4f}" if status.final_loss is not None else ""
         return f"{head} at step {status.step}/{status.max_steps}{loss}. The adapter is saved in the run folder."
     if status.state == "stopped":
-        return (f"{head} at step {status.step}/{status.max_steps}: the adapter was saved. "
-                "**Resume** continues from the last checkpoint.")
+        return (
+            f"{head} at step {status.step}/{status.max_steps}: the adapter was saved. "
+            "**Resume** continues from the last checkpoint."
+        )
     what = ERROR_WORDS.get(status.error_kind, "ended early")
     text = f"{head} — the run {what}.\n\n**{status.error or 'No reason was recorded.'}**"
     if status.hint:

@@ -65,8 +65,9 @@ def test_out_of_range_values_never_freeze_the_form(server, page):
     rank.fill("4")
     rank.press("Tab")
     page.get_by_role("button", name="Effective config: exactly").click()
-    page.wait_for_function("(e => e !== null && e.innerText.includes('r: 4'))(document.querySelector('#cfg-yaml'))",
-                           timeout=30_000)  # built when the accordion first opens
+    page.wait_for_function(
+        "(e => e !== null && e.innerText.includes('r: 4'))(document.querySelector('#cfg-yaml'))", timeout=30_000
+    )  # built when the accordion first opens
     summary = page.locator("#cfg-summary").inner_text()
     assert "1 problem(s) block training" in summary and "Alpha (scaling)" in summary  # not "all valid"
     dropout = page.locator("#cfg-lora-dropout input[type=number]")

@@ -60,6 +60,8 @@ def test_sample_with_other_column_names_is_mapped_in_the_browser(server, page):
     page.locator("#data-apply-mapping").click()
     status = wait_status(page, "Ready to train")
     assert "mapped: prompt ← 'customer_question'" in status and "60 usable rows" in status
-    page.wait_for_function("document.querySelector('#data-tokens').innerText.includes('Go to Account')"
-                           " || document.querySelector('#data-tokens').innerText.includes('<|im_start|>assistant')")
+    page.wait_for_function(
+        "document.querySelector('#data-tokens').innerText.includes('Go to Account')"
+        " || document.querySelector('#data-tokens').innerText.includes('<|im_start|>assistant')"
+    )
     screenshot(page, "data-tab-mapped-csv")

@@ -12,13 +12,15 @@ from tests.e2e.test_data_tab_browser import pick
 
 def wait_text(page, selector: str, text: str, timeout: int = 90_000) -> None:
     """Wait until the element exists (a reloaded page builds it again) and shows `text`."""
-    page.wait_for_function(f"(e => e !== null && e.innerText.includes({text!r}))(document.querySelector({selector!r}))",
-                           timeout=timeout)
+    page.wait_for_function(
+        f"(e => e !== null && e.innerText.includes({text!r}))(document.querySelector({selector!r}))", timeout=timeout
+    )
 
 
 def value_is(page, selector: str, value: str, timeout: int = 30_000) -> None:
-    page.wait_for_function(f"(e => e !== null && e.value === {value!r})(document.querySelector({selector!r}))",
-                           timeout=timeout)
+    page.wait_for_function(
+        f"(e => e !== null && e.value === {value!r})(document.querySelector({selector!r}))", timeout=timeout
+    )
 
 
 def settings_shown(page) -> dict[str, str]:
@@ -97,6 +99,6 @@ def test_deleting_the_watched_run_says_deleted_and_offers_no_resume(server, serv
     page.wait_for_function("document.querySelector('#train-resume').disabled === true", timeout=10_000)
     assert "crashed" not in page.locator("#train-status").inner_text()
     page.wait_for_timeout(2000)  # a few ticks later: no warning about a value that is not among the choices
-    new_log = (server_home / "server.log").read_text()[len(log_before):]
+    new_log = (server_home / "server.log").read_text()[len(log_before) :]
     assert "not in the list of choices" not in new_log
     screenshot(page, "train-run-deleted")

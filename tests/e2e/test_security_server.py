@@ -118,14 +118,26 @@ def worker_run(layout, tiny_model_dir, tmp_path_factory) -> RunPaths:
 def secure_server(layout, fake_hub):
     port = _free_port()
     log_path = layout["gradio"].parent / "secure-server.log"
-    env = {**os.environ, "LORA_STUDIO_HOME": str(layout["home"]), "GRADIO_TEMP_DIR": str(layout["gradio"]),
-           "HF_HOME": str(layout["hf_home"]), settings.AUTH_ENV: f"{USER}:{PASSWORD}",
-           "LORA_STUDIO_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB), "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": fake_hub,
-           "LORA_STUDIO_LOGIN_DELAY_S": str(LOGIN_DELAY_S)}
+    env = {
+        **os.environ,
+        "LORA_STUDIO_HOME": str(layout["home"]),
+        "GRADIO_TEMP_DIR": str(layout["gradio"]),
+        "HF_HOME": str(layout["hf_home"]),
+        settings.AUTH_ENV: f"{USER}:{PASSWORD}",
+        "LORA_STUDIO_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB),
+        "HF_HUB_OFFLINE": "0",
+        "HF_ENDPOINT": fake_hub,
+        "LORA_STUDIO_LOGIN_DELAY_S": str(LOGIN_DELAY_S),
+    }
     env.pop("HF_TOKEN", None)
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "lora_studio", "serve", "--port", str(port)], cwd=ROOT,
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lora_studio", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url, deadline = f"http://127.0.0.1:{port}/", time.time() + 90
         while time.time() < deadline and proc.poll() is None:
             try:
@@ -192,9 +204,13 @@ def test_only_the_downloads_the_app_made_are_served(secure_server, layout, worke
     refused = {
         "/etc/passwd": "/etc/passwd",
         "traversal": f"{Path(made).parent}/../../../../../../etc/passwd",
-        "config": worker_run.config, "status": worker_run.status, "train.log": worker_run.root / "train.log",
-        "metrics": worker_run.root / "metrics.jsonl", "adapter": worker_run.adapter / "adapter_model.safetensors",
-        "upload": layout["home"] / "uploads" / "private.jsonl", "model cache": cache_file,
+        "config": worker_run.config,
+        "status": worker_run.status,
+        "train.log": worker_run.root / "train.log",
+        "metrics": worker_run.root / "metrics.jsonl",
+        "adapter": worker_run.adapter / "adapter_model.safetensors",
+        "upload": layout["home"] / "uploads" / "private.jsonl",
+        "model cache": cache_file,
         "hf token": layout["hf_home"] / "token",
     }
     for name, path in refused.items():
@@ -203,7 +219,8 @@ def test_only_the_downloads_the_app_made_are_served(secure_server, layout, worke
         assert answer.status_code == 403, f"{name}: {path} was served ({answer.status_code})"
     # The hard case: these files sit inside Gradio's own folder, so only blocked_paths refuses them.
     assert worker_run.config.is_relative_to(layout["gradio"]) and (layout["hf_home"] / "token").is_relative_to(
-        layout["gradio"])
+        layout["gradio"]
+    )
 
 
 def test_uploads_above_the_limit_are_refused_by_the_server(secure_server, layout):
@@ -220,8 +237,9 @@ def test_a_hub_token_is_never_written_by_training_or_a_push(secure_server, worke
     url, log_path = secure_server
     api = api_client(url)
     api.predict(None, "float32", api_name="/on_refresh")  # the browser's first step: the run is picked
-    message, token_box = api.predict(worker_run.run_id, "adapter", "me/lora-e2e", PUSH_SECRET, True,
-                                     api_name="/on_push")
+    message, token_box = api.predict(
+        worker_run.run_id, "adapter", "me/lora-e2e", PUSH_SECRET, True, api_name="/on_push"
+    )
     assert "Pushing" in message and PUSH_SECRET not in message and token_box == ""
     status_file, deadline = worker_run.root / "exports" / "status.json", time.time() + 180
     while time.time() < deadline:
@@ -299,8 +317,9 @@ def test_the_hub_token_is_in_no_browser_storage_after_a_push(secure_server, tmp_
     token = "hf_e2eBrowserStorageToken0123456789"
     profile = tmp_path / "profile"
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                        viewport={"width": 1300, "height": 1400})
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, viewport={"width": 1300, "height": 1400}
+        )
         page = context.new_page()
         page.goto(url, wait_until="load")
         page.locator("input[type=text], input:not([type])").first.fill(USER)
@@ -311,8 +330,9 @@ def test_the_hub_token_is_in_no_browser_storage_after_a_push(secure_server, tmp_
         page.locator("#export-repo-id textarea, #export-repo-id input").first.fill("me/lora-storage")
         page.locator("#export-token input").fill(token)
         page.locator("#export-push").click()
-        page.wait_for_function("document.querySelector('#export-push-message').innerText.trim().length > 0",
-                               timeout=60_000)  # pushing to the fake Hub, or refused: the event ran either way
+        page.wait_for_function(
+            "document.querySelector('#export-push-message').innerText.trim().length > 0", timeout=60_000
+        )  # pushing to the fake Hub, or refused: the event ran either way
         page.wait_for_function("document.querySelector('#export-token input').value === ''", timeout=60_000)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "push-token-storage.png"))

@@ -28,8 +28,13 @@ def start_server(home: Path, name: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "LORA_STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     log = open(home / f"{name}.log", "w")  # noqa: SIM115 - the child holds it; closed when the test ends
-    proc = subprocess.Popen([sys.executable, "-m", "lora_studio", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lora_studio", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -56,12 +61,16 @@ def loss_steps(chart: dict) -> list[int]:
     return next(t["x"] for t in figure["data"] if t.get("name") == "loss")
 
 
-def test_a_killed_server_leaves_the_worker_training_and_a_new_server_reattaches(studio_home, tiny_model_dir,
-                                                                                 chat_file):
+def test_a_killed_server_leaves_the_worker_training_and_a_new_server_reattaches(studio_home, tiny_model_dir, chat_file):
     studio_home.mkdir(parents=True, exist_ok=True)
     # Queued the way the Train tab queues it; the first server's job manager starts the worker.
-    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=3000", "training.save_steps=50",
-                      "training.sample_every_save=false")
+    cfg = tiny_config(
+        tiny_model_dir,
+        chat_file,
+        "training.max_steps=3000",
+        "training.save_steps=50",
+        "training.sample_every_save=false",
+    )
     paths: RunPaths = new_run_dir(studio_home / "runs", "restart")
     create_run(paths, cfg)
     update_status(paths, queued_at=time.time(), resume=False)
@@ -69,8 +78,11 @@ def test_a_killed_server_leaves_the_worker_training_and_a_new_server_reattaches(
     try:
         first, _ = start_server(studio_home, "server-a")
         servers.append(first)
-        wait_until(lambda: read_status(paths).state == "running" and read_status(paths).step >= 3, 180,
-                   "the worker's first steps")
+        wait_until(
+            lambda: read_status(paths).state == "running" and read_status(paths).step >= 3,
+            180,
+            "the worker's first steps",
+        )
         pid = read_status(paths).pid
         assert os.getpgid(pid) == pid != os.getpgid(first.pid)  # its own process group
 

@@ -48,8 +48,7 @@ def test_train_watch_reload_stop_and_history(server, page, tiny_model_dir):
     page.locator("#train-name input, #train-name textarea").first.fill("e2e")
     page.locator("#train-start").click()
     wait_text(page, "#train-message", "Started")
-    page.wait_for_function("document.querySelector('#train-progress').innerText.includes('tokens/s')",
-                           timeout=120_000)
+    page.wait_for_function("document.querySelector('#train-progress').innerText.includes('tokens/s')", timeout=120_000)
     deadline = time.time() + 60
     while chart_points(page) < 3 and time.time() < deadline:
         time.sleep(0.3)

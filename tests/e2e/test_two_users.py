@@ -18,15 +18,16 @@ def choose_sample(user: Client, model_dir) -> None:
     assert "Ready to train" in message, message
 
 
-def test_a_double_start_and_a_second_user_one_job_runs_the_others_queue_in_order(server, server_home,
-                                                                                   tiny_model_dir):
+def test_a_double_start_and_a_second_user_one_job_runs_the_others_queue_in_order(server, server_home, tiny_model_dir):
     alice, bob = Client(server, verbose=False), Client(server, verbose=False)
     choose_sample(alice, tiny_model_dir)
     choose_sample(bob, tiny_model_dir)
     with ThreadPoolExecutor(3) as pool:  # alice double-clicks Start while bob clicks it
-        calls = [pool.submit(alice.predict, "alice", api_name="/on_start"),
-                 pool.submit(alice.predict, "alice", api_name="/on_start"),
-                 pool.submit(bob.predict, "bob", api_name="/on_start")]
+        calls = [
+            pool.submit(alice.predict, "alice", api_name="/on_start"),
+            pool.submit(alice.predict, "alice", api_name="/on_start"),
+            pool.submit(bob.predict, "bob", api_name="/on_start"),
+        ]
         answers = [call.result(timeout=120) for call in calls]
     messages = [answer[0] for answer in answers]
     assert sum(m.startswith("Started") for m in messages) == 1, messages

@@ -12,9 +12,18 @@ PROBE = "<|im_start|>user\nWhat is 12 plus 30?<|im_end|>\n<|im_start|>assistant\
 
 def tiny_config(model_dir: Path, data: Path, *overrides: str, base: RunConfig | None = None) -> RunConfig:
     """Fast settings for the tiny model: a handful of steps, a log row every step."""
-    defaults = [f"model.name_or_path={model_dir}", f"data.path={data}", "training.max_steps=6",
-                "training.logging_steps=1", "training.learning_rate=0.005", "training.batch_size=4",
-                "data.max_length=128", "lora.r=4", "lora.alpha=8", "lora.dropout=0.0"]
+    defaults = [
+        f"model.name_or_path={model_dir}",
+        f"data.path={data}",
+        "training.max_steps=6",
+        "training.logging_steps=1",
+        "training.learning_rate=0.005",
+        "training.batch_size=4",
+        "data.max_length=128",
+        "lora.r=4",
+        "lora.alpha=8",
+        "lora.dropout=0.0",
+    ]
     return apply_overrides(base or RunConfig(), [*defaults, *overrides])
 
 

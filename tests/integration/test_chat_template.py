@@ -6,13 +6,17 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
-from lora_studio.engine.dataset import training_chat_template
+from lora_studio.engine.dataset_build import training_chat_template
 
 CONVERSATIONS = [
     [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello there"}],
-    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
-     {"role": "assistant", "content": "4"}, {"role": "user", "content": "and 3+3?"},
-     {"role": "assistant", "content": "6"}],
+    [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": "4"},
+        {"role": "user", "content": "and 3+3?"},
+        {"role": "assistant", "content": "6"},
+    ],
 ]
 
 
@@ -27,15 +31,17 @@ def test_marked_template_renders_identically(tokenizer, messages):
     assert marked and "{% generation %}" in marked
     for prompt in (False, True):
         own = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=prompt)
-        ours = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=prompt,
-                                             chat_template=marked)
+        ours = tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=prompt, chat_template=marked
+        )
         assert ours == own
 
 
 def test_assistant_mask_covers_exactly_the_replies_and_their_end_token(tokenizer):
     messages = CONVERSATIONS[1]
-    out = tokenizer.apply_chat_template(messages, chat_template=training_chat_template(tokenizer),
-                                        return_assistant_tokens_mask=True, return_dict=True)
+    out = tokenizer.apply_chat_template(
+        messages, chat_template=training_chat_template(tokenizer), return_assistant_tokens_mask=True, return_dict=True
+    )
     masked = [t for t, m in zip(out["input_ids"], out["assistant_masks"], strict=True) if m]
     assert tokenizer.decode(masked) == "4<|im_end|>6<|im_end|>"
 

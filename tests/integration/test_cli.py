@@ -14,8 +14,9 @@ from tests.conftest import ROOT, write_jsonl
 
 
 def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lora_studio", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "lora_studio", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
+    )
 
 
 def single_error_line(proc: subprocess.CompletedProcess) -> str:
@@ -25,15 +26,17 @@ def single_error_line(proc: subprocess.CompletedProcess) -> str:
     return errors[0]
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["--data", "/no/such/file.jsonl"], "does not exist"),
-    (["--data", "{chat}", "--model", "/no/such/model"], "SmolLM2-135M-Instruct (embedded)"),
-    (["--data", "{chat}", "--set", "lora.r=0", "--set", "training.learning_rate=0"],
-     "lora.r: must be at least 1"),
-    (["--data", "{chat}", "--set", "lora.rank=4"], "no setting 'lora.rank'"),
-    (["--data", "{chat}", "--preset", "nope"], "Pick one of: "),
-    ([], "Pass --data"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--data", "/no/such/file.jsonl"], "does not exist"),
+        (["--data", "{chat}", "--model", "/no/such/model"], "SmolLM2-135M-Instruct (embedded)"),
+        (["--data", "{chat}", "--set", "lora.r=0", "--set", "training.learning_rate=0"], "lora.r: must be at least 1"),
+        (["--data", "{chat}", "--set", "lora.rank=4"], "no setting 'lora.rank'"),
+        (["--data", "{chat}", "--preset", "nope"], "Pick one of: "),
+        ([], "Pass --data"),
+    ],
+)
 def test_refused_before_training_with_one_line(chat_file, studio_home, args, expected):
     args = [a.replace("{chat}", str(chat_file)) for a in args]
     proc = cli("train", *args)
@@ -71,8 +74,19 @@ def test_hub_model_offline_fails_fast_and_the_run_says_why(tmp_path, chat_file):
 
 def test_train_prints_progress_lines_and_writes_a_run(tmp_path, tiny_model_dir, chat_file):
     run_dir = tmp_path / "run"
-    proc = cli("train", "--data", str(chat_file), "--model", str(tiny_model_dir), "--run-dir", str(run_dir),
-               "--set", "training.max_steps=4", "--set", "training.logging_steps=2")
+    proc = cli(
+        "train",
+        "--data",
+        str(chat_file),
+        "--model",
+        str(tiny_model_dir),
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        "training.max_steps=4",
+        "--set",
+        "training.logging_steps=2",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     progress = [line for line in proc.stdout.splitlines() if line.startswith("step ")]
     assert [p.split("|")[0].strip() for p in progress] == ["step 1/4", "step 2/4", "step 4/4"]
@@ -86,7 +100,8 @@ def test_presets_command_lists_the_shipped_presets():
     proc = cli("presets")
     assert proc.returncode == 0
     assert {"quick-start", "chat-assistant", "olora", "low-memory-8bit"} <= {
-        line.split()[0] for line in proc.stdout.splitlines() if line.strip()}
+        line.split()[0] for line in proc.stdout.splitlines() if line.strip()
+    }
 
 
 def test_inspect_reports_format_tokens_and_issues_with_exit_codes(tmp_path):
@@ -103,8 +118,15 @@ def test_inspect_reports_format_tokens_and_issues_with_exit_codes(tmp_path):
 
     unmapped = cli("inspect", str(ROOT / "samples" / "support-faq.csv"), "--no-tokens")
     assert unmapped.returncode == 2 and "--map COLUMN=prompt" in single_error_line(unmapped)
-    mapped = cli("inspect", str(ROOT / "samples" / "support-faq.csv"), "--no-tokens",
-                 "--map", "customer_question=prompt", "--map", "agent_answer=completion")
+    mapped = cli(
+        "inspect",
+        str(ROOT / "samples" / "support-faq.csv"),
+        "--no-tokens",
+        "--map",
+        "customer_question=prompt",
+        "--map",
+        "agent_answer=completion",
+    )
     assert mapped.returncode == 0 and "rows:     60 usable" in mapped.stdout
 
 
@@ -131,8 +153,9 @@ def test_adapters_import_and_list(tmp_path, studio_home):
     assert missing.returncode == 2 and "nope.zip is not a file" in single_error_line(missing)
 
     # One planted by hand, unusable: listed with its reason, and the listing still works.
-    planted = _with_config(adapter_folder(studio_home / "uploads" / "adapters" / "planted"),
-                           base_model_name_or_path="/" + "x" * 300, r=0)
+    planted = _with_config(
+        adapter_folder(studio_home / "uploads" / "adapters" / "planted"), base_model_name_or_path="/" + "x" * 300, r=0
+    )
     assert planted.is_dir()
     listing = cli("adapters", "list")
     assert listing.returncode == 0, listing.stderr

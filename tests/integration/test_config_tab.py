@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lora_studio import calibration
 from lora_studio.config import RunConfig, apply_overrides
+from lora_studio.dataset_sources import store_upload
 from lora_studio.engine.preflight import device_label
 from lora_studio.presets import list_presets, load_preset
 from lora_studio.runs import RunPaths, create_run
@@ -11,7 +12,6 @@ from lora_studio.settings import EMBEDDED_MODEL_NAME, runs_dir
 from lora_studio.ui import config_tab, run_state
 from lora_studio.ui import config_view as view
 from lora_studio.ui.data_tab import on_sample
-from lora_studio.uploads import store_upload
 from tests.integration.helpers import tiny_config
 
 
@@ -21,8 +21,9 @@ def tiny_state(tiny_model_dir, chat_file, *overrides: str) -> dict:
 
 
 def with_fields(state: dict, **fields) -> dict:
-    return run_state.with_fields(run_state.from_state(state), {k.replace("__", "."): v for k, v in fields.items()}
-                                 ).to_dict()
+    return run_state.with_fields(
+        run_state.from_state(state), {k.replace("__", "."): v for k, v in fields.items()}
+    ).to_dict()
 
 
 def test_rank_change_updates_the_trainable_parameter_count(tiny_model_dir, chat_file):
@@ -36,8 +37,9 @@ def test_rank_change_updates_the_trainable_parameter_count(tiny_model_dir, chat_
 
 def test_invalid_combination_is_shown_beside_its_field(tiny_model_dir, chat_file):
     state = tiny_state(tiny_model_dir, chat_file)
-    state = config_tab.on_fields(state, {"model.load_in_8bit": True, "lora.init": "pissa",
-                                         "training.batch_size": 0})["run_config"]
+    state = config_tab.on_fields(state, {"model.load_in_8bit": True, "lora.init": "pissa", "training.batch_size": 0})[
+        "run_config"
+    ]
     values = config_tab.refresh(state, None)
     assert "pissa cannot start from an 8-bit base" in values["issues:lora"]
     assert "Batch size" in values["issues:training"] and values["issues:model"] == ""
@@ -51,8 +53,14 @@ def test_invalid_combination_is_shown_beside_its_field(tiny_model_dir, chat_file
 
 
 def test_steps_and_eta_rough_then_measured(tiny_model_dir, chat_file):
-    state = tiny_state(tiny_model_dir, chat_file, "training.max_steps=0", "training.batch_size=4",
-                       "training.num_epochs=1", "data.eval_fraction=0.1")
+    state = tiny_state(
+        tiny_model_dir,
+        chat_file,
+        "training.max_steps=0",
+        "training.batch_size=4",
+        "training.num_epochs=1",
+        "data.eval_fraction=0.1",
+    )
     values = config_tab.refresh(state, None)
     assert "**9 optimizer steps**: 36 training rows" in values["preflight"]
     assert "rough, not measured" in values["preflight"] and values["measure_btn"]["interactive"] is True
@@ -60,8 +68,9 @@ def test_steps_and_eta_rough_then_measured(tiny_model_dir, chat_file):
     calibration.record(calibration.key_for(cfg, device_label()), 2.0, 100.0)
     measured = config_tab.refresh(state, None)["preflight"]
     assert "ETA ~ 00:18** (measured on" in measured and "rough" not in measured
-    assert config_tab.refresh(state, {"folder": "x", "pid": 1, "started": 0})["measure_btn"][
-        "interactive"] is False  # one measurement at a time
+    assert (
+        config_tab.refresh(state, {"folder": "x", "pid": 1, "started": 0})["measure_btn"]["interactive"] is False
+    )  # one measurement at a time
 
 
 def test_target_layer_checklist_lists_the_models_linear_layers(tiny_model_dir, chat_file):
@@ -70,7 +79,8 @@ def test_target_layer_checklist_lists_the_models_linear_layers(tiny_model_dir, c
     assert layers["choices"] == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
     assert layers["interactive"] is False  # all-linear: every layer, fixed
     state = config_tab.on_fields(state, {view.TARGETS: view.CHOSEN, view.TARGET_LAYERS: ["q_proj", "v_proj"]})[
-        "run_config"]
+        "run_config"
+    ]
     assert run_state.from_state(state).lora.target_modules == ["q_proj", "v_proj"]
     assert config_tab.refresh(state, None)[view.TARGET_LAYERS]["interactive"] is True
 
@@ -80,8 +90,12 @@ def test_a_preset_replaces_every_setting_and_keeps_the_dataset_and_model():
     loaded = with_fields(loaded, model__name_or_path="HuggingFaceTB/SmolLM2-360M-Instruct")
     values = config_tab.on_preset("chat-assistant", loaded)
     cfg = run_state.from_state(values["run_config"])
-    assert (cfg.lora.r, cfg.training.lr_scheduler, cfg.data.max_length, cfg.data.eval_fraction) == (16, "cosine",
-                                                                                                      1024, 0.05)
+    assert (cfg.lora.r, cfg.training.lr_scheduler, cfg.data.max_length, cfg.data.eval_fraction) == (
+        16,
+        "cosine",
+        1024,
+        0.05,
+    )
     assert cfg.data.path.endswith("chat-assistant.jsonl") and cfg.model.name_or_path.endswith("360M-Instruct")
     assert "Preset **chat-assistant**" in values["message"]
     drawn = config_tab.on_change(values["run_config"], None, None)  # every widget follows the new config
@@ -95,8 +109,10 @@ def test_presets_are_idempotent():
     there = config_tab.on_preset("chat-assistant", first)["run_config"]
     back = config_tab.on_preset("quick-start", there)["run_config"]
     assert back == first
-    expected = run_state.with_fields(load_preset("quick-start"), {
-        "data.path": run_state.from_state(start).data.path, "model.name_or_path": EMBEDDED_MODEL_NAME})
+    expected = run_state.with_fields(
+        load_preset("quick-start"),
+        {"data.path": run_state.from_state(start).data.path, "model.name_or_path": EMBEDDED_MODEL_NAME},
+    )
     assert back == expected.to_dict()
     assert "❌" in config_tab.on_preset("no-such-preset", start)["message"]
 
@@ -120,8 +136,10 @@ def test_load_a_past_run_with_its_data_file_then_without(tiny_model_dir, chat_fi
 
 
 def test_save_as_preset_then_pick_it(chat_file):
-    state = run_state.with_fields(apply_overrides(load_preset("quick-start"), ["lora.r=24", "data.max_length=200"]),
-                                  {"data.path": str(store_upload(chat_file))}).to_dict()
+    state = run_state.with_fields(
+        apply_overrides(load_preset("quick-start"), ["lora.r=24", "data.max_length=200"]),
+        {"data.path": str(store_upload(chat_file))},
+    ).to_dict()
     saved = config_tab.on_save("my-r24", "bigger adapter", state)
     assert "Saved preset **my-r24**" in saved["save_msg"]
     assert ("my-r24 (yours)", "my-r24") in saved["preset"]["choices"]
@@ -140,8 +158,9 @@ def test_measure_needs_a_dataset_and_the_timer_stops_without_a_job():
 
 
 def test_a_model_that_cannot_be_found_is_reported_on_the_data_side(chat_file):
-    state = run_state.with_fields(RunConfig(), {"data.path": str(store_upload(chat_file)),
-                                                "model.name_or_path": "owner/not-cached-anywhere"}).to_dict()
+    state = run_state.with_fields(
+        RunConfig(), {"data.path": str(store_upload(chat_file)), "model.name_or_path": "owner/not-cached-anywhere"}
+    ).to_dict()
     values = config_tab.refresh(state, None)
     assert "**Base model**" in values["data_issues"] and "Data tab" in values["data_issues"]
     assert "fix the problems" in values["preflight"]

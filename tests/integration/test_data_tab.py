@@ -58,10 +58,13 @@ def test_broken_upload_keeps_the_previous_dataset(tmp_path):
     assert res["preview"] == gr.skip()
 
 
-@pytest.mark.parametrize("name,content,expected", [
-    ("notes.docx", b"PK", "not a supported data file"),
-    ("empty.jsonl", b"", "is empty"),
-])
+@pytest.mark.parametrize(
+    "name,content,expected",
+    [
+        ("notes.docx", b"PK", "not a supported data file"),
+        ("empty.jsonl", b"", "is empty"),
+    ],
+)
 def test_unusable_uploads_explain_themselves(tmp_path, name, content, expected):
     path = tmp_path / name
     path.write_bytes(content)

@@ -14,7 +14,7 @@ import pytest
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
-from lora_studio.data import load_dataset_file
+from lora_studio.dataset_rows import load_dataset_file
 from lora_studio.jobs import JobManager
 from lora_studio.launch import worker_env
 from lora_studio.metrics import MetricsReader, read_all
@@ -27,8 +27,14 @@ BATCH = 4
 
 
 def two_process_config(model_dir: Path, data: Path, *overrides: str):
-    return tiny_config(model_dir, data, "training.num_processes=2", f"training.batch_size={BATCH}",
-                       "training.sample_every_save=false", *overrides)
+    return tiny_config(
+        model_dir,
+        data,
+        "training.num_processes=2",
+        f"training.batch_size={BATCH}",
+        "training.sample_every_save=false",
+        *overrides,
+    )
 
 
 def processes_naming(root: Path) -> list[int]:
@@ -89,8 +95,7 @@ def test_both_ranks_train_rank_0_alone_writes_and_stop_saves_on_every_rank(tmp_p
     assert_nothing_left(paths.root, launcher)
 
 
-def test_a_restarted_server_reattaches_to_the_launcher_and_cancel_ends_every_rank(tmp_path, tiny_model_dir,
-                                                                                   chat_file):
+def test_a_restarted_server_reattaches_to_the_launcher_and_cancel_ends_every_rank(tmp_path, tiny_model_dir, chat_file):
     first = JobManager(tmp_path / "runs")
     paths = first.submit(two_process_config(tiny_model_dir, chat_file, "training.max_steps=400"), "ddp-cancel")
     launcher = first.jobs[paths.run_id].pid
@@ -121,9 +126,22 @@ def test_ranks_die_with_their_launcher_even_when_it_is_killed(tmp_path):
     # launcher killed after a cancel's grace period would leave them running without this.
     script = tmp_path / "rank.py"
     script.write_text(RANK_SCRIPT, encoding="utf-8")
-    launcher = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                                 "2", str(script), str(tmp_path)], env=worker_env(), start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    launcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(script),
+            str(tmp_path),
+        ],
+        env=worker_env(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     pid_files = [tmp_path / "rank-0.pid", tmp_path / "rank-1.pid"]
     ranks: list[int] = []
     try:

@@ -94,9 +94,15 @@ def test_merge_in_a_worker_then_download_and_a_push_offline(tiny_model_dir, chat
 
 def test_a_failed_merge_is_shown_in_words(tiny_model_dir, chat_file):
     paths = finished_run(tiny_model_dir, chat_file, "broken")
-    exports.update_export_status(paths, action="merge", state="failed", dtype="float32", phase="failed",
-                                 error="Verification failed: the float32 merged model differs",
-                                 hint="Nothing was saved")
+    exports.update_export_status(
+        paths,
+        action="merge",
+        state="failed",
+        dtype="float32",
+        phase="failed",
+        error="Verification failed: the float32 merged model differs",
+        hint="Nothing was saved",
+    )
     exports.log_path(paths).write_text("loading\nTraceback: boom\n")
     out = as_dict(export_tab.select_run(paths.run_id))
     assert "Verification failed" in out["status"] and "➡️ Nothing was saved" in out["status"]

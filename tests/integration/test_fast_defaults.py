@@ -30,8 +30,17 @@ def _loss_and_grads(model_dir, batch, checkpointing: bool):
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     if checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear",
-                                             init_lora_weights=False, task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            r=4,
+            lora_alpha=8,
+            lora_dropout=0.0,
+            target_modules="all-linear",
+            init_lora_weights=False,
+            task_type="CAUSAL_LM",
+        ),
+    )
     model.train()
     loss = model(**batch).loss
     loss.backward()
@@ -58,6 +67,7 @@ def test_checkpointing_off_gives_the_same_loss_and_gradients(tiny_model_dir, cha
 
 
 # --- the CPU dropout (lora_studio/engine/dropout.py) -------------------------------------------------------
+
 
 def test_bits_dropout_zeroes_at_the_requested_rate_and_keeps_the_mean():
     from lora_studio.engine.dropout import BitsDropout, representable

@@ -41,8 +41,10 @@ LONG_RUN = ("training.max_steps=400", "training.save_steps=3", "training.sample_
 def limited(resource_name: str, limit: int) -> WorkerCommand:
     """The real worker command under a resource limit: a tiny Python sets it, then execs the worker in its place
     (same pid, same argv as JobManager gives it), so the limit holds for the worker and nothing else."""
-    code = (f"import os, resource, sys; resource.setrlimit(resource.{resource_name}, ({limit}, {limit})); "
-            "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+    code = (
+        f"import os, resource, sys; resource.setrlimit(resource.{resource_name}, ({limit}, {limit})); "
+        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    )
 
     def command(paths: RunPaths, resume: bool) -> list[str]:
         python, *args = worker_command(paths, resume)
@@ -66,8 +68,11 @@ def checkpoint_steps(paths: RunPaths) -> list[int]:
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def resume_and_check_first_step(manager: JobManager, paths: RunPaths, expected_step: int) -> None:
@@ -82,20 +87,34 @@ def resume_and_check_first_step(manager: JobManager, paths: RunPaths, expected_s
     assert read_status(paths).state == "stopped"
 
 
-@pytest.mark.parametrize("exc,kind,words", [
-    # torch's CPU allocator under a memory limit (seen in the out-of-memory test below)
-    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
-                  "tried to allocate 536870912 bytes. Error code 12 (Cannot allocate memory)"),
-     "out_of_memory", "512 MiB"),
-    (RuntimeError("std::bad_alloc"), "out_of_memory", "out of memory"),
-    # tokenizers and safetensors (Rust) report a failed write in words only
-    (Exception("File too large (os error 27)"), "disk", "size limit"),
-    (Exception("No space left on device (os error 28)"), "disk", "disk is full"),
-    (RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
-                  "data/0: file write failed"), "disk", "could not be written"),
-    (OSError(errno.EDQUOT, "Disk quota exceeded"), "disk", "quota"),
-    (OSError(errno.EROFS, "Read-only file system"), "disk", "read-only"),
-])
+@pytest.mark.parametrize(
+    "exc,kind,words",
+    [
+        # torch's CPU allocator under a memory limit (seen in the out-of-memory test below)
+        (
+            RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                "tried to allocate 536870912 bytes. Error code 12 (Cannot allocate memory)"
+            ),
+            "out_of_memory",
+            "512 MiB",
+        ),
+        (RuntimeError("std::bad_alloc"), "out_of_memory", "out of memory"),
+        # tokenizers and safetensors (Rust) report a failed write in words only
+        (Exception("File too large (os error 27)"), "disk", "size limit"),
+        (Exception("No space left on device (os error 28)"), "disk", "disk is full"),
+        (
+            RuntimeError(
+                "[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
+                "data/0: file write failed"
+            ),
+            "disk",
+            "could not be written",
+        ),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), "disk", "quota"),
+        (OSError(errno.EROFS, "Read-only file system"), "disk", "read-only"),
+    ],
+)
 def test_the_real_messages_of_memory_and_disk_failures_are_classified(exc, kind, words):
     got_kind, message, hint = classify(exc)
     assert got_kind == kind and words in message, message
@@ -103,7 +122,8 @@ def test_the_real_messages_of_memory_and_disk_failures_are_classified(exc, kind,
 
 
 def test_a_worker_killed_mid_step_is_interrupted_at_once_and_resumes_from_its_last_checkpoint(
-        tmp_path, tiny_model_dir, chat_file):
+    tmp_path, tiny_model_dir, chat_file
+):
     manager = JobManager(tmp_path / "runs")
     paths = manager.submit(tiny_config(tiny_model_dir, chat_file, *LONG_RUN), "killed")
     wait_for(manager, lambda: read_status(paths).step >= 4)
@@ -119,8 +139,9 @@ def test_a_worker_killed_mid_step_is_interrupted_at_once_and_resumes_from_its_la
     checkpoint = resumable_checkpoint(paths)
     assert checkpoint is not None and int(checkpoint.name.split("-")[1]) >= 3
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    complete = [s for s in checkpoint_steps(paths)
-                if not missing_checkpoint_files(paths.checkpoints / f"checkpoint-{s}")]
+    complete = [
+        s for s in checkpoint_steps(paths) if not missing_checkpoint_files(paths.checkpoints / f"checkpoint-{s}")
+    ]
     # Only a save the kill cut short could be incomplete; resume takes the newest complete one.
     assert complete and checkpoint.name == f"checkpoint-{complete[-1]}"
     for step in complete:  # everything saved before the kill still loads
@@ -135,27 +156,34 @@ def test_out_of_memory_fails_in_words_naming_what_to_lower_and_leaves_no_process
     # 64 long rows in one batch need gigabytes of activations; the worker may use 3 GiB. RLIMIT_DATA counts
     # what a process really allocates (RLIMIT_AS would also count the address space libraries only reserve).
     story = " ".join(["the river runs past the mountain and the weather turns cold in the valley"] * 80)
-    data = write_jsonl(tmp_path / "long.jsonl", [
-        {"messages": [{"role": "user", "content": f"Tell story {i}"}, {"role": "assistant", "content": story}]}
-        for i in range(64)])
+    data = write_jsonl(
+        tmp_path / "long.jsonl",
+        [
+            {"messages": [{"role": "user", "content": f"Tell story {i}"}, {"role": "assistant", "content": story}]}
+            for i in range(64)
+        ],
+    )
     manager = JobManager(tmp_path / "runs", command=limited("RLIMIT_DATA", 3 * 2**30))
-    cfg = tiny_config(tiny_model_dir, data, "training.batch_size=64", "data.max_length=1024",
-                      "training.sample_every_save=false")
+    cfg = tiny_config(
+        tiny_model_dir, data, "training.batch_size=64", "data.max_length=1024", "training.sample_every_save=false"
+    )
     paths = manager.submit(cfg, "oom")
     job = manager.jobs[paths.run_id]
     wait_for(manager, lambda: not manager.running(), timeout=240)  # it ends by itself: no hang
     status = read_status(paths)
     assert status.state == "failed" and status.error_kind == "out_of_memory", status
     assert "out of memory" in status.error and "MiB" in status.error
-    assert all(name in status.hint for name in ("training.batch_size", "data.max_length",
-                                                "training.gradient_checkpointing"))
+    assert all(
+        name in status.hint for name in ("training.batch_size", "data.max_length", "training.gradient_checkpointing")
+    )
     assert job.process.returncode == 1  # it reported and exited; poll() reaped it
     assert not Path(f"/proc/{job.pid}").exists() and not group_alive(job.pid)  # no zombie, no stray child
     assert "Training failed: Training ran out of memory" in paths.log.read_text()
 
 
 def test_a_full_disk_fails_in_words_keeps_the_earlier_checkpoints_and_resume_skips_the_torn_one(
-        tmp_path, tiny_model_dir, chat_file):
+    tmp_path, tiny_model_dir, chat_file
+):
     manager = JobManager(tmp_path / "runs")
     paths = train_then_stop(manager, tiny_config(tiny_model_dir, chat_file, *LONG_RUN), "disk")
     saved = checkpoint_steps(paths)

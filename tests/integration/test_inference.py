@@ -64,9 +64,10 @@ def trained_runs(tmp_path_factory, pg_model_dir) -> dict[str, RunPaths]:
     chat.write_text("\n".join((ROOT / "samples" / "chat-assistant.jsonl").read_text().splitlines()[:40]) + "\n")
     instructions = root / "instructions.jsonl"
     instructions.write_text("\n".join((ROOT / "samples" / "instructions.jsonl").read_text().splitlines()[:40]) + "\n")
-    return {"chat": _train_run(root, names["chat"], pg_model_dir, chat),
-            "instr": _train_run(root, names["instr"], pg_model_dir, instructions, "training.seed=7",
-                                "lora.r=8")}
+    return {
+        "chat": _train_run(root, names["chat"], pg_model_dir, chat),
+        "instr": _train_run(root, names["instr"], pg_model_dir, instructions, "training.seed=7", "lora.r=8"),
+    }
 
 
 def info_of(paths: RunPaths, base: Path) -> AdapterInfo:
@@ -87,8 +88,7 @@ def keys(trained_runs) -> tuple[str, str]:
     return f"run:{trained_runs['chat'].run_id}", f"run:{trained_runs['instr'].run_id}"
 
 
-def test_switching_adapters_changes_outputs_and_disabling_gives_the_base_exactly(loaded, pg_model_dir,
-                                                                                   trained_runs):
+def test_switching_adapters_changes_outputs_and_disabling_gives_the_base_exactly(loaded, pg_model_dir, trained_runs):
     chat, instr = keys(trained_runs)
     fresh = AutoModelForCausalLM.from_pretrained(pg_model_dir)  # never touched by peft
     expected = logits(fresh, loaded.tokenizer)
@@ -121,9 +121,10 @@ def test_streaming_gives_the_text_of_plain_greedy_generate(loaded, trained_runs)
     prompt = tokenizer.apply_chat_template(HELLO, tokenize=False, add_generation_prompt=True)
     inputs = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
     with loaded.use(chat) as model:
-        out = model.generate(**inputs, max_new_tokens=GREEDY.max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id)
-    new_tokens = out[0, inputs["input_ids"].shape[1]:]
+        out = model.generate(
+            **inputs, max_new_tokens=GREEDY.max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+        )
+    new_tokens = out[0, inputs["input_ids"].shape[1] :]
     assert len(pieces) > 1  # it really streamed
     assert "".join(pieces) == tokenizer.decode(new_tokens, skip_special_tokens=True)
     assert generation.tokens == len(new_tokens) and generation.tokens_per_s() > 0
@@ -138,8 +139,7 @@ def test_the_same_seed_gives_the_same_sampled_answer(loaded, trained_runs):
     assert loaded.generate(chat, HELLO, sampled) != first
 
 
-def test_unloading_an_adapter_frees_it_and_the_last_one_leaves_the_plain_base(loaded, pg_model_dir,
-                                                                               trained_runs):
+def test_unloading_an_adapter_frees_it_and_the_last_one_leaves_the_plain_base(loaded, pg_model_dir, trained_runs):
     chat, instr = keys(trained_runs)
     before = loaded.memory()
     name = loaded.adapters[chat].name
@@ -170,8 +170,15 @@ def test_unloading_the_base_frees_everything(loaded):
 def test_an_adapter_trained_on_another_model_is_refused_in_words(tmp_path, trained_runs, pg_model_dir):
     other = tmp_path / "other-tiny"
     tokenizer = AutoTokenizer.from_pretrained(pg_model_dir)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=256,
+    )
     AutoModelForCausalLM.from_config(config).save_pretrained(other)
     tokenizer.save_pretrained(other)
     playground = Playground()
@@ -225,10 +232,12 @@ def test_loading_and_every_answer_run_on_one_torch_thread(pg_model_dir, trained_
 
     seen: list[str] = []
     real_load, real_attach = inference.load_model, Playground._attach
-    monkeypatch.setattr(inference, "load_model",
-                        lambda *a, **k: seen.append(threading.current_thread().name) or real_load(*a, **k))
-    monkeypatch.setattr(Playground, "_attach",
-                        lambda self, *a: seen.append(threading.current_thread().name) or real_attach(self, *a))
+    monkeypatch.setattr(
+        inference, "load_model", lambda *a, **k: seen.append(threading.current_thread().name) or real_load(*a, **k)
+    )
+    monkeypatch.setattr(
+        Playground, "_attach", lambda self, *a: seen.append(threading.current_thread().name) or real_attach(self, *a)
+    )
     playground = Playground()
     threading.Thread(target=playground.load_base, args=(str(pg_model_dir),)).start()  # like a request thread
     deadline = time.time() + 60

@@ -26,8 +26,9 @@ def wait_for(manager: JobManager, predicate, timeout: float = 180.0):
 
 def test_stop_saves_a_loadable_adapter_and_resume_continues_from_the_checkpoint(tmp_path, tiny_model_dir, chat_file):
     manager = JobManager(tmp_path / "runs")
-    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=400", "training.save_steps=4",
-                      "training.sample_every_save=false")
+    cfg = tiny_config(
+        tiny_model_dir, chat_file, "training.max_steps=400", "training.save_steps=4", "training.sample_every_save=false"
+    )
     paths = manager.submit(cfg, "stop-resume")
     reader, seen = MetricsReader(paths.metrics), []
 

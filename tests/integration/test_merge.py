@@ -51,8 +51,9 @@ def base_and_tuned_logits(model_dir: Path, paths: RunPaths) -> tuple[torch.Tenso
 
 
 def merged_logits(folder: Path) -> torch.Tensor:
-    return logits(AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32),
-                  AutoTokenizer.from_pretrained(folder))
+    return logits(
+        AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32), AutoTokenizer.from_pretrained(folder)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -157,10 +158,13 @@ def test_cli_merge_and_export_exit_codes(tiny_run, tmp_path, monkeypatch, capsys
 def test_cli_refuses_a_run_without_adapter(tmp_path, tiny_model_dir, chat_file):
     cfg = tiny_config(tiny_model_dir, chat_file)
     paths = new_run(tmp_path, cfg, "unfinished")  # queued: never trained
-    for argv in (["merge", "--run-dir", str(paths.root), "--out", str(tmp_path / "m")],
-                 ["export", "--run-dir", str(paths.root), "--adapter-zip", str(tmp_path / "a.zip")]):
-        proc = subprocess.run([sys.executable, "-m", "lora_studio", *argv], capture_output=True, text=True,
-                              cwd=ROOT, timeout=120)
+    for argv in (
+        ["merge", "--run-dir", str(paths.root), "--out", str(tmp_path / "m")],
+        ["export", "--run-dir", str(paths.root), "--adapter-zip", str(tmp_path / "a.zip")],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "lora_studio", *argv], capture_output=True, text=True, cwd=ROOT, timeout=120
+        )
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and "only a completed or stopped run" in lines[0]
@@ -183,8 +187,13 @@ def fresh_logits(tmp_path: Path, folder: Path, extra: str) -> torch.Tensor:
     """Logits computed in a fresh interpreter with only transformers/peft (isolated: no LoRA Studio on the path)."""
     result = tmp_path / f"logits-{folder.name}.pt"
     code = FRESH.format(extra=extra, probe=PROBE)
-    proc = subprocess.run([sys.executable, "-I", "-c", code, str(folder), str(result)], capture_output=True,
-                          text=True, cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", code, str(folder), str(result)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return torch.load(result)
 
@@ -200,9 +209,11 @@ def test_exports_load_in_a_fresh_process_without_lora_studio(tiny_run, tiny_mode
         z.extractall(tmp_path / "unzipped")
     folder = tmp_path / "unzipped" / f"{tiny_run.run_id}-adapter"
     _, tuned = base_and_tuned_logits(tiny_model_dir, tiny_run)
-    load = ("from peft import PeftModel\n"
-            f"model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained({str(tiny_model_dir)!r}), "
-            "sys.argv[1])")
+    load = (
+        "from peft import PeftModel\n"
+        f"model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained({str(tiny_model_dir)!r}), "
+        "sys.argv[1])"
+    )
     got = fresh_logits(tmp_path, folder, load)
     assert torch.allclose(got, tuned, atol=1e-6)
     assert (folder / "README.md").read_text().startswith("---\nlibrary_name: peft")

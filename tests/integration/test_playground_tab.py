@@ -13,8 +13,15 @@ from lora_studio.ui import playground_tab as tab
 from lora_studio.ui.playground_view import BASE_CHOICE, FOOTER
 from tests.integration.test_inference import pg_model_dir, trained_runs  # noqa: F401 - session fixtures, shared
 
-VALUES = {"system_prompt": "", "max_new_tokens": 10, "temperature": 0.0, "top_p": 0.9, "top_k": 50,
-          "repetition_penalty": 1.3, "seed": 0}
+VALUES = {
+    "system_prompt": "",
+    "max_new_tokens": 10,
+    "temperature": 0.0,
+    "top_p": 0.9,
+    "top_k": 50,
+    "repetition_penalty": 1.3,
+    "seed": 0,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -115,9 +122,16 @@ def test_an_adapter_for_another_base_is_refused_in_the_status(runs, tiny_copy, t
 
     other = tmp_path / "narrow"
     tokenizer = AutoTokenizer.from_pretrained(tiny_copy)
-    AutoModelForCausalLM.from_config(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                                                 num_hidden_layers=1, num_attention_heads=2,
-                                                 num_key_value_heads=1)).save_pretrained(other)
+    AutoModelForCausalLM.from_config(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+        )
+    ).save_pretrained(other)
     tokenizer.save_pretrained(other)
     values = tab.on_load(str(other), [runs["chat"]])
     assert "does not fit" in values["message"] and "Load the base it was trained on" in values["message"]

@@ -6,21 +6,29 @@ import pytest
 from transformers import AutoModelForCausalLM
 
 from lora_studio.config import RunConfig, apply_overrides
-from lora_studio.data import load_dataset_file
-from lora_studio.engine.dataset import build_datasets
+from lora_studio.dataset_rows import load_dataset_file
+from lora_studio.engine.dataset_build import build_datasets
 from lora_studio.engine.preview import CONTEXT, CUT, LEARNED, Previewer
 from lora_studio.engine.train import make_sft_config
 from lora_studio.runs import RunPaths
 from tests.conftest import write_jsonl
 
 CHATS = [
-    {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
-                  {"role": "assistant", "content": "4"}, {"role": "user", "content": "And 3+3?"},
-                  {"role": "assistant", "content": "6, of course."}]},
+    {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": "4"},
+            {"role": "user", "content": "And 3+3?"},
+            {"role": "assistant", "content": "6, of course."},
+        ]
+    },
     {"messages": [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Teal 🌱"}]},
 ]
-PROMPTS = [{"prompt": "Translate to French: cat", "completion": "chat"},
-           {"prompt": "Opposite of hot?", "completion": "cold"}]
+PROMPTS = [
+    {"prompt": "Translate to French: cat", "completion": "chat"},
+    {"prompt": "Opposite of hot?", "completion": "cold"},
+]
 TEXTS = [{"text": "Once upon a time there was a small model."}, {"text": "It learned quickly."}]
 
 
@@ -28,18 +36,22 @@ def trl_label_masks(rows_file, tiny_model_dir, tmp_path, max_length, assistant_o
     """Masks from a real SFTTrainer's prepared train dataset (labels != -100)."""
     from trl import SFTTrainer
 
-    from lora_studio.engine.dataset import loss_settings
+    from lora_studio.engine.dataset_build import loss_settings
     from lora_studio.engine.models import load_tokenizer
 
-    cfg = apply_overrides(RunConfig(), [f"data.max_length={max_length}",
-                                        f"data.assistant_only_loss={str(assistant_only).lower()}"])
+    cfg = apply_overrides(
+        RunConfig(), [f"data.max_length={max_length}", f"data.assistant_only_loss={str(assistant_only).lower()}"]
+    )
     data = load_dataset_file(rows_file)
     tokenizer = load_tokenizer(str(tiny_model_dir))
     use_mask, tokenizer.chat_template = loss_settings(tokenizer, data.format, assistant_only)
     train_ds, _ = build_datasets(data, cfg.data, 0, tokenizer)
-    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
-                         args=make_sft_config(cfg, RunPaths(tmp_path), "cpu", False, use_mask),
-                         train_dataset=train_ds, processing_class=tokenizer)
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+        args=make_sft_config(cfg, RunPaths(tmp_path), "cpu", False, use_mask),
+        train_dataset=train_ds,
+        processing_class=tokenizer,
+    )
     return [[int(label != -100) for label in row] for row in trainer.train_dataset["labels"]], data
 
 

@@ -25,8 +25,15 @@ def runs_root(studio_home):
     root = studio_home / "runs"
     make_run(root, "20240101-000001-base", overrides=["lora.r=8"], evals=((30, 1.4),), final_loss=1.2)
     make_run(root, "20240101-000002-wide", overrides=["lora.r=32"], losses=(2.2, 1.4, 0.9))
-    make_run(root, "20240101-000003-oom", state="failed", losses=(), error="CUDA out of memory",
-             error_kind="out_of_memory", hint="Lower the batch size")
+    make_run(
+        root,
+        "20240101-000003-oom",
+        state="failed",
+        losses=(),
+        error="CUDA out of memory",
+        error_kind="out_of_memory",
+        hint="Lower the batch size",
+    )
     corrupt = make_run(root, "20240101-000004-corrupt")
     corrupt.status.write_text("{", encoding="utf-8")
     return root
@@ -67,8 +74,12 @@ def test_one_selected_run_shows_its_loss_chart_details_log_and_cli(runs_root):
 def test_several_runs_overlay_losses_and_diff_their_configs(runs_root):
     res = sel_out(runs_tab.on_select(["20240101-000001-base", "20240101-000002-wide"]))
     assert trace_names(res["plot"]["value"]) == {
-        "20240101-000001-base (raw)", "20240101-000001-base (smoothed)", "20240101-000001-base (eval)",
-        "20240101-000002-wide (raw)", "20240101-000002-wide (smoothed)"}  # the legend says which line is which
+        "20240101-000001-base (raw)",
+        "20240101-000001-base (smoothed)",
+        "20240101-000001-base (eval)",
+        "20240101-000002-wide (raw)",
+        "20240101-000002-wide (smoothed)",
+    }  # the legend says which line is which
     diff = res["diff"]["value"]
     assert res["diff"]["visible"] is True
     assert list(diff["setting"]) == ["lora.r"]
@@ -87,8 +98,7 @@ def test_failed_and_corrupt_runs_show_their_problem(runs_root):
 
 def test_table_click_toggles_a_run_in_the_selection(runs_root):
     event = gr.SelectData(None, {"index": [1, 0], "value": "x", "row_value": ["20240101-000002-wide", "✅"]})
-    assert runs_tab.on_table_select(["20240101-000001-base"], event) == ["20240101-000001-base",
-                                                                         "20240101-000002-wide"]
+    assert runs_tab.on_table_select(["20240101-000001-base"], event) == ["20240101-000001-base", "20240101-000002-wide"]
     assert runs_tab.on_table_select(["20240101-000002-wide"], event) == []
 
 

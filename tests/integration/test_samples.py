@@ -10,11 +10,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from lora_studio.data import load_dataset_file, split_indices
+from lora_studio.dataset_rows import load_dataset_file, split_indices
 from lora_studio.engine.callbacks import SampleGenerationCallback, sample_callbacks
 from lora_studio.engine.train import train
-from lora_studio.generations import read_samples
 from lora_studio.runs import RunPaths
+from lora_studio.sample_answers import read_samples
 from tests.conftest import write_jsonl
 from tests.integration.helpers import new_run, tiny_config
 
@@ -27,13 +27,14 @@ def greedy(model, tokenizer, prompt: str, max_new_tokens: int, template: str | N
     """An independent greedy answer, to compare the recorded ones against."""
     model.eval()
     if template:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], chat_template=template,
-                                             tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], chat_template=template, tokenize=False, add_generation_prompt=True
+        )
         batch = tokenizer(text, return_tensors="pt", add_special_tokens=False)
     else:
         batch = tokenizer(prompt, return_tensors="pt")
     out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-    return tokenizer.decode(out[0, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    return tokenizer.decode(out[0, batch["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
 def quoted(prompts: list[str]) -> str:
@@ -46,8 +47,14 @@ def failures(caplog) -> list[str]:
 
 def test_answers_at_start_every_save_and_end(tmp_path, tiny_model_dir, chat_file, caplog):
     caplog.set_level(logging.INFO, logger="lora_studio")
-    cfg = tiny_config(tiny_model_dir, chat_file, "training.save_steps=3", "training.learning_rate=0.01",
-                      "training.sample_max_new_tokens=12", f"training.sample_prompts={quoted(PROMPTS)}")
+    cfg = tiny_config(
+        tiny_model_dir,
+        chat_file,
+        "training.save_steps=3",
+        "training.learning_rate=0.01",
+        "training.sample_max_new_tokens=12",
+        f"training.sample_prompts={quoted(PROMPTS)}",
+    )
     paths = new_run(tmp_path, cfg)
     result = train(cfg, paths)
     assert result.step == 6 and not failures(caplog)
@@ -69,8 +76,15 @@ def test_answers_at_start_every_save_and_end(tmp_path, tiny_model_dir, chat_file
 
 
 def test_prompts_come_from_the_held_out_rows_when_none_are_configured(tmp_path, tiny_model_dir, chat_file):
-    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=2", "training.save_steps=100",
-                      "data.eval_fraction=0.1", "training.eval_steps=100", "training.sample_max_new_tokens=4")
+    cfg = tiny_config(
+        tiny_model_dir,
+        chat_file,
+        "training.max_steps=2",
+        "training.save_steps=100",
+        "data.eval_fraction=0.1",
+        "training.eval_steps=100",
+        "training.sample_max_new_tokens=4",
+    )
     paths = new_run(tmp_path, cfg)
     train(cfg, paths)
     data = load_dataset_file(chat_file)
@@ -82,15 +96,15 @@ def test_prompts_come_from_the_held_out_rows_when_none_are_configured(tmp_path, 
 
 
 def test_samples_off_writes_nothing(tmp_path, tiny_model_dir, chat_file):
-    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=2", "training.save_steps=1",
-                      "training.sample_every_save=false")
+    cfg = tiny_config(
+        tiny_model_dir, chat_file, "training.max_steps=2", "training.save_steps=1", "training.sample_every_save=false"
+    )
     paths = new_run(tmp_path, cfg)
     assert train(cfg, paths).state == "completed"
     assert not paths.samples.exists()
 
 
-def test_a_failing_generation_is_logged_and_training_goes_on(tmp_path, tiny_model_dir, chat_file, monkeypatch,
-                                                             caplog):
+def test_a_failing_generation_is_logged_and_training_goes_on(tmp_path, tiny_model_dir, chat_file, monkeypatch, caplog):
     def boom(self, model, prompt):
         raise RuntimeError("generation exploded")
 
@@ -109,8 +123,14 @@ def test_a_failing_generation_is_logged_and_training_goes_on(tmp_path, tiny_mode
 def test_resume_does_not_repeat_the_start(tmp_path, tiny_model_dir, chat_file):
     from lora_studio.engine.worker import run
 
-    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=6", "training.save_steps=100",
-                      "training.sample_max_new_tokens=4", f"training.sample_prompts={quoted(PROMPTS[:1])}")
+    cfg = tiny_config(
+        tiny_model_dir,
+        chat_file,
+        "training.max_steps=6",
+        "training.save_steps=100",
+        "training.sample_max_new_tokens=4",
+        f"training.sample_prompts={quoted(PROMPTS[:1])}",
+    )
     paths = new_run(tmp_path, cfg)
 
     def stop_at_step_2(row):
@@ -125,14 +145,24 @@ def test_resume_does_not_repeat_the_start(tmp_path, tiny_model_dir, chat_file):
     assert steps == Counter({0: 1, stopped.step: 1, 6: 1})
 
 
-@pytest.mark.parametrize("overrides", [
-    ["model.load_in_8bit=true", "training.gradient_checkpointing=true"],
-    ["lora.init=olora"],
-], ids=["8bit-checkpointing", "olora"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model.load_in_8bit=true", "training.gradient_checkpointing=true"],
+        ["lora.init=olora"],
+    ],
+    ids=["8bit-checkpointing", "olora"],
+)
 def test_samples_work_with_8bit_checkpointing_and_olora(tmp_path, tiny_model_dir, chat_file, caplog, overrides):
     pytest.importorskip("bitsandbytes")
-    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=2", "training.save_steps=100",
-                      "training.sample_max_new_tokens=6", *overrides)
+    cfg = tiny_config(
+        tiny_model_dir,
+        chat_file,
+        "training.max_steps=2",
+        "training.save_steps=100",
+        "training.sample_max_new_tokens=6",
+        *overrides,
+    )
     paths = new_run(tmp_path, cfg)
     assert train(cfg, paths).state == "completed"
     assert not failures(caplog)
@@ -182,8 +212,9 @@ def test_end_of_training_answers_unless_that_step_was_just_saved(tmp_path, tiny_
 
 
 def test_plain_text_data_samples_continue_the_raw_text(tmp_path, tiny_model_dir):
-    text_file = write_jsonl(tmp_path / "text.jsonl", [{"text": f"Story {i}: once upon a time there was a fox."}
-                                                      for i in range(4)])
+    text_file = write_jsonl(
+        tmp_path / "text.jsonl", [{"text": f"Story {i}: once upon a time there was a fox."} for i in range(4)]
+    )
     cfg = tiny_config(tiny_model_dir, text_file)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     data = load_dataset_file(text_file)

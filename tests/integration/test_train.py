@@ -16,8 +16,9 @@ from tests.integration.helpers import logits, new_run, tiny_config
 
 
 def test_training_logs_metrics_and_saves_a_standard_adapter(tmp_path, tiny_model_dir, chat_file):
-    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=8", "data.eval_fraction=0.1",
-                      "training.eval_steps=4")
+    cfg = tiny_config(
+        tiny_model_dir, chat_file, "training.max_steps=8", "data.eval_fraction=0.1", "training.eval_steps=4"
+    )
     paths = new_run(tmp_path, cfg)
     seen = []
     result = train(cfg, paths, on_row=seen.append)

@@ -8,10 +8,10 @@ import pytest
 
 from lora_studio import jobs
 from lora_studio.config import RunConfig
+from lora_studio.dataset_sources import store_upload
 from lora_studio.runs import read_status
 from lora_studio.ui import train_tab
 from lora_studio.ui.train_tab import OUTPUTS, on_cancel, on_load, on_pick, on_start, on_tick
-from lora_studio.uploads import store_upload
 from tests.integration.helpers import tiny_config
 
 NAMES = ("message", *OUTPUTS)
@@ -100,8 +100,13 @@ def test_a_crash_reported_after_its_traceback_still_shows_the_log():
     paths.log.write_text("step 1/10 | loss 2.0\nTraceback (most recent call last):\nMemoryError\n")
     shown = dict(zip(OUTPUTS, on_pick("crashed"), strict=True))
     assert "running" in shown["status"] and "MemoryError" in shown["log"]  # the log landed first
-    update_status(paths, state="interrupted", error="The worker was killed by signal 9 before it could report",
-                  error_kind="killed", hint="Resume it")
+    update_status(
+        paths,
+        state="interrupted",
+        error="The worker was killed by signal 9 before it could report",
+        error_kind="killed",
+        hint="Resume it",
+    )
     status = dict(zip(OUTPUTS, on_tick(), strict=True))["status"]
     assert "killed by signal 9" in status and "MemoryError" in status  # the log did not change on this tick
 

@@ -13,13 +13,16 @@ from tests.conftest import write_jsonl
 from tests.integration.helpers import new_run, tiny_config
 
 
-@pytest.mark.parametrize("exc,kind,hint_word", [
-    (MemoryError(), "out_of_memory", "batch_size"),
-    (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "out_of_memory", "gradient_checkpointing"),
-    (OSError(errno.ENOSPC, "No space left on device"), "disk", "Free some space"),
-    (DataError("row 3: bad", "Fix row 3"), "data", "Fix row 3"),
-    (ValueError("something odd"), "internal", "train.log"),
-])
+@pytest.mark.parametrize(
+    "exc,kind,hint_word",
+    [
+        (MemoryError(), "out_of_memory", "batch_size"),
+        (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "out_of_memory", "gradient_checkpointing"),
+        (OSError(errno.ENOSPC, "No space left on device"), "disk", "Free some space"),
+        (DataError("row 3: bad", "Fix row 3"), "data", "Fix row 3"),
+        (ValueError("something odd"), "internal", "train.log"),
+    ],
+)
 def test_failures_are_classified_with_a_hint(exc, kind, hint_word):
     got_kind, message, hint = worker.classify(exc)
     assert got_kind == kind and message and hint_word in hint
@@ -54,8 +57,12 @@ def test_worker_module_entry_point(tmp_path, tiny_model_dir, chat_file):
     import sys
 
     paths = new_run(tmp_path, tiny_config(tiny_model_dir, chat_file, "training.max_steps=2"))
-    proc = subprocess.run([sys.executable, "-m", "lora_studio.engine.worker", "--run-dir", str(paths.root)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lora_studio.engine.worker", "--run-dir", str(paths.root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "final status: completed" in proc.stdout
     status = read_status(paths)

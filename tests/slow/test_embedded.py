@@ -31,9 +31,24 @@ def test_cli_quick_start_on_200_chat_rows(tmp_path, embedded_dir):
     """The spine's acceptance: quick-start on the embedded model leaves a loadable adapter and
     the last logged loss is below the first."""
     run_dir = tmp_path / "quick"
-    proc = subprocess.run([sys.executable, "-m", "lora_studio", "train", "--preset", "quick-start",
-                           "--data", str(SAMPLE_CHAT), "--run-dir", str(run_dir)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lora_studio",
+            "train",
+            "--preset",
+            "quick-start",
+            "--data",
+            str(SAMPLE_CHAT),
+            "--run-dir",
+            str(run_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [r for r in read_all(RunPaths(run_dir).metrics) if r.event == "log"]
     assert rows[-1].step == rows[-1].max_steps == 50

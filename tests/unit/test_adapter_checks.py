@@ -62,15 +62,24 @@ def test_an_unusable_adapter_on_disk_is_listed_with_its_reason_and_never_loaded(
         adapters.usable(listed["too-many"])
 
 
-@pytest.mark.parametrize(("field", "value", "words"), [
-    ("r", 0, "'r'"), ("r", "8", "'r'"), ("r", 10**9, "'r'"),
-    ("lora_alpha", float("inf"), "lora_alpha"), ("lora_dropout", 1.5, "lora_dropout"),
-    ("target_modules", 5, "target_modules"), ("target_modules", "(unclosed", "target_modules"),
-    ("base_model_name_or_path", 42, "base_model_name_or_path"),
-    ("base_model_name_or_path", "x" * 5000, "5,000 characters"),
-    ("rank_pattern", {"q_proj": -1}, "rank_pattern"), ("use_dora", "yes", "use_dora"),
-    ("layer_replication", [[0, 10_000]], "layer_replication"), ("init_lora_weights", "pissa", "rewrite the base"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("r", 0, "'r'"),
+        ("r", "8", "'r'"),
+        ("r", 10**9, "'r'"),
+        ("lora_alpha", float("inf"), "lora_alpha"),
+        ("lora_dropout", 1.5, "lora_dropout"),
+        ("target_modules", 5, "target_modules"),
+        ("target_modules", "(unclosed", "target_modules"),
+        ("base_model_name_or_path", 42, "base_model_name_or_path"),
+        ("base_model_name_or_path", "x" * 5000, "5,000 characters"),
+        ("rank_pattern", {"q_proj": -1}, "rank_pattern"),
+        ("use_dora", "yes", "use_dora"),
+        ("layer_replication", [[0, 10_000]], "layer_replication"),
+        ("init_lora_weights", "pissa", "rewrite the base"),
+    ],
+)
 def test_each_field_peft_acts_on_is_checked(tmp_path, field, value, words):
     folder = _with_config(adapter_folder(tmp_path / "ad"), **{field: value})
     with pytest.raises(ModelError) as refused:

@@ -16,8 +16,10 @@ from lora_studio.adapters import import_files, import_upload, import_zip, same_b
 from lora_studio.errors import ModelError
 from tests.unit.test_runs_view import make_run
 
-SHAPES = {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": [4, 64],
-          "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": [64, 4]}
+SHAPES = {
+    "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": [4, 64],
+    "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": [64, 4],
+}
 
 
 def write_safetensors(path: Path, shapes: dict[str, list[int]]) -> Path:
@@ -90,16 +92,19 @@ def test_an_adapter_for_layers_the_base_lacks_does_not_fit():
 
 
 def test_embedding_adapters_are_checked_against_rows_and_width():
-    shapes = {"base_model.model.model.embed_tokens.lora_embedding_A": [4, 1000],
-              "base_model.model.model.embed_tokens.lora_embedding_B": [64, 4]}
+    shapes = {
+        "base_model.model.model.embed_tokens.lora_embedding_A": [4, 1000],
+        "base_model.model.model.embed_tokens.lora_embedding_B": [64, 4],
+    }
     assert fit_problems(shapes, {"model.embed_tokens": (1000, 64)}) == []
     assert "gives 32 outputs here but 64" in fit_problems(shapes, {"model.embed_tokens": (1000, 32)})[0]
 
 
 def test_one_model_under_two_paths_counts_as_the_same_base():
     assert same_base("/root/.lora-studio/models/SmolLM2-135M-Instruct", "/other/cache/SmolLM2-135M-Instruct")
-    assert same_base("HuggingFaceTB/SmolLM2-135M-Instruct",
-                     "/hub/models--HuggingFaceTB--SmolLM2-135M-Instruct/snapshots/abc123")
+    assert same_base(
+        "HuggingFaceTB/SmolLM2-135M-Instruct", "/hub/models--HuggingFaceTB--SmolLM2-135M-Instruct/snapshots/abc123"
+    )
     assert not same_base("HuggingFaceTB/SmolLM2-360M-Instruct", "/cache/SmolLM2-135M-Instruct")
 
 
@@ -183,8 +188,12 @@ def test_a_pickle_next_to_safetensors_is_dropped(tmp_path, studio_home):
     (source / PICKLE_FILE).write_bytes(b"pickle")
     (source / "optimizer.pt").write_bytes(b"pickle too")
     info = import_files(list(source.iterdir()), "both")
-    assert sorted(p.name for p in info.path.iterdir()) == [CONFIG_FILE, WEIGHTS_FILE, adapters.UPLOAD_NOTE,
-                                                           "tokenizer_config.json"]
+    assert sorted(p.name for p in info.path.iterdir()) == [
+        CONFIG_FILE,
+        WEIGHTS_FILE,
+        adapters.UPLOAD_NOTE,
+        "tokenizer_config.json",
+    ]
 
 
 def test_uploads_without_an_adapter_say_what_to_upload(tmp_path, studio_home):

@@ -30,9 +30,17 @@ def test_record_then_lookup_under_studio_home(studio_home):
 def test_key_holds_what_changes_the_step_time():
     base = RunConfig()
     key = key_for(base, "cpu")
-    for change in ("lora.r=16", "training.batch_size=8", "data.max_length=1024", "model.load_in_8bit=true",
-                   "training.gradient_checkpointing=true", "training.gradient_accumulation=4", "model.dtype=float16",
-                   "lora.target_modules=[q_proj]", "model.name_or_path=owner/other"):
+    for change in (
+        "lora.r=16",
+        "training.batch_size=8",
+        "data.max_length=1024",
+        "model.load_in_8bit=true",
+        "training.gradient_checkpointing=true",
+        "training.gradient_accumulation=4",
+        "model.dtype=float16",
+        "lora.target_modules=[q_proj]",
+        "model.name_or_path=owner/other",
+    ):
         assert key_for(apply_overrides(base, [change]), "cpu") != key, change
     assert key_for(base, "cuda:NVIDIA H100") != key
     # Settings that do not change the work per step share one measurement.

@@ -107,10 +107,12 @@ def test_no_learning_rate_means_no_second_axis():
 
 
 def test_compare_figure_one_colour_per_run_with_eval_markers():
-    fig = compare_figure({
-        "run-a": [log(1, 2.0), log(2, 1.0), evaluation(2, 1.5)],
-        "run-b": [log(1, 3.0), log(2, 2.5)],
-    })
+    fig = compare_figure(
+        {
+            "run-a": [log(1, 2.0), log(2, 1.0), evaluation(2, 1.5)],
+            "run-b": [log(1, 3.0), log(2, 2.5)],
+        }
+    )
     named = traces(fig)
     assert set(named) == {"run-a (raw)", "run-a (smoothed)", "run-a (eval)", "run-b (raw)", "run-b (smoothed)"}
     assert named["run-a (smoothed)"].line.color == named["run-a (eval)"].marker.color == named["run-a (raw)"].line.color

@@ -21,13 +21,28 @@ def test_every_field_has_help_text():
 
 
 def test_all_problems_reported_at_once_each_naming_its_field():
-    cfg = apply_overrides(RunConfig(), [
-        "lora.r=0", "lora.alpha=0", "lora.dropout=1", "training.learning_rate=0",
-        "training.batch_size=0", "model.dtype=float64", "data.eval_fraction=0.9",
-    ])
+    cfg = apply_overrides(
+        RunConfig(),
+        [
+            "lora.r=0",
+            "lora.alpha=0",
+            "lora.dropout=1",
+            "training.learning_rate=0",
+            "training.batch_size=0",
+            "model.dtype=float64",
+            "data.eval_fraction=0.9",
+        ],
+    )
     issues = fields_with_issues(cfg)
-    assert set(issues) == {"lora.r", "lora.alpha", "lora.dropout", "training.learning_rate",
-                           "training.batch_size", "model.dtype", "data.eval_fraction"}
+    assert set(issues) == {
+        "lora.r",
+        "lora.alpha",
+        "lora.dropout",
+        "training.learning_rate",
+        "training.batch_size",
+        "model.dtype",
+        "data.eval_fraction",
+    }
     assert "at least 1" in issues["lora.r"]
     assert "greater than 0" in issues["lora.alpha"]
     assert "less than 1" in issues["lora.dropout"]
@@ -50,8 +65,9 @@ def test_empty_target_modules_rejected():
 
 def test_8bit_without_bitsandbytes_says_so(monkeypatch):
     real = config_mod.importlib.util.find_spec
-    monkeypatch.setattr(config_mod.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "bitsandbytes" else real(name, *a))
+    monkeypatch.setattr(
+        config_mod.importlib.util, "find_spec", lambda name, *a: None if name == "bitsandbytes" else real(name, *a)
+    )
     cfg = apply_overrides(RunConfig(), ["model.load_in_8bit=true"])
     assert "bitsandbytes" in fields_with_issues(cfg)["model.load_in_8bit"]
 
@@ -63,8 +79,16 @@ def test_8bit_with_bitsandbytes_is_fine_but_not_with_pissa():
 
 
 def test_yaml_round_trip():
-    cfg = apply_overrides(RunConfig(), ["lora.r=32", "lora.init=olora", "data.columns={prompt: q}",
-                                        "training.learning_rate=3e-4", "lora.target_modules=[q_proj]"])
+    cfg = apply_overrides(
+        RunConfig(),
+        [
+            "lora.r=32",
+            "lora.init=olora",
+            "data.columns={prompt: q}",
+            "training.learning_rate=3e-4",
+            "lora.target_modules=[q_proj]",
+        ],
+    )
     again = RunConfig.from_yaml(cfg.to_yaml())
     assert again == cfg
     assert again.training.learning_rate == pytest.approx(3e-4)
@@ -109,8 +133,9 @@ def test_an_accelerate_config_decides_the_process_count_across_machines(monkeypa
     from lora_studio import config
 
     monkeypatch.setattr(config, "local_devices", lambda: ("CPU core", 2))
-    assert "training.num_processes" not in _issues("training.num_processes=16",
-                                                   f"training.accelerate_config={tmp_path / 'multi.yaml'}")
+    assert "training.num_processes" not in _issues(
+        "training.num_processes=16", f"training.accelerate_config={tmp_path / 'multi.yaml'}"
+    )
 
 
 def test_local_devices_counts_cores_without_a_gpu_and_respects_cuda_visible_devices(monkeypatch):
@@ -120,8 +145,13 @@ def test_local_devices_counts_cores_without_a_gpu_and_respects_cuda_visible_devi
 
     monkeypatch.setattr(settings.glob, "glob", lambda pattern: [])
     assert settings.local_devices() == ("CPU core", len(os.sched_getaffinity(0)))
-    monkeypatch.setattr(settings.glob, "glob", lambda pattern: ["/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl"]
-                        if pattern.startswith("/dev") else ["a", "b"])
+    monkeypatch.setattr(
+        settings.glob,
+        "glob",
+        lambda pattern: (
+            ["/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl"] if pattern.startswith("/dev") else ["a", "b"]
+        ),
+    )
     assert settings.local_devices() == ("GPU", 2)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     assert settings.local_devices() == ("GPU", 1)

@@ -43,8 +43,12 @@ def test_one_widget_per_config_owned_field_and_none_for_data_owned():
 def test_widget_kinds_follow_field_types_and_bounds():
     specs = {spec.name: spec for spec in view.widget_specs()}
     assert specs["model.load_in_8bit"].kind == "checkbox"
-    assert specs["lora.init"].kind == "dropdown" and specs["lora.init"].choices == ("default", "gaussian", "olora",
-                                                                                    "pissa")
+    assert specs["lora.init"].kind == "dropdown" and specs["lora.init"].choices == (
+        "default",
+        "gaussian",
+        "olora",
+        "pissa",
+    )
     assert (specs["lora.r"].kind, specs["lora.r"].minimum, specs["lora.r"].maximum) == ("slider", 1, 1024)
     lr = specs["training.learning_rate"]
     # 2e-4 cannot sit on a 0.01 slider; a number box gets no bounds in the browser (Gradio would refuse the value
@@ -70,8 +74,15 @@ def test_widget_kinds_follow_field_types_and_bounds():
 
 def test_essential_settings_come_first_and_the_rest_are_advanced():
     essential = [spec.name for spec in view.widget_specs() if spec.essential]
-    assert essential == ["model.load_in_8bit", "lora.r", "lora.alpha", "lora.dropout", "lora.init",
-                         "training.num_epochs", "training.learning_rate"]
+    assert essential == [
+        "model.load_in_8bit",
+        "lora.r",
+        "lora.alpha",
+        "lora.dropout",
+        "lora.init",
+        "training.num_epochs",
+        "training.learning_rate",
+    ]
 
 
 def test_list_and_dict_fields_are_handled_generically():
@@ -94,8 +105,7 @@ def test_widget_values_round_trip_to_the_same_config():
 
 
 def test_values_become_typed_settings():
-    values = {"lora.r": 32.0, view.TARGETS: view.ALL_LINEAR, view.TARGET_LAYERS: ["q_proj"],
-              "training.batch_size": 8.0}
+    values = {"lora.r": 32.0, view.TARGETS: view.ALL_LINEAR, view.TARGET_LAYERS: ["q_proj"], "training.batch_size": 8.0}
     state = view.config_from_values(None, values)
     assert state["lora"]["r"] == 32 and isinstance(state["lora"]["r"], int)
     assert state["lora"]["target_modules"] == "all-linear" and state["training"]["batch_size"] == 8
@@ -113,8 +123,16 @@ def test_each_tab_owns_its_fields_and_the_two_parts_cover_the_config():
     from lora_studio.ui import run_state
 
     data, config = set(run_state.owned_by("data")), set(run_state.owned_by("config"))
-    assert data == {"model.name_or_path", "data.path", "data.format", "data.columns", "data.eval_fraction",
-                    "data.max_length", "data.assistant_only_loss", "training.seed"}
+    assert data == {
+        "model.name_or_path",
+        "data.path",
+        "data.format",
+        "data.columns",
+        "data.eval_fraction",
+        "data.max_length",
+        "data.assistant_only_loss",
+        "training.seed",
+    }
     assert not data & config and data | config == set(field_names())
     cfg = apply_overrides(load_preset("quick-start"), ["lora.r=32", "training.seed=1"])
     assert run_state.part(cfg, "config")["lora.r"] == 32 and run_state.part(cfg, "data")["training.seed"] == 1
@@ -135,9 +153,11 @@ def test_a_run_config_from_the_browser_is_read_defensively(tmp_path):
 
 
 def test_issues_are_listed_by_their_section_and_summarised():
-    issues = [ConfigIssue("lora.init", "pissa cannot start from an 8-bit base"),
-              ConfigIssue("training.batch_size", "must be at least 1, got 0"),
-              ConfigIssue("data.max_length", "must be at least 16, got 8")]
+    issues = [
+        ConfigIssue("lora.init", "pissa cannot start from an 8-bit base"),
+        ConfigIssue("training.batch_size", "must be at least 1, got 0"),
+        ConfigIssue("data.max_length", "must be at least 16, got 8"),
+    ]
     assert "**Adapter initialisation**: pissa cannot" in view.section_issues_md(issues, "lora")
     assert view.section_issues_md(issues, "model") == ""
     assert "Max length" not in view.section_issues_md(issues, "data")
@@ -151,15 +171,18 @@ def test_issues_are_listed_by_their_section_and_summarised():
     assert view.field_info(spec, None) == spec.info
 
 
-@pytest.mark.parametrize("rows,overrides,expected", [
-    (180, ["training.batch_size=4", "training.gradient_accumulation=4", "training.num_epochs=3"], 36),
-    (181, ["training.batch_size=4", "training.gradient_accumulation=1", "training.num_epochs=1"], 46),
-    (3, ["training.batch_size=4", "training.gradient_accumulation=8", "training.num_epochs=2"], 2),
-    (100, ["training.batch_size=10", "training.num_epochs=0.5"], 5),
-    (100, ["training.max_steps=7"], 7),
-    (200, ["training.batch_size=4", "training.num_processes=2"], 25),  # each process takes half the rows
-    (201, ["training.batch_size=4", "training.num_processes=2"], 26),
-])
+@pytest.mark.parametrize(
+    "rows,overrides,expected",
+    [
+        (180, ["training.batch_size=4", "training.gradient_accumulation=4", "training.num_epochs=3"], 36),
+        (181, ["training.batch_size=4", "training.gradient_accumulation=1", "training.num_epochs=1"], 46),
+        (3, ["training.batch_size=4", "training.gradient_accumulation=8", "training.num_epochs=2"], 2),
+        (100, ["training.batch_size=10", "training.num_epochs=0.5"], 5),
+        (100, ["training.max_steps=7"], 7),
+        (200, ["training.batch_size=4", "training.num_processes=2"], 25),  # each process takes half the rows
+        (201, ["training.batch_size=4", "training.num_processes=2"], 26),
+    ],
+)
 def test_optimizer_steps_follow_the_trainer(rows, overrides, expected):
     assert preflight_view.optimizer_steps(rows, apply_overrides(RunConfig(), overrides)) == expected
 

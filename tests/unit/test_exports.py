@@ -22,18 +22,21 @@ from lora_studio.ui import export_view
 SECRET = "hf_unitTestSecretToken1234567890"
 
 
-def make_run(root: Path, name: str = "run-a", state: str = "completed", adapter: bool = True,
-             rows: int = 3) -> RunPaths:
+def make_run(
+    root: Path, name: str = "run-a", state: str = "completed", adapter: bool = True, rows: int = 3
+) -> RunPaths:
     """A run folder as training leaves it, with a stand-in adapter (no weights needed here)."""
     data = root / f"{name}.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"q{i}", "completion": f"a{i}"}) + "\n" for i in range(rows)),
-                    encoding="utf-8")
+    data.write_text(
+        "".join(json.dumps({"prompt": f"q{i}", "completion": f"a{i}"}) + "\n" for i in range(rows)), encoding="utf-8"
+    )
     cfg = apply_overrides(RunConfig(), [f"data.path={data}", "lora.r=4", "lora.alpha=8", "training.max_steps=6"])
     paths = RunPaths(root / "runs" / name)
     create_run(paths, cfg)
     update_status(paths, state=state, step=6, max_steps=6, final_loss=1.2345)
-    paths.metrics.write_text(json.dumps({"event": "eval", "step": 6, "max_steps": 6, "eval_loss": 1.5}) + "\n",
-                             encoding="utf-8")
+    paths.metrics.write_text(
+        json.dumps({"event": "eval", "step": 6, "max_steps": 6, "eval_loss": 1.5}) + "\n", encoding="utf-8"
+    )
     if adapter:
         paths.adapter.mkdir()
         (paths.adapter / "adapter_config.json").write_text('{"r": 4}', encoding="utf-8")
@@ -85,8 +88,12 @@ def test_adapter_zip_holds_the_adapter_and_a_model_card(tmp_path):
         names = set(archive.namelist())
         infos = {i.filename: i for i in archive.infolist()}
         card = archive.read("run-a-adapter/README.md").decode()
-    assert {"run-a-adapter/adapter_config.json", "run-a-adapter/adapter_model.safetensors",
-            "run-a-adapter/tokenizer.json", "run-a-adapter/README.md"} == names
+    assert {
+        "run-a-adapter/adapter_config.json",
+        "run-a-adapter/adapter_model.safetensors",
+        "run-a-adapter/tokenizer.json",
+        "run-a-adapter/README.md",
+    } == names
     assert infos["run-a-adapter/adapter_model.safetensors"].compress_type == zipfile.ZIP_STORED
     assert infos["run-a-adapter/tokenizer.json"].compress_type == zipfile.ZIP_DEFLATED
     assert "library_name: peft" in card and "run-a.jsonl (3 rows, prompt_completion)" in card
@@ -168,8 +175,10 @@ def test_the_token_reaches_the_worker_through_its_environment_only(tmp_path, mon
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.delenv("HF_TOKEN", raising=False)
     # The stand-in worker shows what it received: its argv, and a hash of the token in its environment.
-    probe = ("import hashlib, os, sys; print('argv', sys.argv[1:]); "
-             "print('token sha256', hashlib.sha256(os.environ.get('HF_TOKEN', '').encode()).hexdigest())")
+    probe = (
+        "import hashlib, os, sys; print('argv', sys.argv[1:]); "
+        "print('token sha256', hashlib.sha256(os.environ.get('HF_TOKEN', '').encode()).hexdigest())"
+    )
     seen: list[list[str]] = []
 
     def fake_argv(action, run_paths, *options):
@@ -193,8 +202,7 @@ def test_the_token_reaches_the_worker_through_its_environment_only(tmp_path, mon
 def test_cancel_ends_the_worker_group_and_one_export_runs_at_a_time(tmp_path, monkeypatch):
     paths = make_run(tmp_path, "a")
     other = make_run(tmp_path, "b")
-    monkeypatch.setattr(exports, "worker_argv",
-                        lambda *a: [sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(exports, "worker_argv", lambda *a: [sys.executable, "-c", "import time; time.sleep(60)"])
     exports.start_merge(paths, "bfloat16")
     with pytest.raises(ConfigError, match="An export of run a is running"):
         exports.start_merge(other, "float32")
@@ -213,9 +221,24 @@ def test_worker_push_fails_at_once_offline_and_never_writes_the_token(tmp_path):
     folder = exports.write_adapter_export(paths)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": SECRET}
     started = time.time()
-    proc = subprocess.run([sys.executable, "-m", "lora_studio.engine.export_worker", "push", "--run-dir",
-                           str(paths.root), "--folder", str(folder), "--repo-id", "me/my-lora"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lora_studio.engine.export_worker",
+            "push",
+            "--run-dir",
+            str(paths.root),
+            "--folder",
+            str(folder),
+            "--repo-id",
+            "me/my-lora",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert time.time() - started < 60
     status = exports.read_export_status(paths)
@@ -227,9 +250,24 @@ def test_worker_push_without_network_says_so(tmp_path):
     paths = make_run(tmp_path)
     folder = exports.write_adapter_export(paths)
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_TOKEN": SECRET, "HF_ENDPOINT": "http://127.0.0.1:9"}
-    proc = subprocess.run([sys.executable, "-m", "lora_studio.engine.export_worker", "push", "--run-dir",
-                           str(paths.root), "--folder", str(folder), "--repo-id", "me/my-lora"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lora_studio.engine.export_worker",
+            "push",
+            "--run-dir",
+            str(paths.root),
+            "--folder",
+            str(folder),
+            "--repo-id",
+            "me/my-lora",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     status = exports.read_export_status(paths)
     assert status.state == "failed" and "Cannot reach the Hugging Face Hub" in status.error
@@ -240,19 +278,34 @@ def test_worker_push_without_network_says_so(tmp_path):
 def test_views_put_the_export_in_words(tmp_path):
     paths = make_run(tmp_path)
     assert export_view.status_md(exports.ExportStatus()) == "No export yet for this run."
-    running = exports.ExportStatus(action="merge", state="running", dtype="bfloat16", phase="merging",
-                                   progress=0.4, started=100.0)
+    running = exports.ExportStatus(
+        action="merge", state="running", dtype="bfloat16", phase="merging", progress=0.4, started=100.0
+    )
     assert "40%" in export_view.progress_html(running, now=165.0) and "1:05" in export_view.progress_html(
-        running, now=165.0)
+        running, now=165.0
+    )
     assert "Merge (bfloat16): running" in export_view.status_md(running)
-    failed = exports.ExportStatus(action="push", state="failed", repo_id="me/x", error="Cannot reach the Hub",
-                                  hint="Check the network")
+    failed = exports.ExportStatus(
+        action="push", state="failed", repo_id="me/x", error="Cannot reach the Hub", hint="Check the network"
+    )
     text = export_view.status_md(failed, "line one\nline two")
     assert "Cannot reach the Hub" in text and "➡️ Check the network" in text and "line two" in text
-    report = {"passed": False, "prompts": 4, "max_new_tokens": 24, "adapter_effect": 0.8, "notes": [],
-              "float32": {"dtype": "float32", "max_logit_diff": 0.02, "tolerance": 1e-4, "passed": False,
-                          "generations_matched": 3, "prompts": 4, "samples": [
-                              {"prompt": "Hi | there", "reference": "a", "merged": "b", "match": False}]}}
+    report = {
+        "passed": False,
+        "prompts": 4,
+        "max_new_tokens": 24,
+        "adapter_effect": 0.8,
+        "notes": [],
+        "float32": {
+            "dtype": "float32",
+            "max_logit_diff": 0.02,
+            "tolerance": 1e-4,
+            "passed": False,
+            "generations_matched": 3,
+            "prompts": 4,
+            "samples": [{"prompt": "Hi | there", "reference": "a", "merged": "b", "match": False}],
+        },
+    }
     table = export_view.verification_md(report)
     assert "| float32 merge | 2.00e-02 | 1e-04 | 3/4 | ❌ |" in table and "Verification failed" in table
     assert "Hi \\| there" in table

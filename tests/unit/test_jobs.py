@@ -202,8 +202,9 @@ def test_recovery_marks_dead_workers_and_reattaches_live_ones(runs_root, tmp_pat
     gone.wait()
     update_status(dead, state="running", pid=gone.pid)
     # A worker left by a previous server: a live process whose command line names the run folder.
-    live = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(600)", str(alive.root)],
-                            start_new_session=True)
+    live = subprocess.Popen(
+        [sys.executable, "-c", "import time, sys; time.sleep(600)", str(alive.root)], start_new_session=True
+    )
     try:
         update_status(alive, state="running", pid=live.pid)
         manager = JobManager(runs_root, command=fake())
@@ -312,12 +313,18 @@ def test_the_poll_thread_survives_an_unexpected_error(runs_root, monkeypatch):
 def test_status_updates_from_two_processes_lose_nothing(runs_root):
     paths = RunPaths(runs_root / "shared")
     create_run(paths, RunConfig())
-    code = ("import sys; sys.path.insert(0, {root!r}); from lora_studio.runs import RunPaths, update_status\n"
-            "p = RunPaths({run!r})\n"
-            "for i in range(150): update_status(p, {field}=i if {numeric} else f'x{{i}}')")
+    code = (
+        "import sys; sys.path.insert(0, {root!r}); from lora_studio.runs import RunPaths, update_status\n"
+        "p = RunPaths({run!r})\n"
+        "for i in range(150): update_status(p, {field}=i if {numeric} else f'x{{i}}')"
+    )
     root = str(Path(__file__).resolve().parents[2])
-    procs = [subprocess.Popen([sys.executable, "-c", code.format(root=root, run=str(paths.root), field=f,
-                                                                 numeric=f == "step")]) for f in ("step", "phase")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code.format(root=root, run=str(paths.root), field=f, numeric=f == "step")]
+        )
+        for f in ("step", "phase")
+    ]
     for proc in procs:
         assert proc.wait(timeout=120) == 0
     status = read_status(paths)

@@ -33,8 +33,12 @@ def accelerate_args(argv: list[str]):
 
 def test_one_process_runs_the_worker_itself(tmp_path):
     assert worker_argv(tmp_path) == [sys.executable, *WORKER_TAIL, str(tmp_path)]
-    assert worker_argv(tmp_path, resume=True, num_processes=1) == [sys.executable, *WORKER_TAIL, str(tmp_path),
-                                                                   "--resume"]
+    assert worker_argv(tmp_path, resume=True, num_processes=1) == [
+        sys.executable,
+        *WORKER_TAIL,
+        str(tmp_path),
+        "--resume",
+    ]
 
 
 def test_several_processes_run_the_same_worker_under_accelerate_launch(tmp_path):
@@ -64,8 +68,9 @@ def test_the_dashboard_reads_the_process_count_from_the_frozen_config(tmp_path):
 def test_process_count_is_validated_and_a_missing_accelerate_config_refused(tmp_path):
     issues = apply_overrides(RunConfig(), ["training.num_processes=0"]).validate()
     assert [i.field for i in issues] == ["training.num_processes"]
-    cfg = apply_overrides(RunConfig(), [f"training.accelerate_config={tmp_path / 'none.yaml'}",
-                                        f"data.path={tmp_path / 'd.jsonl'}"])
+    cfg = apply_overrides(
+        RunConfig(), [f"training.accelerate_config={tmp_path / 'none.yaml'}", f"data.path={tmp_path / 'd.jsonl'}"]
+    )
     with pytest.raises(ConfigError, match="accelerate_config"):
         check_launch(cfg)
     with pytest.raises(ConfigError, match="accelerate_config"):
@@ -104,8 +109,18 @@ def test_cli_num_processes_goes_through_the_same_launcher_argv(monkeypatch, tmp_
         return 0
 
     run_dir = tmp_path / "cli-run"
-    code = run_cli(monkeypatch, complete, "--data", str(chat_file), "--model", "embedded", "--num-processes", "3",
-                   "--run-dir", str(run_dir))
+    code = run_cli(
+        monkeypatch,
+        complete,
+        "--data",
+        str(chat_file),
+        "--model",
+        "embedded",
+        "--num-processes",
+        "3",
+        "--run-dir",
+        str(run_dir),
+    )
     assert code == 0
     assert FakeLauncher.argv == worker_argv(run_dir, False, 3)
     assert RunConfig.load(RunPaths(run_dir).config).training.num_processes == 3  # frozen with the run
@@ -113,8 +128,18 @@ def test_cli_num_processes_goes_through_the_same_launcher_argv(monkeypatch, tmp_
 
 def test_cli_reports_a_launcher_that_ended_before_training(monkeypatch, tmp_path, chat_file, capsys):
     run_dir = tmp_path / "cli-run"
-    code = run_cli(monkeypatch, lambda root: 1, "--data", str(chat_file), "--model", "embedded",
-                   "--num-processes", "2", "--run-dir", str(run_dir))
+    code = run_cli(
+        monkeypatch,
+        lambda root: 1,
+        "--data",
+        str(chat_file),
+        "--model",
+        "embedded",
+        "--num-processes",
+        "2",
+        "--run-dir",
+        str(run_dir),
+    )
     status = read_status(RunPaths(run_dir))
     assert code == 1 and status.state == "failed" and "exited with code 1" in status.error
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]

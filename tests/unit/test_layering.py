@@ -5,14 +5,35 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE = ["lora_studio.config", "lora_studio.presets", "lora_studio.data", "lora_studio.runs",
-        "lora_studio.metrics", "lora_studio.settings", "lora_studio.modelref", "lora_studio.errors",
-        "lora_studio.__main__", "lora_studio.engine.worker", "lora_studio.datafiles", "lora_studio.uploads",
-        "lora_studio.jobs", "lora_studio.generations", "lora_studio.calibration", "lora_studio.ui.config_view",
-        "lora_studio.ui.preflight_view", "lora_studio.launch", "lora_studio.processes", "lora_studio.logs",
-        "lora_studio.ui.train_view", "lora_studio.ui.runs_view", "lora_studio.adapters",
-        "lora_studio.ui.playground_view", "lora_studio.exports", "lora_studio.modelcard",
-        "lora_studio.ui.export_view"]
+CORE = [
+    "lora_studio.config",
+    "lora_studio.presets",
+    "lora_studio.dataset_rows",
+    "lora_studio.runs",
+    "lora_studio.metrics",
+    "lora_studio.settings",
+    "lora_studio.modelref",
+    "lora_studio.errors",
+    "lora_studio.__main__",
+    "lora_studio.engine.worker",
+    "lora_studio.dataset_files",
+    "lora_studio.dataset_sources",
+    "lora_studio.jobs",
+    "lora_studio.sample_answers",
+    "lora_studio.calibration",
+    "lora_studio.ui.config_view",
+    "lora_studio.ui.preflight_view",
+    "lora_studio.launch",
+    "lora_studio.processes",
+    "lora_studio.logs",
+    "lora_studio.ui.train_view",
+    "lora_studio.ui.runs_view",
+    "lora_studio.adapters",
+    "lora_studio.ui.playground_view",
+    "lora_studio.exports",
+    "lora_studio.modelcard",
+    "lora_studio.ui.export_view",
+]
 
 
 def imported_after(module: str) -> set[str]:
@@ -27,8 +48,10 @@ def test_core_modules_import_neither_torch_nor_gradio():
 
 
 def test_engine_does_not_import_gradio():
-    loaded = imported_after("lora_studio.engine.train, lora_studio.engine.calibrate, lora_studio.engine.preflight, "
-                            "lora_studio.engine.inference, lora_studio.engine.merge, lora_studio.engine.export_worker")
+    loaded = imported_after(
+        "lora_studio.engine.train, lora_studio.engine.calibrate, lora_studio.engine.preflight, "
+        "lora_studio.engine.inference, lora_studio.engine.merge, lora_studio.engine.export_worker"
+    )
     assert "torch" in loaded and "gradio" not in loaded
 
 

@@ -43,10 +43,20 @@ def test_the_config_tab_reads_its_words_from_the_catalogue():
 
     source = Path(__file__).resolve().parents[2] / "lora_studio" / "ui" / "config_tab.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
-                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
-    sentences = [node.value for node in ast.walk(tree)
-                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-                 and re.search(r"[A-Za-z]{3,} [A-Za-z]{3,}", node.value)]
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    sentences = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and re.search(r"[A-Za-z]{3,} [A-Za-z]{3,}", node.value)
+    ]
     assert sentences == [], sentences

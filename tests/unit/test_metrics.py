@@ -6,8 +6,19 @@ from lora_studio.metrics import MetricRow, MetricsReader, append_row, format_pro
 
 
 def row(step: int, loss: float = 1.0) -> MetricRow:
-    return MetricRow("log", step, 10, epoch=step / 10, loss=loss, learning_rate=1e-4, tokens_seen=step * 100,
-                     tokens_per_sec=250.0, elapsed_s=step * 2.0, eta_s=(10 - step) * 2.0, time=1.0)
+    return MetricRow(
+        "log",
+        step,
+        10,
+        epoch=step / 10,
+        loss=loss,
+        learning_rate=1e-4,
+        tokens_seen=step * 100,
+        tokens_per_sec=250.0,
+        elapsed_s=step * 2.0,
+        eta_s=(10 - step) * 2.0,
+        time=1.0,
+    )
 
 
 def test_reader_returns_only_new_rows(tmp_path):

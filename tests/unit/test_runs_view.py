@@ -14,8 +14,9 @@ from lora_studio.runs import CHECKPOINT_FILES, RunPaths, RunStatus, delete_run, 
 from lora_studio.ui import runs_view
 
 
-def make_run(root, name: str, state: str = "completed", losses=(2.0, 1.5, 1.2), evals=(), overrides=(),
-             **status) -> RunPaths:
+def make_run(
+    root, name: str, state: str = "completed", losses=(2.0, 1.5, 1.2), evals=(), overrides=(), **status
+) -> RunPaths:
     """A run folder as the worker leaves it: config.yaml, status.json, metrics.jsonl, train.log."""
     paths = RunPaths(root / name)
     paths.root.mkdir(parents=True)
@@ -37,6 +38,7 @@ def row_of(table, run_id: str) -> dict:
 
 
 # ---- runs.run_summary ----------------------------------------------------------------------------
+
 
 def test_summary_takes_final_loss_from_the_last_logged_loss_then_status(tmp_path):
     """The final loss is the chart's last raw point; status.json's copy counts only when there are no metrics."""
@@ -70,6 +72,7 @@ def test_summary_steps_fall_back_to_metrics_when_status_is_corrupt(tmp_path):
 
 
 # ---- runs.delete_run -----------------------------------------------------------------------------
+
 
 def test_delete_removes_a_finished_run(tmp_path):
     paths = make_run(tmp_path, "done")
@@ -114,12 +117,23 @@ def test_delete_uses_the_studio_runs_folder_by_default(studio_home):
 
 # ---- runs table ----------------------------------------------------------------------------------
 
+
 def test_table_lists_every_run_even_damaged_ones(tmp_path):
-    make_run(tmp_path, "20240101-000001-good", overrides=["lora.r=16", "training.max_steps=30",
-                                                           "training.gradient_accumulation=2"], final_loss=1.2,
-             evals=((30, 1.3),))
-    make_run(tmp_path, "20240101-000002-oom", state="failed", error="CUDA out of memory",
-             error_kind="out_of_memory", hint="Lower the batch size")
+    make_run(
+        tmp_path,
+        "20240101-000001-good",
+        overrides=["lora.r=16", "training.max_steps=30", "training.gradient_accumulation=2"],
+        final_loss=1.2,
+        evals=((30, 1.3),),
+    )
+    make_run(
+        tmp_path,
+        "20240101-000002-oom",
+        state="failed",
+        error="CUDA out of memory",
+        error_kind="out_of_memory",
+        hint="Lower the batch size",
+    )
     corrupt = make_run(tmp_path, "20240101-000003-corrupt")
     corrupt.status.write_text("\x00garbage", encoding="utf-8")
     badcfg = make_run(tmp_path, "20240101-000004-badcfg")
@@ -127,12 +141,22 @@ def test_table_lists_every_run_even_damaged_ones(tmp_path):
     table = runs_view.runs_table(runs_view.load_summaries(tmp_path))
 
     assert list(table.columns) == list(runs_view.TABLE_COLUMNS)
-    assert list(table["run"]) == ["20240101-000004-badcfg", "20240101-000003-corrupt", "20240101-000002-oom",
-                                  "20240101-000001-good"]
+    assert list(table["run"]) == [
+        "20240101-000004-badcfg",
+        "20240101-000003-corrupt",
+        "20240101-000002-oom",
+        "20240101-000001-good",
+    ]
     good = row_of(table, "20240101-000001-good")
     assert good["status"].endswith("completed")
-    assert (good["r"], good["alpha"], good["lr"], good["length"], good["batch"], good["max len"]) == \
-        ("16", "16", "2.0e-04", "30 steps", "4×2", "512")
+    assert (good["r"], good["alpha"], good["lr"], good["length"], good["batch"], good["max len"]) == (
+        "16",
+        "16",
+        "2.0e-04",
+        "30 steps",
+        "4×2",
+        "512",
+    )
     assert good["steps"] == "30/30" and good["final loss"] == "1.2000" and good["eval loss"] == "1.3000"
     assert good["model"] == "SmolLM2-135M-Instruct (embedded)"
     assert "failed (out_of_memory)" in row_of(table, "20240101-000002-oom")["status"]
@@ -170,10 +194,16 @@ def test_overview_counts_states(tmp_path):
 
 # ---- compare and diff ----------------------------------------------------------------------------
 
+
 def test_config_diff_lists_only_differing_settings(tmp_path):
     a = run_summary(make_run(tmp_path, "a", overrides=["lora.r=8", "training.learning_rate=0.0002"]))
-    b = run_summary(make_run(tmp_path, "b", overrides=["lora.r=32", "training.learning_rate=0.0002",
-                                                       "lora.target_modules=[q_proj, v_proj]"]))
+    b = run_summary(
+        make_run(
+            tmp_path,
+            "b",
+            overrides=["lora.r=32", "training.learning_rate=0.0002", "lora.target_modules=[q_proj, v_proj]"],
+        )
+    )
     diff = runs_view.config_diff([a, b])
     assert list(diff.columns) == ["setting", "a", "b"]
     by_name = diff.set_index("setting")
@@ -204,17 +234,35 @@ def test_compare_series_keys_by_run(tmp_path):
     assert list(series) == ["a"] and [r.loss for r in series["a"]] == [1.0, 0.5]
 
 
-@pytest.mark.parametrize("value,text", [(2e-4, "0.0002"), (True, "True"), (["q", "v"], "q, v"),
-                                        ({"prompt": "question"}, "{prompt: question}"), (8, "8"), (None, "None")])
+@pytest.mark.parametrize(
+    "value,text",
+    [
+        (2e-4, "0.0002"),
+        (True, "True"),
+        (["q", "v"], "q, v"),
+        ({"prompt": "question"}, "{prompt: question}"),
+        (8, "8"),
+        (None, "None"),
+    ],
+)
 def test_format_value(value, text):
     assert runs_view.format_value(value) == text
 
 
 # ---- details, log tail, CLI ----------------------------------------------------------------------
 
+
 def test_details_of_a_failed_run_show_error_and_hint(tmp_path):
-    paths = make_run(tmp_path, "oom", state="failed", error="CUDA out of memory", error_kind="out_of_memory",
-                     hint="Lower the batch size", trainable_params=1000, total_params=100000)
+    paths = make_run(
+        tmp_path,
+        "oom",
+        state="failed",
+        error="CUDA out of memory",
+        error_kind="out_of_memory",
+        hint="Lower the batch size",
+        trainable_params=1000,
+        total_params=100000,
+    )
     text = runs_view.details_md(run_summary(paths))
     assert "### oom" in text and "out_of_memory" in text and "CUDA out of memory" in text
     assert "Lower the batch size" in text and "1.00%" in text

@@ -133,8 +133,13 @@ def test_blocked_paths_cover_studio_folders_and_hf_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.delenv("LORA_STUDIO_MODEL_CACHE", raising=False)
     blocked = settings.blocked_paths(tmp_path / "gradio")
-    for folder in (settings.studio_home(), settings.runs_dir(), settings.uploads_dir(), settings.model_cache_dir(),
-                   tmp_path / "hf"):
+    for folder in (
+        settings.studio_home(),
+        settings.runs_dir(),
+        settings.uploads_dir(),
+        settings.model_cache_dir(),
+        tmp_path / "hf",
+    ):
         assert str(folder.absolute()) in blocked
 
 
@@ -176,8 +181,13 @@ def test_no_run_config_field_or_preset_can_turn_on_remote_code():
 
 
 def _trust_keywords(tree: ast.AST) -> list[ast.keyword]:
-    return [kw for node in ast.walk(tree) if isinstance(node, ast.Call) for kw in node.keywords
-            if kw.arg == "trust_remote_code"]
+    return [
+        kw
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+        if kw.arg == "trust_remote_code"
+    ]
 
 
 def test_every_model_load_takes_trust_remote_code_from_settings_only():
@@ -203,8 +213,9 @@ def test_the_browser_side_never_mentions_trust_remote_code():
 
 # ---- gradio with no open published advisory ------------------------------------------------------
 def _advisory_fixed_versions() -> list[Version]:
-    comment = "".join(line for line in (ROOT / "requirements.txt").read_text().splitlines(keepends=True)
-                      if line.startswith("#"))
+    comment = "".join(
+        line for line in (ROOT / "requirements.txt").read_text().splitlines(keepends=True) if line.startswith("#")
+    )
     return [Version(v) for v in re.findall(r"fixed (\d+\.\d+(?:\.\d+)?)", comment)]
 
 

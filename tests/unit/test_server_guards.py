@@ -57,10 +57,11 @@ def test_an_upload_that_does_not_say_its_size_is_refused():
     app, seen = _app(Middleware(UploadBudget, limit_bytes=LIMIT))
 
     def chunks():
-        yield b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a\"\r\n\r\nhi\r\n--b--\r\n"
+        yield b'--b\r\nContent-Disposition: form-data; name="files"; filename="a"\r\n\r\nhi\r\n--b--\r\n'
 
-    answer = TestClient(app).post("/gradio_api/upload", content=chunks(),
-                                  headers={"content-type": "multipart/form-data; boundary=b"})
+    answer = TestClient(app).post(
+        "/gradio_api/upload", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"}
+    )
     assert answer.status_code == 411 and seen == []
 
 
@@ -88,8 +89,9 @@ def test_parallel_guesses_from_one_client_wait_in_line():
     app, _ = _app(Middleware(LoginThrottle, first_delay_s=0.2, max_delay_s=5))
     with TestClient(app) as client:  # one event loop for every request, as in the real server
         started = time.monotonic()
-        threads = [threading.Thread(target=client.post, args=("/login",), kwargs={"data": {"password": "w"}})
-                   for _ in range(4)]
+        threads = [
+            threading.Thread(target=client.post, args=("/login",), kwargs={"data": {"password": "w"}}) for _ in range(4)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -138,7 +140,7 @@ def test_the_sweep_removes_only_gradios_stale_leftovers(tmp_path, monkeypatch):
 
 
 def test_stale_half_copies_in_uploads_are_removed(studio_home):
-    from lora_studio import uploads
+    from lora_studio import dataset_sources as uploads
 
     staging = studio_home / "uploads" / "adapters" / ".0123abcd.tmp-999"
     staging.mkdir(parents=True)

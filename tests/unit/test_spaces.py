@@ -71,6 +71,7 @@ def fake_pip(calls: list[list[str]], returncode: int = 0):
             os.makedirs(package)
             open(package + "/__init__.py", "w").close()
         return subprocess.CompletedProcess(argv, returncode, "", "ERROR: no network" if returncode else "")
+
     return run
 
 

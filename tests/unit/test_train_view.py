@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from lora_studio.config import RunConfig
-from lora_studio.generations import SampleRow, append_sample
 from lora_studio.metrics import MetricRow, append_row, latest_per_step
 from lora_studio.runs import RunPaths, RunStatus, create_run, update_status
+from lora_studio.sample_answers import SampleRow, append_sample
 from lora_studio.ui.train_view import Watch, describe, log_tail, progress_html, queue_markdown, refresh
 
 
@@ -60,7 +60,12 @@ def test_rows_retrained_after_a_resume_replace_the_earlier_attempt():
     resumed = [MetricRow("log", s, 10, loss=0.5) for s in (3, 4, 5)]
     rows = latest_per_step([*first, MetricRow("eval", 4, 10, eval_loss=0.9), *resumed])
     assert [(r.event, r.step, r.loss) for r in rows if r.event == "log"] == [
-        ("log", 1, 1.0), ("log", 2, 1.0), ("log", 3, 0.5), ("log", 4, 0.5), ("log", 5, 0.5)]
+        ("log", 1, 1.0),
+        ("log", 2, 1.0),
+        ("log", 3, 0.5),
+        ("log", 4, 0.5),
+        ("log", 5, 0.5),
+    ]
     assert [r.step for r in rows if r.event == "eval"] == [4]
 
 
@@ -83,14 +88,18 @@ def test_progress_shows_the_phase_before_the_first_step_then_the_numbers():
     rows = [MetricRow("log", 25, 100, epoch=0.5, loss=1.0, tokens_per_sec=1234.0, eta_s=75)]
     later = progress_html(RunStatus(state="running", phase="training", step=25, max_steps=100), rows)
     assert "step 25/100" in later and "epoch 0.50" in later and "1,234 tokens/s" in later and "ETA 1:15" in later
-    assert 'width:25.0%' in later
+    assert "width:25.0%" in later
     uncounted = progress_html(RunStatus(state="running", phase="training", step=0, max_steps=-1), [])
     assert "step 0/?" in uncounted and "/-1" not in uncounted  # before the trainer has counted its steps
 
 
 def test_a_failure_is_described_in_words_with_the_log_never_as_completed():
-    status = RunStatus(state="failed", error="Training ran out of memory (OutOfMemoryError)",
-                       error_kind="out_of_memory", hint="Lower training.batch_size")
+    status = RunStatus(
+        state="failed",
+        error="Training ran out of memory (OutOfMemoryError)",
+        error_kind="out_of_memory",
+        hint="Lower training.batch_size",
+    )
     text = describe(status, "r1", log="Traceback (most recent call last):\nOutOfMemoryError")
     assert "ran out of memory" in text and "Lower training.batch_size" in text
     assert "OutOfMemoryError" in text.split("train.log")[1] and "completed" not in text

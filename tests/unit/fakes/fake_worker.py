@@ -26,9 +26,16 @@ time.sleep(opts.get("startup_s", 0.0))
 if opts.get("ignore_term"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 if opts.get("term_fails"):
+
     def _broken_import(signum, frame):
-        update_status(paths, state="failed", phase="failed", finished=time.time(), error_kind="internal",
-                      error="RuntimeError: Failed to import trl.trainer.sft_config")
+        update_status(
+            paths,
+            state="failed",
+            phase="failed",
+            finished=time.time(),
+            error_kind="internal",
+            error="RuntimeError: Failed to import trl.trainer.sft_config",
+        )
         sys.exit(1)
 
     signal.signal(signal.SIGTERM, _broken_import)

@@ -13,7 +13,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from lora_studio.config import DataSettings
-from lora_studio.data import LoadedData, split_indices, training_rows
+from lora_studio.dataset_rows import LoadedData, split_indices, training_rows
 from lora_studio.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,10 @@ def loss_settings(tokenizer, data_format: str, assistant_only_requested: bool) -
         return False, tokenizer.chat_template
     marked = training_chat_template(tokenizer)
     if marked is None:
-        log.warning("The chat template of this model cannot mark assistant turns; "
-                    "training on whole conversations instead of assistant replies only.")
+        log.warning(
+            "The chat template of this model cannot mark assistant turns; "
+            "training on whole conversations instead of assistant replies only."
+        )
         return False, tokenizer.chat_template
     return True, marked
 
@@ -65,12 +67,17 @@ def to_trl_rows(data: LoadedData, tokenizer) -> list[dict]:
     rows = training_rows(data.rows)
     if data.format != "prompt_completion" or not tokenizer.chat_template:
         return rows
-    return [{"prompt": [{"role": "user", "content": r["prompt"]}],
-             "completion": [{"role": "assistant", "content": r["completion"]}]} for r in rows]
+    return [
+        {
+            "prompt": [{"role": "user", "content": r["prompt"]}],
+            "completion": [{"role": "assistant", "content": r["completion"]}],
+        }
+        for r in rows
+    ]
 
 
 def build_datasets(data: LoadedData, data_cfg: DataSettings, seed: int, tokenizer) -> tuple[Dataset, Dataset | None]:
-    """The same deterministic split the Data tab shows (lora_studio.data.split_indices)."""
+    """The same deterministic split the Data tab shows (lora_studio.dataset_rows.split_indices)."""
     if not data.rows:
         raise DataError(f"{data.path.name} has no usable rows", "Add at least one example row")
     rows = to_trl_rows(data, tokenizer)

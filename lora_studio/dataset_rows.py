@@ -12,16 +12,31 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lora_studio.datafiles import ROW_KEY, DataIssue, read_file
+from lora_studio.dataset_files import ROW_KEY, DataIssue, read_file
 from lora_studio.errors import DataError
 
-__all__ = ["DataIssue", "LoadedData", "detect_format", "load_dataset_file", "require_trainable", "split_indices",
-           "training_rows"]
+__all__ = [
+    "DataIssue",
+    "LoadedData",
+    "detect_format",
+    "load_dataset_file",
+    "require_trainable",
+    "split_indices",
+    "training_rows",
+]
 
 FORMATS = ("messages", "prompt_completion", "text")
 ROLES = ("system", "user", "assistant", "tool")
-_SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                   "system": "system", "tool": "tool", "function_call": "assistant", "observation": "tool"}
+_SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "tool": "tool",
+    "function_call": "assistant",
+    "observation": "tool",
+}
 # The column each shape reads, under the name a mapping uses for it.
 _DEFAULT_COLUMNS = {"messages": "messages", "prompt": "prompt", "completion": "completion", "text": "text"}
 
@@ -59,44 +74,57 @@ def detect_format(columns: set[str], mapping: dict | None = None) -> tuple[str, 
     """(format, reason) from the columns present, honouring a user's column mapping."""
     mapping = mapping or {}
     if "messages" in mapping or "messages" in columns:
-        return "messages", (f"mapped: messages ← '{mapping['messages']}'" if "messages" in mapping
-                            else "column 'messages' holds chat turns")
+        return "messages", (
+            f"mapped: messages ← '{mapping['messages']}'"
+            if "messages" in mapping
+            else "column 'messages' holds chat turns"
+        )
     if "conversations" in columns:
         return "messages", "column 'conversations' holds ShareGPT-style turns (from/value)"
     if {"prompt", "completion"} <= (columns | set(mapping)):
         if {"prompt", "completion"} & set(mapping):
-            return "prompt_completion", (f"mapped: prompt ← '{mapping.get('prompt', 'prompt')}', "
-                                         f"completion ← '{mapping.get('completion', 'completion')}'")
+            return "prompt_completion", (
+                f"mapped: prompt ← '{mapping.get('prompt', 'prompt')}', "
+                f"completion ← '{mapping.get('completion', 'completion')}'"
+            )
         return "prompt_completion", "columns 'prompt' and 'completion' are present"
     if {"instruction", "output"} <= columns:
         return "prompt_completion", "Alpaca-style columns 'instruction' and 'output' are present"
     if "text" in mapping or "text" in columns:
-        return "text", (f"mapped: text ← '{mapping['text']}'" if "text" in mapping
-                        else "column 'text' holds plain text")
+        return "text", (
+            f"mapped: text ← '{mapping['text']}'" if "text" in mapping else "column 'text' holds plain text"
+        )
     shown = ", ".join(sorted(columns)) or "none"
-    raise FormatUnknownError(f"Cannot tell the data format from the columns ({shown})",
-                    "Name the columns: messages, prompt+completion or text, or map yours with "
-                    "data.columns (e.g. --set \"data.columns={prompt: question, completion: answer}\")",
-                    sorted(columns))
+    raise FormatUnknownError(
+        f"Cannot tell the data format from the columns ({shown})",
+        "Name the columns: messages, prompt+completion or text, or map yours with "
+        'data.columns (e.g. --set "data.columns={prompt: question, completion: answer}")',
+        sorted(columns),
+    )
 
 
-def load_dataset_file(path: str | Path, fmt: str = "auto", mapping: dict | None = None,
-                      max_bytes: int | None = None) -> LoadedData:
+def load_dataset_file(
+    path: str | Path, fmt: str = "auto", mapping: dict | None = None, max_bytes: int | None = None
+) -> LoadedData:
     """Read, detect, normalise and check a training file."""
     mapping = {k: v for k, v in (mapping or {}).items() if v}
     result = read_file(path, max_bytes)
     records, issues = result.records, list(result.issues)
     if not records:
-        raise DataError(f"{Path(path).name} has no usable rows ({len(issues)} unreadable)",
-                        f"First problem: {issues[0]}" if issues else "Add at least one example row")
+        raise DataError(
+            f"{Path(path).name} has no usable rows ({len(issues)} unreadable)",
+            f"First problem: {issues[0]}" if issues else "Add at least one example row",
+        )
     seen_columns: dict[str, None] = {}
     for record in records:
         seen_columns.update(dict.fromkeys(k for k in record if k != ROW_KEY))
     columns = list(seen_columns)
     missing = [f"{role} → '{col}'" for role, col in mapping.items() if col not in seen_columns]
     if missing:
-        raise DataError(f"The column mapping names columns the file does not have ({', '.join(missing)})",
-                        f"Pick from: {', '.join(columns)}")
+        raise DataError(
+            f"The column mapping names columns the file does not have ({', '.join(missing)})",
+            f"Pick from: {', '.join(columns)}",
+        )
     reason = "chosen in the config"
     if fmt == "auto":
         try:
@@ -138,8 +166,9 @@ def split_indices(n_rows: int, eval_fraction: float, seed: int) -> tuple[list[in
     if eval_fraction <= 0 or n_rows == 0:
         return list(range(n_rows)), []
     if n_rows < 2:
-        raise DataError(f"Only {n_rows} row: too few to hold some out for evaluation",
-                        "Add rows or set the eval fraction to 0")
+        raise DataError(
+            f"Only {n_rows} row: too few to hold some out for evaluation", "Add rows or set the eval fraction to 0"
+        )
     n_eval = min(max(1, round(n_rows * eval_fraction)), n_rows - 1)
     order = list(range(n_rows))
     random.Random(seed).shuffle(order)
@@ -229,5 +258,7 @@ def require_trainable(data: LoadedData) -> None:
         return
     shown = "; ".join(str(e) for e in errors[:3])
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-    raise DataError(f"{data.path.name}: {len(errors)} problem(s) that block training: {shown}{more}",
-                    "Fix or remove those rows, then train again")
+    raise DataError(
+        f"{data.path.name}: {len(errors)} problem(s) that block training: {shown}{more}",
+        "Fix or remove those rows, then train again",
+    )

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from lora_studio.config import MAX_PROMPT_CHARS
-from lora_studio.data import LoadedData, split_indices
+from lora_studio.dataset_rows import LoadedData, split_indices
 
 log = logging.getLogger(__name__)
 

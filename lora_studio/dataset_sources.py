@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lora_studio import settings
-from lora_studio.datafiles import SUPPORTED_SUFFIXES, check_size
+from lora_studio.dataset_files import SUPPORTED_SUFFIXES, check_size
 from lora_studio.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,9 @@ def sample_path(name: str) -> Path:
     for sample in list_samples():
         if sample.name == name:
             return sample.path
-    raise DataError(f"There is no sample dataset named '{name}'",
-                    f"Pick one of: {', '.join(s.name for s in list_samples())}")
+    raise DataError(
+        f"There is no sample dataset named '{name}'", f"Pick one of: {', '.join(s.name for s in list_samples())}"
+    )
 
 
 def store_upload(temp_path: str | Path, original_name: str | None = None) -> Path:
@@ -52,8 +53,7 @@ def store_upload(temp_path: str | Path, original_name: str | None = None) -> Pat
     source = Path(temp_path)
     name = Path(original_name or source.name).name
     if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise DataError(f"'{name}' is not a supported data file",
-                        f"Upload one of: {', '.join(SUPPORTED_SUFFIXES)}")
+        raise DataError(f"'{name}' is not a supported data file", f"Upload one of: {', '.join(SUPPORTED_SUFFIXES)}")
     check_size(source, settings.max_upload_bytes())
     digest = hashlib.sha256()
     with open(source, "rb") as fh:
@@ -103,15 +103,19 @@ def fetch_hub_dataset(dataset_id: str, split: str = "train") -> Path:
     if not re.match(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$", dataset_id):
         raise DataError(f"'{dataset_id}' is not a hub dataset id", "Write it as owner/name, e.g. tatsu-lab/alpaca")
     if settings.hub_offline():
-        raise DataError(f"Cannot fetch '{dataset_id}': the Hugging Face Hub is offline here (HF_HUB_OFFLINE)",
-                        "Upload the file instead, or pick a sample dataset")
+        raise DataError(
+            f"Cannot fetch '{dataset_id}': the Hugging Face Hub is offline here (HF_HUB_OFFLINE)",
+            "Upload the file instead, or pick a sample dataset",
+        )
     import datasets
 
     try:
         dataset = datasets.load_dataset(dataset_id, split=split)
     except Exception as exc:  # noqa: BLE001 - network, auth and missing-split errors all mean "cannot fetch"
-        raise DataError(f"Cannot fetch hub dataset '{dataset_id}' ({type(exc).__name__}: {exc})".splitlines()[0],
-                        "Check the id and your network, or upload the file instead") from exc
+        raise DataError(
+            f"Cannot fetch hub dataset '{dataset_id}' ({type(exc).__name__}: {exc})".splitlines()[0],
+            "Check the id and your network, or upload the file instead",
+        ) from exc
     folder = settings.uploads_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"hub-{_SAFE_RE.sub('-', dataset_id)}-{split}.jsonl"

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from lora_studio.config import RunConfig, apply_overrides
-from lora_studio.data import LoadedData
-from lora_studio.datafiles import ROW_KEY
-from lora_studio.generations import SampleRow, append_sample, default_prompts, read_samples, sampled_steps
+from lora_studio.dataset_files import ROW_KEY
+from lora_studio.dataset_rows import LoadedData
 from lora_studio.runs import RunPaths
+from lora_studio.sample_answers import SampleRow, append_sample, default_prompts, read_samples, sampled_steps
 
 
 def chat(user: str, system: str | None = None) -> dict:
@@ -64,7 +64,7 @@ def test_chat_prompts_are_first_user_turns_of_the_first_rows():
 
 
 def test_held_out_rows_come_first_with_the_training_split():
-    from lora_studio.data import split_indices
+    from lora_studio.dataset_rows import split_indices
 
     data = loaded("messages", [chat(f"question {i}?") for i in range(10)])
     _, eval_idx = split_indices(10, 0.2, seed=7)
@@ -78,8 +78,10 @@ def test_held_out_rows_come_first_with_the_training_split():
 
 
 def test_prompt_completion_and_text_rows():
-    data = loaded("prompt_completion", [{"prompt": "Capital of France?", "completion": "Paris"},
-                                        {"prompt": "2+2?", "completion": "4"}])
+    data = loaded(
+        "prompt_completion",
+        [{"prompt": "Capital of France?", "completion": "Paris"}, {"prompt": "2+2?", "completion": "4"}],
+    )
     assert default_prompts(data, 1) == ["Capital of France?"]
     words = " ".join(f"w{i}" for i in range(30))
     data = loaded("text", [{"text": words}, {"text": "Short  line\nhere"}])
@@ -103,23 +105,32 @@ def test_sample_settings_defaults_and_old_configs_still_load():
 
 
 def test_sample_prompts_round_trip_through_overrides_and_yaml():
-    cfg = apply_overrides(RunConfig(), ["training.sample_prompts=['What is 2 plus 2?', 'Say hi: now']",
-                                        "training.sample_max_new_tokens=16", "training.sample_every_save=false"])
+    cfg = apply_overrides(
+        RunConfig(),
+        [
+            "training.sample_prompts=['What is 2 plus 2?', 'Say hi: now']",
+            "training.sample_max_new_tokens=16",
+            "training.sample_every_save=false",
+        ],
+    )
     assert cfg.training.sample_prompts == ["What is 2 plus 2?", "Say hi: now"]
     assert cfg.validate() == []
     again = RunConfig.from_yaml(cfg.to_yaml())
     assert again == cfg
 
 
-@pytest.mark.parametrize(("override", "words"), [
-    ("training.sample_prompts=just one text", "list"),
-    ("training.sample_prompts=[What is 2 plus 2?]", "quote each item"),  # YAML cannot read an unquoted '?,'
-    ("training.sample_prompts=[ok, '']", "empty"),
-    ("training.sample_prompts=[ok, 3]", "non-text"),
-    ("training.sample_max_new_tokens=0", "at least 1"),
-    ("training.sample_max_new_tokens=513", "at most 512"),
-    ("training.sample_every_save=sometimes", "true or false"),
-])
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("training.sample_prompts=just one text", "list"),
+        ("training.sample_prompts=[What is 2 plus 2?]", "quote each item"),  # YAML cannot read an unquoted '?,'
+        ("training.sample_prompts=[ok, '']", "empty"),
+        ("training.sample_prompts=[ok, 3]", "non-text"),
+        ("training.sample_max_new_tokens=0", "at least 1"),
+        ("training.sample_max_new_tokens=513", "at most 512"),
+        ("training.sample_every_save=sometimes", "true or false"),
+    ],
+)
 def test_bad_sample_settings_are_reported(override, words):
     issues = {i.field: i.message for i in apply_overrides(RunConfig(), [override]).validate()}
     field = override.partition("=")[0]

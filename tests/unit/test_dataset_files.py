@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from lora_studio.data import load_dataset_file, split_indices, training_rows
-from lora_studio.datafiles import check_size
+from lora_studio.dataset_files import check_size
+from lora_studio.dataset_rows import load_dataset_file, split_indices, training_rows
 from lora_studio.errors import DataError
 
 CHAT = {"messages": [{"role": "user", "content": "Où est la gare ?"}, {"role": "assistant", "content": "À gauche."}]}
@@ -74,8 +74,10 @@ def test_plain_text_paragraphs_or_lines(tmp_path):
 def test_json_records_columns_and_wrapped(tmp_path):
     cols = tmp_path / "c.json"
     cols.write_text(json.dumps({"prompt": ["a", "b"], "completion": ["1", "2"]}))
-    assert training_rows(load_dataset_file(cols).rows) == [{"prompt": "a", "completion": "1"},
-                                                           {"prompt": "b", "completion": "2"}]
+    assert training_rows(load_dataset_file(cols).rows) == [
+        {"prompt": "a", "completion": "1"},
+        {"prompt": "b", "completion": "2"},
+    ]
     wrapped = tmp_path / "w.json"
     wrapped.write_text(json.dumps({"data": [CHAT, CHAT]}))
     assert len(load_dataset_file(wrapped).rows) == 2

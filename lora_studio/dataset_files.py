@@ -48,8 +48,10 @@ def decode(raw: bytes) -> tuple[str, str, DataIssue | None]:
         try:
             return raw.decode("utf-16"), "utf-16", None
         except UnicodeDecodeError as exc:
-            raise DataError(f"The file starts like UTF-16 text but breaks off at byte {exc.start} ({exc.reason})",
-                            "Save it again as UTF-8 (or complete UTF-16)") from exc
+            raise DataError(
+                f"The file starts like UTF-16 text but breaks off at byte {exc.start} ({exc.reason})",
+                "Save it again as UTF-8 (or complete UTF-16)",
+            ) from exc
     try:
         return raw.decode("utf-8-sig"), "utf-8", None
     except UnicodeDecodeError as exc:
@@ -60,9 +62,12 @@ def decode(raw: bytes) -> tuple[str, str, DataIssue | None]:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-        warning = DataIssue(None, f"the file is not UTF-8 (first bad byte 0x{raw[bad_at]:02x} on line {line}); "
-                                  f"it was read as {label}: check accented characters, or re-save it as UTF-8",
-                            severity="warning")
+        warning = DataIssue(
+            None,
+            f"the file is not UTF-8 (first bad byte 0x{raw[bad_at]:02x} on line {line}); "
+            f"it was read as {label}: check accented characters, or re-save it as UTF-8",
+            severity="warning",
+        )
         return text, encoding, warning
     raise AssertionError("latin-1 decodes every byte string")
 
@@ -84,8 +89,10 @@ def looks_binary(raw: bytes, probe: int = 65536) -> bool:
 def check_size(path: Path, max_bytes: int) -> None:
     size = path.stat().st_size
     if size > max_bytes:
-        raise DataError(f"{path.name} is {size / 2**20:.0f} MB, above the {max_bytes / 2**20:.0f} MB upload limit",
-                        "Use a smaller file, or raise LORA_STUDIO_MAX_UPLOAD_MB when starting LoRA Studio")
+        raise DataError(
+            f"{path.name} is {size / 2**20:.0f} MB, above the {max_bytes / 2**20:.0f} MB upload limit",
+            "Use a smaller file, or raise LORA_STUDIO_MAX_UPLOAD_MB when starting LoRA Studio",
+        )
 
 
 def read_file(path: str | Path, max_bytes: int | None = None) -> FileRead:
@@ -93,8 +100,9 @@ def read_file(path: str | Path, max_bytes: int | None = None) -> FileRead:
     if not path.exists():
         raise DataError(f"Data file {path} does not exist", "Check the path, or upload the file again")
     if path.is_dir():
-        raise DataError(f"{path} is a folder, not a data file", "Point at a .jsonl, .json, .csv, .tsv, "
-                                                                 ".parquet or .txt file")
+        raise DataError(
+            f"{path} is a folder, not a data file", "Point at a .jsonl, .json, .csv, .tsv, .parquet or .txt file"
+        )
     if max_bytes is not None:
         check_size(path, max_bytes)
     suffix = path.suffix.lower()
@@ -102,10 +110,12 @@ def read_file(path: str | Path, max_bytes: int | None = None) -> FileRead:
         return _read_parquet(path)
     raw = path.read_bytes()
     if looks_binary(raw):
-        raise DataError(f"{path.name} is not a text file: it holds binary data (like an image, an archive or a "
-                        "program), not rows of text",
-                        "Upload a JSONL, JSON, CSV, TSV or TXT file saved as text (or a .parquet file); "
-                        "export it again from the program that made it if needed")
+        raise DataError(
+            f"{path.name} is not a text file: it holds binary data (like an image, an archive or a "
+            "program), not rows of text",
+            "Upload a JSONL, JSON, CSV, TSV or TXT file saved as text (or a .parquet file); "
+            "export it again from the program that made it if needed",
+        )
     text, encoding, warning = decode(raw)
     text = text.replace("\r\n", "\n")  # Windows line ends, also inside quoted CSV fields
     if not text.strip():
@@ -149,8 +159,10 @@ def _read_json(text: str, path: Path) -> FileRead:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
-                        "Fix the JSON, or save one object per line as .jsonl") from exc
+        raise DataError(
+            f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
+            "Fix the JSON, or save one object per line as .jsonl",
+        ) from exc
     except RecursionError as exc:
         raise DataError(f"{path.name} is JSON nested too deeply to read", "Save one flat object per row") from exc
     if isinstance(value, dict):
@@ -162,8 +174,10 @@ def _read_json(text: str, path: Path) -> FileRead:
         else:
             value = [value]
     if not isinstance(value, list):  # a lone number, string, true or null
-        raise DataError(f"{path.name} holds a single JSON {type(value).__name__}, not records",
-                        'Write an array of objects, e.g. [{"text": "..."}], or one object per line as .jsonl')
+        raise DataError(
+            f"{path.name} holds a single JSON {type(value).__name__}, not records",
+            'Write an array of objects, e.g. [{"text": "..."}], or one object per line as .jsonl',
+        )
     records, issues = [], []
     for number, item in enumerate(value, start=1):
         if isinstance(item, dict):
@@ -180,8 +194,10 @@ def _read_table(text: str, path: Path, sep: str) -> FileRead:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         reason = " ".join(str(exc).split())
-        raise DataError(f"{path.name} is not a readable {'TSV' if sep == chr(9) else 'CSV'} file ({reason})",
-                        "Check the quoting and that every row has as many fields as the header") from exc
+        raise DataError(
+            f"{path.name} is not a readable {'TSV' if sep == chr(9) else 'CSV'} file ({reason})",
+            "Check the quoting and that every row has as many fields as the header",
+        ) from exc
     records = frame.to_dict(orient="records")
     for number, record in enumerate(records, start=1):
         record[ROW_KEY] = number

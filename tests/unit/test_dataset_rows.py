@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lora_studio.data import detect_format, load_dataset_file, require_trainable, training_rows
+from lora_studio.dataset_rows import detect_format, load_dataset_file, require_trainable, training_rows
 from lora_studio.errors import DataError
 from tests.conftest import write_jsonl
 
@@ -18,8 +18,13 @@ def test_messages_detected_with_reason(tmp_path):
 
 
 def test_sharegpt_conversations_become_messages(tmp_path):
-    row = {"conversations": [{"from": "system", "value": "be brief"}, {"from": "human", "value": "hi"},
-                             {"from": "gpt", "value": "hello"}]}
+    row = {
+        "conversations": [
+            {"from": "system", "value": "be brief"},
+            {"from": "human", "value": "hi"},
+            {"from": "gpt", "value": "hello"},
+        ]
+    }
     data = load_dataset_file(write_jsonl(tmp_path / "d.jsonl", [row]))
     assert data.format == "messages"
     assert [t["role"] for t in training_rows(data.rows)[0]["messages"]] == ["system", "user", "assistant"]
@@ -61,10 +66,12 @@ def test_malformed_line_is_named_by_number(tmp_path):
 
 
 def test_row_problems_are_specific(tmp_path):
-    rows = [CHAT,
-            {"messages": [{"role": "user", "content": "hi"}]},
-            {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "  "}]},
-            {"messages": [{"role": "robot", "content": "hi"}]}]
+    rows = [
+        CHAT,
+        {"messages": [{"role": "user", "content": "hi"}]},
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "  "}]},
+        {"messages": [{"role": "robot", "content": "hi"}]},
+    ]
     data = load_dataset_file(write_jsonl(tmp_path / "d.jsonl", rows))
     messages = {e.row: e.message for e in data.errors}
     assert "no assistant turn" in messages[2]
