@@ -36,8 +36,9 @@ browser:
 test: setup browser
 	$(PY) -m pytest
 
+# Everything but the browser tests and the real SmolLM2 ones (markers by folder, tests/conftest.py): no Chromium needed.
 test-fast: setup
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not e2e and not slow"
 
 # Every benchmark, side by side with its reference; rewrites docs/BENCHMARKS.md (about 40 min on 2 CPU cores).
 bench: setup
@@ -49,9 +50,10 @@ bench: setup
 	$(PY) bench/data_validation.py
 	$(PY) bench/server_priority.py
 
+LINT_PATHS := lora_studio tests bench app.py
 lint: $(STAMP)
-	$(VENV)/bin/ruff check lora_studio tests samples bench app.py
-	$(VENV)/bin/ruff format --check lora_studio tests samples bench app.py
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/chart_latency.py   → prints a table and rewrites i
 docs/BENCHMARKS.md (6-8 minutes on 2 idle CPU cores).
 
 A real server (`python -m lora_studio serve`, its own LORA_STUDIO_HOME, the converted model cache shared)
-trains the embedded SmolLM2 (quick-start preset, samples/chat-assistant.jsonl, a metrics row per step);
+trains the embedded SmolLM2 (quick-start preset, the shipped chat-assistant.jsonl sample, a metrics row per step);
 each run is queued with the files the Train tab's Start leaves, so the server's job loop starts the
 worker. Latency = when a step's point is first in a chart served to a client, minus the `time` its
 metrics row carries (one machine, one clock). Each repetition trains three times, watched by:
@@ -53,6 +53,7 @@ from lora_studio.runs import (  # noqa: E402
     read_status,
     update_status,
 )
+from lora_studio.settings import SAMPLES_DIR  # noqa: E402
 
 log = logging.getLogger("chart_latency")
 REPS = 3
@@ -209,7 +210,7 @@ def run_overrides(model: str, steps: int) -> list[str]:
     """One metrics row per step; one save at the end and no sample answers (not what is measured here)."""
     return [
         f"model.name_or_path={model}",
-        f"data.path={ROOT / 'samples' / 'chat-assistant.jsonl'}",
+        f"data.path={SAMPLES_DIR / 'chat-assistant.jsonl'}",
         "training.logging_steps=1",
         f"training.max_steps={steps}",
         f"training.save_steps={steps}",

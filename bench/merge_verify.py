@@ -18,7 +18,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import ROOT, write_section  # noqa: E402
+from common import write_section  # noqa: E402
+
+from lora_studio.settings import SAMPLES_DIR  # noqa: E402
 
 REPS = 3
 
@@ -38,7 +40,7 @@ def main() -> None:
     cfg = apply_overrides(
         load_preset("quick-start"),
         [
-            f"data.path={ROOT / 'samples' / 'chat-assistant.jsonl'}",
+            f"data.path={SAMPLES_DIR / 'chat-assistant.jsonl'}",
             "training.max_steps=2",
             "training.sample_every_save=false",
         ],

@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/train_throughput.py [--steps 20] [--reps 3]
 → prints the figures and rewrites its sections of docs/BENCHMARKS.md.
 
-Workload: the embedded SmolLM2-135M-Instruct, samples/chat-assistant.jsonl, the `quick-start`
+Workload: the embedded SmolLM2-135M-Instruct, lora_studio/assets/samples/chat-assistant.jsonl, the `quick-start`
 preset (LoRA r=8 on all linear layers, batch 4, max length 256, lr 1e-3), a fixed number of steps.
 Each repetition runs, interleaved, (1) a LoRA Studio job through JobManager (the worker
 subprocess the dashboard starts), (2) the same job with training.fast_dropout off, so that every
@@ -34,7 +34,9 @@ from common import ROOT, write_section  # noqa: E402
 from flops import flops_per_token, matmul_peak  # noqa: E402
 from studio_job import JobRecord, run_job  # noqa: E402
 
-DATA = ROOT / "samples" / "chat-assistant.jsonl"
+from lora_studio.settings import SAMPLES_DIR  # noqa: E402
+
+DATA = SAMPLES_DIR / "chat-assistant.jsonl"
 TEMPLATE = ROOT / "lora_studio" / "engine" / "chat_templates" / "smollm2_training.jinja"
 COMMAND = ".venv/bin/python bench/train_throughput.py"
 

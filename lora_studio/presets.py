@@ -1,4 +1,4 @@
-"""Presets: named partial RunConfigs, shipped in presets/*.yaml or saved by the user."""
+"""Presets: named partial RunConfigs, shipped in lora_studio/assets/presets/*.yaml or saved by the user."""
 
 from __future__ import annotations
 

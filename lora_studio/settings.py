@@ -9,9 +9,14 @@ from pathlib import Path
 
 from lora_studio.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PRESETS_DIR = PROJECT_ROOT / "presets"
-SAMPLES_DIR = PROJECT_ROOT / "samples"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The folder that holds the package: the checkout, or site-packages once installed. Nothing shipped
+# lives here any more (presets and samples are package data, below).
+PROJECT_ROOT = PACKAGE_DIR.parent
+# Shipped with the package (package data in pyproject.toml), so `pip install .` has them too.
+ASSETS_DIR = PACKAGE_DIR / "assets"
+PRESETS_DIR = ASSETS_DIR / "presets"
+SAMPLES_DIR = ASSETS_DIR / "samples"
 
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct (embedded)"
 # Short spellings accepted for the embedded model on the command line and in YAML.

@@ -19,7 +19,24 @@ from lora_studio import settings  # noqa: E402
 os.environ["LORA_STUDIO_MODEL_CACHE"] = str(settings.model_cache_dir())
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_CHAT = ROOT / "samples" / "chat-assistant.jsonl"
+SAMPLES = settings.SAMPLES_DIR  # shipped inside the package
+SAMPLE_CHAT = SAMPLES / "chat-assistant.jsonl"
+
+# Every test carries the marker of its folder (declared in pyproject.toml), so `-m` selects by kind:
+# `make test-fast` deselects e2e (the only tests that need Chromium) and slow.
+FOLDER_MARKERS = ("unit", "integration", "e2e", "slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(item.path).resolve()
+        folder = path.relative_to(tests).parts[0] if path.is_relative_to(tests) else ""
+        if folder not in FOLDER_MARKERS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: put the test in one of tests/{{{','.join(FOLDER_MARKERS)}}}/ so it gets its marker"
+            )
+        item.add_marker(getattr(pytest.mark, folder))
 
 
 @pytest.fixture(autouse=True)

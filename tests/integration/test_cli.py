@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lora_studio.runs import RunPaths, read_status
-from tests.conftest import ROOT, write_jsonl
+from tests.conftest import ROOT, SAMPLES, write_jsonl
 
 
 def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -105,7 +105,7 @@ def test_presets_command_lists_the_shipped_presets():
 
 
 def test_inspect_reports_format_tokens_and_issues_with_exit_codes(tmp_path):
-    ok = cli("inspect", str(ROOT / "samples" / "chat-assistant.jsonl"), "--max-length", "64")
+    ok = cli("inspect", str(SAMPLES / "chat-assistant.jsonl"), "--max-length", "64")
     assert ok.returncode == 0, ok.stderr
     assert "format:   messages (column 'messages' holds chat turns)" in ok.stdout
     assert "rows:     200 usable" in ok.stdout and "Tokens per row" in ok.stdout
@@ -116,11 +116,11 @@ def test_inspect_reports_format_tokens_and_issues_with_exit_codes(tmp_path):
     assert bad.returncode == 1 and "error: line 2: malformed JSON" in bad.stdout
     assert "block training" in single_error_line(bad)
 
-    unmapped = cli("inspect", str(ROOT / "samples" / "support-faq.csv"), "--no-tokens")
+    unmapped = cli("inspect", str(SAMPLES / "support-faq.csv"), "--no-tokens")
     assert unmapped.returncode == 2 and "--map COLUMN=prompt" in single_error_line(unmapped)
     mapped = cli(
         "inspect",
-        str(ROOT / "samples" / "support-faq.csv"),
+        str(SAMPLES / "support-faq.csv"),
         "--no-tokens",
         "--map",
         "customer_question=prompt",

@@ -19,7 +19,7 @@ from lora_studio.engine.inference import GenerationSettings, Playground
 from lora_studio.engine.train import train
 from lora_studio.errors import ModelError
 from lora_studio.runs import RunPaths, create_run, update_status
-from tests.conftest import ROOT
+from tests.conftest import SAMPLES
 from tests.integration.helpers import logits, tiny_config
 
 HELLO = [{"role": "user", "content": "What is 12 plus 30?"}]
@@ -61,9 +61,9 @@ def trained_runs(tmp_path_factory, pg_model_dir) -> dict[str, RunPaths]:
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir()
     chat = root / "chat.jsonl"
-    chat.write_text("\n".join((ROOT / "samples" / "chat-assistant.jsonl").read_text().splitlines()[:40]) + "\n")
+    chat.write_text("\n".join((SAMPLES / "chat-assistant.jsonl").read_text().splitlines()[:40]) + "\n")
     instructions = root / "instructions.jsonl"
-    instructions.write_text("\n".join((ROOT / "samples" / "instructions.jsonl").read_text().splitlines()[:40]) + "\n")
+    instructions.write_text("\n".join((SAMPLES / "instructions.jsonl").read_text().splitlines()[:40]) + "\n")
     return {
         "chat": _train_run(root, names["chat"], pg_model_dir, chat),
         "instr": _train_run(root, names["instr"], pg_model_dir, instructions, "training.seed=7", "lora.r=8"),

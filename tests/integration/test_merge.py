@@ -21,6 +21,7 @@ from lora_studio.engine.export_worker import run_merge
 from lora_studio.engine.train import train
 from lora_studio.engine.worker import run
 from lora_studio.runs import RunPaths, update_status
+from tests.conftest import SAMPLES
 from tests.integration.helpers import PROBE, logits, new_run, tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,7 @@ def trained_run(tmp_path: Path, model_dir: Path, data: Path, *overrides: str, na
 def tiny_run(tmp_path_factory, tiny_model_dir) -> RunPaths:
     root = tmp_path_factory.mktemp("merge-run")
     data = root / "chat.jsonl"
-    data.write_text("\n".join((ROOT / "samples" / "chat-assistant.jsonl").read_text().splitlines()[:40]) + "\n")
+    data.write_text("\n".join((SAMPLES / "chat-assistant.jsonl").read_text().splitlines()[:40]) + "\n")
     return trained_run(root, tiny_model_dir, data)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from lora_studio import config as config_module
+from lora_studio import settings
 from lora_studio.calibration import Calibration
 from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, apply_overrides, field_metadata, field_names
 from lora_studio.presets import load_preset
@@ -147,7 +147,7 @@ def test_a_run_config_from_the_browser_is_read_defensively(tmp_path):
     assert run_state.from_state({"lora": "not a mapping"}).to_dict() == RunConfig().to_dict()
     odd = run_state.from_state({"lora": {"r": "lots"}, "nonsense": 1})
     assert odd.lora.r == "lots" and "lora.r" in {i.field for i in odd.validate()}  # validation says so
-    sample = str(Path(__file__).resolve().parents[2] / "samples" / "chat-assistant.jsonl")
+    sample = str(settings.SAMPLES_DIR / "chat-assistant.jsonl")
     assert run_state.from_state({"data": {"path": sample}}).data.path == sample
     assert run_state.from_state({"data": {"path": "/etc/passwd"}}).data.path == ""
 

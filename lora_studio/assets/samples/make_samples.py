@@ -1,6 +1,6 @@
 """Writes the sample datasets shipped with LoRA Studio (all text generated here, seed fixed).
 
-Run: python samples/make_samples.py   (the .jsonl files are committed; this shows how they were made)
+Run: python lora_studio/assets/samples/make_samples.py   (the .jsonl files are committed; this shows how they were made)
 """
 
 from __future__ import annotations
