@@ -1,4 +1,4 @@
-"""Command line: `python -m lora_studio {prepare-model,train,serve,inspect,export,merge,adapters,presets}`.
+"""Command line: `python -m lora_studio {prepare-model,train,serve,inspect,export,merge,chat,adapters,presets}`.
 
 Every failure ends with one line on stderr saying what happened and what to do, and a
 non-zero exit: 1 when training failed, 2 when the input was refused before training started.
@@ -14,10 +14,21 @@ import sys
 from pathlib import Path
 
 from lora_studio import logs, settings
-from lora_studio.config import RunConfig, apply_overrides, merge_dict, require_valid
+from lora_studio.cli_help import generation_settings_epilog, run_settings_epilog
+from lora_studio.config import (
+    COLUMN_ROLES,
+    DATA_FORMATS,
+    DataSettings,
+    RunConfig,
+    apply_overrides,
+    merge_dict,
+    require_valid,
+)
 from lora_studio.dataset_rows import load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, ModelError, StudioError
+from lora_studio.exports import EXPORT_DTYPES
 from lora_studio.launch import check_launch, uses_launcher, worker_argv, worker_env
+from lora_studio.messages import field_label
 from lora_studio.modelref import parse_model_ref
 from lora_studio.presets import list_presets, load_preset
 from lora_studio.runs import (
@@ -157,11 +168,9 @@ def launch_worker(paths: RunPaths, resume: bool, processes: int, accelerate_conf
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from lora_studio.ui.app import launch
+    from lora_studio.server import serve  # the dashboard: loaded for this command only
 
-    # --auth replaces LORA_STUDIO_AUTH; a bad one is refused here, before anything listens.
-    auth = [settings.parse_login(item) for item in args.auth] if args.auth else settings.server_auth()
-    launch(host=args.host, port=args.port, auth=auth)
+    serve(args.host, args.port, args.auth)
     return 0
 
 
@@ -172,11 +181,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     mapping = {}
     for item in args.map or []:
         column, sep, role = item.partition("=")
-        if not sep or role not in ("messages", "prompt", "completion", "text"):
+        if not sep or role not in COLUMN_ROLES:
             return _fail(
-                f"cannot read --map {item!r}; write it as COLUMN=ROLE with ROLE one of messages, prompt, "
-                "completion, text",
-                2,
+                f"cannot read --map {item!r}; write it as COLUMN=ROLE with ROLE one of {', '.join(COLUMN_ROLES)}", 2
             )
         mapping[role] = column
     try:
@@ -202,11 +209,42 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def _print_tokens(data, args: argparse.Namespace) -> None:
     if args.no_tokens:
         return
-    from lora_studio.ui.token_view import token_report  # lazy: loads a tokenizer
+    from lora_studio.estimates import token_lines
+    from lora_studio.messages import text
 
-    report = token_report(data, args.model, not args.full_loss, args.max_length)
-    for line in report.stats_md.replace("**", "").split("\n\n"):
-        print(f"tokens:   {line}")
+    try:
+        from lora_studio.engine.preview import Previewer  # lazy: loads a tokenizer
+
+        lines = token_lines(Previewer(data, args.model, not args.full_loss).stats(args.max_length))
+    except StudioError as exc:
+        lines = [text("tokens.unavailable", problem=exc.one_line())]
+    for line in lines:
+        print(f"tokens:   {line.replace('**', '')}")
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """One answer to PROMPT from a base model, with a run's or an imported adapter: the Playground's engine."""
+    from lora_studio.adapters import find_adapter, run_adapter
+    from lora_studio.generation_config import parse_overrides
+
+    generation = parse_overrides(args.set or [])  # refused before any weights load
+    info = None
+    if args.adapter:
+        info = find_adapter(args.adapter) if args.adapter.startswith(("run:", "upload:")) else run_adapter(args.adapter)
+        if info.problem:
+            raise ModelError(f"Adapter {info.name} cannot be used: {info.problem}", "Pick another with `adapters list`")
+    base = args.model or (info.base_model if info and info.base_model else settings.EMBEDDED_MODEL_NAME)
+    from lora_studio.engine.inference import Playground
+
+    playground = Playground()
+    playground.load_base(base)
+    target = playground.load_adapter(info).key if info else ""
+    for piece in playground.stream(target, [{"role": "user", "content": args.prompt}], generation):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    playground.unload_base()
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -287,12 +325,19 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--force", action="store_true", help="convert again even if a complete copy exists")
     prep.set_defaults(func=cmd_prepare_model)
 
-    train = sub.add_parser("train", help="train a LoRA adapter")
+    train = sub.add_parser(
+        "train",
+        help="train a LoRA adapter",
+        epilog=run_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     train.add_argument("--preset", default="quick-start", help="preset name (see: python -m lora_studio presets)")
     train.add_argument("--config", help="a full RunConfig YAML instead of a preset (e.g. a run's config.yaml)")
     train.add_argument("--data", help="training data file (JSONL)")
     train.add_argument("--model", help="model: 'embedded', a hub id or a local folder")
-    train.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
+    train.add_argument(
+        "--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting (all of them: see below)"
+    )
     train.add_argument("--run-dir", help="run folder (default: a new one under the runs folder)")
     train.add_argument("--resume", action="store_true", help="resume the run in --run-dir from its last checkpoint")
     train.add_argument(
@@ -319,11 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="check a data file as the Data tab does")
     inspect.add_argument("file", help="data file: .jsonl .json .csv .tsv .parquet .txt")
     inspect.add_argument(
-        "--map", action="append", metavar="COLUMN=ROLE", help="use COLUMN as messages, prompt, completion or text"
+        "--map", action="append", metavar="COLUMN=ROLE", help=f"use COLUMN as one of: {', '.join(COLUMN_ROLES)}"
     )
-    inspect.add_argument("--format", default="auto", choices=["auto", "messages", "prompt_completion", "text"])
+    inspect.add_argument("--format", default="auto", choices=DATA_FORMATS)
     inspect.add_argument("--model", default=settings.EMBEDDED_MODEL_NAME, help="model whose tokenizer counts tokens")
-    inspect.add_argument("--max-length", type=int, default=512, help="max length in tokens")
+    inspect.add_argument(
+        "--max-length", type=int, default=DataSettings().max_length, help=field_label("data.max_length").lower()
+    )
     inspect.add_argument("--full-loss", action="store_true", help="learn from whole conversations, not replies only")
     inspect.add_argument("--no-tokens", action="store_true", help="skip token statistics (no tokenizer load)")
     inspect.set_defaults(func=cmd_inspect)
@@ -336,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge = sub.add_parser("merge", help="merge a finished run's adapter into its base, verify and save it")
     merge.add_argument("--run-dir", required=True, help="the run folder")
     merge.add_argument("--out", required=True, help="folder for the merged model (safetensors + tokenizer)")
-    merge.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    merge.add_argument("--dtype", default=EXPORT_DTYPES[0], choices=EXPORT_DTYPES)
     merge.set_defaults(func=cmd_merge)
 
     adapters = sub.add_parser("adapters", help="import or list the adapters the Playground can load")
@@ -351,6 +398,18 @@ def build_parser() -> argparse.ArgumentParser:
     imported.set_defaults(func=cmd_adapters_import)
     listed = adapters_sub.add_parser("list", help="list finished runs' and imported adapters")
     listed.set_defaults(func=cmd_adapters_list)
+
+    chat = sub.add_parser(
+        "chat",
+        help="answer one prompt with a base model and, optionally, an adapter (as the Playground does)",
+        epilog=generation_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    chat.add_argument("prompt", help="the message to answer")
+    chat.add_argument("--adapter", help="a run id, or a key listed by `adapters list` (default: the base alone)")
+    chat.add_argument("--model", help="base model (default: the adapter's base, else the embedded SmolLM2)")
+    chat.add_argument("--set", action="append", metavar="NAME=VALUE", help="a generation setting (see below)")
+    chat.set_defaults(func=cmd_chat)
 
     presets = sub.add_parser("presets", help="list presets")
     presets.set_defaults(func=cmd_presets)

@@ -26,6 +26,7 @@ LORA_BIASES = ("none", "all", "lora_only")
 MAX_SAMPLE_PROMPTS = 8
 MAX_PROMPT_CHARS = 2000  # a sample prompt is a question, not a document: a 1 MB one held a worker at step 0
 DATA_FORMATS = ("auto", "messages", "prompt_completion", "text")
+COLUMN_ROLES = ("messages", "prompt", "completion", "text")  # what data.columns maps a column to
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
 

@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 from lora_studio.config import RunConfig
 from lora_studio.dataset_rows import LoadedData
 from lora_studio.engine import distributed
+from lora_studio.generation_config import GenerationSettings
 from lora_studio.metrics import MetricRow, append_row
 from lora_studio.runs import RunPaths
 from lora_studio.sample_answers import SampleRow, append_sample, default_prompts, sampled_steps
@@ -114,12 +115,17 @@ class SampleGenerationCallback(TrainerCallback):
     """
 
     def __init__(
-        self, samples_path: Path, tokenizer, prompts: list[str], max_new_tokens: int, chat_template: str | None
+        self,
+        samples_path: Path,
+        tokenizer,
+        prompts: list[str],
+        settings: GenerationSettings,
+        chat_template: str | None,
     ) -> None:
         self.samples_path = Path(samples_path)
         self.tokenizer = tokenizer
         self.prompts = list(prompts)
-        self.max_new_tokens = int(max_new_tokens)
+        self.settings = settings
         # The model's own template: the tokenizer may carry the training copy with loss markers.
         self.chat_template = chat_template
         self.last_step: int | None = None
@@ -176,8 +182,7 @@ class SampleGenerationCallback(TrainerCallback):
         out = model.generate(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            max_new_tokens=self.max_new_tokens,
-            do_sample=False,
+            **self.settings.generate_kwargs(),
             use_cache=True,
             pad_token_id=tok.pad_token_id,
         )
@@ -198,7 +203,8 @@ def sample_callbacks(
         return []
     # Plain text trains continuation, not chat: its samples continue the raw prompt.
     template = chat_template if data.format != "text" else None
-    return [SampleGenerationCallback(paths.samples, tokenizer, prompts, t.sample_max_new_tokens, template)]
+    settings = GenerationSettings.greedy(t.sample_max_new_tokens)
+    return [SampleGenerationCallback(paths.samples, tokenizer, prompts, settings, template)]
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -1,5 +1,5 @@
-"""Writing one answer: generation settings, the streamer that is also the stop button, and the one thread
-every torch call of the Playground runs on.
+"""Writing one answer: the streamer that is also the stop button, and the one thread every torch call of the
+Playground runs on. The answer's settings are declared in core (lora_studio.generation_config).
 
 Why one thread: the CPU build of torch uses OpenMP (libgomp), which keeps a team of threads for every
 thread that has run a parallel operation; once the teams of the process outnumber the cores, libgomp
@@ -14,12 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import torch
 from transformers import StoppingCriteria, TextIteratorStreamer
 
 from lora_studio.errors import StudioError
+from lora_studio.generation_config import GenerationSettings
+
+__all__ = ["TORCH_THREAD", "Generation", "GenerationSettings", "explain", "on_torch_thread"]  # the settings: core
 
 TORCH_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lora-studio-torch")
 
@@ -29,32 +31,6 @@ def on_torch_thread(fn: Callable, *args, **kwargs):
     if threading.current_thread().name.startswith("lora-studio-torch"):
         return fn(*args, **kwargs)
     return TORCH_THREAD.submit(fn, *args, **kwargs).result()
-
-
-@dataclass
-class GenerationSettings:
-    max_new_tokens: int = 256
-    temperature: float = 0.7  # 0 = greedy
-    top_p: float = 0.9
-    top_k: int = 50  # 0 = no top-k filter
-    repetition_penalty: float = 1.0
-    seed: int = 0
-    system_prompt: str = ""
-
-    def generate_kwargs(self) -> dict:
-        kwargs: dict = {
-            "max_new_tokens": int(self.max_new_tokens),
-            "repetition_penalty": float(self.repetition_penalty),
-        }
-        if self.temperature <= 0:
-            return {**kwargs, "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-        return {
-            **kwargs,
-            "do_sample": True,
-            "temperature": float(self.temperature),
-            "top_p": float(self.top_p),
-            "top_k": int(self.top_k) if self.top_k > 0 else None,
-        }
 
 
 class Generation(TextIteratorStreamer, StoppingCriteria):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
@@ -18,30 +17,13 @@ from lora_studio import settings
 from lora_studio.config import DTYPES, LORA_BIASES, ConfigIssue, RunConfig
 from lora_studio.engine.models import resolve_device, resolve_dtype, resolve_model_dir
 from lora_studio.errors import ConfigError, StudioError
+from lora_studio.estimates import ModelFacts
 from lora_studio.modelref import ALTERNATIVES, parse_model_ref
 
 log = logging.getLogger(__name__)
 
 # Sustained training throughput assumed for the rough (unmeasured) ETA, in FLOP/s.
 ASSUMED_FLOPS = {"cpu_per_core": 2.5e10, "cuda": 4.0e13}
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """Shapes and counts the pre-flight panel needs; plain numbers, no tensors."""
-
-    model: str
-    trainable_params: int  # what peft's print_trainable_parameters reports ...
-    all_params: int  # ... and its "all params" (base plus adapter)
-    base_params: int
-    quantizable_params: int  # weights of the linear layers 8-bit loading converts (all but the output head)
-    hidden_size: int
-    num_layers: int
-    vocab_size: int
-    device: str  # label, e.g. "cpu" or "cuda:NVIDIA H100 80GB HBM3"
-    dtype_bytes: int  # bytes per weight in the chosen (resolved) dtype
-    device_memory: int | None  # bytes of GPU memory, or of RAM on CPU
-    assumed_flops: float
 
 
 @lru_cache(maxsize=1)

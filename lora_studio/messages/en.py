@@ -94,6 +94,39 @@ MESSAGES: dict[str, str] = {
     "training.accelerate_config.label": "Accelerate config file",
     "training.accelerate_config.help": "For FSDP, DeepSpeed or several machines: the file `accelerate config` "
     "wrote. Empty = plain multi-GPU.",
+    # ---- generation settings: label and help of every GenerationSettings field (lora_studio/generation_config.py)
+    "generation.system_prompt.label": "System prompt",
+    "generation.system_prompt.help": "Told to the model before the conversation, e.g. who it is or how to answer "
+    "(optional).",
+    "generation.max_new_tokens.label": "Max new tokens",
+    "generation.max_new_tokens.help": "The longest answer, in tokens (a token is about three quarters of a word).",
+    "generation.temperature.label": "Temperature",
+    "generation.temperature.help": "How adventurous the word choice is: 0 = greedy (always the most likely token), "
+    "higher = more varied.",
+    "generation.top_p.label": "Top-p",
+    "generation.top_p.help": "Picks only among the most likely tokens that together make up this share of the "
+    "chance (1 = all of them).",
+    "generation.top_k.label": "Top-k",
+    "generation.top_k.help": "Picks only among this many most likely tokens (0 = off).",
+    "generation.repetition_penalty.label": "Repetition penalty",
+    "generation.repetition_penalty.help": "Makes tokens already written less likely, against answers that loop "
+    "(1 = off).",
+    "generation.seed.label": "Seed",
+    "generation.seed.help": "Fixes the randomness: the same seed and settings give the same answer.",
+    "playground.settings_title": "Generation settings",
+    "playground.setting_problem": "⚠️ **{label}** {problem}. Change it under *Generation settings*.",
+    # ---- token statistics of a data file (the Data tab and `inspect`) ----------------------------------
+    "tokens.unavailable": "Token statistics unavailable: {problem}",
+    "tokens.no_rows": "No usable rows to measure.",
+    "tokens.sampled": " (measured on the first {measured} of {total} rows)",
+    "tokens.per_row": "**Tokens per row**{sampled}: median {median}, max {longest}; {learned} tokens count toward "
+    "the loss.",
+    "tokens.truncated": "✂️ **{count} row(s)** are longer than max length {max_length} and will be truncated.",
+    "tokens.none_truncated": "No row is longer than max length {max_length}.",
+    "tokens.dropped": "🗑️ **{count} row(s) will be dropped**: {reasons}. Raise max length to keep them.",
+    "tokens.all_long": "⚠️ **Every row is longer than max length {max_length}**: raise max length, or the model "
+    "will never see the end of an example.",
+    "tokens.nothing_left": "⛔ **No row has anything left to learn** after truncation: training cannot start.",
     # ---- the Config tab ----------------------------------------------------------------------------------
     "config.intro": "Every setting of the run, checked as you change it. Start from a preset or a past run; the "
     "pre-flight panel shows what the run will cost before it starts.",

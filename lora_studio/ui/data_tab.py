@@ -15,14 +15,14 @@ from typing import Any
 import gradio as gr
 
 from lora_studio import settings
-from lora_studio.config import RunConfig, field_metadata
+from lora_studio.config import COLUMN_ROLES, RunConfig, field_metadata
 from lora_studio.dataset_files import SUPPORTED_SUFFIXES
 from lora_studio.dataset_rows import FormatUnknownError
 from lora_studio.dataset_sources import fetch_hub_dataset, list_samples, sample_path, store_upload
 from lora_studio.errors import StudioError
 from lora_studio.ui import data_view, run_state, token_view
 from lora_studio.ui.config_view import with_range
-from lora_studio.ui.data_view import COLUMN_ROLES, Selection
+from lora_studio.ui.data_view import Selection
 from lora_studio.ui.handlers import by_component
 from lora_studio.ui.widgets import FormSlider
 

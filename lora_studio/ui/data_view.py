@@ -25,7 +25,6 @@ from lora_studio.errors import StudioError
 PREVIEW_ROWS = 50
 ISSUE_ROWS = 500
 CELL_CHARS = 300
-COLUMN_ROLES = ("messages", "prompt", "completion", "text")
 FORMAT_LABELS = {"messages": "chat messages", "prompt_completion": "prompt / completion", "text": "plain text"}
 
 

@@ -19,14 +19,16 @@ from typing import Any
 import gradio as gr
 
 from lora_studio import adapters, settings
+from lora_studio import messages as catalogue
 from lora_studio.errors import StudioError
+from lora_studio.generation_config import GenerationSettings
 from lora_studio.ui import playground_view as view
 from lora_studio.ui.engine_access import engine
 from lora_studio.ui.formatting import error_md
+from lora_studio.ui.widgets import FormSlider
 
 log = logging.getLogger(__name__)
 
-SETTINGS = ("system_prompt", "max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "seed")
 QUEUE = {"concurrency_limit": 1, "concurrency_id": "playground"}  # one model: one load or answer at a time
 COLUMNS = 1 + view.MAX_COMPARED
 UPDATE_EVERY_S = 0.1  # at most ~10 redraws a second: each one sends the whole answer to the browser
@@ -145,12 +147,12 @@ def select_adapter(run_id: str) -> dict[str, Any]:
     }
 
 
-def _start(target: str, messages: list[dict], values: dict[str, Any]):
+def _start(target: str, messages: list[dict], settings: GenerationSettings):
     """(generation, label) — the answer starts in the engine's thread; we only read it."""
     with engine("inference") as inference:
         playground = inference.playground()
         label = view.label_of(playground.snapshot(), target)
-        return playground.stream(target, messages, inference.GenerationSettings(**values)), label
+        return playground.stream(target, messages, settings), label
 
 
 def _so_far(generation) -> Iterator[str]:
@@ -168,14 +170,17 @@ def on_send(
     text: str | None, history: list[dict] | None, target: str | None, values: dict[str, Any]
 ) -> Iterator[dict[str, Any]]:
     """Stream the answer of the chosen model into the chat, token by token."""
-    text, values = (text or "").strip(), view.generation_values(values)
+    text, (settings, problems) = (text or "").strip(), view.generation_settings(values)
     chat = view.chat_history(history)
     if not text:
         yield {"chat_note": "Type a message first."}
         return
+    if settings is None:
+        yield {"chat_note": problems}
+        return
     messages = [*view.history_messages(chat), {"role": "user", "content": text}]
     try:
-        generation, label = _start(view.engine_target(target), messages, values)
+        generation, label = _start(view.engine_target(target), messages, settings)
     except StudioError as exc:
         yield {"chat_note": error_md(exc)}
         return
@@ -197,7 +202,10 @@ def on_send(
 
 def on_compare(prompt: str | None, chosen: list[str] | None, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The same prompt answered by the base and up to two adapters, one after another, same seed and settings."""
-    prompt, values = (prompt or "").strip(), view.generation_values(values)
+    prompt, (settings, problems) = (prompt or "").strip(), view.generation_settings(values)
+    if settings is None:
+        yield {"compare_note": problems}
+        return
     snapshot = _snapshot()
     if not snapshot["base"] or not prompt:
         yield {
@@ -212,12 +220,12 @@ def on_compare(prompt: str | None, chosen: list[str] | None, values: dict[str, A
     first.update(
         {f"answer{i}": "" for i in range(COLUMNS)},
         col2=gr.update(visible=len(targets) > 2),
-        compare_note=" ".join(filter(None, [note, f"Settings: {view.settings_summary(values)}."])),
+        compare_note=" ".join(filter(None, [note, f"Settings: {view.settings_summary(settings)}."])),
     )
     yield first
     for i, target in enumerate(targets):
         try:
-            generation, label = _start(target, [{"role": "user", "content": prompt}], values)
+            generation, label = _start(target, [{"role": "user", "content": prompt}], settings)
             for text in _so_far(generation):
                 answers[i] = text
                 yield {f"answer{i}": text}
@@ -249,28 +257,24 @@ class PlaygroundTab:
 
 
 def _settings_panel(c: dict[str, Any]) -> None:
-    with gr.Accordion("Generation settings", open=False):
-        c["system_prompt"] = gr.Textbox(label="System prompt", lines=2, placeholder="optional", elem_id="pg-system")
-        with gr.Row():
-            c["max_new_tokens"] = gr.Slider(
-                1, 2048, value=256, step=1, label="Max new tokens", elem_id="pg-max-new-tokens"
-            )
-            c["temperature"] = gr.Slider(
-                0.0,
-                2.0,
-                value=0.7,
-                step=0.05,
-                label="Temperature",
-                info="0 = greedy (always the most likely token)",
-                elem_id="pg-temperature",
-            )
-            c["top_p"] = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p", elem_id="pg-top-p")
-        with gr.Row():
-            c["top_k"] = gr.Slider(0, 200, value=50, step=1, label="Top-k", info="0 = off", elem_id="pg-top-k")
-            c["repetition_penalty"] = gr.Slider(
-                1.0, 2.0, value=1.0, step=0.05, label="Repetition penalty", elem_id="pg-repetition-penalty"
-            )
-            c["seed"] = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id="pg-seed")
+    """Every widget from the settings' declaration: label, help with the allowed range, bounds, step, default."""
+    widgets = {w.name: w for w in view.setting_widgets()}
+    with gr.Accordion(catalogue.text("playground.settings_title"), open=False):
+        c["system_prompt"] = _setting(widgets.pop("system_prompt"))
+        names = list(widgets)
+        for row in (names[:3], names[3:]):
+            with gr.Row():
+                for name in row:
+                    c[name] = _setting(widgets[name])
+
+
+def _setting(w: view.SettingWidget) -> Any:
+    common = {"label": w.label, "info": w.info, "elem_id": "pg-" + w.name.replace("_", "-")}
+    if w.kind == "slider":  # a typed value beyond an end becomes that end, as the browser shows it
+        return FormSlider(w.minimum, w.maximum, w.value, step=w.step, precision=w.precision, **common)
+    if w.kind == "number":  # no bounds in the browser: on_send says what is wrong in words
+        return gr.Number(w.value, precision=w.precision, **common)
+    return gr.Textbox(w.value, lines=2, placeholder="optional", **common)
 
 
 def _model_panel(c: dict[str, Any]) -> None:
@@ -373,7 +377,7 @@ def _wire(playground: PlaygroundTab, tab: gr.Tab | None) -> None:
         {c["upload"], c["adapters"]},
         [c["message"], c["adapters"], c["upload"]],
     )
-    setting_names = {c[name]: name for name in SETTINGS}
+    setting_names = {c[name]: name for name in view.SETTINGS}
 
     def send(v: dict) -> Iterator[dict]:
         values = {name: v[comp] for comp, name in setting_names.items()}

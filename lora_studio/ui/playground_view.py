@@ -7,13 +7,17 @@ string or a list of parts) and goes back to the engine as plain role/content pai
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from lora_studio.adapters import AdapterInfo
+from lora_studio.generation_config import GenerationSettings, range_words, setting_metadata, setting_names
+from lora_studio.messages import text
 
 BASE_CHOICE = "base"  # the value that means "the base model, adapters disabled" in radios and columns
 BASE_LABEL = "Base model (no adapter)"
 MAX_COMPARED = 2  # adapters beside the base in Compare (three columns in all)
+SETTINGS = tuple(setting_names())  # the Playground's generation settings, in declaration order
 FOOTER = "\n\n<sub>— "  # starts the line under an answer saying who wrote it; never sent back to the model
 
 
@@ -151,35 +155,67 @@ def column_header(snapshot: dict[str, Any], target: str) -> str:
     return f"### {'🧱' if not target else '🧩'} {label_of(snapshot, target)}"
 
 
-DEFAULTS = {
-    "system_prompt": "",
-    "max_new_tokens": 256,
-    "temperature": 0.7,
-    "top_p": 0.9,
-    "top_k": 50,
-    "repetition_penalty": 1.0,
-    "seed": 0,
-}
+@dataclass(frozen=True)
+class SettingWidget:
+    """How one generation setting is shown, all from its declaration (lora_studio.generation_config): a slider
+    where a step is declared (its ends are the validation's bounds), a number box otherwise (no bounds in the
+    browser: a value out of range is said in words instead), a text box for text."""
+
+    name: str
+    kind: str  # "slider", "number" or "text"
+    label: str
+    info: str
+    value: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    precision: int | None = None  # 0 for whole numbers
 
 
-def generation_values(values: dict[str, Any]) -> dict[str, Any]:
-    """The settings as the engine takes them: a widget the browser has not drawn yet sends None."""
-    clean = {}
-    for name, default in DEFAULTS.items():
-        value = values.get(name)
-        clean[name] = default if value is None else type(default)(value)
-    return clean
+def setting_widgets() -> list[SettingWidget]:
+    widgets = []
+    for name in SETTINGS:
+        meta = setting_metadata(name)
+        common = {"name": name, "label": meta["label"], "value": meta["default"]}
+        if meta["type"] == "int":
+            common["precision"] = 0
+        if meta["type"] == "str":
+            widgets.append(SettingWidget(kind="text", info=meta["help"], **common))
+            continue
+        info = f"{meta['help']} Allowed: {range_words(name)}."
+        if "step" in meta:
+            widgets.append(
+                SettingWidget(
+                    kind="slider", info=info, minimum=meta["min"], maximum=meta["max"], step=meta["step"], **common
+                )
+            )
+        else:
+            widgets.append(SettingWidget(kind="number", info=info, **common))
+    return widgets
 
 
-def settings_summary(values: dict[str, Any]) -> str:
+def generation_settings(values: dict[str, Any]) -> tuple[GenerationSettings | None, str]:
+    """(settings, '') for the engine, or (None, what is wrong in words) when a value is outside its declaration."""
+    settings = GenerationSettings.from_values(values)
+    problems = [
+        text(
+            "playground.setting_problem",
+            label=setting_metadata(issue.field.partition(".")[2])["label"],
+            problem=issue.message,
+        )
+        for issue in settings.validate()
+    ]
+    return (None, "\n\n".join(problems)) if problems else (settings, "")
+
+
+def settings_summary(settings: GenerationSettings) -> str:
     """The generation settings in one line, so a compared answer says how it was made."""
-    temperature = float(values.get("temperature", 0))
     how = (
         "greedy"
-        if temperature <= 0
-        else (f"temperature {temperature:g}, top-p {values.get('top_p'):g}, top-k {int(values.get('top_k', 0))}")
+        if settings.temperature <= 0
+        else f"temperature {settings.temperature:g}, top-p {settings.top_p:g}, top-k {settings.top_k}"
     )
     return (
-        f"{how}, repetition penalty {values.get('repetition_penalty', 1.0):g}, seed {int(values.get('seed', 0))}, "
-        f"up to {int(values.get('max_new_tokens', 0))} new tokens"
+        f"{how}, repetition penalty {settings.repetition_penalty:g}, seed {settings.seed}, "
+        f"up to {settings.max_new_tokens} new tokens"
     )

@@ -1,115 +1,29 @@
-"""The Config tab's pre-flight panel, as plain values: training rows after the split, optimizer steps, memory
-and time estimates from numbers the engine found (`ModelFacts`). No gradio, no torch."""
+"""The Config tab's pre-flight panel in words: training rows after the split, optimizer steps, memory and time,
+from the numbers `lora_studio.estimates` computes (with `ModelFacts` the engine found). No gradio, no torch."""
 
 from __future__ import annotations
 
 import html
-import json
 import math
-import os
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from lora_studio.calibration import Calibration
 from lora_studio.config import RunConfig
-from lora_studio.dataset_rows import load_dataset_file, split_indices
-from lora_studio.errors import StudioError
+from lora_studio.estimates import (
+    ACTIVATION_FACTOR,
+    CHARS_PER_TOKEN,
+    ModelFacts,
+    RowCount,
+    activation_factor,
+    batches_per_epoch,
+    count_train_rows,
+    estimate_memory,
+    optimizer_steps,
+    rough_sec_per_step,
+)
 from lora_studio.messages import text
 
-if TYPE_CHECKING:  # the engine imports torch; the UI only reads the numbers
-    from lora_studio.engine.preflight import ModelFacts
-
-# Activation memory per token per layer, in hidden-size units: ~16 saved tensors of the hidden width in a
-# transformer block (attention inputs/outputs, MLP with its 4x intermediate, norms); with gradient
-# checkpointing only the layer input stays, plus one layer recomputed at a time.
-ACTIVATION_FACTOR = 16
-CHECKPOINTED_FACTOR = 2
-CHARS_PER_TOKEN = 4  # for the rough speed estimate only
-
-
-@dataclass
-class RowCount:
-    train_rows: int
-    mean_tokens: float  # rough: characters / CHARS_PER_TOKEN, capped at max_length
-
-
-@lru_cache(maxsize=8)
-def _count(
-    path: str, stamp: tuple, fmt: str, columns: str, eval_fraction: float, seed: int, max_length: int
-) -> RowCount:
-    data = load_dataset_file(path, fmt, json.loads(columns))
-    train_idx, _ = split_indices(len(data.rows), eval_fraction, seed)
-    # The row as JSON: its keys and quotes stand in for the chat template's own tokens.
-    lengths = [min(len(json.dumps(data.rows[i], ensure_ascii=False)) / CHARS_PER_TOKEN, max_length) for i in train_idx]
-    return RowCount(len(train_idx), sum(lengths) / len(lengths) if lengths else 0.0)
-
-
-def count_train_rows(cfg: RunConfig) -> RowCount | None:
-    """Training rows after the eval split (as the Data tab and training split them); None without data."""
-    d = cfg.data
-    if not d.path:
-        return None
-    try:
-        st = os.stat(d.path)
-        return _count(
-            d.path,
-            (st.st_mtime_ns, st.st_size),
-            d.format,
-            json.dumps(d.columns, sort_keys=True),
-            float(d.eval_fraction),
-            int(cfg.training.seed),
-            int(d.max_length),
-        )
-    except (OSError, StudioError, TypeError, ValueError):
-        return None  # the Data tab explains a file that cannot be read
-
-
-def optimizer_steps(train_rows: int, cfg: RunConfig) -> int:
-    """Total optimizer steps, computed the way transformers' Trainer does."""
-    t = cfg.training
-    if t.max_steps > 0:
-        return int(t.max_steps)
-    if train_rows <= 0:
-        return 0
-    # Each of the processes takes its own share of the rows (DDP's distributed sampler).
-    batches = math.ceil(math.ceil(train_rows / max(int(t.num_processes), 1)) / t.batch_size)
-    per_epoch = max(math.ceil(batches / t.gradient_accumulation), 1)
-    return math.ceil(t.num_epochs * per_epoch)
-
-
-@dataclass
-class MemoryEstimate:
-    weights: int
-    optimizer: int
-    activations: int
-
-    @property
-    def total(self) -> int:
-        return self.weights + self.optimizer + self.activations
-
-
-def estimate_memory(cfg: RunConfig, facts: ModelFacts) -> MemoryEstimate:
-    """Bytes: frozen weights (8-bit linear weights take 1 byte) + fp32 adapter, AdamW, activations + logits."""
-    if cfg.model.load_in_8bit:
-        base = facts.quantizable_params + (facts.base_params - facts.quantizable_params) * facts.dtype_bytes
-    else:
-        base = facts.base_params * facts.dtype_bytes
-    weights = base + facts.trainable_params * 4
-    optimizer = facts.trainable_params * (2 * 4 + 4)  # two fp32 AdamW states + an fp32 gradient
-    tokens = cfg.training.batch_size * cfg.data.max_length
-    factor = CHECKPOINTED_FACTOR if cfg.training.gradient_checkpointing else ACTIVATION_FACTOR
-    hidden = tokens * facts.hidden_size * facts.num_layers * factor * facts.dtype_bytes
-    logits = tokens * facts.vocab_size * 4 * 2  # fp32 logits and their gradient
-    return MemoryEstimate(int(weights), int(optimizer), int(hidden + logits))
-
-
-def rough_sec_per_step(cfg: RunConfig, facts: ModelFacts, mean_tokens: float | None) -> float:
-    """(4 + 2 with checkpointing) x parameters x tokens per optimizer step, at the device's assumed FLOP/s."""
-    per_row = mean_tokens if mean_tokens else cfg.data.max_length
-    tokens = cfg.training.batch_size * cfg.training.gradient_accumulation * per_row
-    passes = 6 if cfg.training.gradient_checkpointing else 4
-    return passes * facts.all_params * tokens / facts.assumed_flops
+# The Config tab reads the counts through this module (its one view of the pre-flight panel).
+__all__ = ["ACTIVATION_FACTOR", "count_train_rows", "estimate_memory", "optimizer_steps", "preflight_md"]
 
 
 def format_bytes(n: float) -> str:
@@ -131,7 +45,7 @@ def _steps_md(cfg: RunConfig, rows: RowCount | None) -> tuple[str, int | None]:
         return "Steps: choose a dataset on the Data tab to count them.", None
     steps = optimizer_steps(rows.train_rows, cfg)
     processes = max(int(t.num_processes), 1)
-    batches = math.ceil(math.ceil(rows.train_rows / processes) / t.batch_size)
+    batches = batches_per_epoch(rows.train_rows, cfg)
     share = f" ÷ {processes} processes" if processes > 1 else ""
     return (
         f"**{steps:,} optimizer steps**: {rows.train_rows:,} training rows{share} ÷ batch {t.batch_size} = "
@@ -166,7 +80,6 @@ def preflight_md(
         return text("preflight.waiting")
     share = 100 * facts.trainable_params / max(facts.all_params, 1)
     mem = estimate_memory(cfg, facts)
-    factor = CHECKPOINTED_FACTOR if cfg.training.gradient_checkpointing else ACTIVATION_FACTOR
     kind = "preflight.gpu_memory" if facts.device != "cpu" else "preflight.ram"
     available = text(kind, size=format_bytes(facts.device_memory)) if facts.device_memory else ""
     warn = text("preflight.too_big") if facts.device_memory and mem.total > facts.device_memory else ""
@@ -182,7 +95,7 @@ def preflight_md(
             tokens=cfg.data.max_length,
             hidden=facts.hidden_size,
             layers=facts.num_layers,
-            factor=factor,
+            factor=activation_factor(cfg),
         ),
     }
     rows_md = "".join(

@@ -6,11 +6,12 @@ importing the UI never pulls in torch; the first preview pays that import once.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 
 from lora_studio.dataset_rows import LoadedData
 from lora_studio.errors import StudioError
+from lora_studio.estimates import every_row_too_long, token_lines
+from lora_studio.messages import text
 from lora_studio.ui.charts import token_length_histogram
 from lora_studio.ui.engine_access import engine
 
@@ -35,43 +36,15 @@ def _view(data: LoadedData, model: str, assistant_only: bool, index: int, max_le
 
 
 def token_report(data: LoadedData, model: str, assistant_only: bool, max_length: int) -> TokenReport:
+    """The statistics in words (lora_studio.estimates) with their length histogram."""
     try:
         stats = _stats(data, model, assistant_only, int(max_length))
     except StudioError as exc:
-        return TokenReport(f"Token statistics unavailable: {exc.one_line()}", None, False)
+        return TokenReport(text("tokens.unavailable", problem=exc.one_line()), None, False)
     if not stats.lengths:
-        return TokenReport("No usable rows to measure.", None, False)
-    sampled = (
-        f" (measured on the first {stats.rows_measured:,} of {stats.rows_total:,} rows)"
-        if stats.rows_measured < stats.rows_total
-        else ""
-    )
-    lines = [
-        f"**Tokens per row**{sampled}: median {statistics.median(stats.lengths):.0f}, "
-        f"max {max(stats.lengths):,}; {stats.learned_tokens:,} tokens count toward the loss."
-    ]
-    if stats.truncated:
-        lines.append(
-            f"✂️ **{stats.truncated:,} row(s)** are longer than max length {stats.max_length} and will be truncated."
-        )
-    else:
-        lines.append(f"No row is longer than max length {stats.max_length}.")
-    if stats.dropped:
-        lines.append(
-            f"🗑️ **{stats.dropped:,} row(s) will be dropped**: "
-            + "; ".join(stats.drop_reasons[:5])
-            + (" …" if stats.dropped > 5 else "")
-            + ". Raise max length to keep them."
-        )
-    all_long = stats.truncated == stats.rows_measured
-    if all_long:
-        lines.append(
-            f"⚠️ **Every row is longer than max length {stats.max_length}**: raise max length, "
-            "or the model will never see the end of an example."
-        )
-    if stats.dropped == stats.rows_measured:
-        lines.append("⛔ **No row has anything left to learn** after truncation: training cannot start.")
-    return TokenReport("\n\n".join(lines), token_length_histogram(stats.lengths, stats.max_length), all_long)
+        return TokenReport(text("tokens.no_rows"), None, False)
+    figure = token_length_histogram(stats.lengths, stats.max_length)
+    return TokenReport("\n\n".join(token_lines(stats)), figure, every_row_too_long(stats))
 
 
 def row_segments(

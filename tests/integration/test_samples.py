@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from lora_studio.dataset_rows import load_dataset_file, split_indices
 from lora_studio.engine.callbacks import SampleGenerationCallback, sample_callbacks
 from lora_studio.engine.train import train
+from lora_studio.generation_config import GenerationSettings
 from lora_studio.runs import RunPaths
 from lora_studio.sample_answers import read_samples
 from tests.conftest import write_jsonl
@@ -180,13 +181,14 @@ def test_generation_uses_the_models_own_template_and_restores_train_mode(tmp_pat
     # Training swaps in its own template; generation must not use it.
     tokenizer.chat_template = "{% for m in messages %}TRAINING {{ m['content'] }}{% endfor %}"
     path = tmp_path / "samples.jsonl"
-    callback = SampleGenerationCallback(path, tokenizer, PROMPTS[:1], 6, original)
+    callback = SampleGenerationCallback(path, tokenizer, PROMPTS[:1], GenerationSettings.greedy(6), original)
     model.train()
     callback.generate(model, 0)
     assert model.training  # back in train mode for the next step
     assert read_samples(path)[0].output == expected
 
-    SampleGenerationCallback(path, tokenizer, PROMPTS[:1], 6, None).generate(model, 1)  # no template: raw prompt
+    raw_prompt = SampleGenerationCallback(path, tokenizer, PROMPTS[:1], GenerationSettings.greedy(6), None)
+    raw_prompt.generate(model, 1)  # no template: the raw prompt
     assert read_samples(path)[1].output == raw
 
 
@@ -194,7 +196,9 @@ def test_end_of_training_answers_unless_that_step_was_just_saved(tmp_path, tiny_
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     path = tmp_path / "samples.jsonl"
-    callback = SampleGenerationCallback(path, tokenizer, PROMPTS[:1], 2, tokenizer.chat_template)
+    callback = SampleGenerationCallback(
+        path, tokenizer, PROMPTS[:1], GenerationSettings.greedy(2), tokenizer.chat_template
+    )
 
     def state(step: int, zero: bool = True):
         return SimpleNamespace(global_step=step, is_world_process_zero=zero)
@@ -207,7 +211,9 @@ def test_end_of_training_answers_unless_that_step_was_just_saved(tmp_path, tiny_
     callback.on_save(None, state(8, zero=False), None, model=model)  # other processes never generate
     assert [r.step for r in read_samples(path)] == [0, 3, 5]
     # A restarted run whose file already holds its first step does not answer it again.
-    SampleGenerationCallback(path, tokenizer, PROMPTS[:1], 2, None).on_train_begin(None, state(3), None, model=model)
+    SampleGenerationCallback(path, tokenizer, PROMPTS[:1], GenerationSettings.greedy(2), None).on_train_begin(
+        None, state(3), None, model=model
+    )
     assert [r.step for r in read_samples(path)] == [0, 3, 5]
 
 

@@ -1,0 +1,190 @@
+"""What a run will cost, as numbers: training rows after the split, optimizer steps, memory, a rough time per step
+and the token statistics of a data file. No gradio, no torch: the engine measures the model (`ModelFacts`) and
+tokenizes the rows (`engine.preview.TokenStats`); the dashboard and the CLI put these numbers into words.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from lora_studio.config import RunConfig
+from lora_studio.dataset_rows import load_dataset_file, split_indices
+from lora_studio.errors import StudioError
+from lora_studio.messages import text
+
+# Activation memory per token per layer, in hidden-size units: ~16 saved tensors of the hidden width in a
+# transformer block (attention inputs/outputs, MLP with its 4x intermediate, norms); with gradient
+# checkpointing only the layer input stays, plus one layer recomputed at a time.
+ACTIVATION_FACTOR = 16
+CHECKPOINTED_FACTOR = 2
+CHARS_PER_TOKEN = 4  # for the rough speed estimate only
+DROP_REASONS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """Shapes and counts the estimates need, found by the engine (engine.preflight.inspect); plain numbers."""
+
+    model: str
+    trainable_params: int  # what peft's print_trainable_parameters reports ...
+    all_params: int  # ... and its "all params" (base plus adapter)
+    base_params: int
+    quantizable_params: int  # weights of the linear layers 8-bit loading converts (all but the output head)
+    hidden_size: int
+    num_layers: int
+    vocab_size: int
+    device: str  # label, e.g. "cpu" or "cuda:NVIDIA H100 80GB HBM3"
+    dtype_bytes: int  # bytes per weight in the chosen (resolved) dtype
+    device_memory: int | None  # bytes of GPU memory, or of RAM on CPU
+    assumed_flops: float
+
+
+# ---- rows and steps ----------------------------------------------------------------------------------------
+@dataclass
+class RowCount:
+    train_rows: int
+    mean_tokens: float  # rough: characters / CHARS_PER_TOKEN, capped at max_length
+
+
+@lru_cache(maxsize=8)
+def _count(
+    path: str, stamp: tuple, fmt: str, columns: str, eval_fraction: float, seed: int, max_length: int
+) -> RowCount:
+    data = load_dataset_file(path, fmt, json.loads(columns))
+    train_idx, _ = split_indices(len(data.rows), eval_fraction, seed)
+    # The row as JSON: its keys and quotes stand in for the chat template's own tokens.
+    lengths = [min(len(json.dumps(data.rows[i], ensure_ascii=False)) / CHARS_PER_TOKEN, max_length) for i in train_idx]
+    return RowCount(len(train_idx), sum(lengths) / len(lengths) if lengths else 0.0)
+
+
+def count_train_rows(cfg: RunConfig) -> RowCount | None:
+    """Training rows after the eval split (as the Data tab and training split them); None without data."""
+    d = cfg.data
+    if not d.path:
+        return None
+    try:
+        st = os.stat(d.path)
+        return _count(
+            d.path,
+            (st.st_mtime_ns, st.st_size),
+            d.format,
+            json.dumps(d.columns, sort_keys=True),
+            float(d.eval_fraction),
+            int(cfg.training.seed),
+            int(d.max_length),
+        )
+    except (OSError, StudioError, TypeError, ValueError):
+        return None  # the Data tab explains a file that cannot be read
+
+
+def batches_per_epoch(train_rows: int, cfg: RunConfig) -> int:
+    """Batches each process takes per epoch: each has its own share of the rows (DDP's distributed sampler)."""
+    t = cfg.training
+    return math.ceil(math.ceil(train_rows / max(int(t.num_processes), 1)) / t.batch_size)
+
+
+def optimizer_steps(train_rows: int, cfg: RunConfig) -> int:
+    """Total optimizer steps, computed the way transformers' Trainer does."""
+    t = cfg.training
+    if t.max_steps > 0:
+        return int(t.max_steps)
+    if train_rows <= 0:
+        return 0
+    per_epoch = max(math.ceil(batches_per_epoch(train_rows, cfg) / t.gradient_accumulation), 1)
+    return math.ceil(t.num_epochs * per_epoch)
+
+
+# ---- memory and time ---------------------------------------------------------------------------------------
+@dataclass
+class MemoryEstimate:
+    weights: int
+    optimizer: int
+    activations: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.optimizer + self.activations
+
+
+def activation_factor(cfg: RunConfig) -> int:
+    return CHECKPOINTED_FACTOR if cfg.training.gradient_checkpointing else ACTIVATION_FACTOR
+
+
+def estimate_memory(cfg: RunConfig, facts: ModelFacts) -> MemoryEstimate:
+    """Bytes: frozen weights (8-bit linear weights take 1 byte) + fp32 adapter, AdamW, activations + logits."""
+    if cfg.model.load_in_8bit:
+        base = facts.quantizable_params + (facts.base_params - facts.quantizable_params) * facts.dtype_bytes
+    else:
+        base = facts.base_params * facts.dtype_bytes
+    weights = base + facts.trainable_params * 4
+    optimizer = facts.trainable_params * (2 * 4 + 4)  # two fp32 AdamW states + an fp32 gradient
+    tokens = cfg.training.batch_size * cfg.data.max_length
+    hidden = tokens * facts.hidden_size * facts.num_layers * activation_factor(cfg) * facts.dtype_bytes
+    logits = tokens * facts.vocab_size * 4 * 2  # fp32 logits and their gradient
+    return MemoryEstimate(int(weights), int(optimizer), int(hidden + logits))
+
+
+def rough_sec_per_step(cfg: RunConfig, facts: ModelFacts, mean_tokens: float | None) -> float:
+    """(4 + 2 with checkpointing) x parameters x tokens per optimizer step, at the device's assumed FLOP/s."""
+    per_row = mean_tokens if mean_tokens else cfg.data.max_length
+    tokens = cfg.training.batch_size * cfg.training.gradient_accumulation * per_row
+    passes = 6 if cfg.training.gradient_checkpointing else 4
+    return passes * facts.all_params * tokens / facts.assumed_flops
+
+
+# ---- token statistics --------------------------------------------------------------------------------------
+class TokenStats(Protocol):
+    """What engine.preview measures over a data file's rows, tokenized as training will."""
+
+    lengths: list[int]
+    max_length: int
+    truncated: int
+    dropped: int
+    learned_tokens: int
+    rows_measured: int
+    rows_total: int
+    drop_reasons: list[str]
+
+
+def every_row_too_long(stats: TokenStats) -> bool:
+    return bool(stats.lengths) and stats.truncated == stats.rows_measured
+
+
+def token_lines(stats: TokenStats) -> list[str]:
+    """The statistics in sentences from the catalogue (Markdown bold; the CLI prints them without it)."""
+    if not stats.lengths:
+        return [text("tokens.no_rows")]
+    sampled = (
+        text("tokens.sampled", measured=f"{stats.rows_measured:,}", total=f"{stats.rows_total:,}")
+        if stats.rows_measured < stats.rows_total
+        else ""
+    )
+    lines = [
+        text(
+            "tokens.per_row",
+            sampled=sampled,
+            median=f"{statistics.median(stats.lengths):.0f}",
+            longest=f"{max(stats.lengths):,}",
+            learned=f"{stats.learned_tokens:,}",
+        )
+    ]
+    if stats.truncated:
+        lines.append(text("tokens.truncated", count=f"{stats.truncated:,}", max_length=stats.max_length))
+    else:
+        lines.append(text("tokens.none_truncated", max_length=stats.max_length))
+    if stats.dropped:
+        reasons = "; ".join(stats.drop_reasons[:DROP_REASONS_SHOWN]) + (
+            " …" if stats.dropped > DROP_REASONS_SHOWN else ""
+        )
+        lines.append(text("tokens.dropped", count=f"{stats.dropped:,}", reasons=reasons))
+    if every_row_too_long(stats):
+        lines.append(text("tokens.all_long", max_length=stats.max_length))
+    if stats.dropped == stats.rows_measured:
+        lines.append(text("tokens.nothing_left"))
+    return lines
