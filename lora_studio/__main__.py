@@ -57,10 +57,13 @@ def _fail(message: str, code: int) -> int:
 
 
 def cmd_prepare_model(args: argparse.Namespace) -> int:
-    from lora_studio.engine.models import ensure_embedded_model
+    from lora_studio.engine.models import ensure_embedded_model, register_embedded_in_hub_cache
 
     path = ensure_embedded_model(force=args.force)
     print(f"{settings.EMBEDDED_MODEL_NAME} is ready at {path}")
+    if args.hub_cache:
+        snapshot = register_embedded_in_hub_cache()
+        print(f"{settings.EMBEDDED_PUBLIC_ID} is in the Hugging Face cache at {snapshot} (loads with HF_HUB_OFFLINE=1)")
     return 0
 
 
@@ -323,6 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     prep = sub.add_parser("prepare-model", help="convert the embedded SmolLM2 into the model cache")
     prep.add_argument("--force", action="store_true", help="convert again even if a complete copy exists")
+    prep.add_argument(
+        "--hub-cache",
+        action="store_true",
+        help=f"also register the converted copy in the Hugging Face cache (HF_HUB_CACHE) as "
+        f"{settings.EMBEDDED_PUBLIC_ID}, so exported adapters load offline with plain transformers + peft",
+    )
     prep.set_defaults(func=cmd_prepare_model)
 
     train = sub.add_parser(

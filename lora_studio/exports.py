@@ -29,7 +29,7 @@ from pathlib import Path
 
 from lora_studio import settings
 from lora_studio.errors import ConfigError, StudioError
-from lora_studio.modelcard import model_card
+from lora_studio.modelcard import adapter_export_files
 from lora_studio.processes import pid_alive, signal_group
 from lora_studio.runs import (
     ADAPTER_STATES,
@@ -207,13 +207,15 @@ def zip_folder(folder: Path, out: Path, top: str, extra: dict[str, str] | None =
 
 
 def write_adapter_export(paths: RunPaths) -> Path:
-    """exports/adapter/ (what a push uploads): the run's adapter and tokenizer, its model card as README.md."""
+    """exports/adapter/ (what a push uploads): the run's adapter and tokenizer, its model card as README.md and
+    its config naming the base by its public id."""
     check_exportable(paths)
     out = paths.exports / "adapter"
     tmp = paths.exports / f".adapter.tmp-{os.getpid()}-{threading.get_ident()}"
     try:
         shutil.copytree(paths.adapter, tmp)
-        (tmp / "README.md").write_text(model_card(paths, "adapter"), encoding="utf-8")
+        for name, text in adapter_export_files(paths).items():
+            (tmp / name).write_text(text, encoding="utf-8")
         shutil.rmtree(out, ignore_errors=True)
         os.replace(tmp, out)
     except BaseException:
@@ -224,12 +226,13 @@ def write_adapter_export(paths: RunPaths) -> Path:
 
 def adapter_zip(paths: RunPaths, out: str | Path | None = None) -> Path:
     """The adapter with its model card as a zip (default exports/<run_id>-adapter.zip); unzipped, it loads
-    with `PeftModel.from_pretrained(base, "<run_id>-adapter")`. The run's own files are only read."""
+    with `PeftModel.from_pretrained(base, "<run_id>-adapter")`, the base named by its public id in its
+    adapter_config.json and card. The run's own files are only read."""
     check_exportable(paths)
     target = Path(out) if out else paths.exports / f"{paths.run_id}-adapter.zip"
     if target.is_dir():
         raise ConfigError(f"{target} is a folder", "Give a file name ending in .zip")
-    return zip_folder(paths.adapter, target, f"{paths.run_id}-adapter", {"README.md": model_card(paths, "adapter")})
+    return zip_folder(paths.adapter, target, f"{paths.run_id}-adapter", adapter_export_files(paths))
 
 
 def merged_zip(paths: RunPaths, dtype: str, out: Path) -> Path:

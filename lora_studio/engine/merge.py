@@ -30,7 +30,7 @@ from lora_studio.engine.models import load_model, load_tokenizer, resolve_model_
 from lora_studio.errors import StudioError
 from lora_studio.exports import EXPORT_DTYPES
 from lora_studio.modelcard import model_card
-from lora_studio.modelref import parse_model_ref
+from lora_studio.modelref import parse_model_ref, public_base
 from lora_studio.runs import RunPaths
 from lora_studio.sample_answers import row_prompt
 
@@ -202,7 +202,7 @@ def merge_run(paths: RunPaths, out: str | Path, dtype: str = "float32", phase: P
     out.parent.mkdir(parents=True, exist_ok=True)
     cfg = RunConfig.load(paths.config)
     step("loading the base model in float32", 0.05)
-    base, model_dir = load_fp32_base(cfg)
+    base, _ = load_fp32_base(cfg)  # load_model logs the folder it came from
     tokenizer = load_tokenizer(str(paths.adapter))  # the run's tokenizer, with the model's own chat template
     step("loading the adapter", 0.15)
     model = PeftModel.from_pretrained(base, str(paths.adapter)).to(VERIFY_DTYPE)
@@ -214,8 +214,7 @@ def merge_run(paths: RunPaths, out: str | Path, dtype: str = "float32", phase: P
     merged = model.merge_and_unload().to(torch.float32)  # W + BA summed in float64, rounded once
     report = {
         "run_id": paths.run_id,
-        "base_model": cfg.model.name_or_path,
-        "base_dir": model_dir,
+        "base_model": public_base(cfg.model.name_or_path).id,  # verification.json leaves the machine: no path
         "dtype": dtype,
         "max_new_tokens": MAX_NEW_TOKENS,
         "prompts": len(probes),

@@ -3,6 +3,11 @@
 A GGUF-loaded model cannot be trained or saved by transformers, so a GGUF (the embedded one or
 a user's file) is converted once into a plain safetensors folder in the model cache. The folder
 appears atomically: it is built under a temporary name and renamed into place when complete.
+
+Exported adapters name the embedded model by its Hub id (settings.EMBEDDED_PUBLIC_ID). `resolve_model_dir`
+is the one place that maps that id back to local weights: the hub cache's copy when there is one, else,
+offline or without a network, the embedded conversion. `register_in_hub_cache` puts the conversion into the
+hub cache under that id, so plain transformers + peft load such an adapter offline too.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ import torch
 from lora_studio import settings
 from lora_studio.config import ModelSettings
 from lora_studio.errors import ModelError
-from lora_studio.modelref import ALTERNATIVES, ModelRef, parse_model_ref
+from lora_studio.modelref import ALTERNATIVES, ModelRef, is_embedded_public_id, parse_model_ref
 
 log = logging.getLogger(__name__)
-_SOURCE_FILE = "lora_studio_source.json"
+_SOURCE_FILE = settings.CONVERTED_SOURCE_FILE
 
 
 def embedded_gguf_path() -> Path:
@@ -105,7 +110,10 @@ def ensure_embedded_model(force: bool = False) -> Path:
 
 
 def resolve_model_dir(ref: ModelRef) -> str:
-    """A path (or, online, a hub id) that from_pretrained can load without surprises."""
+    """A path (or, online, a hub id) that from_pretrained can load without surprises.
+
+    The embedded model's Hub id (what exported adapters record as their base) loads from the hub cache when it
+    is there, else from the embedded conversion when the Hub is offline or out of reach: never a failure."""
     if ref.kind == "embedded":
         return str(ensure_embedded_model())
     if ref.kind == "gguf":
@@ -119,6 +127,8 @@ def resolve_model_dir(ref: ModelRef) -> str:
 def needs_conversion(name_or_path: str) -> bool:
     """True when loading this model first converts a GGUF (about 30 s, once): worth its own phase."""
     ref = parse_model_ref(name_or_path)
+    if ref.kind == "hub" and _embedded_stands_in(ref.value):
+        ref = ModelRef("embedded", settings.EMBEDDED_MODEL_NAME)
     if ref.kind not in ("embedded", "gguf"):
         return False
     try:
@@ -128,18 +138,43 @@ def needs_conversion(name_or_path: str) -> bool:
         return False  # the load itself reports what is missing
 
 
-def _resolve_hub(repo_id: str) -> str:
+def hub_cache_dir() -> Path:
+    """Where huggingface_hub keeps downloaded models, read now (its own constant is fixed when it is imported)."""
+    env = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    return Path(env).expanduser() if env else settings.hf_home() / "hub"
+
+
+def _hub_snapshot(repo_id: str, cache: Path | None = None) -> str | None:
+    """The hub cache's folder of `repo_id` (its main revision), or None when it was never downloaded."""
     from huggingface_hub import snapshot_download
 
-    try:  # already downloaded: no network needed
-        return snapshot_download(repo_id, local_files_only=True)
-    except Exception as exc:  # noqa: BLE001 - any cache miss means "not available offline"
-        cache_miss = exc
+    try:
+        return snapshot_download(repo_id, local_files_only=True, cache_dir=cache or hub_cache_dir())
+    except Exception:  # noqa: BLE001 - any cache miss means "not available offline"
+        return None
+
+
+def _embedded_stands_in(repo_id: str) -> bool:
+    """The embedded conversion is loaded for its own Hub id when the hub cache lacks it and the Hub is off."""
+    return is_embedded_public_id(repo_id) and settings.hub_offline() and _hub_snapshot(repo_id) is None
+
+
+def _embedded_for(repo_id: str, why: str) -> str:
+    log.info("%s is not in the hub cache and %s: loading LoRA Studio's embedded conversion of it", repo_id, why)
+    return str(ensure_embedded_model())
+
+
+def _resolve_hub(repo_id: str) -> str:
+    cached = _hub_snapshot(repo_id)  # already downloaded: no network needed
+    if cached:
+        return cached
     if settings.hub_offline():
+        if is_embedded_public_id(repo_id):
+            return _embedded_for(repo_id, "the hub is offline")
         raise ModelError(
             f"Hub model '{repo_id}' is not in the local cache and the hub is offline (HF_HUB_OFFLINE is set)",
             ALTERNATIVES,
-        ) from cache_miss
+        )
     from huggingface_hub import HfApi
     from huggingface_hub.errors import RepositoryNotFoundError
 
@@ -151,10 +186,60 @@ def _resolve_hub(repo_id: str) -> str:
             "Check the spelling, or set HF_TOKEN for a private model",
         ) from exc
     except Exception as exc:  # noqa: BLE001 - network failures come in many types
+        if is_embedded_public_id(repo_id):
+            return _embedded_for(repo_id, f"the Hub cannot be reached ({type(exc).__name__})")
         raise ModelError(
             f"Cannot reach the Hugging Face Hub to fetch '{repo_id}' ({type(exc).__name__})", ALTERNATIVES
         ) from exc
     return repo_id
+
+
+def register_in_hub_cache(folder: Path, repo_id: str, cache: Path | None = None) -> Path:
+    """Make `folder` the hub cache's main revision of `repo_id`, so `from_pretrained(repo_id)` loads it offline
+    (HF_HUB_OFFLINE=1) with plain transformers; returns the snapshot folder. The files are hard links where the
+    file system allows (no second copy; deleting the cache entry leaves `folder` whole), else copies.
+
+    A real download of `repo_id` already in the cache is left alone: its snapshot is returned."""
+    folder, cache = Path(folder), Path(cache) if cache else hub_cache_dir()
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    signature = json.dumps([repo_id, *((p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in files)])
+    revision = hashlib.sha1(f"lora-studio:{signature}".encode()).hexdigest()  # a commit-like name, stable
+    snapshot = repo / "snapshots" / revision
+    marker = repo / ".lora-studio-registered"  # which revision is ours (huggingface_hub ignores the file)
+    current = _hub_snapshot(repo_id, cache) if (repo / "refs" / "main").is_file() else None
+    if current and not (marker.is_file() and marker.read_text(encoding="utf-8") == Path(current).name):
+        log.info("%s is in the hub cache already (%s): left as it is", repo_id, current)
+        return Path(current)
+    if not (snapshot / "config.json").is_file():
+        tmp = snapshot.parent / f".{revision}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            for file in files:
+                try:
+                    os.link(file, tmp / file.name)
+                except OSError:  # another file system, or links not allowed
+                    shutil.copy2(file, tmp / file.name)
+            shutil.rmtree(snapshot, ignore_errors=True)
+            os.replace(tmp, snapshot)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    marker.write_text(revision, encoding="utf-8")
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    ref_tmp = repo / "refs" / f".main.tmp-{os.getpid()}"
+    ref_tmp.write_text(revision, encoding="utf-8")
+    os.replace(ref_tmp, repo / "refs" / "main")
+    if current and Path(current) != snapshot:  # an earlier registration of an older conversion
+        shutil.rmtree(current, ignore_errors=True)
+    return snapshot
+
+
+def register_embedded_in_hub_cache(cache: Path | None = None) -> Path:
+    """The embedded conversion, registered in the hub cache as settings.EMBEDDED_PUBLIC_ID (converted first if
+    needed): then an exported adapter of the embedded model loads offline with only transformers + peft."""
+    return register_in_hub_cache(ensure_embedded_model(), settings.EMBEDDED_PUBLIC_ID, cache)
 
 
 def resolve_device() -> str:

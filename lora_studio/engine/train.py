@@ -20,6 +20,8 @@ from lora_studio.engine.dataset_build import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, needs_conversion, resolve_dtype
 from lora_studio.errors import ConfigError
 from lora_studio.metrics import MetricRow
+from lora_studio.modelcard import ADAPTER_CONFIG, data_stats, shareable_adapter_config, write_data_stats
+from lora_studio.modelref import public_base
 from lora_studio.runs import RunPaths, resumable_checkpoint
 
 log = logging.getLogger(__name__)
@@ -130,7 +132,10 @@ def last_checkpoint(paths: RunPaths) -> str | None:
 
 
 def save_adapter(peft_model, tokenizer, paths: RunPaths, cfg: RunConfig, chat_template: str | None) -> Path:
-    """Write adapter/ atomically: standard PEFT files plus the tokenizer with its own template."""
+    """Write adapter/ atomically: standard PEFT files plus the tokenizer with its own template. Its config names
+    the base by its public id (the embedded model's Hub id, never a folder of this machine), so the folder is
+    the same here and in an export; LoRA Studio maps that id back to the local weights (models.resolve_model_dir).
+    """
     tmp = paths.root / ".adapter.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     kwargs = {}
@@ -139,6 +144,10 @@ def save_adapter(peft_model, tokenizer, paths: RunPaths, cfg: RunConfig, chat_te
         # the original, untouched base weights.
         kwargs["path_initial_model_for_weight_conversion"] = str(paths.adapter_init)
     peft_model.save_pretrained(tmp, **kwargs)
+    # Rewritten after saving, not set before: peft would look the id up on the Hub while it saves.
+    (tmp / ADAPTER_CONFIG).write_text(
+        shareable_adapter_config(tmp, public_base(cfg.model.name_or_path)), encoding="utf-8"
+    )
     tokenizer.chat_template = chat_template
     tokenizer.save_pretrained(tmp)
     if paths.adapter.exists():
@@ -203,6 +212,12 @@ def train(
         callbacks=[*sample_callbacks(cfg, data, paths, tokenizer, original_template), metrics_cb, stop_cb],
     )
     _quiet_printer(trainer)
+    if distributed.is_main():  # for the model card: export reads it instead of parsing the data again
+        n_eval = len(eval_ds) if eval_ds is not None else 0
+        stats = data_stats(
+            data.path, len(data.rows), data.format, len(train_ds), n_eval, _tokens(trainer.train_dataset)
+        )
+        write_data_stats(paths, stats)
 
     phase("training", max_steps=trainer.args.max_steps)
     trainer.train(resume_from_checkpoint=checkpoint)
@@ -222,6 +237,17 @@ def train(
         int(total),
         peft_model,
     )
+
+
+def _tokens(dataset) -> int | None:
+    """Tokens in one pass over the tokenised training set (read from its Arrow column, not row by row)."""
+    import pyarrow.compute as pc
+
+    try:
+        return int(pc.sum(pc.list_value_length(dataset.data.column("input_ids"))).as_py() or 0)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # not tokenised up front, or another layout
+        log.info("Training tokens not counted (%s)", exc)
+        return None
 
 
 def _quiet_progress_bars() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -11,6 +12,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from lora_studio.engine.train import train
 from lora_studio.metrics import read_all
+from lora_studio.modelcard import read_data_stats
 from lora_studio.runs import RunPaths
 from tests.integration.helpers import logits, new_run, tiny_config
 
@@ -38,6 +40,20 @@ def test_training_logs_metrics_and_saves_a_standard_adapter(tmp_path, tiny_model
 
     files = {p.name for p in paths.adapter.iterdir()}
     assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} <= files
+    # The base is named by its public name (here only the folder's name), never by a path of this machine.
+    assert json.loads((paths.adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == (
+        tiny_model_dir.name
+    )
+    # What the model card says of the data, written now so that an export never reads the data again.
+    stats = read_data_stats(paths)
+    assert {k: stats[k] for k in ("file", "rows", "format", "train_rows", "eval_rows")} == {
+        "file": "chat.jsonl",
+        "rows": 40,
+        "format": "messages",
+        "train_rows": 36,
+        "eval_rows": 4,
+    }
+    assert stats["train_tokens"] > 36
     # Plain transformers + peft, no LoRA Studio code: the adapter loads and changes the outputs.
     tokenizer = AutoTokenizer.from_pretrained(paths.adapter)
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)

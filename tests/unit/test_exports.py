@@ -16,6 +16,7 @@ import pytest
 from lora_studio import exports
 from lora_studio.config import RunConfig, apply_overrides
 from lora_studio.errors import ConfigError, StudioError
+from lora_studio.modelcard import data_stats, write_data_stats
 from lora_studio.runs import RunPaths, create_run, update_status
 from lora_studio.ui import export_view
 
@@ -37,6 +38,8 @@ def make_run(
     paths.metrics.write_text(
         json.dumps({"event": "eval", "step": 6, "max_steps": 6, "eval_loss": 1.5}) + "\n", encoding="utf-8"
     )
+    # What training writes for the model card (engine/train.py), so an export need not read the data again.
+    write_data_stats(paths, data_stats(data, rows, "prompt_completion", rows, 0))
     if adapter:
         paths.adapter.mkdir()
         (paths.adapter / "adapter_config.json").write_text('{"r": 4}', encoding="utf-8")
