@@ -39,12 +39,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import ROOT, cpu_seconds, free_port, write_section  # noqa: E402
+from common import ROOT, cpu_seconds, free_port, write_section
 
-from lora_studio.config import apply_overrides, require_valid  # noqa: E402
-from lora_studio.metrics import MetricRow, latest_per_step, read_all  # noqa: E402
-from lora_studio.presets import load_preset  # noqa: E402
-from lora_studio.runs import (  # noqa: E402
+from lora_studio.config import apply_overrides, require_valid
+from lora_studio.metrics import MetricRow, latest_per_step, read_all
+from lora_studio.presets import load_preset
+from lora_studio.runs import (
     FINAL_STATES,
     RunPaths,
     RunStatus,
@@ -53,7 +53,7 @@ from lora_studio.runs import (  # noqa: E402
     read_status,
     update_status,
 )
-from lora_studio.settings import SAMPLES_DIR  # noqa: E402
+from lora_studio.settings import SAMPLES_DIR
 
 log = logging.getLogger("chart_latency")
 REPS = 3
@@ -166,10 +166,8 @@ class ChartPoller:
             if wait <= 0:
                 due = time.monotonic()  # a tick fell while this one was out: it goes now (always_last)
                 continue
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
-            except asyncio.TimeoutError:
-                pass
 
 
 async def poll(
@@ -248,7 +246,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cache = os.environ.get("LORA_STUDIO_MODEL_CACHE") or str(Path.home() / ".lora-studio" / "models")
     env = {**os.environ, "LORA_STUDIO_HOME": str(home), "LORA_STUDIO_MODEL_CACHE": cache, "HF_HUB_OFFLINE": "1"}
-    out = open(home / "server.log", "w")  # noqa: SIM115 - the server writes it for its whole life
+    out = (home / "server.log").open("w")  # the server writes it for its whole life
     proc = subprocess.Popen(
         [sys.executable, "-m", "lora_studio", "serve", "--port", str(port)],
         cwd=ROOT,

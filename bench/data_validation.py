@@ -15,15 +15,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_section  # noqa: E402
+from common import write_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lora_studio.dataset_rows import load_dataset_file  # noqa: E402
+from lora_studio.dataset_rows import load_dataset_file
 
 
 def chat_jsonl(path: Path, megabytes: float) -> int:
     rows = 0
-    with open(path, "w", encoding="utf-8") as fh:
+    with path.open("w", encoding="utf-8") as fh:
         while fh.tell() < megabytes * 2**20:
             q = f"Question {rows}: how many apples are left if I eat {rows % 7} of {rows % 13 + 7}?"
             a = f"You have {rows % 13 + 7 - rows % 7} apples left. " + "Keep counting carefully. " * 4
@@ -36,7 +36,7 @@ def chat_jsonl(path: Path, megabytes: float) -> int:
 
 def qa_csv(path: Path, megabytes: float) -> int:
     rows = 0
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["prompt", "completion"])
         while fh.tell() < megabytes * 2**20:

@@ -18,9 +18,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import write_section  # noqa: E402
+from common import write_section
 
-from lora_studio.settings import SAMPLES_DIR  # noqa: E402
+from lora_studio.settings import SAMPLES_DIR
 
 REPS = 3
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, write_section  # noqa: E402
+from common import ROOT, write_section
 
 LOAD_SNIPPET = """
 import time, sys

@@ -17,6 +17,7 @@ import argparse
 import json
 import resource
 import time
+from pathlib import Path
 
 import torch
 from datasets import Dataset
@@ -68,9 +69,9 @@ def main() -> None:
 
     cpu = not torch.cuda.is_available()
     tokenizer = AutoTokenizer.from_pretrained(a.model)
-    with open(a.template, encoding="utf-8") as f:
+    with Path(a.template).open(encoding="utf-8") as f:
         tokenizer.chat_template = f.read().rstrip("\n")
-    with open(a.data, encoding="utf-8") as f:
+    with Path(a.data).open(encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     dataset = Dataset.from_list([{"messages": r["messages"]} for r in rows])
 
@@ -110,7 +111,7 @@ def main() -> None:
     )
     trainer.train()
     trainer.save_model(a.output_dir + "/adapter")
-    with open(a.out, "w", encoding="utf-8") as f:
+    with Path(a.out).open("w", encoding="utf-8") as f:
         json.dump(
             {
                 "mode": a.mode,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import write_section  # noqa: E402
+from common import write_section
 
 PROMPT = "Write a long story about a robot who learns to garden, with many details."
 NEW_TOKENS = 64

@@ -30,11 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import ROOT, write_section  # noqa: E402
-from flops import flops_per_token, matmul_peak  # noqa: E402
-from studio_job import JobRecord, run_job  # noqa: E402
+from common import ROOT, write_section
+from flops import flops_per_token, matmul_peak
+from studio_job import JobRecord, run_job
 
-from lora_studio.settings import SAMPLES_DIR  # noqa: E402
+from lora_studio.settings import SAMPLES_DIR
 
 DATA = SAMPLES_DIR / "chat-assistant.jsonl"
 TEMPLATE = ROOT / "lora_studio" / "engine" / "chat_templates" / "smollm2_training.jinja"

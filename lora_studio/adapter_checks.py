@@ -269,7 +269,7 @@ def safetensors_shapes(path: Path, name: str | None = None) -> dict[str, list[in
     label = f"{name}'s {path.name}" if name else path.name
     try:
         size = path.stat().st_size
-        with open(path, "rb") as fh:
+        with path.open("rb") as fh:
             (header_size,) = struct.unpack("<Q", fh.read(8))
             if header_size > min(_HEADER_LIMIT, size - 8):
                 raise ValueError("its header is larger than the file")

@@ -281,7 +281,7 @@ def _finish_import(tmp: Path, digest: str, original_name: str) -> AdapterInfo:
         target = adapters_dir() / digest
         if target.exists():
             shutil.rmtree(target)
-        os.replace(tmp, target)
+        tmp.replace(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return AdapterInfo(f"upload:{digest}", f"{original_name} (uploaded)", target, recorded_base(target), "upload")
@@ -291,7 +291,7 @@ def _digest(paths: Sequence[Path]) -> str:
     digest = hashlib.sha256()
     for path in paths:
         digest.update(path.name.encode() + b"\0")
-        with open(path, "rb") as fh:
+        with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()[:16]
@@ -340,7 +340,7 @@ def import_zip(zip_path: str | Path, original_name: str | None = None) -> Adapte
             for member in members:
                 path = PurePosixPath(member.filename)
                 if str(path.parent) == (root or ".") and _keep(path.name):
-                    with archive.open(member) as src, open(tmp / path.name, "wb") as dst:
+                    with archive.open(member) as src, (tmp / path.name).open("wb") as dst:
                         shutil.copyfileobj(src, dst)
         except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError) as exc:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -370,12 +370,12 @@ def import_files(paths: Sequence[str | Path], original_name: str = "adapter") ->
 
 def import_upload(paths: Sequence[str | Path]) -> AdapterInfo:
     """A zip, or the files of an adapter folder, as the browser uploaded them."""
-    paths = [Path(p) for p in paths or []]
-    if not paths:
+    files = [Path(p) for p in paths or []]
+    if not files:
         raise ModelError(
             "No file was uploaded",
             "Drop an adapter .zip, or its adapter_config.json and adapter_model.safetensors together",
         )
-    if len(paths) == 1 and paths[0].suffix.lower() == ".zip":
-        return import_zip(paths[0])
-    return import_files(paths)
+    if len(files) == 1 and files[0].suffix.lower() == ".zip":
+        return import_zip(files[0])
+    return import_files(files)

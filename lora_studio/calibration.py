@@ -1,31 +1,28 @@
-"""Measured training speeds: a small JSON cache, and the subprocess that measures one.
+"""Measured training speeds: a small JSON cache, and the worker process that measures one.
 
 A speed depends on the model, the device and the settings that change the work per optimizer
 step, so the cache is keyed by exactly those (`CalibrationKey`). The Config tab's "Measure speed"
-runs `python -m lora_studio.engine.calibrate` (its own process, like a training worker) and the
-training worker may `record()` the speed it really reached. Plain files and subprocesses: no torch.
+runs `python -m lora_studio.engine.calibrate` (a worker process, started like a training worker) and the
+training worker may `record()` the speed it really reached. Plain files and a worker process: no torch.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from lora_studio import settings
+from lora_studio import processes, settings
 from lora_studio.config import RunConfig
+from lora_studio.processes import WorkerStatus
 from lora_studio.runs import tail_lines, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-# Popen objects of measurements this server started, so finished ones are reaped (no zombies).
-_RUNNING: dict[str, tuple[subprocess.Popen, CalibrationJob]] = {}
 
 
 @dataclass(frozen=True)
@@ -124,7 +121,7 @@ def record(key: CalibrationKey, sec_per_step: float, tokens_per_sec: float, sour
     return entry
 
 
-# ---- measuring in a subprocess --------------------------------------------------------------
+# ---- measuring in a worker process -------------------------------------------------------------
 @dataclass
 class CalibrationJob:
     """One measurement started by this server; lives in the UI's gr.State as a dict."""
@@ -132,34 +129,46 @@ class CalibrationJob:
     folder: str
     pid: int
     started: float
+    pid_start: str | None = None  # tells the measurement apart from a later process given the same pid
 
     config = property(lambda self: Path(self.folder) / "config.yaml")
     result = property(lambda self: Path(self.folder) / "result.json")
     log = property(lambda self: Path(self.folder) / "calibrate.log")
 
+    def worker(self) -> processes.Worker | None:
+        """The measuring process while it runs (found again by its pid and start time after a reload)."""
+        return processes.attach(self.pid, self.pid_start, Path(self.folder))
+
 
 @dataclass
-class JobOutcome:
-    state: str  # "running", "done" or "failed"
-    message: str = ""
+class CalibrationStatus(WorkerStatus):
+    """A measurement as the Config tab shows it: running, completed (with `result`) or failed (with `error`)."""
+
     result: dict = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return f"{self.error}. {self.hint}" if self.hint else self.error
 
 
 def calibrations_dir() -> Path:
     return settings.studio_home() / "calibration"
 
 
+_RUNNING: list[CalibrationJob] = []  # the measurement this server started last (one at a time)
+
+
 def running_job() -> CalibrationJob | None:
     """The measurement this server is running now, if any (one at a time: they would skew each other)."""
-    for folder, (proc, job) in list(_RUNNING.items()):
-        if proc.poll() is None:
+    for job in list(_RUNNING):
+        if job.worker() is not None:
             return job
-        _RUNNING.pop(folder, None)
+        _RUNNING.remove(job)
     return None
 
 
 def start_calibration(cfg: RunConfig, warmup: int = 2, steps: int = 3) -> CalibrationJob:
-    """Start `python -m lora_studio.engine.calibrate` in its own session, output to a log file."""
+    """Start `python -m lora_studio.engine.calibrate` as a worker, its output in calibrate.log."""
     folder = calibrations_dir() / time.strftime("%Y%m%d-%H%M%S")
     n = 0
     while folder.exists():
@@ -168,9 +177,7 @@ def start_calibration(cfg: RunConfig, warmup: int = 2, steps: int = 3) -> Calibr
     folder.mkdir(parents=True)
     job = CalibrationJob(str(folder), 0, time.time())
     cfg.save(job.config)
-    argv = [
-        sys.executable,
-        "-m",
+    argv = processes.module_argv(
         "lora_studio.engine.calibrate",
         "--config",
         str(job.config),
@@ -180,51 +187,38 @@ def start_calibration(cfg: RunConfig, warmup: int = 2, steps: int = 3) -> Calibr
         str(warmup),
         "--steps",
         str(steps),
-    ]
-    with open(job.log, "w", encoding="utf-8") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=settings.PROJECT_ROOT,
-            env=os.environ.copy(),
-        )
-    job.pid = proc.pid
-    _RUNNING[str(folder)] = (proc, job)
-    log.info("Measuring training speed (pid %d), log in %s", proc.pid, job.log)
+    )
+    worker = processes.start(argv, job.log, "speed measurement started", marker=folder)
+    job.pid, job.pid_start = worker.pid, worker.pid_start
+    _RUNNING[:] = [job]
+    log.info("Measuring training speed (pid %d), log in %s", worker.pid, job.log)
     return job
 
 
-def _alive(job: CalibrationJob) -> bool:
-    entry = _RUNNING.get(job.folder)
-    if entry is not None:
-        if entry[0].poll() is None:
-            return True
-        _RUNNING.pop(job.folder, None)
-        return False
-    try:  # started by an earlier server process: only the pid is known
-        os.kill(job.pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def poll_calibration(job: CalibrationJob) -> JobOutcome:
-    """running, done (with the result) or failed (with the reason and the log's last lines)."""
-    if _alive(job) and not job.result.exists():
-        return JobOutcome("running")
+def poll_calibration(job: CalibrationJob) -> CalibrationStatus:
+    """running, completed (with the result) or failed (with the reason and the log's last lines)."""
+    base: dict[str, Any] = {"pid": job.pid, "pid_start": job.pid_start, "started": job.started}
+    if job.worker() is not None and not job.result.exists():
+        return CalibrationStatus(state="running", phase="measuring", **base)
     try:
         result = json.loads(job.result.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return JobOutcome(
-            "failed", f"The measurement stopped without a result. Last lines of {job.log}:\n" + log_tail(job.log)
+        return CalibrationStatus(
+            state="failed",
+            error_kind="killed",
+            **base,
+            error=f"The measurement stopped without a result. Last lines of {job.log}:\n" + log_tail(job.log),
         )
     if result.get("error"):
-        hint = f" {result['hint']}" if result.get("hint") else ""
-        return JobOutcome("failed", f"{result['error']}.{hint}", result)
-    return JobOutcome("done", "", result)
+        return CalibrationStatus(
+            state="failed",
+            error=str(result["error"]),
+            hint=str(result.get("hint") or ""),
+            error_kind=str(result.get("kind") or "internal"),
+            result=result,
+            **base,
+        )
+    return CalibrationStatus(state="completed", result=result, **base)
 
 
 def log_tail(path: Path, lines: int = 8) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -286,7 +287,7 @@ def _check_field(f: dataclasses.Field, value: Any) -> str | None:
     return None
 
 
-def _check_bounds(value: float, meta: dict) -> str | None:
+def _check_bounds(value: float, meta: Mapping[str, Any]) -> str | None:
     """Out of range: the message states the whole allowed range, so it can stand beside the field alone."""
     lo, hi = meta.get("min"), meta.get("max")
     too_low = lo is not None and (value < lo or (meta.get("min_exclusive") and value <= lo))
@@ -296,7 +297,7 @@ def _check_bounds(value: float, meta: dict) -> str | None:
     return f"must be {allowed_range(meta)}, got {_number(value)}"
 
 
-def allowed_range(meta: dict) -> str:
+def allowed_range(meta: Mapping[str, Any]) -> str:
     """'at least 1 and at most 1024', 'greater than 0 and at most 4096', 'at least 0 and less than 1'..."""
     lo, hi = meta.get("min"), meta.get("max")
     parts = []
@@ -395,5 +396,7 @@ def require_valid(cfg: RunConfig) -> None:
     issues = cfg.validate()
     if issues:
         raise ConfigError(
-            "Invalid settings: " + "; ".join(map(str, issues)), "Change the settings named above and try again"
+            "These settings cannot work: " + "; ".join(map(str, issues)),
+            "Change them on the Config tab, where each is marked next to its field (on the command line: "
+            "--set KEY=VALUE)",
         )

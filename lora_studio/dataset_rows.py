@@ -11,6 +11,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lora_studio.dataset_files import ROW_KEY, DataIssue, read_file
 from lora_studio.errors import DataError
@@ -206,6 +207,7 @@ def _normalise(record: dict, fmt: str, mapping: dict) -> tuple[dict | None, list
 
 
 def _prompt_completion(record: dict, mapping: dict, row_no: int | None) -> tuple[dict | None, list[DataIssue]]:
+    pc: Any  # checked to be a non-empty str below
     if "prompt" not in mapping and "prompt" not in record and "instruction" in record:
         prompt = str(record.get("instruction") or "")
         extra = record.get("input")

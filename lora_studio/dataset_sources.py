@@ -56,7 +56,7 @@ def store_upload(temp_path: str | Path, original_name: str | None = None) -> Pat
         raise DataError(f"'{name}' is not a supported data file", f"Upload one of: {', '.join(SUPPORTED_SUFFIXES)}")
     check_size(source, settings.max_upload_bytes())
     digest = hashlib.sha256()
-    with open(source, "rb") as fh:
+    with source.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     folder = settings.uploads_dir() / digest.hexdigest()[:16]
@@ -111,7 +111,7 @@ def fetch_hub_dataset(dataset_id: str, split: str = "train") -> Path:
 
     try:
         dataset = datasets.load_dataset(dataset_id, split=split)
-    except Exception as exc:  # noqa: BLE001 - network, auth and missing-split errors all mean "cannot fetch"
+    except Exception as exc:  # network, auth and missing-split errors all mean "cannot fetch"
         raise DataError(
             f"Cannot fetch hub dataset '{dataset_id}' ({type(exc).__name__}: {exc})".splitlines()[0],
             "Check the id and your network, or upload the file instead",

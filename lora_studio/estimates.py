@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
 from lora_studio.config import RunConfig
@@ -69,7 +69,7 @@ def count_train_rows(cfg: RunConfig) -> RowCount | None:
     if not d.path:
         return None
     try:
-        st = os.stat(d.path)
+        st = Path(d.path).stat()
         return _count(
             d.path,
             (st.st_mtime_ns, st.st_size),

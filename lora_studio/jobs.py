@@ -13,18 +13,15 @@ SIGTERM on to every rank, and the ranks die with it). No torch here.
 from __future__ import annotations
 
 import logging
-import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lora_studio import settings
-from lora_studio.config import RunConfig, require_valid
-from lora_studio.errors import ConfigError
-from lora_studio.launch import WorkerCommand, check_launch, worker_command, worker_env
-from lora_studio.processes import oom_kills, pid_alive, signal_group
+from lora_studio import processes, settings
+from lora_studio.config import RunConfig
+from lora_studio.errors import ConfigError, StudioError
+from lora_studio.launch import WorkerCommand, check_startable, worker_command
 from lora_studio.runs import (
     ACTIVE_STATES,
     RESUMABLE_STATES,
@@ -32,7 +29,6 @@ from lora_studio.runs import (
     create_run,
     list_runs,
     new_run_dir,
-    process_start_time,
     read_status,
     request_stop,
     resumable_checkpoint,
@@ -56,18 +52,16 @@ class Job:
     """A worker this server is watching: its own child, or one re-attached after a restart."""
 
     paths: RunPaths
-    pid: int
-    process: subprocess.Popen | None = None  # None when re-attached: not our child
-    pid_start: str | None = None
+    worker: processes.Worker
     cancel_requested: bool = False
-    kill_timer: threading.Timer | None = None
-    oom_kills_at_start: int | None = None  # the kernel's OOM-kill count when it started: evidence, if it grows
+
+    @property
+    def pid(self) -> int:
+        return self.worker.pid
 
     def exit_code(self) -> int | None:
         """None while it runs; the return code (negative = signal) once it ended."""
-        if self.process is not None:
-            return self.process.poll()
-        return None if pid_alive(self.pid, self.paths.root, self.pid_start) else 0
+        return self.worker.exit_code()
 
 
 class JobManager:
@@ -96,8 +90,7 @@ class JobManager:
     # ---- user actions ------------------------------------------------------------------
     def submit(self, cfg: RunConfig, name: str = "run") -> RunPaths:
         """Freeze `cfg` in a new run directory and queue it; it starts at once when a slot is free."""
-        require_valid(cfg)
-        check_launch(cfg)
+        check_startable(cfg)
         with self._lock:
             paths = new_run_dir(self.runs_root, name)
             create_run(paths, cfg)
@@ -164,11 +157,7 @@ class JobManager:
                 raise ConfigError(f"Run {run_id} is not running (it is {state})", "Nothing to cancel")
             job.cancel_requested = True
             update_status(paths, phase="cancelling")
-            signal_group(job.pid, signal.SIGTERM)
-            if job.kill_timer is None:
-                job.kill_timer = threading.Timer(self.grace_s, signal_group, (job.pid, signal.SIGKILL))
-                job.kill_timer.daemon = True
-                job.kill_timer.start()
+            job.worker.stop(self.grace_s)
             return "cancelling"
 
     # ---- what is going on --------------------------------------------------------------
@@ -214,8 +203,9 @@ class JobManager:
                 if status.state != "running" or paths.run_id in self.jobs:
                     continue
                 pid = status.pid or _read_pid(paths)  # worker.pid covers a worker still importing
-                if pid_alive(pid, paths.root, status.pid_start):
-                    self.jobs[paths.run_id] = Job(paths, int(pid), pid_start=status.pid_start)
+                worker = processes.attach(pid, status.pid_start, paths.root)
+                if worker is not None:
+                    self.jobs[paths.run_id] = Job(paths, worker)
                     log.info("Re-attached to run %s (worker pid %s)", paths.run_id, pid)
                 else:
                     _mark_dead(paths, "The worker stopped while the server was away")
@@ -265,7 +255,7 @@ class JobManager:
                 waiters, self._waiters = self._waiters, []
             try:
                 self.poll()
-            except Exception:  # noqa: BLE001 - one damaged run folder must not stop every queued run
+            except Exception:  # one damaged run folder must not stop every queued run
                 log.exception("Job polling failed; trying again")
             finally:
                 for done in waiters:
@@ -282,48 +272,36 @@ class JobManager:
         resume = bool(read_status(paths).resume)
         paths.stop.unlink(missing_ok=True)
         update_status(paths, state="running", phase="starting the worker", started=time.time(), finished=None, pid=None)
-        env = worker_env()
         try:
-            with open(paths.log, "ab") as log_file:
-                log_file.write(
-                    f"\n=== worker started {time.strftime('%Y-%m-%d %H:%M:%S')}"
-                    f"{' (resume)' if resume else ''} ===\n".encode()
-                )
-                log_file.flush()
-                process = subprocess.Popen(
-                    self.command(paths, resume),
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    cwd=settings.PROJECT_ROOT,
-                    env=env,
-                    start_new_session=True,
-                )
-        except OSError as exc:
+            worker = processes.start(
+                self.command(paths, resume),
+                paths.log,
+                f"worker started{' (resume)' if resume else ''}",
+                None,
+                paths.root,
+            )
+        except StudioError as exc:
             update_status(
                 paths,
                 state="failed",
                 phase="failed",
                 finished=time.time(),
-                error_kind="internal",
-                error=f"Could not start the training worker ({exc})",
-                hint="Check that the Python environment is complete (make setup)",
+                error_kind=exc.kind,
+                error=f"{exc.message} for the training",
+                hint=exc.hint,
             )
             return
-        started = process_start_time(process.pid)
-        self.jobs[paths.run_id] = Job(paths, process.pid, process, pid_start=started, oom_kills_at_start=oom_kills())
+        self.jobs[paths.run_id] = Job(paths, worker)
         # Recorded now, not when the worker gets going: a server restarting meanwhile re-attaches to it.
-        update_status(paths, pid=process.pid, pid_start=started)
+        update_status(paths, pid=worker.pid, pid_start=worker.pid_start)
         try:
-            (paths.root / "worker.pid").write_text(str(process.pid), encoding="utf-8")
+            (paths.root / "worker.pid").write_text(str(worker.pid), encoding="utf-8")
         except OSError as exc:
             log.warning("Could not write worker.pid for %s: %s", paths.run_id, exc)
-        log.info("Started run %s (worker pid %d)", paths.run_id, process.pid)
+        log.info("Started run %s (worker pid %d)", paths.run_id, worker.pid)
 
     def _finish(self, job: Job, code: int) -> None:
-        if job.kill_timer:
-            job.kill_timer.cancel()
-        signal_group(job.pid, signal.SIGKILL)  # leave nothing behind the worker (e.g. dataloader children)
+        job.worker.end()  # leave nothing behind the worker (e.g. dataloader children)
         status = read_status(job.paths)
         # A cancelled worker reports 'interrupted' (SIGTERM), nothing (SIGKILL) or 'failed' (a SIGTERM in the middle
         # of an import breaks the import); cancel() asks only while it runs, so one that ended first keeps its state.
@@ -355,23 +333,9 @@ def _read_pid(paths: RunPaths) -> int | None:
 
 
 def _death(job: Job, code: int) -> tuple[str, str, str]:
-    """(message, kind, hint) for a worker that ended without reporting. A signal is only blamed on memory when the
-    kernel's OOM-kill count grew while it ran: a `kill -9` by a person is not an out-of-memory."""
-    if code >= 0:
-        return f"The worker exited with code {code} before it could report", "killed", KILLED_HINT
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    now, before = oom_kills(), job.oom_kills_at_start
-    if -code == signal.SIGKILL and now is not None and before is not None and now > before:
-        return (
-            "The worker was killed by the system because the machine ran out of memory (the kernel's "
-            "out-of-memory killer ended it)",
-            "out_of_memory",
-            OOM_KILLED_HINT,
-        )
-    return f"The worker was stopped by a signal ({name}) before it could report", "killed", KILLED_HINT
+    """(message, kind, hint) for a worker that ended without reporting."""
+    what, kind = job.worker.death(code)
+    return f"The worker {what}", kind, OOM_KILLED_HINT if kind == "out_of_memory" else KILLED_HINT
 
 
 def _mark_dead(paths: RunPaths, message: str, kind: str = "killed", hint: str = KILLED_HINT) -> None:

@@ -18,7 +18,7 @@ class CurrentStdoutHandler(logging.StreamHandler):
         super().__init__(sys.stdout)
 
     @property
-    def stream(self):  # noqa: D401 - property mirrors StreamHandler.stream
+    def stream(self):  # mirrors StreamHandler.stream
         return sys.stdout
 
     @stream.setter

@@ -48,7 +48,7 @@ def _clean(value: object) -> object:
 
 def append_row(path: str | Path, row: MetricRow) -> None:
     """Append one row as a single write so a reader never sees two rows interleaved."""
-    with open(path, "a", encoding="utf-8") as fh:
+    with Path(path).open("a", encoding="utf-8") as fh:
         fh.write(row.to_json() + "\n")
         fh.flush()
 
@@ -63,7 +63,7 @@ class MetricsReader:
 
     def read_new(self) -> list[MetricRow]:
         try:
-            with open(self.path, "rb") as fh:
+            with self.path.open("rb") as fh:
                 fh.seek(self.offset)
                 chunk = fh.read()
         except FileNotFoundError:
@@ -100,7 +100,7 @@ def latest_per_step(rows: list[MetricRow]) -> list[MetricRow]:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

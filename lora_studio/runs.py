@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lora_studio.config import RunConfig
@@ -24,9 +24,10 @@ from lora_studio.config import RunConfig
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the lock is skipped where there is no fcntl
 from lora_studio.errors import ConfigError, StudioError
 from lora_studio.metrics import MetricRow, latest_per_step, read_all
+from lora_studio.processes import WorkerStatus
 from lora_studio.settings import runs_dir
 
 log = logging.getLogger(__name__)
@@ -63,29 +64,18 @@ class RunPaths:
 
 
 @dataclass
-class RunStatus:
+class RunStatus(WorkerStatus):
+    """status.json of a run: the worker's fields (`WorkerStatus`) and training's own."""
+
     state: str = "queued"
-    pid: int | None = None
     created: float = field(default_factory=time.time)
-    started: float | None = None
-    finished: float | None = None
     step: int = 0
     max_steps: int = 0
-    phase: str = ""  # what the worker is doing now: loading model, tokenising, training, saving
-    error: str = ""
-    error_kind: str = ""
-    hint: str = ""
     final_loss: float | None = None
     trainable_params: int | None = None
     total_params: int | None = None
-    pid_start: str | None = None  # the worker's start time as the kernel counts it: tells a reused pid apart
     queued_at: float | None = None  # queue order
     resume: bool = False  # the queued attempt continues from the last checkpoint
-
-    @classmethod
-    def from_dict(cls, data: dict) -> RunStatus:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -96,7 +86,7 @@ def write_json_atomic(path: Path, data: dict) -> None:
             json.dump(data, fh, indent=1)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -113,7 +103,7 @@ def _status_lock(paths: RunPaths) -> Iterator[None]:
     if fcntl is None:  # not on Linux/macOS: no cross-process lock, updates stay atomic per write
         yield
         return
-    with open(paths.root / ".status.lock", "a") as fh:
+    with (paths.root / ".status.lock").open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -128,21 +118,6 @@ def update_status(paths: RunPaths, **changes: object) -> RunStatus:
             setattr(status, key, value)
         write_status(paths, status)
     return status
-
-
-def process_start_time(pid: int | None) -> str | None:
-    """When `pid` started, in the kernel's clock ticks since boot (Linux); None elsewhere or when it has exited.
-    A pid can be reused by another process later; its start time cannot."""
-    if not pid:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields_after_name = stat.rsplit(")", 1)[-1].split()
-    if not fields_after_name or fields_after_name[0] == "Z":
-        return None  # a zombie: it has exited, only its exit status waits to be collected
-    return fields_after_name[19] if len(fields_after_name) > 19 else None  # field 22 of proc(5)
 
 
 def read_status(paths: RunPaths) -> RunStatus:
@@ -206,7 +181,7 @@ def tail_lines(path: Path, lines: int = 20, max_bytes: int = 64 * 1024) -> str |
     """The last `lines` lines of a text file, reading only its end (a long run's log is large);
     None when it cannot be read."""
     try:
-        with open(path, "rb") as fh:
+        with path.open("rb") as fh:
             fh.seek(0, 2)
             fh.seek(max(0, fh.tell() - max_bytes))
             text = fh.read().decode("utf-8", errors="replace")
@@ -239,7 +214,7 @@ def resumable_checkpoint(paths: RunPaths, log_skipped: bool = True) -> Path | No
         if folder.is_dir()
         else []
     )
-    problems = []
+    problems: list[str] = []
     for candidate in sorted(found, key=lambda p: int(p.name.split("-")[1]), reverse=True):
         missing = missing_checkpoint_files(candidate)
         if not missing:

@@ -42,7 +42,7 @@ class SampleRow:
 
 def append_sample(path: str | Path, row: SampleRow) -> None:
     """Append one row as a single write so a reader never sees two rows interleaved."""
-    with open(path, "a", encoding="utf-8") as fh:
+    with Path(path).open("a", encoding="utf-8") as fh:
         fh.write(row.to_json() + "\n")
         fh.flush()
 

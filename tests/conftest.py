@@ -13,7 +13,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from lora_studio import settings  # noqa: E402
+from lora_studio import settings
 
 # Resolved once with the caller's environment, before per-test homes take over.
 os.environ["LORA_STUDIO_MODEL_CACHE"] = str(settings.model_cache_dir())

@@ -63,7 +63,7 @@ def install(model: nn.Module) -> int:
         if not isinstance(dropouts, nn.ModuleDict):
             continue
         for name, layer in list(dropouts.items()):
-            if type(layer) is nn.Dropout and 0.0 < layer.p and round(layer.p * _LEVELS) < _LEVELS:
+            if type(layer) is nn.Dropout and layer.p > 0.0 and round(layer.p * _LEVELS) < _LEVELS:
                 dropouts[name] = BitsDropout(layer.p)
                 swapped += 1
     return swapped

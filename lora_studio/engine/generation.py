@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 import torch
 from transformers import StoppingCriteria, TextIteratorStreamer
@@ -63,7 +64,8 @@ class Generation(TextIteratorStreamer, StoppingCriteria):
             raise self.error
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        return torch.full((input_ids.shape[0],), self.stop_event.is_set(), dtype=torch.bool, device=input_ids.device)
+        stop = torch.full((input_ids.shape[0],), self.stop_event.is_set(), dtype=torch.bool, device=input_ids.device)
+        return cast(torch.BoolTensor, stop)  # transformers' annotation: a bool tensor, typed as the legacy class
 
     def stop(self) -> None:
         self.stopped = True

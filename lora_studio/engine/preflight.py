@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Literal, cast
 
 import torch
 
@@ -104,7 +106,7 @@ def _all_module_names(name: str) -> frozenset[str]:
     return frozenset(full.rsplit(".", 1)[-1] for full, _ in meta_model(name).named_modules() if full)
 
 
-def unknown_targets(name: str, targets: object) -> list[str]:
+def unknown_targets(name: str, targets: str | Iterable[str]) -> list[str]:
     """Listed target modules the model does not have (peft itself only fails when none match)."""
     if isinstance(targets, str):
         return []
@@ -122,7 +124,10 @@ def _counts(name: str, r: int, targets: str | tuple[str, ...], bias: str) -> tup
     quantizable = sum(_linear_names(model).values())
     # The count does not depend on the init; olora/pissa cannot factorise meta tensors, so use the default.
     lora = LoraConfig(
-        r=r, target_modules=targets if isinstance(targets, str) else list(targets), bias=bias, task_type="CAUSAL_LM"
+        r=r,
+        target_modules=targets if isinstance(targets, str) else list(targets),
+        bias=cast(Literal["none", "all", "lora_only"], bias),  # one of config.LORA_BIASES, checked by validate()
+        task_type="CAUSAL_LM",
     )
     try:
         peft_model = get_peft_model(model, lora)

@@ -97,7 +97,9 @@ class Previewer:
 
     def stats(self, max_length: int) -> TokenStats:
         measured = self.rows[:STATS_ROW_CAP]
-        lengths, truncated, dropped, learned_total, reasons = [], 0, 0, 0, []
+        lengths: list[int] = []
+        reasons: list[str] = []
+        truncated, dropped, learned_total = 0, 0, 0
         for number, row in zip(self.row_numbers, measured, strict=False):
             ids, mask = self.ids_and_mask(row)
             lengths.append(len(ids))

@@ -295,7 +295,7 @@ def initial_config() -> RunConfig:
 
 
 def _widget(spec: view.WidgetSpec, value: Any) -> Any:
-    common = {"label": spec.label, "info": spec.info, "elem_id": _elem_id(spec.name)}
+    common: dict[str, Any] = {"label": spec.label, "info": spec.info, "elem_id": _elem_id(spec.name)}
     if spec.name == PROCESSES:
         return _processes_widget(value, common)
     if spec.kind == "checkbox":
@@ -303,8 +303,10 @@ def _widget(spec: view.WidgetSpec, value: Any) -> Any:
     if spec.kind == "dropdown":
         return gr.Dropdown(list(spec.choices), value=value, **common)
     if spec.kind == "slider":
+        assert spec.minimum is not None and spec.maximum is not None  # widget_spec gives a slider its ends
         return FormSlider(spec.minimum, spec.maximum, value, step=spec.step, precision=spec.precision, **common)
     if spec.kind == "number":  # no bounds in the browser: see config_view.widget_spec
+        assert spec.step is not None  # widget_spec gives a number box its step
         return gr.Number(value, step=spec.step, precision=spec.precision, **common)
     if spec.kind == "lines":
         return gr.Textbox(value, lines=3, placeholder=text("config.one_per_line"), **common)

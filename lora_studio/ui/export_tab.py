@@ -130,7 +130,7 @@ def select_run(run_id: str | None, dtype: str = "float32") -> list[Any]:
     choices = run_choices()
     paths = _paths(run_id)
     if paths is None:
-        values = dict.fromkeys(OUTPUTS, "")
+        values: dict[str, Any] = dict.fromkeys(OUTPUTS, "")
         values.update(
             picker=gr.update(choices=choices, value=None),
             run_info=view.NO_RUN,

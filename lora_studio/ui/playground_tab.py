@@ -78,7 +78,7 @@ def on_load(base: str | None, keys: list[str] | None) -> dict[str, Any]:
             playground.load_base(base or "")
         except StudioError as exc:
             return {**loaded_values(playground.snapshot()), "message": error_md(exc)}
-        except Exception as exc:  # noqa: BLE001 - said in words instead of Gradio's bare "Error"
+        except Exception as exc:  # said in words instead of Gradio's bare "Error"
             log.exception("Loading base model %r failed", base)
             return {**loaded_values(playground.snapshot()), "message": view.unexpected_md("Loading the model", exc)}
         for key in [k for k in playground.adapters if k not in keys]:
@@ -88,7 +88,7 @@ def on_load(base: str | None, keys: list[str] | None) -> dict[str, Any]:
                 playground.load_adapter(adapters.find_adapter(key))
             except StudioError as exc:
                 problems.append(error_md(exc))
-            except Exception as exc:  # noqa: BLE001 - said in words instead of Gradio's bare "Error"
+            except Exception as exc:  # said in words instead of Gradio's bare "Error"
                 log.exception("Loading adapter %s failed", key)
                 problems.append(view.unexpected_md(f"Loading adapter {key}", exc))
         snapshot = playground.snapshot()
@@ -119,7 +119,7 @@ def on_upload(files: list[str] | str | None, selected: list[str] | None) -> dict
         info = adapters.import_upload(paths)
     except StudioError as exc:
         return {"message": error_md(exc), "adapters": gr.skip(), "upload": None}
-    except Exception as exc:  # noqa: BLE001 - said in words, naming the user's file, instead of a bare "Error"
+    except Exception as exc:  # said in words, naming the user's file, instead of a bare "Error"
         log.exception("Importing an uploaded adapter failed")
         names = ", ".join(Path(p).name for p in paths)[:200]
         return {"message": view.unexpected_md(f"Importing {names}", exc), "adapters": gr.skip(), "upload": None}
@@ -216,7 +216,7 @@ def on_compare(prompt: str | None, chosen: list[str] | None, values: dict[str, A
         return
     targets, note = view.compare_targets(snapshot, chosen)
     answers = [""] * COLUMNS
-    first = {f"head{i}": view.column_header(snapshot, t) for i, t in enumerate(targets)}
+    first: dict[str, Any] = {f"head{i}": view.column_header(snapshot, t) for i, t in enumerate(targets)}
     first.update(
         {f"answer{i}": "" for i in range(COLUMNS)},
         col2=gr.update(visible=len(targets) > 2),
@@ -269,8 +269,9 @@ def _settings_panel(c: dict[str, Any]) -> None:
 
 
 def _setting(w: view.SettingWidget) -> Any:
-    common = {"label": w.label, "info": w.info, "elem_id": "pg-" + w.name.replace("_", "-")}
+    common: dict[str, Any] = {"label": w.label, "info": w.info, "elem_id": "pg-" + w.name.replace("_", "-")}
     if w.kind == "slider":  # a typed value beyond an end becomes that end, as the browser shows it
+        assert w.minimum is not None and w.maximum is not None  # setting_widgets gives a slider its ends
         return FormSlider(w.minimum, w.maximum, w.value, step=w.step, precision=w.precision, **common)
     if w.kind == "number":  # no bounds in the browser: on_send says what is wrong in words
         return gr.Number(w.value, precision=w.precision, **common)

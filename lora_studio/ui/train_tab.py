@@ -18,9 +18,7 @@ from typing import Any
 import gradio as gr
 
 from lora_studio import jobs, settings
-from lora_studio.config import RunConfig
-from lora_studio.dataset_rows import load_dataset_file, require_trainable
-from lora_studio.errors import ConfigError, DataError, StudioError
+from lora_studio.errors import StudioError
 from lora_studio.metrics import MetricRow
 from lora_studio.runs import ACTIVE_STATES, ADAPTER_STATES, RESUMABLE_STATES, RunPaths, list_runs, read_status
 from lora_studio.ui import charts, run_state
@@ -119,22 +117,6 @@ class Shared:
 
 
 SHARED = Shared()
-
-
-def prepare_start(state: dict | None) -> RunConfig:
-    """The browser's run config, checked as far as can be without loading weights; raises with every problem."""
-    cfg = run_state.from_state(state)
-    if not cfg.data.path:
-        raise DataError("No dataset is selected", "Pick a sample or upload a file on the Data tab first")
-    issues = cfg.validate()
-    if issues:
-        raise ConfigError(
-            "These settings cannot work: " + "; ".join(map(str, issues)),
-            "Fix them on the Config tab (each is marked next to its field)",
-        )
-    data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
-    require_trainable(data)
-    return cfg
 
 
 def redraw(watch: Watch, full: bool = False) -> list[Any]:
@@ -248,8 +230,9 @@ def on_pick(run_id: str | None, request: gr.Request | None = None) -> list[Any]:
 
 def on_start(state: dict | None, name: str, request: gr.Request | None = None) -> list[Any]:
     try:
-        cfg = prepare_start(state)
-        paths = jobs.get_manager().submit(cfg, name.strip() or Path(cfg.data.path).stem)
+        cfg = run_state.from_state(state)
+        # The manager refuses, with every reason, what could not start (launch.check_startable).
+        paths = jobs.get_manager().submit(cfg, name.strip() or Path(cfg.data.path or "run").stem)
     except StudioError as exc:
         return [error_md(exc), *[gr.skip()] * len(OUTPUTS)]
     position = jobs.get_manager().position(paths.run_id)
@@ -370,7 +353,7 @@ def build_train_tab(run_config: gr.State, page_tab: gr.Tab | None = None) -> Tra
     # Many browsers may watch at once: ticks never wait in the queue behind each other.
     c["timer"].tick(on_tick, None, outputs, show_progress="hidden", concurrency_limit=None, trigger_mode="always_last")
     if page_tab is not None:
-        page_tab.select(on_tick, None, outputs, show_progress="hidden", api_name=False)
+        page_tab.select(on_tick, None, outputs, show_progress="hidden", api_visibility="private")
     c["stop"].click(on_stop, None, [c["message"]])
     c["cancel"].click(on_cancel, None, [c["message"]])
     c["resume"].click(on_resume, None, [c["message"], c["timer"]])

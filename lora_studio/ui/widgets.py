@@ -16,7 +16,8 @@ class FormSlider(gr.Slider):
     def get_block_name(self) -> str:
         return "slider"  # the same widget in the browser
 
-    def preprocess(self, payload: float | None) -> float | None:
+    # Gradio's Slider says float, but a cleared box sends None and this slider hands None on.
+    def preprocess(self, payload: float | None) -> float | None:  # type: ignore[override]
         if payload is None:
             return None
         value = float(payload)

@@ -43,7 +43,7 @@ def server_home(tmp_path_factory) -> Path:
 def server(server_home):
     home = server_home
     port = _free_port()
-    log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
+    log = (home / "server.log").open("w")  # closed below
     env = {**os.environ, "LORA_STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "lora_studio", "serve", "--port", str(port)],

@@ -18,6 +18,7 @@ import urllib.request
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -40,7 +41,7 @@ LOGIN_DELAY_S = 0.4
 class FakeHub(BaseHTTPRequestHandler):
     """A Hub that refuses everything and quotes the caller's Authorization header back (as error pages may)."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []  # every request gets a new handler: the list is the class's
 
     def _refuse(self) -> None:
         auth = self.headers.get("Authorization", "")
@@ -107,7 +108,7 @@ def worker_run(layout, tiny_model_dir, tmp_path_factory) -> RunPaths:
     paths = RunPaths(layout["home"] / "runs" / "20990101-000000-security")
     create_run(paths, tiny_config(tiny_model_dir, data, "training.max_steps=2"))
     env = {**os.environ, "LORA_STUDIO_HOME": str(layout["home"]), "HF_TOKEN": TRAIN_SECRET, "HF_HUB_OFFLINE": "1"}
-    with open(paths.root / "train.log", "wb") as log:
+    with (paths.root / "train.log").open("wb") as log:
         argv = [sys.executable, "-m", "lora_studio.engine.worker", "--run-dir", str(paths.root)]
         done = subprocess.run(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=300)
     assert done.returncode == 0, (paths.root / "train.log").read_text()[-2000:]
@@ -130,7 +131,7 @@ def secure_server(layout, fake_hub):
         "LORA_STUDIO_LOGIN_DELAY_S": str(LOGIN_DELAY_S),
     }
     env.pop("HF_TOKEN", None)
-    with open(log_path, "w") as log:
+    with log_path.open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lora_studio", "serve", "--port", str(port)],
             cwd=ROOT,

@@ -17,7 +17,8 @@ import pytest
 from gradio_client import Client
 
 from lora_studio.metrics import read_all
-from lora_studio.runs import RunPaths, create_run, new_run_dir, process_start_time, read_status, update_status
+from lora_studio.processes import process_start_time
+from lora_studio.runs import RunPaths, create_run, new_run_dir, read_status, update_status
 from tests.conftest import ROOT
 from tests.e2e.conftest import _free_port
 from tests.integration.helpers import tiny_config
@@ -27,7 +28,7 @@ def start_server(home: Path, name: str) -> tuple[subprocess.Popen, str]:
     """A dashboard on a free port with its own LORA_STUDIO_HOME, started as `make run` starts it."""
     port = _free_port()
     env = {**os.environ, "LORA_STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    log = open(home / f"{name}.log", "w")  # noqa: SIM115 - the child holds it; closed when the test ends
+    log = (home / f"{name}.log").open("w")  # the child holds it; closed when the test ends
     proc = subprocess.Popen(
         [sys.executable, "-m", "lora_studio", "serve", "--port", str(port)],
         cwd=ROOT,

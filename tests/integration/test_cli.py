@@ -55,7 +55,7 @@ def test_empty_and_broken_data_files(tmp_path):
     assert proc.returncode == 2 and "is empty" in single_error_line(proc)
 
     broken = write_jsonl(tmp_path / "broken.jsonl", [{"messages": [{"role": "user", "content": "hi"}]}])
-    with open(broken, "a") as fh:
+    with broken.open("a") as fh:
         fh.write('{"messages": oops}\n')
     line = single_error_line(proc := cli("train", "--data", str(broken)))
     assert proc.returncode == 2

@@ -176,7 +176,7 @@ def test_out_of_memory_fails_in_words_naming_what_to_lower_and_leaves_no_process
     assert all(
         name in status.hint for name in ("training.batch_size", "data.max_length", "training.gradient_checkpointing")
     )
-    assert job.process.returncode == 1  # it reported and exited; poll() reaped it
+    assert job.worker.returncode == 1  # it reported and exited; poll() reaped it
     assert not Path(f"/proc/{job.pid}").exists() and not group_alive(job.pid)  # no zombie, no stray child
     assert "Training failed: Training ran out of memory" in paths.log.read_text()
 
@@ -221,7 +221,7 @@ def test_checkpoints_that_lost_files_and_torn_run_files_are_explained_not_crashe
     corrupt = RunPaths(Path(shutil.copytree(paths.root, paths.root.with_name(f"{paths.run_id}-corrupt"))))
     corrupt.status.write_text('{"state": "runn', encoding="utf-8")
     rows = [r.step for r in read_all(paths.metrics) if r.event == "log"]
-    with open(paths.metrics, "a", encoding="utf-8") as fh:
+    with paths.metrics.open("a", encoding="utf-8") as fh:
         fh.write('{"event": "log", "step": 99, "lo')  # a row cut off by a crash mid-write
     listed = dict(zip(OUTPUTS, runs_tab.on_refresh(None), strict=True))
     assert set(listed["table"]["run"]) == {paths.run_id, corrupt.run_id}

@@ -280,7 +280,7 @@ def test_a_cut_safetensors_file_is_refused_before_peft_touches_the_base(tmp_path
     weights = broken / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     info = AdapterInfo("upload:cut", "cut (uploaded)", broken, str(pg_model_dir), "upload")
-    with pytest.raises(ModelError, match="cut.*safetensors"):
+    with pytest.raises(ModelError, match=r"cut.*safetensors"):
         playground.load_adapter(info)
     assert not isinstance(playground.model, PeftModel)
     assert torch.equal(_outputs(playground, [""])[""], before[""])
@@ -331,7 +331,7 @@ def test_damaged_tokenizer_files_in_an_adapter_are_refused_in_words(tmp_path, pg
     (folder / "tokenizer_config.json").write_text('{"tokenizer_class": ["not", "a", "class"], "model_max_length": {}}')
     (folder / "tokenizer.json").write_text("{broken")
     info = AdapterInfo("upload:tok", "tok.zip (uploaded)", folder, str(pg_model_dir), "upload")
-    with pytest.raises(ModelError, match="tok.zip's tokenizer files cannot be read"):
+    with pytest.raises(ModelError, match=r"tok\.zip's tokenizer files cannot be read"):
         playground.load_adapter(info)
     assert not playground.adapters and not isinstance(playground.model, PeftModel)
     playground.unload_base()

@@ -125,7 +125,7 @@ def test_finished_runs_with_an_adapter_are_listed_and_others_are_not(studio_home
 
 def test_run_adapter_explains_why_a_run_has_none(studio_home):
     make_run(settings.runs_dir(), "20240101-000003-running", state="running")
-    with pytest.raises(ModelError, match="has no adapter to try.*running") as err:
+    with pytest.raises(ModelError, match=r"has no adapter to try.*running") as err:
         adapters.run_adapter("20240101-000003-running")
     assert "Stop and save" in err.value.hint
     with pytest.raises(ModelError, match="There is no run"):

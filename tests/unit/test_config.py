@@ -104,9 +104,9 @@ def test_unknown_keys_warn_with_their_names():
 def test_bad_yaml_and_bad_override_are_clear_errors():
     with pytest.raises(ConfigError, match="not valid YAML"):
         RunConfig.from_yaml("lora: [unclosed")
-    with pytest.raises(ConfigError, match="section.key=value"):
+    with pytest.raises(ConfigError, match=r"section\.key=value"):
         apply_overrides(RunConfig(), ["r16"])
-    with pytest.raises(ConfigError, match="no setting 'lora.rank'"):
+    with pytest.raises(ConfigError, match=r"no setting 'lora\.rank'"):
         apply_overrides(RunConfig(), ["lora.rank=16"])
 
 

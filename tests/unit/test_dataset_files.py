@@ -26,7 +26,7 @@ def test_csv_with_quoted_multiline_fields_and_crlf(tmp_path):
 def test_tsv_and_mapping_other_column_names(tmp_path):
     path = tmp_path / "d.tsv"
     path.write_text("question_text\tgold_answer\nCapital of Peru?\tLima\n", encoding="utf-8")
-    with pytest.raises(DataError, match="data.columns"):
+    with pytest.raises(DataError, match=r"data\.columns"):
         load_dataset_file(path)
     data = load_dataset_file(path, mapping={"prompt": "question_text", "completion": "gold_answer"})
     assert training_rows(data.rows) == [{"prompt": "Capital of Peru?", "completion": "Lima"}]

@@ -50,7 +50,7 @@ def test_text_and_column_mapping(tmp_path):
 
 
 def test_unknown_columns_say_how_to_map():
-    with pytest.raises(DataError, match="data.columns"):
+    with pytest.raises(DataError, match=r"data\.columns"):
         detect_format({"question_text", "gold_answer"})
 
 

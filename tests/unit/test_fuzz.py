@@ -58,7 +58,7 @@ scalars = (
     | st.booleans()
     | st.integers(-(2**70), 2**70)
     | st.floats(allow_nan=True, allow_infinity=True)
-    | st.sampled_from(KEYS + ["", " ", "[", "[{}]", "2001-13-01", "1e400", "nan", "-0"])
+    | st.sampled_from([*KEYS, "", " ", "[", "[{}]", "2001-13-01", "1e400", "nan", "-0"])
     | st.text(max_size=20)
 )
 json_values = st.recursive(

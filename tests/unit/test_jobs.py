@@ -13,14 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from lora_studio.config import RunConfig
-from lora_studio.errors import ConfigError
+from lora_studio.config import RunConfig, apply_overrides
+from lora_studio.dataset_sources import sample_path
+from lora_studio.errors import ConfigError, StudioError
 from lora_studio.jobs import JobManager
 from lora_studio.metrics import MetricsReader
 from lora_studio.processes import group_alive, pid_alive
 from lora_studio.runs import RunPaths, create_run, read_status, update_status
 
 FAKE = Path(__file__).parent / "fakes" / "fake_worker.py"
+
+
+def startable() -> RunConfig:
+    """A config that passes launch.check_startable (the fake worker ignores it): a shipped sample as data."""
+    return apply_overrides(RunConfig(), [f"data.path={sample_path('chat-assistant.jsonl')}"])
 
 
 def fake(**opts):
@@ -56,7 +62,7 @@ def runs_root(tmp_path) -> Path:
 
 def test_a_job_runs_to_completion_and_its_output_goes_to_train_log(runs_root):
     manager = JobManager(runs_root, command=fake(steps=4))
-    paths = manager.submit(RunConfig(), "first")
+    paths = manager.submit(startable(), "first")
     assert state(paths) == "running" and manager.running() == [paths.run_id]
     wait_for(lambda: state(paths) == "completed" and not manager.running(), manager=manager)
     rows = MetricsReader(paths.metrics).read_new()
@@ -66,7 +72,7 @@ def test_a_job_runs_to_completion_and_its_output_goes_to_train_log(runs_root):
 
 def test_metrics_are_read_incrementally_while_the_worker_writes(runs_root):
     manager = JobManager(runs_root, command=fake(steps=20, step_s=0.05))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     reader, seen, reads = MetricsReader(paths.metrics), [], 0
     while state(paths) != "completed" or manager.running():
         manager.poll()
@@ -81,9 +87,9 @@ def test_metrics_are_read_incrementally_while_the_worker_writes(runs_root):
 
 def test_one_job_at_a_time_the_next_is_queued_in_order(runs_root):
     manager = JobManager(runs_root, command=fake(steps=6, step_s=0.1))
-    first = manager.submit(RunConfig(), "a")
-    second = manager.submit(RunConfig(), "b")
-    third = manager.submit(RunConfig(), "c")
+    first = manager.submit(startable(), "a")
+    second = manager.submit(startable(), "b")
+    third = manager.submit(startable(), "c")
     assert state(first) == "running"
     assert state(second) == state(third) == "queued"
     assert manager.queued() == [second.run_id, third.run_id]
@@ -95,7 +101,7 @@ def test_one_job_at_a_time_the_next_is_queued_in_order(runs_root):
 
 def test_stop_asks_the_worker_to_save_and_leaves_no_process(runs_root):
     manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     wait_for(lambda: read_status(paths).step >= 2, manager=manager)
     pid = manager.jobs[paths.run_id].pid
     assert manager.stop(paths.run_id) == "stopping"
@@ -106,8 +112,8 @@ def test_stop_asks_the_worker_to_save_and_leaves_no_process(runs_root):
 
 def test_stopping_a_queued_run_takes_it_out_of_the_queue(runs_root):
     manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05))
-    running = manager.submit(RunConfig())
-    waiting = manager.submit(RunConfig())
+    running = manager.submit(startable())
+    waiting = manager.submit(startable())
     assert manager.stop(waiting.run_id) == "cancelled"
     assert state(waiting) == "cancelled" and manager.queued() == []
     manager.cancel(running.run_id)
@@ -116,7 +122,7 @@ def test_stopping_a_queued_run_takes_it_out_of_the_queue(runs_root):
 
 def test_cancel_terminates_the_whole_process_group(runs_root):
     manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05, child=True))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     child = int(wait_for(lambda: (paths.root / "child.pid").exists() and (paths.root / "child.pid").read_text()))
     pid = manager.jobs[paths.run_id].pid
     assert manager.cancel(paths.run_id) == "cancelling"
@@ -128,7 +134,7 @@ def test_cancel_terminates_the_whole_process_group(runs_root):
 
 def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace_period(runs_root):
     manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05, ignore_term=True), grace_s=0.5)
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     wait_for(lambda: read_status(paths).step >= 1, manager=manager)
     pid = manager.jobs[paths.run_id].pid
     started = time.time()
@@ -143,7 +149,7 @@ def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace_period(runs_roo
 
 def test_a_worker_that_dies_without_reporting_is_marked_interrupted(runs_root):
     manager = JobManager(runs_root, command=fake(no_status=True, exit_code=3))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     wait_for(lambda: not manager.running(), manager=manager)
     status = read_status(paths)
     assert status.state == "interrupted" and "exited with code 3" in status.error
@@ -152,7 +158,7 @@ def test_a_worker_that_dies_without_reporting_is_marked_interrupted(runs_root):
 
 def test_sigkill_mid_run_is_reported_with_the_signal(runs_root):
     manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     wait_for(lambda: read_status(paths).step >= 1, manager=manager)
     os.kill(manager.jobs[paths.run_id].pid, signal.SIGKILL)
     wait_for(lambda: not manager.running(), manager=manager)
@@ -162,7 +168,7 @@ def test_sigkill_mid_run_is_reported_with_the_signal(runs_root):
 
 def test_resume_continues_a_stopped_run_from_its_checkpoint(runs_root):
     manager = JobManager(runs_root, command=fake(steps=8, step_s=0.05))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     wait_for(lambda: read_status(paths).step >= 4, manager=manager)
     manager.stop(paths.run_id)
     wait_for(lambda: state(paths) == "stopped" and not manager.running(), manager=manager)
@@ -174,7 +180,7 @@ def test_resume_continues_a_stopped_run_from_its_checkpoint(runs_root):
 
 def test_resume_is_refused_without_a_checkpoint_or_while_running(runs_root):
     manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     with pytest.raises(ConfigError, match="only a stopped"):
         manager.resume(paths.run_id)
     manager.cancel(paths.run_id)
@@ -187,7 +193,7 @@ def test_resume_is_refused_without_a_checkpoint_or_while_running(runs_root):
     torn = early.checkpoints / "checkpoint-5"  # a save cut short: trainer_state.json never written
     torn.mkdir(parents=True)
     (torn / "adapter_config.json").write_text("{}")
-    with pytest.raises(ConfigError, match="no complete checkpoint.*lacks adapter_model.safetensors, trainer_state"):
+    with pytest.raises(ConfigError, match=r"no complete checkpoint.*lacks adapter_model\.safetensors, trainer_state"):
         manager.resume(early.run_id)
     assert state(early) == "failed"  # refused before anything changed
     with pytest.raises(ConfigError, match="no run named"):
@@ -228,24 +234,42 @@ def test_background_thread_starts_queued_runs_without_polling_by_hand(runs_root)
     manager = JobManager(runs_root, command=fake(steps=2), poll_s=0.05)
     manager.start_background()
     try:
-        first, second = manager.submit(RunConfig()), manager.submit(RunConfig())
+        first, second = manager.submit(startable()), manager.submit(startable())
         wait_for(lambda: state(first) == state(second) == "completed")
     finally:
         manager.shutdown()
+
+
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        ([], "No dataset is selected"),
+        (["data.path=/no/such/file.jsonl"], "does not exist"),
+        (["model.name_or_path=/no/such/model"], "was not found"),
+        (["training.accelerate_config=/no/such/accelerate.yaml"], "there is no file"),
+    ],
+)
+def test_what_could_not_start_is_refused_before_a_run_folder_exists(runs_root, overrides, expected):
+    """The manager checks what the CLI, the Train tab and the worker check: one launch.check_startable."""
+    manager = JobManager(runs_root, command=fake())
+    cfg = apply_overrides(RunConfig() if overrides == [] else startable(), overrides)
+    with pytest.raises(StudioError, match=expected):
+        manager.submit(cfg)
+    assert not runs_root.exists() or not any(runs_root.iterdir())
 
 
 def test_invalid_config_is_refused_before_a_run_folder_exists(runs_root):
     manager = JobManager(runs_root, command=fake())
     bad = RunConfig()
     bad.lora.r = 0
-    with pytest.raises(ConfigError, match="lora.r"):
+    with pytest.raises(ConfigError, match=r"lora\.r"):
         manager.submit(bad)
     assert not runs_root.exists() or not any(runs_root.iterdir())
 
 
 def test_a_stop_pressed_while_the_worker_starts_is_honoured(runs_root):
     manager = JobManager(runs_root, command=fake(steps=1000, step_s=0.05, startup_s=1.0))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     assert manager.stop(paths.run_id) == "stopping"  # the worker has not written a line yet
     wait_for(lambda: not manager.running(), manager=manager)
     status = read_status(paths)
@@ -254,7 +278,7 @@ def test_a_stop_pressed_while_the_worker_starts_is_honoured(runs_root):
 
 def test_a_server_restarting_while_the_worker_starts_reattaches_instead_of_starting_another(runs_root):
     first = JobManager(runs_root, command=fake(steps=3, step_s=0.05, startup_s=1.5))
-    a, b = first.submit(RunConfig(), "a"), first.submit(RunConfig(), "b")
+    a, b = first.submit(startable(), "a"), first.submit(startable(), "b")
     second = JobManager(runs_root, command=fake(steps=3, step_s=0.05))  # the restarted server
     assert second.recover() == []
     assert second.running() == [a.run_id] and state(b) == "queued"
@@ -266,7 +290,7 @@ def test_a_server_restarting_while_the_worker_starts_reattaches_instead_of_start
 
 def test_cancel_after_the_worker_reported_keeps_its_final_state(runs_root):
     manager = JobManager(runs_root, command=fake(steps=2, step_s=0.01, linger_s=1.0))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     wait_for(lambda: state(paths) == "completed")
     assert manager.running() == [paths.run_id]  # still alive, tearing down
     with pytest.raises(ConfigError, match="not running"):
@@ -276,7 +300,7 @@ def test_cancel_after_the_worker_reported_keeps_its_final_state(runs_root):
 
 
 def test_a_pid_reused_by_another_process_is_told_apart_by_its_start_time():
-    from lora_studio.runs import process_start_time
+    from lora_studio.processes import process_start_time
 
     me = os.getpid()
     assert pid_alive(me, pid_start=process_start_time(me))
@@ -303,7 +327,7 @@ def test_the_poll_thread_survives_an_unexpected_error(runs_root, monkeypatch):
     monkeypatch.setattr(manager, "poll", flaky_poll)
     manager.start_background()
     try:
-        paths = manager.submit(RunConfig())
+        paths = manager.submit(startable())
         wait_for(lambda: state(paths) == "completed" and calls["n"] > 4)
         assert manager._thread.is_alive()
     finally:
@@ -350,7 +374,7 @@ def test_workers_keep_their_priority_when_the_server_threads_lower_theirs(runs_r
         child.start()
         child.join()
         started = time.time()
-        seen["paths"] = manager.submit(RunConfig(), "niced")
+        seen["paths"] = manager.submit(startable(), "niced")
         seen["submit_s"] = time.time() - started
 
     try:

@@ -8,10 +8,12 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from lora_studio import __main__ as cli
+from lora_studio import processes
 from lora_studio.config import RunConfig, apply_overrides
 from lora_studio.engine import distributed
 from lora_studio.errors import ConfigError
@@ -65,11 +67,11 @@ def test_the_dashboard_reads_the_process_count_from_the_frozen_config(tmp_path):
     assert worker_command(paths, True) == worker_argv(paths.root, True, 1)
 
 
-def test_process_count_is_validated_and_a_missing_accelerate_config_refused(tmp_path):
+def test_process_count_is_validated_and_a_missing_accelerate_config_refused(tmp_path, chat_file):
     issues = apply_overrides(RunConfig(), ["training.num_processes=0"]).validate()
     assert [i.field for i in issues] == ["training.num_processes"]
     cfg = apply_overrides(
-        RunConfig(), [f"training.accelerate_config={tmp_path / 'none.yaml'}", f"data.path={tmp_path / 'd.jsonl'}"]
+        RunConfig(), [f"training.accelerate_config={tmp_path / 'none.yaml'}", f"data.path={chat_file}"]
     )
     with pytest.raises(ConfigError, match="accelerate_config"):
         check_launch(cfg)
@@ -79,9 +81,10 @@ def test_process_count_is_validated_and_a_missing_accelerate_config_refused(tmp_
 
 
 class FakeLauncher:
-    """Stands in for subprocess.Popen in the CLI: records argv, then ends the way `finish` says."""
+    """Stands in for subprocess.Popen in the process module when the CLI runs the launcher: records argv, then
+    ends the way `finish` says."""
 
-    argv: list[str] = []
+    argv: ClassVar[list[str]] = []  # the last launch's, read after the instance is gone
 
     def __init__(self, argv, finish, **kwargs) -> None:
         FakeLauncher.argv = list(argv)
@@ -95,7 +98,7 @@ def run_cli(monkeypatch, finish, *argv: str) -> int:
     from lora_studio import config
     from lora_studio.engine import worker
 
-    monkeypatch.setattr(cli.subprocess, "Popen", lambda args, **kw: FakeLauncher(args, finish, **kw))
+    monkeypatch.setattr(processes.subprocess, "Popen", lambda args, **kw: FakeLauncher(args, finish, **kw))
     monkeypatch.setattr(config, "local_devices", lambda: ("GPU", 4))  # the fake launcher stands in for a 4-GPU box
     monkeypatch.setattr(worker, "configure_logging", lambda: None)  # it would replace pytest's log handlers
     FakeLauncher.argv = []

@@ -37,11 +37,11 @@ def test_half_written_last_line_waits_for_its_newline(tmp_path):
     path = tmp_path / "metrics.jsonl"
     append_row(path, row(1))
     full = row(2).to_json()
-    with open(path, "a", encoding="utf-8") as fh:
+    with path.open("a", encoding="utf-8") as fh:
         fh.write(full[:15])
     reader = MetricsReader(path)
     assert [r.step for r in reader.read_new()] == [1]
-    with open(path, "a", encoding="utf-8") as fh:
+    with path.open("a", encoding="utf-8") as fh:
         fh.write(full[15:] + "\n")
     assert [r.step for r in reader.read_new()] == [2]
 

@@ -55,7 +55,7 @@ def test_summary_takes_final_loss_from_the_last_logged_loss_then_status(tmp_path
 
 def test_summary_survives_torn_metrics_and_unreadable_config(tmp_path):
     paths = make_run(tmp_path, "torn", losses=(2.0, 1.0))
-    with open(paths.metrics, "a", encoding="utf-8") as fh:
+    with paths.metrics.open("a", encoding="utf-8") as fh:
         fh.write('{"event": "log", "step": 30, "lo')  # the worker died mid-write
     paths.config.write_text("lora: [unclosed\n", encoding="utf-8")
     summary = run_summary(paths)
@@ -98,13 +98,13 @@ def test_delete_refuses_folders_outside_the_runs_root(tmp_path):
         delete_run(outside, runs)
     with pytest.raises(ConfigError, match="not a run folder inside"):
         delete_run(RunPaths(runs / ".." / "elsewhere"), runs)
-    os.symlink(outside.root, runs / "link")
+    (runs / "link").symlink_to(outside.root)
     with pytest.raises(ConfigError, match="not a run folder inside"):
         delete_run(RunPaths(runs / "link"), runs)
     assert outside.root.is_dir()
     plain = runs / "not-a-run"
     plain.mkdir()
-    with pytest.raises(ConfigError, match="no config.yaml"):
+    with pytest.raises(ConfigError, match=r"no config\.yaml"):
         delete_run(RunPaths(plain), runs)
     assert plain.is_dir()
 

@@ -41,11 +41,11 @@ def test_half_written_last_line_waits_and_torn_lines_are_skipped(tmp_path):
     first = SampleRow(0, "a", "b", 1.0, 0.1)
     append_sample(path, first)
     later = SampleRow(3, "a", "c", 2.0, 0.2).to_json()
-    with open(path, "a", encoding="utf-8") as fh:
+    with path.open("a", encoding="utf-8") as fh:
         fh.write('{"step": 1, "prom\n')  # torn by a crash: never completed
         fh.write(later[:10])  # the writer is mid-append
     assert read_samples(path) == [first]
-    with open(path, "a", encoding="utf-8") as fh:
+    with path.open("a", encoding="utf-8") as fh:
         fh.write(later[10:] + "\n")
     assert read_samples(path) == [first, SampleRow(3, "a", "c", 2.0, 0.2)]
 

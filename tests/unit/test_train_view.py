@@ -37,10 +37,10 @@ def test_a_half_written_line_waits_for_its_newline(tmp_path):
     watch = Watch(run_id="r1")
     refresh(watch, tmp_path, full=True)
     line = MetricRow("log", 1, 10, loss=2.0).to_json()
-    with open(paths.metrics, "a") as fh:
+    with paths.metrics.open("a") as fh:
         fh.write(line[:10])
     assert refresh(watch, tmp_path).rows is None
-    with open(paths.metrics, "a") as fh:
+    with paths.metrics.open("a") as fh:
         fh.write(line[10:] + "\n")
     assert [r.loss for r in refresh(watch, tmp_path).rows] == [2.0]
 
@@ -131,7 +131,7 @@ def test_sessions_at_the_same_offset_share_one_figure_and_a_new_row_builds_a_new
     rows = [MetricRow("log", 1, 10, loss=2.0)]
     first = shared.loss_figure("r1", 100, rows)
     assert shared.loss_figure("r1", 100, list(rows)) is first
-    more = rows + [MetricRow("log", 2, 10, loss=1.0)]
+    more = [*rows, MetricRow("log", 2, 10, loss=1.0)]
     second = shared.loss_figure("r1", 200, more)
     assert second is not first
     assert list(second.data[0].y)[-1] == 1.0

@@ -66,7 +66,8 @@ def _spell(rng: random.Random) -> tuple[str, str]:
 def chat_rows(n: int, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     makers = [_add, _convert, _day, _opposite, _spell]
-    rows, seen = [], set()
+    rows: list[dict] = []
+    seen: set[str] = set()
     while len(rows) < n:
         question, answer = rng.choice(makers)(rng)  # random maker: small ones saturate, others fill in
         if question in seen:
@@ -122,7 +123,8 @@ def _list(rng: random.Random) -> dict:
 def instruction_rows(n: int, seed: int = 11) -> list[dict]:
     rng = random.Random(seed)
     makers = [_rewrite, _classify, _extract, _list]
-    rows, seen = [], set()
+    rows: list[dict] = []
+    seen: set[tuple[str, str]] = set()
     while len(rows) < n:
         row = rng.choice(makers)(rng)
         key = (row["instruction"], row["input"])
@@ -156,13 +158,13 @@ def faq_rows(seed: int = 5) -> list[dict]:
 
 
 def main() -> None:
-    with open(HERE / "chat-assistant.jsonl", "w", encoding="utf-8") as fh:
+    with (HERE / "chat-assistant.jsonl").open("w", encoding="utf-8") as fh:
         for row in chat_rows(200):
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    with open(HERE / "instructions.jsonl", "w", encoding="utf-8") as fh:
+    with (HERE / "instructions.jsonl").open("w", encoding="utf-8") as fh:
         for row in instruction_rows(120):
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    with open(HERE / "support-faq.csv", "w", encoding="utf-8", newline="") as fh:
+    with (HERE / "support-faq.csv").open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["ticket_id", "customer_question", "agent_answer"])
         writer.writeheader()
         writer.writerows(faq_rows())

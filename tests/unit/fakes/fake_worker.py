@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from lora_studio.metrics import MetricRow, append_row  # noqa: E402
-from lora_studio.runs import RunPaths, update_status  # noqa: E402
+from lora_studio.metrics import MetricRow, append_row
+from lora_studio.runs import RunPaths, update_status
 
 paths = RunPaths(sys.argv[1])
 resume = "--resume" in sys.argv
