@@ -9,27 +9,17 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
-from lora_studio import logs, settings
+from lora_studio import logs, processes, settings
 from lora_studio.cli_help import generation_settings_epilog, run_settings_epilog
-from lora_studio.config import (
-    COLUMN_ROLES,
-    DATA_FORMATS,
-    DataSettings,
-    RunConfig,
-    apply_overrides,
-    merge_dict,
-    require_valid,
-)
-from lora_studio.dataset_rows import load_dataset_file, require_trainable
-from lora_studio.errors import ConfigError, ModelError, StudioError
+from lora_studio.config import COLUMN_ROLES, DATA_FORMATS, DataSettings, RunConfig, apply_overrides, merge_dict
+from lora_studio.dataset_rows import load_dataset_file
+from lora_studio.errors import ModelError, StudioError
 from lora_studio.exports import EXPORT_DTYPES
-from lora_studio.launch import check_launch, uses_launcher, worker_argv, worker_env
+from lora_studio.launch import check_startable, uses_launcher, worker_argv
 from lora_studio.messages import field_label
-from lora_studio.modelref import parse_model_ref
 from lora_studio.presets import list_presets, load_preset
 from lora_studio.runs import (
     ACTIVE_STATES,
@@ -37,7 +27,6 @@ from lora_studio.runs import (
     RunPaths,
     create_run,
     new_run_dir,
-    process_start_time,
     read_status,
     update_status,
 )
@@ -85,15 +74,9 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 
 def check_inputs(cfg: RunConfig) -> None:
-    """Everything that can be refused before any weights load: settings, data, model name."""
-    require_valid(cfg)
-    if not cfg.data.path:
-        raise ConfigError("no training data given", "Pass --data FILE.jsonl")
-    data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
-    require_trainable(data)
+    """Everything that can be refused before any weights load (launch.check_startable, as the dashboard does)."""
+    data = check_startable(cfg)
     log.info("data: %s, %d rows, format %s (%s)", Path(cfg.data.path).name, len(data.rows), data.format, data.reason)
-    parse_model_ref(cfg.model.name_or_path)
-    check_launch(cfg)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -122,13 +105,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     paths.stop.unlink(missing_ok=True)  # an old stop request must not end the new attempt
     try:
         training = RunConfig.load(paths.config).training
-        processes = args.num_processes or int(training.num_processes)
+        count = args.num_processes or int(training.num_processes)
     except StudioError as exc:
         return _fail(exc.one_line(), 2)
     except (TypeError, ValueError):
         return _fail(f"training.num_processes in {paths.config} is not a whole number; pass --num-processes N", 2)
-    if uses_launcher(processes, training.accelerate_config):
-        code = launch_worker(paths, args.resume, processes, str(training.accelerate_config))
+    if uses_launcher(count, training.accelerate_config):
+        code = launch_worker(paths, args.resume, count, str(training.accelerate_config))
     else:
         code = run(paths.root, resume=args.resume)
     status = read_status(paths)
@@ -137,36 +120,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def launch_worker(paths: RunPaths, resume: bool, processes: int, accelerate_config: str = "") -> int:
+def launch_worker(paths: RunPaths, resume: bool, count: int, accelerate_config: str = "") -> int:
     """Train through accelerate launch exactly as the dashboard does (same argv); 0 when the run completed
     or was stopped, 1 otherwise. Rank 0 prints the progress lines here."""
-    argv = worker_argv(paths.root, resume, processes, accelerate_config)
-    log.info("%d processes: %s", processes, shlex.join(argv))
-    process = subprocess.Popen(argv, env=worker_env(), stdin=subprocess.DEVNULL)
-    # Recorded before the ranks get going, as JobManager does: a dashboard started meanwhile sees a live run.
-    update_status(
-        paths, state="running", phase="starting the worker", pid=process.pid, pid_start=process_start_time(process.pid)
-    )
-    interrupted = False
-    while True:
-        try:
-            code = process.wait()
-            break
-        except KeyboardInterrupt:
-            # The launcher got the same Ctrl-C and stops every rank; its end is the run's end.
-            interrupted = True
-    status = read_status(paths)
-    if status.state in ACTIVE_STATES:  # the launcher ended before rank 0 could report
-        update_status(
-            paths,
-            state="failed",
-            phase="failed",
-            error_kind="internal",
-            error=f"accelerate launch exited with code {code} before the training reported",
-            hint="See the launcher's lines above; `accelerate env` shows its setup",
-        )
-    if interrupted:
-        raise KeyboardInterrupt
+    argv = worker_argv(paths.root, resume, count, accelerate_config)
+    log.info("%d processes: %s", count, shlex.join(argv))
+
+    def record(worker: processes.Worker) -> None:
+        # Recorded before the ranks get going, as JobManager does: a dashboard started meanwhile sees a live run.
+        update_status(paths, state="running", phase="starting the worker", pid=worker.pid, pid_start=worker.pid_start)
+
+    code: int | str = "unknown"
+    try:
+        code = processes.run_in_foreground(argv, record)
+    finally:  # a Ctrl-C included: the launcher got it too and stops every rank; its end is the run's end
+        if read_status(paths).state in ACTIVE_STATES:  # the launcher ended before rank 0 could report
+            update_status(
+                paths,
+                state="failed",
+                phase="failed",
+                error_kind="internal",
+                error=f"accelerate launch exited with code {code} before the training reported",
+                hint="See the launcher's lines above; `accelerate env` shows its setup",
+            )
     return 0 if read_status(paths).state in ADAPTER_STATES else 1
 
 
@@ -179,7 +155,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """The Data tab's checks for scripts and CI: non-zero exit when an error would block training."""
-    from lora_studio.dataset_rows import FormatUnknownError, load_dataset_file
+    from lora_studio.dataset_rows import FormatUnknownError
 
     mapping = {}
     for item in args.map or []:

@@ -19,24 +19,21 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 import zipfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lora_studio import settings
+from lora_studio import processes, settings
 from lora_studio.errors import ConfigError, StudioError
 from lora_studio.modelcard import adapter_export_files
-from lora_studio.processes import pid_alive, signal_group
+from lora_studio.processes import WorkerStatus
 from lora_studio.runs import (
     ADAPTER_STATES,
     RunPaths,
     _status_lock,
     list_runs,
-    process_start_time,
     read_status,
     tail_lines,
     write_json_atomic,
@@ -58,31 +55,17 @@ DEAD = {
 
 
 @dataclass
-class ExportStatus:
-    """exports/status.json: the latest merge or push of one run."""
+class ExportStatus(WorkerStatus):
+    """exports/status.json: the latest merge or push of one run (the worker's fields and the export's own)."""
 
-    action: str = ""  # "merge" or "push"
     state: str = "idle"  # idle | running | completed | failed | cancelled
-    phase: str = ""
+    action: str = ""  # "merge" or "push"
     progress: float = 0.0  # 0..1
     dtype: str = ""
     target: str = ""  # the folder written (merge) or uploaded (push)
     repo_id: str = ""
     url: str = ""
-    pid: int | None = None
-    pid_start: str | None = None
-    started: float | None = None
-    finished: float | None = None
-    error: str = ""
-    error_kind: str = ""
-    hint: str = ""
-    cancel_requested: bool = False
     verification: dict | None = None  # the last merge's report
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ExportStatus:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 # ---- layout ------------------------------------------------------------------------------------
@@ -247,13 +230,9 @@ def merged_zip(paths: RunPaths, dtype: str, out: Path) -> Path:
 
 
 # ---- the worker process ------------------------------------------------------------------------
-_CHILDREN: dict[str, subprocess.Popen] = {}  # our own workers, polled so none is left a zombie
-_LOCK = threading.Lock()
-
-
 def worker_argv(action: str, paths: RunPaths, *options: str) -> list[str]:
     """argv of one export worker (a list: no shell; never a secret in it, since /proc shows argv)."""
-    return [sys.executable, "-m", "lora_studio.engine.export_worker", action, "--run-dir", str(paths.root), *options]
+    return processes.module_argv("lora_studio.engine.export_worker", action, "--run-dir", str(paths.root), *options)
 
 
 def active_export(root: str | Path) -> str | None:
@@ -273,16 +252,8 @@ def _refuse_if_busy(paths: RunPaths) -> None:
 def _launch(
     paths: RunPaths, argv: list[str], token: str | None = None, keep_server_token: bool = True, **fields_: object
 ) -> ExportStatus:
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    if not keep_server_token:
-        env.pop(TOKEN_ENV, None)  # a visitor of a public Space must not push with the owner's token
-    if token:
-        env[TOKEN_ENV] = token  # the environment, not argv: another user's `ps` cannot read it
-    paths.exports.mkdir(parents=True, exist_ok=True)
+    # A visitor of a public Space must not push with the owner's token; a token goes through the environment.
+    env = processes.worker_env({TOKEN_ENV: token} if token else None, () if keep_server_token else (TOKEN_ENV,))
     update_export_status(
         paths,
         **{
@@ -294,31 +265,18 @@ def _launch(
         },
     )
     try:
-        with open(log_path(paths), "ab") as log_file:
-            log_file.write(f"\n=== {fields_.get('action')} started {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
-            log_file.flush()
-            process = subprocess.Popen(
-                argv,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=settings.PROJECT_ROOT,
-                env=env,
-                start_new_session=True,
-            )
-    except OSError as exc:
+        worker = processes.start(argv, log_path(paths), f"{fields_.get('action')} started", env, paths.root)
+    except StudioError as exc:
         return update_export_status(
             paths,
             state="failed",
             phase="failed",
             finished=time.time(),
-            error_kind="internal",
-            error=f"Could not start the export worker ({exc})",
-            hint="Check that the Python environment is complete (make setup)",
+            error_kind=exc.kind,
+            error=f"{exc.message} for the export",
+            hint=exc.hint,
         )
-    with _LOCK:
-        _CHILDREN[str(paths.root)] = process
-    return update_export_status(paths, pid=process.pid, pid_start=process_start_time(process.pid))
+    return update_export_status(paths, pid=worker.pid, pid_start=worker.pid_start)
 
 
 def start_merge(paths: RunPaths, dtype: str) -> ExportStatus:
@@ -389,14 +347,11 @@ def start_push(
 
 def poll_export(paths: RunPaths) -> ExportStatus:
     """The export status; a worker that died without reporting is marked failed (or cancelled) here."""
-    with _LOCK:
-        child = _CHILDREN.get(str(paths.root))
-        if child is not None and child.poll() is not None:  # reap it: a zombie would look alive
-            del _CHILDREN[str(paths.root)]
+    processes.reap()
     status = read_export_status(paths)
-    if status.state != "running" or not status.pid or pid_alive(status.pid, paths.root, status.pid_start):
+    if status.state != "running" or not status.pid or processes.attach(status.pid, status.pid_start, paths.root):
         return status
-    signal_group(status.pid, signal.SIGKILL)  # nothing of it may linger
+    processes.signal_group(status.pid, signal.SIGKILL)  # nothing of it may linger
     with _status_lock(paths):  # read again: the worker may have reported just before it ended
         status = read_export_status(paths)
         if status.state == "running":
@@ -410,13 +365,11 @@ def poll_export(paths: RunPaths) -> ExportStatus:
 def cancel_export(paths: RunPaths) -> str:
     """Terminate the running export (its whole process group), killing it after GRACE_S."""
     status = poll_export(paths)
-    if status.state != "running" or not status.pid:
+    worker = processes.attach(status.pid, status.pid_start, paths.root) if status.state == "running" else None
+    if worker is None:
         raise ConfigError(f"No export of run {paths.run_id} is running", "Nothing to cancel")
     update_export_status(paths, cancel_requested=True, phase="cancelling")
-    signal_group(status.pid, signal.SIGTERM)
-    timer = threading.Timer(GRACE_S, signal_group, (status.pid, signal.SIGKILL))
-    timer.daemon = True
-    timer.start()
+    worker.stop(GRACE_S)
     return "cancelling"
 
 

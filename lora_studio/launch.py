@@ -1,18 +1,19 @@
-"""How a training worker is started: its argv (one process, or `accelerate launch` for several), its
-environment, and the checks the launcher would only make after the run was queued. Used by JobManager
-and by the CLI alike. No torch here."""
+"""Before a training worker starts: `check_startable`, the one check of everything that can be refused
+before any weights load (used by the CLI, the Train tab through JobManager, JobManager, the worker and the
+speed measurement), and the worker's argv (one process, or `accelerate launch` for several). Starting
+the process itself is `processes.start`. No torch here."""
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lora_studio import settings
-from lora_studio.config import RunConfig
-from lora_studio.errors import ConfigError, StudioError
+from lora_studio.config import RunConfig, require_valid
+from lora_studio.dataset_rows import LoadedData, load_dataset_file, require_trainable
+from lora_studio.errors import ConfigError, DataError, StudioError
+from lora_studio.modelref import parse_model_ref
 from lora_studio.runs import RunPaths
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,23 @@ def worker_command(paths: RunPaths, resume: bool) -> list[str]:
     return worker_argv(paths.root, resume, num_processes, accelerate_config)
 
 
+def check_startable(cfg: RunConfig) -> LoadedData:
+    """Refuse, with every reason and what to do, a run that could not start: invalid settings, no data or data
+    that cannot train, a model reference that names nothing, a launcher config that is not there. Returns the
+    data as read, so a caller that needs the rows does not read the file twice."""
+    require_valid(cfg)
+    if not cfg.data.path:
+        raise DataError(
+            "No dataset is selected",
+            "Pick a sample or upload a file on the Data tab first. Pass --data FILE on the command line",
+        )
+    data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
+    require_trainable(data)
+    parse_model_ref(cfg.model.name_or_path)
+    check_launch(cfg)
+    return data
+
+
 def check_launch(cfg: RunConfig) -> None:
     """Refuse what the launcher would refuse only after the run was queued."""
     path = str(cfg.training.accelerate_config or "")
@@ -78,12 +96,3 @@ def check_launch(cfg: RunConfig) -> None:
             f"training.accelerate_config: there is no file {path}",
             "Write one with `accelerate config --config_file FILE`, or leave it empty for plain DDP",
         )
-
-
-def worker_env() -> dict[str, str]:
-    """The worker's environment: unbuffered output (train.log fills live), and this package importable."""
-    return {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-    }

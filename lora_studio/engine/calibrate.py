@@ -17,8 +17,9 @@ import traceback
 from pathlib import Path
 
 from lora_studio.calibration import key_for, record
-from lora_studio.config import RunConfig, require_valid
-from lora_studio.errors import ConfigError, StudioError
+from lora_studio.config import RunConfig
+from lora_studio.errors import StudioError
+from lora_studio.launch import check_startable
 from lora_studio.runs import RunPaths, write_json_atomic
 
 log = logging.getLogger("lora_studio.calibrate")
@@ -65,17 +66,12 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
     import torch
     from trl import SFTTrainer
 
-    from lora_studio.dataset_rows import load_dataset_file, require_trainable
     from lora_studio.engine.dataset_build import build_datasets, loss_settings
     from lora_studio.engine.models import load_for_training
     from lora_studio.engine.preflight import device_label
     from lora_studio.engine.train import build_peft_model, make_sft_config
 
-    require_valid(cfg)
-    if not cfg.data.path:
-        raise ConfigError("No training data in the config", "Choose a dataset on the Data tab first")
-    data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
-    require_trainable(data)
+    data = check_startable(cfg)
     timed = dataclasses.replace(
         cfg, training=dataclasses.replace(cfg.training, max_steps=warmup + steps, logging_steps=1, save_steps=100_000)
     )

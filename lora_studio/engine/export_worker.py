@@ -31,7 +31,8 @@ from lora_studio.exports import (
     scrub,
     update_export_status,
 )
-from lora_studio.runs import RunPaths, process_start_time
+from lora_studio.processes import process_start_time
+from lora_studio.runs import RunPaths
 
 log = logging.getLogger("lora_studio.export")
 NETWORK_HINT = "Check the network connection, or download the .zip and upload it yourself"

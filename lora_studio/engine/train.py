@@ -12,13 +12,13 @@ from pathlib import Path
 import torch
 from trl import SFTConfig, SFTTrainer
 
-from lora_studio.config import RunConfig, require_valid
-from lora_studio.dataset_rows import load_dataset_file, require_trainable
+from lora_studio.config import RunConfig
 from lora_studio.engine import distributed, dropout
 from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, sample_callbacks
 from lora_studio.engine.dataset_build import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, needs_conversion, resolve_dtype
 from lora_studio.errors import ConfigError
+from lora_studio.launch import check_startable
 from lora_studio.metrics import MetricRow
 from lora_studio.modelcard import ADAPTER_CONFIG, data_stats, shareable_adapter_config, write_data_stats
 from lora_studio.modelref import public_base
@@ -170,11 +170,9 @@ def train(
         if on_phase:
             on_phase(name, info)
 
-    require_valid(cfg)
     _quiet_progress_bars()
     phase("reading data")
-    data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
-    require_trainable(data)
+    data = check_startable(cfg)  # the same checks as the CLI and the dashboard made before it was queued
     checkpoint = last_checkpoint(paths) if resume else None
     if resume and checkpoint is None:
         raise ConfigError(f"Run {paths.run_id} has no checkpoint to resume from", "Start a new run instead")

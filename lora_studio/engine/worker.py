@@ -26,7 +26,8 @@ from lora_studio.config import RunConfig
 from lora_studio.engine import distributed
 from lora_studio.errors import StudioError
 from lora_studio.metrics import MetricRow, format_progress, read_all
-from lora_studio.runs import RunPaths, process_start_time, read_status, update_status
+from lora_studio.processes import process_start_time
+from lora_studio.runs import RunPaths, read_status, update_status
 
 log = logging.getLogger("lora_studio.worker")
 

@@ -16,10 +16,9 @@ from transformers import AutoModelForCausalLM
 
 from lora_studio.dataset_rows import load_dataset_file
 from lora_studio.jobs import JobManager
-from lora_studio.launch import worker_env
 from lora_studio.metrics import MetricsReader, read_all
-from lora_studio.processes import group_alive
-from lora_studio.runs import process_start_time, read_status
+from lora_studio.processes import group_alive, process_start_time, worker_env
+from lora_studio.runs import read_status
 from tests.integration.helpers import tiny_config
 from tests.integration.test_jobs_training import wait_for
 

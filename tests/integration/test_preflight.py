@@ -63,7 +63,7 @@ def test_eight_bit_is_checked_by_running_bitsandbytes_once(tiny_model_dir, chat_
         preflight.bitsandbytes_status.cache_clear()
 
 
-def _wait(job: calibration.CalibrationJob, timeout: float = 240) -> calibration.JobOutcome:
+def _wait(job: calibration.CalibrationJob, timeout: float = 240) -> calibration.CalibrationStatus:
     deadline = time.time() + timeout
     while time.time() < deadline:
         outcome = calibration.poll_calibration(job)
@@ -78,7 +78,7 @@ def test_measure_speed_in_a_subprocess_and_cache_it(tiny_model_dir, chat_file):
     job = calibration.start_calibration(cfg, warmup=1, steps=2)
     assert calibration.running_job() is not None or job.result.exists()
     outcome = _wait(job)
-    assert outcome.state == "done", outcome.message
+    assert outcome.state == "completed", outcome.message
     assert outcome.result["sec_per_step"] > 0 and outcome.result["tokens_per_sec"] > 0
     cached = calibration.lookup(calibration.key_for(cfg, preflight.device_label()))
     assert cached is not None and cached.sec_per_step == pytest.approx(outcome.result["sec_per_step"])

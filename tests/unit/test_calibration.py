@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 
 import pytest
 
-from lora_studio import calibration
+from lora_studio import calibration, processes
 from lora_studio.calibration import CalibrationJob, key_for, lookup, poll_calibration, record
 from lora_studio.config import RunConfig, apply_overrides
 
@@ -81,13 +82,24 @@ def test_polling_a_finished_measurement(tmp_path):
     assert refused.state == "failed" and "No training data" in refused.message and "Choose a dataset" in refused.message
     job.result.write_text(json.dumps({"sec_per_step": 1.5, "tokens_per_sec": 99.0, "device": "cpu"}))
     done = poll_calibration(job)
-    assert done.state == "done" and done.result["sec_per_step"] == 1.5
+    assert done.state == "completed" and done.result["sec_per_step"] == 1.5
 
 
 def test_a_live_process_without_result_is_running(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # Its argv names the measurement's folder, as the real one's does (--config FOLDER/config.yaml).
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(tmp_path / "config.yaml")])
     try:
         assert poll_calibration(CalibrationJob(str(tmp_path), proc.pid, time.time())).state == "running"
+        started = processes.process_start_time(proc.pid)
+        assert poll_calibration(CalibrationJob(str(tmp_path), proc.pid, time.time(), started)).state == "running"
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_reused_pid_is_not_the_measurement(tmp_path):
+    """A server reloaded long after: the pid the page kept now belongs to another process (here: this one)."""
+    job = CalibrationJob(str(tmp_path), os.getpid(), time.time(), pid_start="1")
+    assert poll_calibration(job).state == "failed"
+    unnamed = CalibrationJob(str(tmp_path), os.getpid(), time.time())  # no start time kept: its argv must name it
+    assert poll_calibration(unnamed).state == "failed"

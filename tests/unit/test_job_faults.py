@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from lora_studio.config import RunConfig
+from lora_studio import processes
 from lora_studio.jobs import JobManager
 from lora_studio.processes import group_alive
 from lora_studio.runs import read_status
-from tests.unit.test_jobs import fake, wait_for
+from tests.unit.test_jobs import fake, startable, wait_for
 
 
 def test_a_cancel_that_breaks_the_worker_mid_import_still_ends_cancelled(tmp_path):
     # Seen for real: SIGTERM while the worker imported numpy left a broken import, and the worker reported a
     # 'failed' RuntimeError about trl instead of the cancel the user asked for.
     manager = JobManager(tmp_path / "runs", command=fake(steps=1000, step_s=0.05, term_fails=True))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     wait_for(lambda: read_status(paths).step >= 1, manager=manager)
     pid = manager.jobs[paths.run_id].pid
     assert manager.cancel(paths.run_id) == "cancelling"
@@ -27,12 +27,10 @@ def _killed_status(tmp_path, monkeypatch, kills: list[int]):
     import os
     import signal
 
-    from lora_studio import jobs
-
     counts = iter(kills)
-    monkeypatch.setattr(jobs, "oom_kills", lambda: next(counts))
+    monkeypatch.setattr(processes, "oom_kills", lambda: next(counts))
     manager = JobManager(tmp_path / "runs", command=fake(steps=1000, step_s=0.05))
-    paths = manager.submit(RunConfig())
+    paths = manager.submit(startable())
     wait_for(lambda: read_status(paths).step >= 1, manager=manager)
     os.kill(manager.jobs[paths.run_id].pid, signal.SIGKILL)  # as `kill -9` would
     wait_for(lambda: not manager.running(), manager=manager)
