@@ -67,7 +67,12 @@ def _is_complete(folder: Path, gguf: Path) -> bool:
         recorded = json.loads((folder / _SOURCE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return recorded == _source_id(gguf) and (folder / "model.safetensors").is_file()
+    wanted = _source_id(gguf)
+    if gguf == embedded_gguf_path():
+        # The pinned package's file: its name and size identify it. Two installs (a venv and `pip install .`)
+        # sharing one model cache would otherwise convert it again each time they alternate.
+        recorded, wanted = {**recorded, "mtime": None}, {**wanted, "mtime": None}
+    return recorded == wanted and (folder / "model.safetensors").is_file()
 
 
 def convert_gguf(gguf: Path, target: Path, force: bool = False) -> Path:
