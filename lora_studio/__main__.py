@@ -16,7 +16,7 @@ from lora_studio import logs, processes, settings
 from lora_studio.cli_help import generation_settings_epilog, run_settings_epilog
 from lora_studio.config import COLUMN_ROLES, DATA_FORMATS, DataSettings, RunConfig, apply_overrides, merge_dict
 from lora_studio.dataset_rows import load_dataset_file
-from lora_studio.errors import ModelError, StudioError
+from lora_studio.errors import ConfigError, ModelError, StudioError
 from lora_studio.exports import EXPORT_DTYPES
 from lora_studio.launch import check_startable, uses_launcher, worker_argv
 from lora_studio.messages import field_label
@@ -75,6 +75,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 def check_inputs(cfg: RunConfig) -> None:
     """Everything that can be refused before any weights load (launch.check_startable, as the dashboard does)."""
+    if not cfg.data.path:  # the one check below words this for the dashboard; here the fix is a flag
+        raise ConfigError("No training data was given", "Pass --data FILE")
     data = check_startable(cfg)
     log.info("data: %s, %d rows, format %s (%s)", Path(cfg.data.path).name, len(data.rows), data.format, data.reason)
 

@@ -79,7 +79,7 @@ def check_startable(cfg: RunConfig) -> LoadedData:
     if not cfg.data.path:
         raise DataError(
             "No dataset is selected",
-            "Pick a sample or upload a file on the Data tab first. Pass --data FILE on the command line",
+            "Pick a sample or upload a file on the Data tab first",
         )
     data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
     require_trainable(data)

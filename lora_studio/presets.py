@@ -70,14 +70,6 @@ def _read_sections(path: Path) -> dict:
     return data
 
 
-def preset_overrides(name: str) -> dict:
-    """Only what the preset itself sets (sections of keys), e.g. to tell which fields it changes."""
-    for preset in list_presets():
-        if preset.name == name:
-            return _read_sections(preset.path)
-    raise ConfigError(f"There is no preset named '{name}'", "Pick one from the list")
-
-
 def save_preset(name: str, cfg: RunConfig, description: str = "") -> Path:
     """Save the user's preset; shipped presets cannot be overwritten. The data file is not kept."""
     if not _NAME_RE.match(name):

@@ -211,11 +211,6 @@ class Worker:
     returncode: int | None = None  # once a child of ours ended and was reaped here
     _kill_timer: threading.Timer | None = field(default=None, repr=False)
 
-    @property
-    def own_child(self) -> bool:
-        with _CHILDREN_LOCK:
-            return self.pid in _CHILDREN
-
     def exit_code(self) -> int | None:
         """None while it runs; its return code (negative: the signal) once it ended — 0 for a worker that is not
         our child, whose code the kernel gives only to its parent."""

@@ -32,7 +32,6 @@ from lora_studio.settings import runs_dir
 
 log = logging.getLogger(__name__)
 
-STATES = ("queued", "running", "completed", "failed", "stopped", "interrupted", "cancelled")
 FINAL_STATES = ("completed", "failed", "stopped", "interrupted", "cancelled")
 ACTIVE_STATES = ("queued", "running")
 RESUMABLE_STATES = ("stopped", "failed", "interrupted", "cancelled")

@@ -10,9 +10,6 @@ from pathlib import Path
 from lora_studio.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# The folder that holds the package: the checkout, or site-packages once installed. Nothing shipped
-# lives here any more (presets and samples are package data, below).
-PROJECT_ROOT = PACKAGE_DIR.parent
 # Shipped with the package (package data in pyproject.toml), so `pip install .` has them too.
 ASSETS_DIR = PACKAGE_DIR / "assets"
 PRESETS_DIR = ASSETS_DIR / "presets"

@@ -265,10 +265,6 @@ class ExportTab:
     def outputs(self) -> list[Any]:
         return [self.components[name] for name in OUTPUTS]
 
-    def preselect_on(self, trigger: Any, run_id: Any) -> None:
-        """Show the run named by component `run_id` when `trigger` (an event listener) fires."""
-        trigger(select_run, [run_id, self.components["dtype"]], self.outputs())
-
 
 def _build_downloads(c: dict[str, Any]) -> None:
     with gr.Row(equal_height=False):
