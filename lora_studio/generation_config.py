@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-# One declaration machinery for every setting: the field helper, coercion and checks of RunConfig's fields.
-from lora_studio.config import ConfigIssue, _check_field, _coerce, _field, allowed_range
+# One declaration machinery for every setting: the same field helper, coercion and checks as RunConfig.
+from lora_studio.config import ConfigIssue, allowed_range, check_value, coerce_value, setting
 from lora_studio.errors import ConfigError
 from lora_studio.messages import field_help, field_label
 
@@ -25,13 +25,13 @@ WIDE = 2**31 - 1  # a seed: any 32-bit value
 class GenerationSettings:
     """One answer's settings: what the model is told first, how long it may write and how it picks each token."""
 
-    system_prompt: str = _field("")
-    max_new_tokens: int = _field(256, min=1, max=2048, step=1)
-    temperature: float = _field(0.7, min=0.0, max=2.0, step=0.05)  # 0 = greedy
-    top_p: float = _field(0.9, min=0.05, max=1.0, step=0.05)
-    top_k: int = _field(50, min=0, max=200, step=1)  # 0 = no top-k filter
-    repetition_penalty: float = _field(1.0, min=1.0, max=2.0, step=0.05)
-    seed: int = _field(0, min=0, max=WIDE)
+    system_prompt: str = setting("")
+    max_new_tokens: int = setting(256, min=1, max=2048, step=1)
+    temperature: float = setting(0.7, min=0.0, max=2.0, step=0.05)  # 0 = greedy
+    top_p: float = setting(0.9, min=0.05, max=1.0, step=0.05)
+    top_k: int = setting(50, min=0, max=200, step=1)  # 0 = no top-k filter
+    repetition_penalty: float = setting(1.0, min=1.0, max=2.0, step=0.05)
+    seed: int = setting(0, min=0, max=WIDE)
 
     @classmethod
     def greedy(cls, max_new_tokens: int) -> GenerationSettings:
@@ -48,14 +48,14 @@ class GenerationSettings:
             raise ConfigError(
                 f"There is no generation setting '{unknown[0]}'", f"Known settings: {', '.join(setting_names())}"
             )
-        given = {name: _coerce(by_name[name], value) for name, value in values.items() if value is not None}
+        given = {name: coerce_value(by_name[name], value) for name, value in values.items() if value is not None}
         return cls(**given)
 
     def validate(self) -> list[ConfigIssue]:
         """Every value outside its declaration, each naming its field (generation.<name>) and the allowed range."""
         issues = []
         for f in fields(self):
-            problem = _check_field(f, getattr(self, f.name))
+            problem = check_value(f, getattr(self, f.name))
             if problem:
                 issues.append(ConfigIssue(f"{SECTION}.{f.name}", problem))
         return issues

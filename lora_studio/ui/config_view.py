@@ -90,7 +90,7 @@ def field_kind(dotted: str, f: dataclasses.Field) -> str:
 def _slider_step(kind: str, f: dataclasses.Field) -> float | None:
     """A slider only where a step fits the whole range and the default: small ints, [0, 1] fractions."""
     lo, hi = f.metadata.get("min"), f.metadata.get("max")
-    default: Any = f.default  # a bounded field always has a plain default (config._field)
+    default: Any = f.default  # a bounded field always has a plain default (config.setting)
     if lo is None or hi is None:
         return None
     if kind == "int":
