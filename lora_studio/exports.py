@@ -182,7 +182,7 @@ def zip_folder(folder: Path, out: Path, top: str, extra: dict[str, str] | None =
                     archive.write(file, f"{top}/{name}", compress_type=method)
             for name, text in extra.items():
                 archive.writestr(f"{top}/{name}", text)
-        os.replace(tmp, out)
+        tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -200,7 +200,7 @@ def write_adapter_export(paths: RunPaths) -> Path:
         for name, text in adapter_export_files(paths).items():
             (tmp / name).write_text(text, encoding="utf-8")
         shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
+        tmp.replace(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

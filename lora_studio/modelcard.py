@@ -216,4 +216,4 @@ def model_card(paths: RunPaths, kind: str, verification: dict | None = None, dty
     ]
     if kind == "merged" or verification:
         body += ["## Verification", "", verification_summary(verification), ""]
-    return "\n".join(front + [""] + body)
+    return "\n".join([*front, "", *body])

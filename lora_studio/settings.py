@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -82,8 +81,8 @@ def local_devices() -> tuple[str, int]:
     """What training processes run on here, read without torch: ("GPU", n) for NVIDIA GPUs this process may use
     (CUDA_VISIBLE_DEVICES counted), else ("CPU core", the cores this process may run on)."""
     found = set()
-    for pattern in ("/proc/driver/nvidia/gpus/*", "/dev/nvidia[0-9]*"):
-        found.add(len([p for p in glob.glob(pattern) if not p.endswith("ctl")]))
+    for folder, pattern in (("/proc/driver/nvidia/gpus", "*"), ("/dev", "nvidia[0-9]*")):
+        found.add(len([p for p in Path(folder).glob(pattern) if not p.name.endswith("ctl")]))
     gpus = max(found)
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:

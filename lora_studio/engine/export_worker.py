@@ -188,7 +188,7 @@ def run_push(run_dir: str | Path, folder: str | Path, repo_id: str, private: boo
                 repo_type="model",
                 commit_message=f"Upload {Path(folder).name} of run {paths.run_id} (LoRA Studio)",
             )
-        except Exception as exc:  # noqa: BLE001 - turned into words below, or re-raised
+        except Exception as exc:  # turned into words below, or re-raised
             raise _push_error(exc) from exc
     except KeyboardInterrupt:
         _interrupted(paths)

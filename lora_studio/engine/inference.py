@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from transformers import StoppingCriteriaList
@@ -36,6 +37,9 @@ from lora_studio.engine.models import load_model, load_tokenizer, resolve_device
 from lora_studio.errors import ModelError, StudioError
 from lora_studio.modelref import parse_model_ref
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
 log = logging.getLogger(__name__)
 BASE = ""  # the target that answers with the base model (every adapter disabled)
 LOCK_WAIT_S = 60.0
@@ -46,7 +50,7 @@ class LoadedAdapter:
     key: str  # AdapterInfo.key
     name: str  # the name inside the PeftModel (peft forbids dots)
     info: AdapterInfo
-    tokenizer: object = field(repr=False)
+    tokenizer: PreTrainedTokenizerBase = field(repr=False)
     bytes: int = 0
     warning: str = ""
 
@@ -109,9 +113,11 @@ class Playground:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # released by the generation thread, so not an RLock
-        self.model = None  # the plain base, or the PeftModel wrapping it once an adapter is loaded
-        self.base = None
-        self.tokenizer = None
+        # The plain base, or the PeftModel wrapping it once an adapter is loaded. Any: the PeftModel methods used
+        # here reach mypy through nn.Module.__getattr__ (Tensor | Module), and transformers' set_adapter differs.
+        self.model: Any = None
+        self.base: PreTrainedModel | None = None
+        self.tokenizer: PreTrainedTokenizerBase | None = None
         self.base_ref = self.model_dir = self.device = ""
         self.adapters: dict[str, LoadedAdapter] = {}
         self.load_settings = ModelSettings()
@@ -203,18 +209,19 @@ class Playground:
         _release_memory()
 
     # ---- adapters ----------------------------------------------------------------------------
-    def check_fit(self, info: AdapterInfo) -> tuple[str, object]:
+    def check_fit(self, info: AdapterInfo) -> tuple[str, PreTrainedTokenizerBase]:
         """(warning, tokenizer): refuses in words an adapter that cannot sit on this base; warns when only the
         name of the base it was trained on differs. The tokenizer is the adapter's own when it carries one."""
         if not self.loaded:
             raise ModelError("No base model is loaded", "Choose a base model and press Load first")
+        assert self.base is not None  # loaded
         config = check_adapter_folder(usable(info).path, info.name)
         recorded = str(config.get("base_model_name_or_path") or "")
         problems = []
         if (info.path / WEIGHTS_FILE).is_file():
             problems = fit_problems(safetensors_shapes(info.path / WEIGHTS_FILE, info.name), module_dims(self.base))
         tokenizer = self._adapter_tokenizer(info)
-        vocab = self.base.get_input_embeddings().num_embeddings
+        vocab = cast(int, self.base.get_input_embeddings().num_embeddings)
         if len(tokenizer) > vocab:
             problems.append(f"its tokenizer has {len(tokenizer)} tokens, this model's embeddings only {vocab}")
         # A run's own model setting first: what peft recorded is the base's public name (an export's, never a path
@@ -236,13 +243,14 @@ class Playground:
             "sizes match, but its answers may not make sense"
         ), tokenizer
 
-    def _adapter_tokenizer(self, info: AdapterInfo):
+    def _adapter_tokenizer(self, info: AdapterInfo) -> PreTrainedTokenizerBase:
         """The adapter's own tokenizer when it carries one (its chat template may differ), else the base's."""
         if not (Path(info.path) / "tokenizer_config.json").is_file():
+            assert self.tokenizer is not None  # loaded with the base
             return self.tokenizer
         try:
             return load_tokenizer(str(info.path))
-        except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for damaged tokenizer files
+        except Exception as exc:  # transformers raises many kinds for damaged tokenizer files
             why = "no complete tokenizer among them" if isinstance(exc, StudioError) else type(exc).__name__
             raise ModelError(
                 f"{info.name}'s tokenizer files cannot be read ({why})",
@@ -275,11 +283,12 @@ class Playground:
         active = None if first else self.model.active_adapter
         try:
             if first:
+                assert self.base is not None  # an adapter is loaded only onto a loaded base
                 self.model = PeftModel.from_pretrained(self.base, str(info.path), adapter_name=name, is_trainable=False)
             else:
                 self.model.load_adapter(str(info.path), adapter_name=name, is_trainable=False)
             self.model.eval()
-        except Exception as exc:  # noqa: BLE001 - whatever peft, safetensors or torch raised: undone, then told
+        except Exception as exc:  # whatever peft, safetensors or torch raised: undone, then told
             log.warning("Loading adapter %s failed; undoing it", info.label, exc_info=True)
             self._undo_attach(name, first, active, before)
             detail = (str(exc).splitlines() or [""])[0][:200]
@@ -343,6 +352,7 @@ class Playground:
             if target and target not in self.adapters:
                 raise ModelError(f"Adapter {target} is not loaded", "Load it first (choose it and press Load)")
             tokenizer = self.adapters[target].tokenizer if target else self.tokenizer
+            assert tokenizer is not None  # loaded with the base
             inputs = self._encode(tokenizer, messages, settings)
             generation = Generation(tokenizer)
             kwargs = {
@@ -373,7 +383,7 @@ class Playground:
             torch.manual_seed(int(seed))  # the same seed and settings give the same sampled answer per target
             with torch.inference_mode(), self._as(target):
                 self.model.generate(**kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+        except BaseException as exc:  # handed to the consumer, which re-raises it
             log.exception("Generation failed")
             generation.error = explain(exc)
             generation.text_queue.put(generation.stop_signal)
@@ -399,6 +409,7 @@ class Playground:
                 yield
 
     def _encode(self, tokenizer, messages: list[dict], settings: GenerationSettings) -> dict:
+        assert self.base is not None  # stream() checked that a base is loaded
         conversation = [{"role": "system", "content": settings.system_prompt}] if settings.system_prompt.strip() else []
         conversation += [{"role": m["role"], "content": m["content"]} for m in messages]
         if tokenizer.chat_template:

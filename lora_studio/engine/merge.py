@@ -174,7 +174,9 @@ def load_saved(folder: Path, dtype: torch.dtype):
     """A saved model as stored (`dtype`), lifted to the verification arithmetic."""
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(VERIFY_DTYPE)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    # transformers' wrapped PreTrainedModel.to is annotated as if self were its first argument.
+    return model.to(VERIFY_DTYPE)  # type: ignore[arg-type]
 
 
 def _tmp_beside(out: Path, tag: str) -> Path:
@@ -239,7 +241,7 @@ def merge_run(paths: RunPaths, out: str | Path, dtype: str = "float32", phase: P
         (tmp / "README.md").write_text(model_card(paths, "merged", report, dtype), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
-        os.replace(tmp, out)
+        tmp.replace(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     step("done", 1.0)
@@ -289,7 +291,8 @@ def _finish_report(report: dict, started: float) -> None:
 
 
 def _failure_message(report: dict) -> str:
-    part = report.get("cast") if report["float32"]["passed"] else report["float32"]
+    # A float32 merge that passed failed only in its cast copy, which _verify_saved then always made.
+    part = report["cast"] if report["float32"]["passed"] else report["float32"]
     return (
         f"Verification failed: the {part['dtype']} merged model differs from base + adapter by up to "
         f"{part['max_logit_diff']:.3g} in the logits (tolerance {part['tolerance']:.0e})"

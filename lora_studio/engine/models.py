@@ -101,7 +101,7 @@ def convert_gguf(gguf: Path, target: Path, force: bool = False) -> Path:
         (tmp / _SOURCE_FILE).write_text(json.dumps(_source_id(gguf)), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
-        os.replace(tmp, target)
+        tmp.replace(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -190,7 +190,7 @@ def _resolve_hub(repo_id: str) -> str:
             f"There is no model '{repo_id}' on the Hugging Face Hub (or it is private)",
             "Check the spelling, or set HF_TOKEN for a private model",
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - network failures come in many types
+    except Exception as exc:  # network failures come in many types
         if is_embedded_public_id(repo_id):
             return _embedded_for(repo_id, f"the Hub cannot be reached ({type(exc).__name__})")
         raise ModelError(
@@ -227,7 +227,7 @@ def register_in_hub_cache(folder: Path, repo_id: str, cache: Path | None = None)
                 except OSError:  # another file system, or links not allowed
                     shutil.copy2(file, tmp / file.name)
             shutil.rmtree(snapshot, ignore_errors=True)
-            os.replace(tmp, snapshot)
+            tmp.replace(snapshot)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -235,7 +235,7 @@ def register_in_hub_cache(folder: Path, repo_id: str, cache: Path | None = None)
     (repo / "refs").mkdir(parents=True, exist_ok=True)
     ref_tmp = repo / "refs" / f".main.tmp-{os.getpid()}"
     ref_tmp.write_text(revision, encoding="utf-8")
-    os.replace(ref_tmp, repo / "refs" / "main")
+    ref_tmp.replace(repo / "refs" / "main")
     if current and Path(current) != snapshot:  # an earlier registration of an older conversion
         shutil.rmtree(current, ignore_errors=True)
     return snapshot
@@ -299,7 +299,8 @@ def load_model(model_cfg: ModelSettings, model_dir: str, device: str):
             ) from exc
         raise
     if not model_cfg.load_in_8bit:
-        model.to(device)
+        # transformers' wrapped PreTrainedModel.to is annotated as if self were its first argument.
+        model.to(device)  # type: ignore[arg-type]
     log.info(
         "Loaded %s (%s, %s) in %.1f s",
         model_dir,

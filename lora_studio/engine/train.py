@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal, cast
 
 import torch
 from trl import SFTConfig, SFTTrainer
@@ -27,7 +27,12 @@ from lora_studio.runs import RunPaths, resumable_checkpoint
 log = logging.getLogger(__name__)
 
 # peft's names for our init choices; "default" is peft's Kaiming-A / zero-B start.
-_PEFT_INIT = {"default": True, "gaussian": "gaussian", "olora": "olora", "pissa": "pissa"}
+_PEFT_INIT: dict[str, bool | Literal["gaussian", "olora", "pissa"]] = {
+    "default": True,
+    "gaussian": "gaussian",
+    "olora": "olora",
+    "pissa": "pissa",
+}
 # Inits that rewrite the base weights: the saved adapter is converted back to plain LoRA.
 MUTATING_INITS = ("olora", "pissa")
 
@@ -51,12 +56,15 @@ def build_peft_model(model, cfg: RunConfig):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.training.gradient_checkpointing)
     lora = LoraConfig(
         r=int(cfg.lora.r),
-        lora_alpha=float(cfg.lora.alpha),
+        # peft annotates lora_alpha as int; a float alpha works (scaling = alpha / r) and the project allows one.
+        lora_alpha=float(cfg.lora.alpha),  # type: ignore[arg-type]
         lora_dropout=float(cfg.lora.dropout),
         target_modules=cfg.lora.target_modules,
         init_lora_weights=_PEFT_INIT[cfg.lora.init],
         use_rslora=bool(cfg.lora.use_rslora),
-        bias=cfg.lora.bias,
+        bias=cast(
+            Literal["none", "all", "lora_only"], cfg.lora.bias
+        ),  # one of config.LORA_BIASES, checked by validate()
         task_type="CAUSAL_LM",
     )
     try:
@@ -82,7 +90,7 @@ def build_peft_model(model, cfg: RunConfig):
 def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool, assistant_only: bool) -> SFTConfig:
     t = cfg.training
     dtype = resolve_dtype(cfg.model.dtype, device, cfg.model.load_in_8bit)
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         output_dir=str(paths.checkpoints),
         per_device_train_batch_size=int(t.batch_size),
         per_device_eval_batch_size=int(t.batch_size),
@@ -152,7 +160,7 @@ def save_adapter(peft_model, tokenizer, paths: RunPaths, cfg: RunConfig, chat_te
     tokenizer.save_pretrained(tmp)
     if paths.adapter.exists():
         shutil.rmtree(paths.adapter)
-    os.replace(tmp, paths.adapter)
+    tmp.replace(paths.adapter)
     return paths.adapter
 
 

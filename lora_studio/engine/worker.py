@@ -71,7 +71,7 @@ def classify(exc: BaseException) -> tuple[str, str, str]:
         asked = re.search(r"tried to allocate (\d+) bytes", text)
         more = f", asking for {int(asked.group(1)) / 2**20:,.0f} MiB more" if asked else ""
         return "out_of_memory", f"Training ran out of memory ({type(exc).__name__}{more})", OOM_HINT
-    reason = _DISK_ERRNOS.get(exc.errno) if isinstance(exc, OSError) else None
+    reason = _DISK_ERRNOS.get(exc.errno) if isinstance(exc, OSError) and exc.errno is not None else None
     reason = reason or next((r for w, r in _DISK_WORDS.items() if w in text.lower()), None)
     if reason:
         return "disk", f"Could not write to disk: {reason} ({first})"[:500], DISK_HINT
@@ -197,6 +197,7 @@ def _record_speed(cfg: RunConfig, paths: RunPaths) -> None:
     if len(logs) < 2 or logs[-1].step <= logs[0].step:
         return
     first, last = logs[0], logs[-1]
+    assert first.elapsed_s is not None and last.elapsed_s is not None  # the filter above
     seconds = last.elapsed_s - first.elapsed_s
     tokens = (last.tokens_seen or 0) - (first.tokens_seen or 0)
     try:

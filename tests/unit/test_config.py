@@ -143,13 +143,15 @@ def test_local_devices_counts_cores_without_a_gpu_and_respects_cuda_visible_devi
 
     from lora_studio import settings
 
-    monkeypatch.setattr(settings.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(settings.Path, "glob", lambda folder, pattern: iter([]))
     assert settings.local_devices() == ("CPU core", len(os.sched_getaffinity(0)))
     monkeypatch.setattr(
-        settings.glob,
+        settings.Path,
         "glob",
-        lambda pattern: (
-            ["/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl"] if pattern.startswith("/dev") else ["a", "b"]
+        lambda folder, pattern: iter(
+            [folder / "nvidia0", folder / "nvidia1", folder / "nvidiactl"]
+            if str(folder) == "/dev"
+            else [folder / "a", folder / "b"]
         ),
     )
     assert settings.local_devices() == ("GPU", 2)
