@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from lora_studio import processes
+from lora_studio.runs import list_runs, read_status
 from tests.conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -71,6 +74,16 @@ def server(server_home):
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
+    _end_workers(home)
+
+
+def _end_workers(home: Path) -> None:
+    """Workers outlive their server by design; a test that failed mid-run must not leave one training (it
+    would slow every later test down)."""
+    for paths in list_runs(home / "runs"):
+        status = read_status(paths)
+        if status.state == "running" and processes.attach(status.pid, status.pid_start, paths.root):
+            processes.signal_group(int(status.pid), signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
