@@ -9,7 +9,7 @@ from lora_studio.engine.preflight import device_label
 from lora_studio.presets import list_presets, load_preset
 from lora_studio.runs import RunPaths, create_run
 from lora_studio.settings import EMBEDDED_MODEL_NAME, runs_dir
-from lora_studio.ui import config_tab, run_state
+from lora_studio.ui import config_presets, config_speed, config_tab, run_state
 from lora_studio.ui import config_view as view
 from lora_studio.ui.data_tab import on_sample
 from tests.integration.helpers import tiny_config
@@ -88,7 +88,7 @@ def test_target_layer_checklist_lists_the_models_linear_layers(tiny_model_dir, c
 def test_a_preset_replaces_every_setting_and_keeps_the_dataset_and_model():
     loaded = on_sample(RunConfig().to_dict(), "chat-assistant.jsonl")["run_config"]
     loaded = with_fields(loaded, model__name_or_path="HuggingFaceTB/SmolLM2-360M-Instruct")
-    values = config_tab.on_preset("chat-assistant", loaded)
+    values = config_presets.on_preset("chat-assistant", loaded)
     cfg = run_state.from_state(values["run_config"])
     assert (cfg.lora.r, cfg.training.lr_scheduler, cfg.data.max_length, cfg.data.eval_fraction) == (
         16,
@@ -105,34 +105,34 @@ def test_a_preset_replaces_every_setting_and_keeps_the_dataset_and_model():
 def test_presets_are_idempotent():
     """quick-start → chat-assistant → quick-start left chat-assistant's eval fraction (48 rows instead of 50)."""
     start = on_sample(RunConfig().to_dict(), "chat-assistant.jsonl")["run_config"]
-    first = config_tab.on_preset("quick-start", start)["run_config"]
-    there = config_tab.on_preset("chat-assistant", first)["run_config"]
-    back = config_tab.on_preset("quick-start", there)["run_config"]
+    first = config_presets.on_preset("quick-start", start)["run_config"]
+    there = config_presets.on_preset("chat-assistant", first)["run_config"]
+    back = config_presets.on_preset("quick-start", there)["run_config"]
     assert back == first
     expected = run_state.with_fields(
         load_preset("quick-start"),
         {"data.path": run_state.from_state(start).data.path, "model.name_or_path": EMBEDDED_MODEL_NAME},
     )
     assert back == expected.to_dict()
-    assert "❌" in config_tab.on_preset("no-such-preset", start)["message"]
+    assert "❌" in config_presets.on_preset("no-such-preset", start)["message"]
 
 
 def test_load_a_past_run_with_its_data_file_then_without(tiny_model_dir, chat_file):
     cfg = tiny_config(tiny_model_dir, chat_file, "lora.r=12", "data.max_length=96", "data.eval_fraction=0.1")
     create_run(RunPaths(runs_dir() / "20250101-000000-old"), cfg)
-    assert ("20250101-000000-old · queued", "20250101-000000-old") in config_tab.run_choices()
-    values = config_tab.on_run("20250101-000000-old", RunConfig().to_dict())
+    assert ("20250101-000000-old · queued", "20250101-000000-old") in config_presets.run_choices()
+    values = config_presets.on_run("20250101-000000-old", RunConfig().to_dict())
     got = run_state.from_state(values["run_config"])
     assert (got.lora.r, got.data.max_length, got.model.name_or_path) == (12, 96, str(tiny_model_dir))
     assert got.data.path.endswith("chat.jsonl") and "uploads" in got.data.path  # a copy the page may name
     assert "chat.jsonl" in values["message"]
     chat_file.unlink()
     current = on_sample(RunConfig().to_dict(), "chat-assistant.jsonl")["run_config"]
-    gone = config_tab.on_run("20250101-000000-old", current)
+    gone = config_presets.on_run("20250101-000000-old", current)
     assert "no longer exists" in gone["message"]
     kept = run_state.from_state(gone["run_config"])
     assert kept.lora.r == 12 and kept.data.path.endswith("chat-assistant.jsonl")  # the dataset shown stays
-    assert "❌" in config_tab.on_run("missing-run", current)["message"]
+    assert "❌" in config_presets.on_run("missing-run", current)["message"]
 
 
 def test_save_as_preset_then_pick_it(chat_file):
@@ -140,21 +140,21 @@ def test_save_as_preset_then_pick_it(chat_file):
         apply_overrides(load_preset("quick-start"), ["lora.r=24", "data.max_length=200"]),
         {"data.path": str(store_upload(chat_file))},
     ).to_dict()
-    saved = config_tab.on_save("my-r24", "bigger adapter", state)
+    saved = config_presets.on_save("my-r24", "bigger adapter", state)
     assert "Saved preset **my-r24**" in saved["save_msg"]
     assert ("my-r24 (yours)", "my-r24") in saved["preset"]["choices"]
     assert any(p.name == "my-r24" and not p.builtin for p in list_presets())
-    picked = run_state.from_state(config_tab.on_preset("my-r24", RunConfig().to_dict())["run_config"])
+    picked = run_state.from_state(config_presets.on_preset("my-r24", RunConfig().to_dict())["run_config"])
     assert picked.lora.r == 24 and picked.data.max_length == 200
-    assert "❌" in config_tab.on_save("quick-start", "", state)["save_msg"]  # shipped name
-    assert "❌" in config_tab.on_save("bad name!", "", state)["save_msg"]
+    assert "❌" in config_presets.on_save("quick-start", "", state)["save_msg"]  # shipped name
+    assert "❌" in config_presets.on_save("bad name!", "", state)["save_msg"]
     broken = apply_overrides(RunConfig.from_dict(state), ["training.batch_size=0"]).to_dict()
-    assert "Not saved" in config_tab.on_save("broken", "", broken)["save_msg"]
+    assert "Not saved" in config_presets.on_save("broken", "", broken)["save_msg"]
 
 
 def test_measure_needs_a_dataset_and_the_timer_stops_without_a_job():
-    assert "Choose a dataset" in config_tab.on_measure(RunConfig().to_dict())["calib_status"]
-    assert config_tab.on_tick(None)["timer"].active is False
+    assert "Choose a dataset" in config_speed.on_measure(RunConfig().to_dict())["calib_status"]
+    assert config_speed.on_tick(None)["timer"].active is False
 
 
 def test_a_model_that_cannot_be_found_is_reported_on_the_data_side(chat_file):

@@ -36,12 +36,13 @@ def test_text_fills_placeholders_and_an_unknown_id_is_a_bug():
         text("no.such.message")
 
 
-def test_the_config_tab_reads_its_words_from_the_catalogue():
-    """No user-facing English sentence is written in the Config tab's module: each comes from the catalogue."""
+@pytest.mark.parametrize("module", ["config_tab", "config_presets", "config_speed"])
+def test_the_config_tab_reads_its_words_from_the_catalogue(module):
+    """No user-facing English sentence is written in the Config tab's modules: each comes from the catalogue."""
     import ast
     from pathlib import Path
 
-    source = Path(__file__).resolve().parents[2] / "lora_studio" / "ui" / "config_tab.py"
+    source = Path(__file__).resolve().parents[2] / "lora_studio" / "ui" / f"{module}.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     docstrings = {
         id(node.body[0].value)
