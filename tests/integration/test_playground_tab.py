@@ -9,6 +9,7 @@ import pytest
 
 from lora_studio import settings
 from lora_studio.engine.inference import playground
+from lora_studio.ui import playground_handlers
 from lora_studio.ui import playground_tab as tab
 from lora_studio.ui.playground_view import BASE_CHOICE, FOOTER
 from tests.integration.test_inference import pg_model_dir, trained_runs  # noqa: F401 - session fixtures, shared
@@ -27,7 +28,7 @@ VALUES = {
 @pytest.fixture(autouse=True)
 def every_token(monkeypatch):
     """Redraw on every piece, so the tests see the stream even on a fast tiny model."""
-    monkeypatch.setattr(tab, "UPDATE_EVERY_S", 0.0)
+    monkeypatch.setattr(playground_handlers, "UPDATE_EVERY_S", 0.0)
 
 
 @pytest.fixture
