@@ -7,7 +7,8 @@ import textwrap
 from dataclasses import MISSING, fields
 from typing import Any
 
-from lora_studio.config import SECTIONS, allowed_range, field_metadata
+from lora_studio.config import SECTIONS, field_metadata
+from lora_studio.declarations import allowed_range
 from lora_studio.generation_config import GenerationSettings, setting_metadata
 
 WIDTH = 100

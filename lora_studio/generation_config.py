@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 # One declaration machinery for every setting: the same field helper, coercion and checks as RunConfig.
-from lora_studio.config import ConfigIssue, allowed_range, check_value, coerce_value, setting
+from lora_studio.declarations import ConfigIssue, allowed_range, check_value, coerce_value, setting
 from lora_studio.errors import ConfigError
 from lora_studio.messages import field_help, field_label
 

@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, allowed_range, field_metadata, merge_dict
+from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, field_metadata, merge_dict
+from lora_studio.declarations import allowed_range
 from lora_studio.messages import field_label, text
 
 TARGETS = "lora.target_modules"

@@ -7,7 +7,8 @@ import shlex
 import gradio as gr
 import pytest
 
-from lora_studio.__main__ import build_config, build_parser
+from lora_studio.__main__ import build_parser
+from lora_studio.cli_train import build_config
 from lora_studio.config import RunConfig
 from lora_studio.engine.train import train
 from lora_studio.runs import RunPaths, create_run

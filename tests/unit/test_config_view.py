@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from lora_studio import config as config_module
-from lora_studio import settings
+from lora_studio import declarations, settings
 from lora_studio.calibration import Calibration
 from lora_studio.config import SECTIONS, ConfigIssue, RunConfig, apply_overrides, field_metadata, field_names
 from lora_studio.presets import load_preset
@@ -69,7 +68,7 @@ def test_widget_kinds_follow_field_types_and_bounds():
                 assert specs[name].kind in ("slider", "number")  # never a free text box for a number
                 if specs[name].kind == "slider":  # a slider holds only values validation accepts
                     for end in (specs[name].minimum, specs[name].maximum):
-                        assert config_module._check_bounds(end, f.metadata) is None, (name, end)
+                        assert declarations._check_bounds(end, f.metadata) is None, (name, end)
 
 
 def test_essential_settings_come_first_and_the_rest_are_advanced():
