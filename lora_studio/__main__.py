@@ -196,7 +196,9 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lora_studio", description="LoRA Studio: LoRA fine-tuning.")
+    # Usage lines name the command as it was typed: the installed `lora-studio`, or `python -m lora_studio`.
+    prog = "lora-studio" if Path(sys.argv[0]).name == "lora-studio" else "python -m lora_studio"
+    parser = argparse.ArgumentParser(prog=prog, description="LoRA Studio: LoRA fine-tuning.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     prep = sub.add_parser("prepare-model", help="convert the embedded SmolLM2 into the model cache")

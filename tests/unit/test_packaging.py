@@ -49,6 +49,15 @@ def test_the_console_command_runs_the_cli():
     assert callable(cli.main)
 
 
+def test_usage_lines_name_the_command_as_typed(monkeypatch):
+    from lora_studio.__main__ import build_parser
+
+    monkeypatch.setattr("sys.argv", ["/somewhere/venv/bin/lora-studio"])
+    assert build_parser().prog == "lora-studio"
+    monkeypatch.setattr("sys.argv", ["/somewhere/lora_studio/__main__.py"])
+    assert build_parser().prog == "python -m lora_studio"
+
+
 def test_every_folder_of_code_is_a_package_the_build_finds():
     find = PYPROJECT["tool"]["setuptools"]["packages"]["find"]
     assert find["include"] == ["lora_studio*"] and find.get("namespaces") is False
