@@ -1,6 +1,6 @@
 """What a run will cost, as numbers: training rows after the split, optimizer steps, memory, a rough time per step
 and the token statistics of a data file. No gradio, no torch: the engine measures the model (`ModelFacts`) and
-tokenizes the rows (`engine.preview.TokenStats`); the dashboard and the CLI put these numbers into words.
+tokenizes the rows (`TokenStats`, filled by engine.preview); the dashboard and the CLI put these numbers into words.
 """
 
 from __future__ import annotations
@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
 
 from lora_studio.config import RunConfig
 from lora_studio.dataset_rows import load_dataset_file, split_indices
@@ -139,8 +138,9 @@ def rough_sec_per_step(cfg: RunConfig, facts: ModelFacts, mean_tokens: float | N
 
 
 # ---- token statistics --------------------------------------------------------------------------------------
-class TokenStats(Protocol):
-    """What engine.preview measures over a data file's rows, tokenized as training will."""
+@dataclass
+class TokenStats:
+    """What engine.preview measures over a data file's rows, tokenized as training will (plain numbers)."""
 
     lengths: list[int]
     max_length: int
@@ -149,7 +149,7 @@ class TokenStats(Protocol):
     learned_tokens: int
     rows_measured: int
     rows_total: int
-    drop_reasons: list[str]
+    drop_reasons: list[str] = field(default_factory=list)
 
 
 def every_row_too_long(stats: TokenStats) -> bool:

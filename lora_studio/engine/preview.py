@@ -8,13 +8,14 @@ from training; tests compare the masks with a real SFTTrainer's labels.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from trl.data_utils import _tokenize, common_prefix_length
 
 from lora_studio.dataset_rows import LoadedData
 from lora_studio.engine.dataset_build import loss_settings, to_trl_rows
 from lora_studio.engine.models import load_tokenizer, resolve_model_dir
+from lora_studio.estimates import TokenStats
 from lora_studio.modelref import parse_model_ref
 
 LEARNED, CONTEXT, CUT = "learned", "context (not learned)", "cut off (past max length)"
@@ -28,18 +29,6 @@ class TokenView:
     n_learned: int
     truncated: bool
     dropped: bool  # nothing left to learn after truncation: TRL drops such rows
-
-
-@dataclass
-class TokenStats:
-    lengths: list[int]
-    max_length: int
-    truncated: int
-    dropped: int
-    learned_tokens: int
-    rows_measured: int
-    rows_total: int
-    drop_reasons: list[str] = field(default_factory=list)
 
 
 @functools.lru_cache(maxsize=4)
