@@ -266,16 +266,8 @@ def _launch(
     )
     try:
         worker = processes.start(argv, log_path(paths), f"{fields_.get('action')} started", env, paths.root)
-    except StudioError as exc:
-        return update_export_status(
-            paths,
-            state="failed",
-            phase="failed",
-            finished=time.time(),
-            error_kind=exc.kind,
-            error=f"{exc.message} for the export",
-            hint=exc.hint,
-        )
+    except processes.WorkerStartError as exc:
+        return update_export_status(paths, **exc.status_fields("the export"))
     return update_export_status(paths, pid=worker.pid, pid_start=worker.pid_start)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lora_studio import processes, settings
 from lora_studio.config import RunConfig
-from lora_studio.errors import ConfigError, StudioError
+from lora_studio.errors import ConfigError
 from lora_studio.launch import WorkerCommand, check_startable, worker_command
 from lora_studio.runs import (
     ACTIVE_STATES,
@@ -280,16 +280,8 @@ class JobManager:
                 None,
                 paths.root,
             )
-        except StudioError as exc:
-            update_status(
-                paths,
-                state="failed",
-                phase="failed",
-                finished=time.time(),
-                error_kind=exc.kind,
-                error=f"{exc.message} for the training",
-                hint=exc.hint,
-            )
+        except processes.WorkerStartError as exc:
+            update_status(paths, **exc.status_fields("the training"))
             return
         self.jobs[paths.run_id] = Job(paths, worker)
         # Recorded now, not when the worker gets going: a server restarting meanwhile re-attaches to it.

@@ -169,6 +169,17 @@ START_HINT = "Check that the Python environment is complete (make setup, or pip 
 class WorkerStartError(StudioError):
     """The operating system refused to start a worker (no such interpreter, no memory, too many processes)."""
 
+    def status_fields(self, what: str) -> dict[str, Any]:
+        """The fields a kind's status file records for it: failed now, with `what` the worker was for."""
+        return {
+            "state": "failed",
+            "phase": "failed",
+            "finished": time.time(),
+            "error_kind": self.kind,
+            "error": f"{self.message} for {what}",
+            "hint": self.hint,
+        }
+
 
 def worker_env(extra: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> dict[str, str]:
     """A worker's environment: the server's, with unbuffered output (logs fill live) and this very package

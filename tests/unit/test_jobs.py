@@ -392,3 +392,12 @@ def test_workers_keep_their_priority_when_the_server_threads_lower_theirs(runs_r
         wait_for(lambda: state(paths) == "cancelled" and not manager.running())
     finally:
         manager.shutdown()
+
+
+def test_a_worker_the_system_refuses_to_start_fails_the_run_in_words(runs_root, tmp_path):
+    manager = JobManager(runs_root, command=lambda paths, resume: [str(tmp_path / "no-such-python")])
+    paths = manager.submit(startable())
+    status = read_status(paths)
+    assert status.state == "failed" and not manager.running()
+    assert "Could not start the worker" in status.error and status.error.endswith("for the training")
+    assert "make setup" in status.hint and status.finished is not None
