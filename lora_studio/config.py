@@ -29,6 +29,7 @@ MAX_PROMPT_CHARS = 2000  # a sample prompt is a question, not a document: a 1 MB
 DATA_FORMATS = ("auto", "messages", "prompt_completion", "text")
 COLUMN_ROLES = ("messages", "prompt", "completion", "text")  # what data.columns maps a column to
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+REPORT_TOOLS = ("none", "tensorboard", "trackio", "mlflow", "wandb")  # TRL's report_to; see reporting.py
 
 
 ESSENTIAL = {"level": "essential"}
@@ -93,6 +94,7 @@ class TrainingSettings:
     sample_every_save: bool = setting(True)
     num_processes: int = setting(1, min=1, max=1024)
     accelerate_config: str = setting("")
+    report_to: str = setting("none", choices=REPORT_TOOLS)
 
 
 SECTIONS: dict[str, type] = {

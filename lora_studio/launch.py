@@ -14,6 +14,7 @@ from lora_studio.config import RunConfig, require_valid
 from lora_studio.dataset_rows import LoadedData, load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, DataError, StudioError
 from lora_studio.modelref import parse_model_ref
+from lora_studio.reporting import check_reporting
 from lora_studio.runs import RunPaths
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,9 @@ def worker_command(paths: RunPaths, resume: bool) -> list[str]:
 
 def check_startable(cfg: RunConfig) -> LoadedData:
     """Refuse, with every reason and what to do, a run that could not start: invalid settings, no data or data
-    that cannot train, a model reference that names nothing, a launcher config that is not there. Returns the
-    data as read, so a caller that needs the rows does not read the file twice."""
+    that cannot train, a model reference that names nothing, a launcher config that is not there, a logging tool
+    (training.report_to) that is not installed. Returns the data as read, so a caller that needs the rows does not
+    read the file twice."""
     require_valid(cfg)
     if not cfg.data.path:
         raise DataError(
@@ -85,6 +87,7 @@ def check_startable(cfg: RunConfig) -> LoadedData:
     require_trainable(data)
     parse_model_ref(cfg.model.name_or_path)
     check_launch(cfg)
+    check_reporting(cfg)
     return data
 
 

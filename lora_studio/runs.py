@@ -60,6 +60,12 @@ class RunPaths:
     merged = property(lambda self: self.root / "merged")
     exports = property(lambda self: self.root / "exports")
     data_stats = property(lambda self: self.root / "data_stats.json")  # what the model card says of the data
+    # Where training.report_to's tools write (reporting.py): TensorBoard and Trackio in the run folder, W&B's
+    # offline runs in its wandb/; MLflow's store is shared by every run of the runs folder, so runs compare there.
+    tensorboard = property(lambda self: self.root / "tensorboard")
+    trackio = property(lambda self: self.root / "trackio")
+    wandb = property(lambda self: self.root / "wandb")
+    mlflow = property(lambda self: self.root.parent / "mlruns")
 
 
 @dataclass

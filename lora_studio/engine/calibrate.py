@@ -71,6 +71,8 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
     from lora_studio.engine.preflight import device_label
     from lora_studio.engine.train import build_peft_model, make_sft_config
 
+    # Measured without a logging tool (training.report_to): it would slow the timed steps, and need not be installed.
+    cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, report_to="none"))
     data = check_startable(cfg)
     timed = dataclasses.replace(
         cfg, training=dataclasses.replace(cfg.training, max_steps=warmup + steps, logging_steps=1, save_steps=100_000)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -22,6 +24,7 @@ from lora_studio.launch import check_startable
 from lora_studio.metrics import MetricRow
 from lora_studio.modelcard import ADAPTER_CONFIG, data_stats, shareable_adapter_config, write_data_stats
 from lora_studio.modelref import public_base
+from lora_studio.reporting import PROJECT, logs_line, report_env
 from lora_studio.runs import RunPaths, resumable_checkpoint
 
 log = logging.getLogger(__name__)
@@ -109,7 +112,11 @@ def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool
         save_total_limit=2,
         eval_strategy="steps" if has_eval else "no",
         eval_steps=int(t.eval_steps),
-        report_to="none",
+        # "none" or one tool; where it writes is set in the environment while training (reporting_environment).
+        report_to=str(t.report_to),
+        run_name=paths.run_id,
+        project=PROJECT,  # Trackio's project
+        trackio_static_space_id=False,  # local-first: Trackio never creates a Space on the Hub
         disable_tqdm=True,
         max_length=int(cfg.data.max_length),
         packing=False,
@@ -132,6 +139,26 @@ def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool
     else:
         kwargs["num_train_epochs"] = float(t.num_epochs)
     return SFTConfig(**kwargs)
+
+
+@contextmanager
+def reporting_environment(tool: str, paths: RunPaths) -> Iterator[dict[str, str]]:
+    """The chosen logging tool's variables (reporting.report_env) in this process's environment while the trainer
+    is built and trains, then the environment as it was: nothing of it reaches the disk, and a later run in the
+    same process starts from the user's own environment."""
+    env = report_env(tool, paths)
+    if env.get("MLFLOW_TRACKING_URI", "").startswith("sqlite:"):
+        paths.mlflow.mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def last_checkpoint(paths: RunPaths) -> str | None:
@@ -181,6 +208,9 @@ def train(
     _quiet_progress_bars()
     phase("reading data")
     data = check_startable(cfg)  # the same checks as the CLI and the dashboard made before it was queued
+    where = logs_line(cfg.training.report_to, paths)  # the Train tab shows the same line
+    if where and distributed.is_main():
+        log.info("%s", where)
     checkpoint = last_checkpoint(paths) if resume else None
     if resume and checkpoint is None:
         raise ConfigError(f"Run {paths.run_id} has no checkpoint to resume from", "Start a new run instead")
@@ -208,25 +238,27 @@ def train(
     train_ds, eval_ds = build_datasets(data, cfg.data, int(cfg.training.seed), tokenizer)
     metrics_cb = MetricsCallback(paths.metrics, on_row)
     stop_cb = StopFileCallback(paths.stop)
-    trainer = SFTTrainer(
-        model=peft_model,
-        args=make_sft_config(cfg, paths, device, eval_ds is not None, assistant_only),
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        # Samples first, so the base model's answers at step 0 do not count into the first tokens/s.
-        callbacks=[*sample_callbacks(cfg, data, paths, tokenizer, original_template), metrics_cb, stop_cb],
-    )
-    _quiet_printer(trainer)
-    if distributed.is_main():  # for the model card: export reads it instead of parsing the data again
-        n_eval = len(eval_ds) if eval_ds is not None else 0
-        stats = data_stats(
-            data.path, len(data.rows), data.format, len(train_ds), n_eval, _tokens(trainer.train_dataset)
+    # transformers reads the logging tool's variables when it builds the tool's callback and when training begins.
+    with reporting_environment(cfg.training.report_to, paths):
+        trainer = SFTTrainer(
+            model=peft_model,
+            args=make_sft_config(cfg, paths, device, eval_ds is not None, assistant_only),
+            train_dataset=train_ds,
+            eval_dataset=eval_ds,
+            processing_class=tokenizer,
+            # Samples first, so the base model's answers at step 0 do not count into the first tokens/s.
+            callbacks=[*sample_callbacks(cfg, data, paths, tokenizer, original_template), metrics_cb, stop_cb],
         )
-        write_data_stats(paths, stats)
+        _quiet_printer(trainer)
+        if distributed.is_main():  # for the model card: export reads it instead of parsing the data again
+            n_eval = len(eval_ds) if eval_ds is not None else 0
+            stats = data_stats(
+                data.path, len(data.rows), data.format, len(train_ds), n_eval, _tokens(trainer.train_dataset)
+            )
+            write_data_stats(paths, stats)
 
-    phase("training", max_steps=trainer.args.max_steps)
-    trainer.train(resume_from_checkpoint=checkpoint)
+        phase("training", max_steps=trainer.args.max_steps)
+        trainer.train(resume_from_checkpoint=checkpoint)
     state = trainer.state
     phase("saving adapter")
     adapter = paths.adapter  # rank 0 alone writes it; DDP keeps the adapter weights equal on every rank

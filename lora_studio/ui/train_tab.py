@@ -30,6 +30,7 @@ from lora_studio.ui.train_view import (
     progress_html,
     queue_markdown,
     refresh,
+    reports_line,
     run_label,
 )
 
@@ -185,7 +186,7 @@ def _redraw(watch: Watch, full: bool) -> dict[str, Any]:
     if changes.status is not None or (queue_moved and status.state == "queued"):
         # The log as it is now: a crash's traceback may have landed on an earlier tick than the status.
         log = changes.log if changes.log is not None else log_tail(paths.log)
-        values["status"] = describe(status, watch.run_id, manager.position(watch.run_id), log)
+        values["status"] = describe(status, watch.run_id, manager.position(watch.run_id), log, reports_line(paths))
         values["stop"] = gr.update(interactive=status.state in ACTIVE_STATES)
         values["cancel"] = gr.update(interactive=status.state in ACTIVE_STATES)
         values["resume"] = gr.update(interactive=status.state in RESUMABLE_STATES)

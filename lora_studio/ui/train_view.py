@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from lora_studio.config import RunConfig
+from lora_studio.errors import StudioError
 from lora_studio.metrics import MetricRow, MetricsReader, latest_per_step
+from lora_studio.reporting import logs_line
 from lora_studio.runs import RunPaths, RunStatus, read_status, tail_lines
 from lora_studio.sample_answers import read_samples
 from lora_studio.ui.runs_view import STATE_ICONS
@@ -142,8 +145,26 @@ def progress_html(status: RunStatus, rows: list[MetricRow], now: float | None = 
     )
 
 
-def describe(status: RunStatus, run_id: str, queue_position: int | None = None, log: str = "") -> str:
-    """The run's state in words; a failure says what happened, what to do, and shows the log's last lines."""
+def reports_line(paths: RunPaths) -> str:
+    """Where the run also sends its training curves (training.report_to) and how to open them, as the training log
+    says it too; '' when it reports nowhere else or its config cannot be read."""
+    try:
+        tool = RunConfig.load(paths.config).training.report_to
+    except (StudioError, OSError):
+        return ""
+    return logs_line(str(tool), paths)
+
+
+def describe(
+    status: RunStatus, run_id: str, queue_position: int | None = None, log: str = "", reports: str = ""
+) -> str:
+    """The run's state in words; a failure says what happened, what to do, and shows the log's last lines. `reports`
+    (reports_line) follows as a paragraph of its own."""
+    text = _state_words(status, run_id, queue_position, log)
+    return f"{text}\n\n{reports}" if reports else text
+
+
+def _state_words(status: RunStatus, run_id: str, queue_position: int | None, log: str) -> str:
     icon = STATE_ICONS.get(status.state, "")
     head = f"{icon} **Run `{run_id}`: {status.state}**"
     if status.state == "queued":
