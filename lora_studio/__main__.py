@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from lora_studio import logs, settings
+from lora_studio.cli_evaluate import add_parser as add_evaluate_parser
+from lora_studio.cli_evaluate import parse_map
 from lora_studio.cli_help import generation_settings_epilog, run_settings_epilog
 from lora_studio.cli_train import cmd_train, fail
 from lora_studio.config import COLUMN_ROLES, DATA_FORMATS, DataSettings
@@ -56,14 +58,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     """The Data tab's checks for scripts and CI: non-zero exit when an error would block training."""
     from lora_studio.dataset_rows import FormatUnknownError
 
-    mapping = {}
-    for item in args.map or []:
-        column, sep, role = item.partition("=")
-        if not sep or role not in COLUMN_ROLES:
-            return fail(
-                f"cannot read --map {item!r}; write it as COLUMN=ROLE with ROLE one of {', '.join(COLUMN_ROLES)}", 2
-            )
-        mapping[role] = column
+    mapping = parse_map(args.map or [])
     try:
         data = load_dataset_file(args.file, args.format, mapping, max_bytes=settings.max_upload_bytes())
     except FormatUnknownError as exc:
@@ -296,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", help="base model (default: the adapter's base, else the embedded SmolLM2)")
     chat.add_argument("--set", action="append", metavar="NAME=VALUE", help="a generation setting (see below)")
     chat.set_defaults(func=cmd_chat)
+
+    add_evaluate_parser(sub)
 
     presets = sub.add_parser("presets", help="list presets")
     presets.set_defaults(func=cmd_presets)
