@@ -308,5 +308,8 @@ MESSAGES: dict[str, str] = {
     "evaluate.metric.perplexity": "Perplexity (lower is better)",
     "evaluate.metric.answer_tokens": "Answer length (tokens)",
     "evaluate.metric.seconds_per_row": "Seconds per row",
-    "runs.col.score": "{metric} (latest eval)",
+    "evaluate.short.exact_match_loose": "match",
+    "evaluate.short.rougeL": "ROUGE-L",
+    "evaluate.short.chrf": "chrF",
+    "evaluate.short.json_equal": "same JSON",
 }

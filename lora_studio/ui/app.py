@@ -8,8 +8,11 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from lora_studio import dataset_sources, jobs, processes, settings
+from lora_studio.messages import text
 from lora_studio.ui import config_tab, engine_access, run_state, server_guards
 from lora_studio.ui.data_tab import build_data_tab
+from lora_studio.ui.evaluate_tab import build_evaluate_tab
+from lora_studio.ui.evaluate_view import CSS as EVALUATE_CSS
 from lora_studio.ui.export_tab import build_export_tab
 from lora_studio.ui.playground_tab import PlaygroundTab, build_playground_tab, select_adapter
 from lora_studio.ui.runs_tab import build_runs_tab
@@ -45,6 +48,8 @@ def build_app() -> gr.Blocks:
                 build_export_tab(export_tab)
             with gr.Tab("Playground", id="playground") as playground_tab:
                 playground = build_playground_tab(playground_tab)
+            with gr.Tab(text("evaluate.tab"), id="evaluate") as evaluate_tab:
+                build_evaluate_tab(evaluate_tab)
             with gr.Tab("Runs", id="runs") as runs_tab:
                 build_runs_tab(runs_tab)
         app.load(run_state.restore, [kept], [run_config])
@@ -105,7 +110,7 @@ def launch(host: str | None = None, port: int | None = None, auth: list[tuple[st
         allowed_paths=[],
         blocked_paths=settings.blocked_paths(upload_folder),
         ssr_mode=False,
-        css=CSS + config_tab.CSS,
+        css=CSS + config_tab.CSS + EVALUATE_CSS,
         footer_links=[],
         run_history=False,
         app_kwargs={"middleware": middleware},

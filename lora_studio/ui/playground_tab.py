@@ -29,7 +29,7 @@ from lora_studio.ui.playground_handlers import (
     on_upload,
 )
 from lora_studio.ui.playground_handlers import select_adapter as select_adapter  # app.py wires it from here
-from lora_studio.ui.widgets import FormSlider
+from lora_studio.ui.widgets import setting_widget
 
 QUEUE = {"concurrency_limit": 1, "concurrency_id": "playground"}  # one model: one load or answer at a time
 
@@ -51,22 +51,12 @@ def _settings_panel(c: dict[str, Any]) -> None:
     """Every widget from the settings' declaration: label, help with the allowed range, bounds, step, default."""
     widgets = {w.name: w for w in view.setting_widgets()}
     with gr.Accordion(catalogue.text("playground.settings_title"), open=False):
-        c["system_prompt"] = _setting(widgets.pop("system_prompt"))
+        c["system_prompt"] = setting_widget(widgets.pop("system_prompt"), "pg-")
         names = list(widgets)
         for row in (names[:3], names[3:]):
             with gr.Row():
                 for name in row:
-                    c[name] = _setting(widgets[name])
-
-
-def _setting(w: view.SettingWidget) -> Any:
-    common: dict[str, Any] = {"label": w.label, "info": w.info, "elem_id": "pg-" + w.name.replace("_", "-")}
-    if w.kind == "slider":  # a typed value beyond an end becomes that end, as the browser shows it
-        assert w.minimum is not None and w.maximum is not None  # setting_widgets gives a slider its ends
-        return FormSlider(w.minimum, w.maximum, w.value, step=w.step, precision=w.precision, **common)
-    if w.kind == "number":  # no bounds in the browser: on_send says what is wrong in words
-        return gr.Number(w.value, precision=w.precision, **common)
-    return gr.Textbox(w.value, lines=2, placeholder="optional", **common)
+                    c[name] = setting_widget(widgets[name], "pg-")
 
 
 def _model_panel(c: dict[str, Any]) -> None:

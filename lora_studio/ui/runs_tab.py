@@ -16,6 +16,7 @@ import gradio as gr
 
 from lora_studio import settings
 from lora_studio.errors import StudioError
+from lora_studio.eval_report import latest_scores
 from lora_studio.runs import RunPaths, delete_run, run_summary
 from lora_studio.ui import runs_view
 from lora_studio.ui.charts import compare_figure, loss_figure
@@ -57,6 +58,9 @@ TABLE_WIDTHS = (
     "95px",
     "85px",
     "85px",
+    "95px",
+    "80px",
+    "65px",
     "320px",
 )
 
@@ -115,7 +119,7 @@ def refresh_values(selected: list[str] | None, message: str | None = None) -> di
     kept = [run_id for run_id in selected or [] if run_id in ids]
     values = {
         "overview": runs_view.overview_md(summaries, root),
-        "table": runs_view.runs_table(summaries),
+        "table": runs_view.runs_table(summaries, latest_scores(root)),
         "selection": gr.update(choices=ids, value=kept),
     }
     values.update(selection_values(kept, message))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from lora_studio.config import SECTIONS, RunConfig
 from lora_studio.errors import ConfigError
+from lora_studio.eval_report import format_value as format_score
 from lora_studio.metrics import MetricRow
 from lora_studio.runs import (
     ACTIVE_STATES,
@@ -42,8 +43,13 @@ TABLE_COLUMNS = (
     "steps",
     "final loss",
     "eval loss",
+    "exact match",
+    "ROUGE-L",
+    "chrF",
     "note",
 )
+# The latest evaluation's scores shown per run (eval_report.latest_scores): quality, not only loss.
+SCORE_COLUMNS = {"exact match": "exact_match_loose", "ROUGE-L": "rougeL", "chrF": "chrf"}
 STATE_ICONS = {
     "queued": "⏳",
     "running": "▶️",
@@ -121,8 +127,14 @@ def _steps(summary: RunSummary) -> str:
     return f"{done}/{total or '?'}"
 
 
-def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
-    """One row per run with its state, key settings, progress and losses."""
+def _score(scores: dict | None, metric: str) -> str:
+    value = (scores or {}).get(metric)
+    return DASH if not isinstance(value, (int, float)) else format_score(metric, value)
+
+
+def runs_table(summaries: list[RunSummary], scores: dict[str, dict] | None = None) -> pd.DataFrame:
+    """One row per run with its state, key settings, progress, losses and its latest evaluation's scores."""
+    scores = scores or {}
     records = []
     for summary in summaries:
         record = {
@@ -136,6 +148,7 @@ def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
                 "steps": _steps(summary),
                 "final loss": _loss(summary.final_loss),
                 "eval loss": _loss(summary.eval_loss),
+                **{column: _score(scores.get(summary.paths.run_id), key) for column, key in SCORE_COLUMNS.items()},
                 "note": _note(summary),
             }
         )

@@ -5,7 +5,12 @@ runs, and since every later event of a form sends that value again, the whole fo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import gradio as gr
+
+if TYPE_CHECKING:
+    from lora_studio.ui.playground_view import SettingWidget
 
 
 class FormSlider(gr.Slider):
@@ -26,3 +31,15 @@ class FormSlider(gr.Slider):
         if self.maximum is not None:
             value = min(value, float(self.maximum))
         return value
+
+
+def setting_widget(w: SettingWidget, prefix: str) -> Any:
+    """A generation setting's widget from its declaration (ui/playground_view.setting_widgets); `prefix` makes
+    its elem_id unique per tab."""
+    common: dict[str, Any] = {"label": w.label, "info": w.info, "elem_id": prefix + w.name.replace("_", "-")}
+    if w.kind == "slider":  # a typed value beyond an end becomes that end, as the browser shows it
+        assert w.minimum is not None and w.maximum is not None  # setting_widgets gives a slider its ends
+        return FormSlider(w.minimum, w.maximum, w.value, step=w.step, precision=w.precision, **common)
+    if w.kind == "number":  # no bounds in the browser: the handler says what is wrong in words
+        return gr.Number(w.value, precision=w.precision, **common)
+    return gr.Textbox(w.value, lines=2, placeholder="optional", **common)
