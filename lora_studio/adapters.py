@@ -150,9 +150,11 @@ def find_adapter(key: str) -> AdapterInfo:
     raise ModelError(f"There is no adapter '{key}' any more", "Refresh the list and pick another adapter")
 
 
-def run_adapter(run_id: str) -> AdapterInfo:
-    """The adapter of one run, or an error that says why it has none yet."""
-    paths = RunPaths(settings.runs_dir() / run_id)
+def run_adapter(run: str | RunPaths) -> AdapterInfo:
+    """The adapter of one run (its id under the runs folder, or its folder), or an error that says why it has
+    none yet."""
+    paths = run if isinstance(run, RunPaths) else RunPaths(settings.runs_dir() / run)
+    run_id = paths.run_id
     if not paths.config.is_file():
         raise ModelError(f"There is no run '{run_id}'", "Pick a run listed on the Runs tab")
     state = read_status(paths).state

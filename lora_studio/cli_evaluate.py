@@ -80,7 +80,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"Run {paths.run_id} has no finished adapter to evaluate", "Pass --base to evaluate the base model alone"
         )
-    adapters = [run_adapter(paths.run_id)] if has_adapter else []
+    adapters = [run_adapter(paths)] if has_adapter else []
     models = models_for(cfg.model.name_or_path, args.base, adapters)
     skipped = rows.skipped
     if skipped:

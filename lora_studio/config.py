@@ -95,6 +95,7 @@ class TrainingSettings:
     num_processes: int = setting(1, min=1, max=1024)
     accelerate_config: str = setting("")
     report_to: str = setting("none", choices=REPORT_TOOLS)
+    evaluate_at_end: bool = setting(False)  # score base vs adapter on the held-out rows when training completes
 
 
 SECTIONS: dict[str, type] = {

@@ -27,11 +27,13 @@ from pathlib import Path
 
 import torch
 
-from lora_studio.config import ModelSettings
+from lora_studio.config import ModelSettings, RunConfig
+from lora_studio.errors import StudioError
 from lora_studio.eval_report import build_results, write_results
-from lora_studio.evaluation import EvalRow, update_eval_status
+from lora_studio.evaluation import MAX_NEW_TOKENS, SPEC_FILE, EvalRow, read_eval_status, update_eval_status
 from lora_studio.generation_config import GenerationSettings
 from lora_studio.processes import process_start_time
+from lora_studio.runs import RunPaths
 
 log = logging.getLogger("lora_studio.evaluate")
 LOSS_BATCH = 4  # teacher-forced passes hold logits for the whole sequence: smaller batches than generation
@@ -197,22 +199,43 @@ def run_evaluation(spec_path: str | Path) -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")  # Cancel in the dashboard: the same path as Ctrl-C
+AT_END_ROWS = 200  # the automatic evaluation after training scores at most this many held-out rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    from lora_studio.engine.worker import classify, configure_logging
+def evaluate_held_out(paths: RunPaths, cfg: RunConfig) -> Path | None:
+    """The automatic evaluation when training completes (training.evaluate_at_end): base vs the new adapter on
+    the run's held-out rows, in this process after training freed its model. Never fails the run: a problem is
+    logged and recorded in the run's eval/status.json. Returns the results folder, or None."""
+    from lora_studio.adapters import run_adapter
+    from lora_studio.evaluation import begin, eval_root, models_for, split_rows, write_spec
 
-    parser = argparse.ArgumentParser(prog="lora_studio.engine.eval_worker", description=__doc__)
-    parser.add_argument("--spec", required=True, help="spec.json written by lora_studio.evaluation.write_spec")
-    args = parser.parse_args(argv)
-    configure_logging()
-    signal.signal(signal.SIGTERM, _terminate)
-    folder = Path(args.spec).parent
-    root = folder.parent
+    root = eval_root(paths)
     try:
-        return run_evaluation(args.spec)
+        rows = split_rows(paths, AT_END_ROWS)
+        models = models_for(cfg.model.name_or_path, True, [run_adapter(paths)])
+        base = {
+            "name_or_path": cfg.model.name_or_path,
+            "dtype": cfg.model.dtype,
+            "load_in_8bit": cfg.model.load_in_8bit,
+        }
+        folder = write_spec(root, base, models, rows, GenerationSettings.greedy(MAX_NEW_TOKENS))
+        begin(folder)
+    except StudioError as exc:
+        log.warning("Not evaluating the held-out rows: %s", exc.one_line())
+        return None
+    log.info("Scoring the base and the adapter on %d held-out row(s)", len(rows.rows))
+    code = _run_reported(folder / SPEC_FILE)
+    status = read_eval_status(root)
+    return Path(status.result) if code == 0 and status.result else None
+
+
+def _run_reported(spec: Path) -> int:
+    """run_evaluation, with a failure or a cancel recorded in eval/status.json (and the hidden folder removed)."""
+    from lora_studio.engine.worker import classify
+
+    folder, root = spec.parent, spec.parent.parent
+    try:
+        return run_evaluation(spec)
     except KeyboardInterrupt:
         shutil.rmtree(folder, ignore_errors=True)
         update_eval_status(
@@ -229,6 +252,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         log.error("Evaluation failed: %s — %s", message, hint)
         return 1
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # Cancel in the dashboard: the same path as Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lora_studio.engine.worker import configure_logging
+
+    parser = argparse.ArgumentParser(prog="lora_studio.engine.eval_worker", description=__doc__)
+    parser.add_argument("--spec", required=True, help="spec.json written by lora_studio.evaluation.write_spec")
+    args = parser.parse_args(argv)
+    configure_logging()
+    signal.signal(signal.SIGTERM, _terminate)
+    return _run_reported(Path(args.spec))
 
 
 if __name__ == "__main__":

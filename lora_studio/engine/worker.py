@@ -168,6 +168,8 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
     )
     if distributed.world_size() == 1:  # the speed cache's key does not count processes
         _record_speed(cfg, paths)
+    if result.state == "completed" and cfg.training.evaluate_at_end and cfg.data.eval_fraction > 0:
+        _evaluate_at_end(result, cfg, paths)
     log.info(
         "Run %s: %s at step %d/%d, adapter saved to %s",
         result.state,
@@ -177,6 +179,24 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
         result.adapter_dir,
     )
     return 0
+
+
+def _evaluate_at_end(result, cfg: RunConfig, paths: RunPaths) -> None:
+    """Score base vs adapter on the held-out rows (the Evaluate tab's worker, in this process); the run stays
+    completed whatever happens here, its phase says what this process is still doing."""
+    import gc
+
+    from lora_studio.engine.eval_worker import evaluate_held_out
+
+    result.model = None  # free the training copy first: the evaluation loads the base and the saved adapter
+    gc.collect()
+    update_status(paths, phase="scoring the held-out rows (see the Evaluate tab)")
+    try:
+        folder = evaluate_held_out(paths, cfg)
+    finally:
+        update_status(paths, phase=result.state)
+    if folder is not None:
+        log.info("Held-out scores saved to %s", folder)
 
 
 def _end_status(paths: RunPaths, **changes) -> None:

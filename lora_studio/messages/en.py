@@ -94,6 +94,10 @@ MESSAGES: dict[str, str] = {
     "training.accelerate_config.label": "Accelerate config file",
     "training.accelerate_config.help": "For FSDP, DeepSpeed or several machines: the file `accelerate config` "
     "wrote. Empty = plain multi-GPU.",
+    "training.evaluate_at_end.label": "Evaluate when training ends",
+    "training.evaluate_at_end.help": "When training completes, score the base model and the new adapter on the "
+    "held-out rows (up to 200), as the Evaluate tab does, so the Runs tab shows the scores at once. Needs an eval "
+    "fraction above 0; takes a little longer before the run is free.",
     "training.report_to.label": "Also send training curves to",
     "training.report_to.help": "Besides the charts here, also send the loss and learning-rate curves to "
     "TensorBoard, Trackio, MLflow or Weights & Biases (wandb); none = only here. Logs stay on this machine (in the "

@@ -145,3 +145,20 @@ def test_dashboard_worker_runs_and_cancel_leaves_no_summary(trained, tiny_model_
     assert poll_evaluation(root).state == "cancelled"
     assert not folder.exists()
     assert len(evaluations(root)) == 1  # only the finished one
+
+
+def test_evaluate_at_end_scores_the_held_out_rows_and_keeps_the_run_completed(tmp_path, tiny_model_dir, chat_file):
+    from lora_studio.engine import worker
+    from lora_studio.runs import read_status
+
+    cfg = tiny_config(
+        tiny_model_dir, chat_file, "data.eval_fraction=0.1", "training.max_steps=2", "training.evaluate_at_end=true"
+    )
+    paths = new_run(tmp_path / "runs", cfg, "auto-eval")
+    assert worker.run(paths.root) == 0
+    status = read_status(paths)
+    assert status.state == "completed" and status.phase == "completed"
+    (folder,) = evaluations(eval_root(paths))
+    summary = read_summary(folder)
+    assert summary is not None and set(summary["models"]) == {"base", "auto-eval"}
+    assert summary["data"]["source"] == "split" and summary["data"]["rows"] == 4
