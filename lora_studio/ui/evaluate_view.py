@@ -14,7 +14,7 @@ from lora_studio.eval_report import format_value
 from lora_studio.evaluation import BASE_LABEL, EvalStatus
 from lora_studio.messages import text
 from lora_studio.scoring import JSON_KEYS, PRIMARY_ORDER
-from lora_studio.ui.formatting import error_md
+from lora_studio.ui.formatting import error_md, progress_bar_html
 
 FILTERS = ("all", "changed", "better", "worse")
 MAX_ROWS_SHOWN = 200  # the page stays light; the downloads hold every row
@@ -183,13 +183,7 @@ def progress_html(status: EvalStatus, now: float | None = None) -> str:
     if status.started:
         end = now if running else (status.finished or now)
         parts.append(text("evaluate.elapsed" if running else "evaluate.took", clock=_clock(end - status.started)))
-    label = html.escape(status.phase or status.state) + ("…" if running else "")
-    return (
-        '<div class="ls-progress">'
-        f'<div class="ls-progress-label"><b>{label}</b> · {html.escape(" · ".join(parts))}</div>'
-        f'<div class="ls-progress-track"><div class="ls-progress-fill{" ls-busy" if running else ""}" '
-        f'style="width:{100 * share:.1f}%"></div></div></div>'
-    )
+    return progress_bar_html(status.phase or status.state, parts, share, running)
 
 
 def status_md(status: EvalStatus) -> str:

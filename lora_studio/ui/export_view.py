@@ -15,6 +15,7 @@ from lora_studio.exports import (
 )
 from lora_studio.modelcard import verification_summary
 from lora_studio.runs import RunPaths, run_summary
+from lora_studio.ui.formatting import progress_bar_html
 from lora_studio.ui.runs_view import DASH, STATE_ICONS
 
 NO_RUN = (
@@ -70,14 +71,7 @@ def progress_html(status: ExportStatus, now: float | None = None) -> str:
             f"{'elapsed' if status.state == 'running' else 'took'} "
             f"{_clock((now if status.state == 'running' else status.finished or now) - status.started)}"
         )
-    busy = status.state == "running"
-    label = html.escape(status.phase or status.state) + ("…" if busy else "")
-    return (
-        '<div class="ls-progress">'
-        f'<div class="ls-progress-label"><b>{label}</b> · {" · ".join(parts)}</div>'
-        f'<div class="ls-progress-track"><div class="ls-progress-fill{" ls-busy" if busy else ""}" '
-        f'style="width:{100 * share:.1f}%"></div></div></div>'
-    )
+    return progress_bar_html(status.phase or status.state, parts, share, status.state == "running")
 
 
 def _clock(seconds: float) -> str:
