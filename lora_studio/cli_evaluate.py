@@ -19,6 +19,7 @@ from lora_studio import processes
 from lora_studio.adapters import run_adapter
 from lora_studio.cli_train import fail
 from lora_studio.config import COLUMN_ROLES, RunConfig
+from lora_studio.dataset_rows import FormatUnknownError
 from lora_studio.errors import ConfigError
 from lora_studio.eval_report import metric_table, read_summary, scores_json
 from lora_studio.evaluation import (
@@ -72,7 +73,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     cfg = RunConfig.load(paths.config)
     generation = generation_settings(args.set or [])
     if args.data:
-        rows = file_rows(Path(args.data).expanduser(), parse_map(args.map or []), args.limit)
+        try:
+            rows = file_rows(Path(args.data).expanduser(), parse_map(args.map or []), args.limit)
+        except FormatUnknownError as exc:
+            raise ConfigError(
+                exc.message, "Say which to use: --map COLUMN=prompt --map COLUMN=completion, or --map COLUMN=messages"
+            ) from exc
     else:
         rows = split_rows(paths, args.limit)
     has_adapter = read_status(paths).state in ADAPTER_STATES and paths.adapter.is_dir()

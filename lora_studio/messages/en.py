@@ -266,6 +266,8 @@ MESSAGES: dict[str, str] = {
     "evaluate.no_run": "Pick a run: its held-out rows and adapter are preselected.",
     "evaluate.no_runs": "No finished run yet. Train one first, or score the base or an uploaded adapter on a file.",
     "evaluate.pick_file": "Upload a file with the rows to score first.",
+    "evaluate.map_hint": "Say which columns hold what in the column mapping box (under 'a file'), e.g. "
+    "question=prompt, answer=completion. The file's columns: {columns}",
     "evaluate.bad_map": "cannot read the column mapping '{item}'",
     "evaluate.bad_map_hint": "Write COLUMN=ROLE pairs separated by commas, with ROLE one of: {roles}",
     "evaluate.run_md": "**{run_id}** · base `{base}` · {held_out}",

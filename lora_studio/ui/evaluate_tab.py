@@ -18,6 +18,7 @@ import gradio as gr
 
 from lora_studio import adapters, evaluation, exports, settings
 from lora_studio.config import RunConfig
+from lora_studio.dataset_rows import FormatUnknownError
 from lora_studio.errors import StudioError
 from lora_studio.eval_report import evaluations, read_rows, read_summary, rows_csv
 from lora_studio.messages import text
@@ -214,6 +215,10 @@ def on_evaluate(
         models = evaluation.models_for(base["name_or_path"], bool(include_base), chosen)
         folder = evaluation.write_spec(_root(run_id), base, models, rows, settings_, int(batch or 0))
         status = evaluation.start_evaluation(folder)
+    except FormatUnknownError as exc:  # the Data tab's detection; here the fix is the mapping box
+        return {
+            "message": error_md(StudioError(exc.message, text("evaluate.map_hint", columns=", ".join(exc.columns))))
+        }
     except StudioError as exc:
         return {"message": error_md(exc)}
     if status.state == "failed":

@@ -71,3 +71,17 @@ def test_evaluate_base_against_an_adapter_and_filter_the_rows(server, server_hom
     page.locator("#eval-start").click()
     wait_text(page, "#eval-message", "no reference answer")
     screenshot(page, "evaluate-refused")
+
+    odd = write_jsonl(tmp_path / "odd.jsonl", [{"question": "Capital of France?", "answer": "Paris"}] * 2)
+    page.reload()  # a fresh form; the earlier results stay on disk
+    page.wait_for_load_state("load")
+    page.get_by_role("tab", name="Evaluate").click()
+    wait_text(page, "#eval-run-info", "8 held-out row(s)")
+    page.locator("#eval-source label", has_text="a file").click()
+    page.locator("#eval-file input[type=file]").set_input_files(str(odd))
+    page.wait_for_timeout(1000)
+    page.locator("#eval-start").click()
+    wait_text(page, "#eval-message", "column mapping box")  # the Data tab's detection, this tab's fix
+    page.locator("#eval-map textarea").fill("question=prompt, answer=completion")
+    page.locator("#eval-start").click()
+    wait_text(page, "#eval-summary", "2 row(s) from odd.jsonl", timeout=180_000)

@@ -92,6 +92,9 @@ def test_cli_refuses_bad_input_with_exit_2(trained, tmp_path):
     assert proc.returncode == 2 and "no reference answer" in proc.stderr
     proc = cli("evaluate", "--run-dir", str(tmp_path), "--base")
     assert proc.returncode == 2 and "not a run folder" in proc.stderr
+    odd = write_jsonl(tmp_path / "odd.jsonl", [{"question": "Hi?", "answer": "Hello"}])
+    proc = cli("evaluate", "--run-dir", str(trained.root), "--data", str(odd))
+    assert proc.returncode == 2 and "--map COLUMN=prompt" in proc.stderr
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"messages": [\n', encoding="utf-8")
     proc = cli("evaluate", "--run-dir", str(trained.root), "--data", str(broken))
