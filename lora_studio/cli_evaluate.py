@@ -30,6 +30,7 @@ from lora_studio.evaluation import (
     models_for,
     read_eval_status,
     split_rows,
+    update_eval_status,
     worker_argv,
     write_spec,
 )
@@ -101,7 +102,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     print(f"evaluating {len(rows.rows)} row(s) with {', '.join(m.label for m in models)}")
-    code = processes.run_in_foreground(worker_argv(folder))
+    try:
+        code = processes.run_in_foreground(worker_argv(folder))
+    except processes.WorkerStartError as exc:
+        update_eval_status(root, **exc.status_fields("the evaluation"))
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     status = read_eval_status(root)
     if code != 0 or status.state != "completed":
         shutil.rmtree(folder, ignore_errors=True)

@@ -37,6 +37,7 @@ SPEC_FILE, SUMMARY_FILE, ROWS_FILE = "spec.json", "summary.json", "rows.jsonl"
 DEFAULT_BATCH = 8
 MAX_NEW_TOKENS = 256  # answers longer than this are cut (the summary says the cap used)
 GRACE_S = 10.0
+START_S = 300.0  # a worker that has not reported its pid this long after it was begun never started
 MODEL_METRICS = ("loss", "perplexity", "answer_tokens", "seconds_per_row")  # measured by the worker itself
 DEAD = {
     "error": "The evaluation worker stopped before it could report",
@@ -296,11 +297,19 @@ def poll_evaluation(root: Path) -> EvalStatus:
     """The status; a worker that died without reporting is marked failed (or cancelled) and its folder removed."""
     processes.reap()
     status = read_eval_status(root)
-    if status.state != "running" or not status.pid or processes.attach(status.pid, status.pid_start, root):
+    if status.state != "running":
         return status
-    processes.signal_group(status.pid, signal.SIGKILL)
+    if not status.pid:  # begun, the worker not reporting yet: dead only if it never did within START_S
+        if time.time() - (status.started or 0) < START_S:
+            return status
+    elif processes.attach(status.pid, status.pid_start, root):
+        return status
+    else:
+        processes.signal_group(status.pid, signal.SIGKILL)
     with _status_lock(RunPaths(root)):
         status = read_eval_status(root)
+        if status.pid and processes.attach(status.pid, status.pid_start, root):
+            return status  # the worker reported in meanwhile
         if status.state == "running":
             state = "cancelled" if status.cancel_requested else "failed"
             ended = {"error": "Cancelled by the user", "error_kind": "", "hint": ""} if state == "cancelled" else DEAD

@@ -165,3 +165,14 @@ def test_evaluate_at_end_scores_the_held_out_rows_and_keeps_the_run_completed(tm
     summary = read_summary(folder)
     assert summary is not None and set(summary["models"]) == {"base", "auto-eval"}
     assert summary["data"]["source"] == "split" and summary["data"]["rows"] == 4
+
+
+def test_an_evaluation_whose_worker_never_reported_does_not_block_the_next(tmp_path, monkeypatch):
+    from lora_studio import evaluation
+
+    root = tmp_path / "eval"
+    evaluation.update_eval_status(root, state="running", eval_id="x", started=time.time())
+    assert evaluation.poll_evaluation(root).state == "running"  # still starting
+    evaluation.update_eval_status(root, started=time.time() - evaluation.START_S - 1)
+    status = evaluation.poll_evaluation(root)
+    assert status.state == "failed" and "stopped before it could report" in status.error
