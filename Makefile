@@ -47,6 +47,7 @@ bench: setup
 	$(PY) bench/train_throughput.py
 	$(PY) bench/chart_latency.py
 	$(PY) bench/playground_generate.py
+	$(PY) bench/eval_generate.py
 	$(PY) bench/merge_verify.py
 	$(PY) bench/model_load.py
 	$(PY) bench/data_validation.py
