@@ -45,23 +45,23 @@ SELECTION_OUTPUTS = OUTPUTS[3:]
 NO_RUN = "Select a run in the table or the list above to see its details."
 # One width per runs_view.TABLE_COLUMNS; the note (last) column may scroll.
 TABLE_WIDTHS = (
-    "270px",
-    "210px",
-    "150px",
-    "260px",
-    "50px",
-    "65px",
-    "85px",
-    "90px",
-    "65px",
-    "75px",
-    "95px",
-    "85px",
-    "85px",
-    "95px",
-    "80px",
-    "65px",
-    "320px",
+    "270px",  # run
+    "210px",  # status
+    "85px",  # final loss
+    "85px",  # eval loss
+    "95px",  # exact match
+    "80px",  # ROUGE-L
+    "65px",  # chrF
+    "150px",  # created
+    "260px",  # model
+    "50px",  # r
+    "65px",  # alpha
+    "85px",  # lr
+    "90px",  # length
+    "65px",  # batch
+    "75px",  # max len
+    "95px",  # steps
+    "320px",  # note
 )
 
 

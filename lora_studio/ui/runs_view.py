@@ -29,9 +29,14 @@ from lora_studio.runs import (
     tail_lines,
 )
 
-TABLE_COLUMNS = (
+TABLE_COLUMNS = (  # what a run reached first (state, losses, latest scores), then the settings that got it there
     "run",
     "status",
+    "final loss",
+    "eval loss",
+    "exact match",
+    "ROUGE-L",
+    "chrF",
     "created",
     "model",
     "r",
@@ -41,11 +46,6 @@ TABLE_COLUMNS = (
     "batch",
     "max len",
     "steps",
-    "final loss",
-    "eval loss",
-    "exact match",
-    "ROUGE-L",
-    "chrF",
     "note",
 )
 # The latest evaluation's scores shown per run (eval_report.latest_scores): quality, not only loss.
