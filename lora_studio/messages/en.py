@@ -247,7 +247,7 @@ MESSAGES: dict[str, str] = {
     "evaluate.upload_label": "Upload an adapter (.zip, or its files)",
     "evaluate.settings_title": "How the answers are written",
     "evaluate.batch_label": "Rows answered together",
-    "evaluate.batch_info": "More is faster until memory runs out: 8 on a CPU, 16-64 on a GPU. Allowed: 1 to 256.",
+    "evaluate.batch_info": "More is faster until memory runs out: 16 suits a CPU, 32-64 a GPU. Allowed: 1 to 256.",
     "evaluate.start": "▶ Evaluate",
     "evaluate.cancel": "Cancel",
     "evaluate.results_label": "Results",
