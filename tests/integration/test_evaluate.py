@@ -24,16 +24,19 @@ from lora_studio.evaluation import (
 )
 from lora_studio.generation_config import GenerationSettings
 from lora_studio.runs import update_status
-from tests.conftest import write_jsonl
+from tests.conftest import SAMPLE_CHAT, write_jsonl
 from tests.integration.helpers import new_run, tiny_config
 from tests.integration.test_cli import cli
 
 
-@pytest.fixture
-def trained(tmp_path, tiny_model_dir, chat_file, studio_home):
-    """A finished tiny run that held out 10 of its 40 rows."""
-    cfg = tiny_config(tiny_model_dir, chat_file, "data.eval_fraction=0.25", "training.max_steps=3")
-    paths = new_run(studio_home / "runs", cfg, "tiny-run")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model_dir):
+    """A finished tiny run that held out 10 of its 40 rows (trained once for this module)."""
+    folder = tmp_path_factory.mktemp("evaluate")
+    data = folder / "chat.jsonl"
+    data.write_text("\n".join(SAMPLE_CHAT.read_text(encoding="utf-8").splitlines()[:40]) + "\n", encoding="utf-8")
+    cfg = tiny_config(tiny_model_dir, data, "data.eval_fraction=0.25", "training.max_steps=3")
+    paths = new_run(folder / "runs", cfg, "tiny-run")
     update_status(paths, state=train(cfg, paths).state)
     return paths
 
@@ -76,7 +79,7 @@ def test_cli_evaluate_writes_the_summary_it_prints(trained, tmp_path):
     for label in scores:
         assert {"exact_match", "rougeL", "chrf", "bleu", "loss", "perplexity"} <= set(scores[label])
         assert "json_valid" not in scores[label]  # the references are not JSON
-    (folder,) = evaluations(eval_root(trained))
+    folder = evaluations(eval_root(trained))[0]  # the newest
     summary = read_summary(folder)
     assert summary is not None and summary["models"] == scores  # the saved summary is what the CLI wrote
     rows = read_rows(folder)
@@ -86,19 +89,23 @@ def test_cli_evaluate_writes_the_summary_it_prints(trained, tmp_path):
     assert not [p for p in eval_root(trained).iterdir() if p.name.startswith(".2")]  # no hidden leftovers
 
 
-def test_cli_refuses_bad_input_with_exit_2(trained, tmp_path):
+def test_cli_refuses_bad_input_with_exit_2(trained, tmp_path, capsys):
+    from lora_studio.__main__ import main
+
+    def refused(*args: str) -> str:
+        assert main(["evaluate", *args]) == 2
+        return capsys.readouterr().err
+
     text_file = write_jsonl(tmp_path / "notes.jsonl", [{"text": "just prose"}, {"text": "more prose"}])
-    proc = cli("evaluate", "--run-dir", str(trained.root), "--data", str(text_file))
-    assert proc.returncode == 2 and "no reference answer" in proc.stderr
-    proc = cli("evaluate", "--run-dir", str(tmp_path), "--base")
-    assert proc.returncode == 2 and "not a run folder" in proc.stderr
+    assert "no reference answer" in refused("--run-dir", str(trained.root), "--data", str(text_file))
+    assert "not a run folder" in refused("--run-dir", str(tmp_path), "--base")
     odd = write_jsonl(tmp_path / "odd.jsonl", [{"question": "Hi?", "answer": "Hello"}])
-    proc = cli("evaluate", "--run-dir", str(trained.root), "--data", str(odd))
-    assert proc.returncode == 2 and "--map COLUMN=prompt" in proc.stderr
+    assert "--map COLUMN=prompt" in refused("--run-dir", str(trained.root), "--data", str(odd))
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"messages": [\n', encoding="utf-8")
-    proc = cli("evaluate", "--run-dir", str(trained.root), "--data", str(broken))
-    assert proc.returncode == 2 and "line 1" in proc.stderr
+    assert "line 1" in refused("--run-dir", str(trained.root), "--data", str(broken))
+    assert "cannot read --map" in refused("--run-dir", str(trained.root), "--data", str(odd), "--map", "question")
+    assert not [p for p in eval_root(trained).glob(".*") if p.is_dir()]  # refusals leave no spec folder
 
 
 def test_rows_without_a_reference_are_listed_and_skipped(tmp_path):
@@ -126,6 +133,7 @@ def test_an_adapter_of_another_base_is_refused_in_words(tmp_path):
 
 def test_dashboard_worker_runs_and_cancel_leaves_no_summary(trained, tiny_model_dir):
     root = eval_root(trained)
+    before = len(evaluations(root))
     base = {"name_or_path": str(tiny_model_dir), "dtype": "auto", "load_in_8bit": False}
     models = models_for(str(tiny_model_dir), True, [])
     folder = write_spec(root, base, models, split_rows(trained), GenerationSettings.greedy(8), batch_size=4)
@@ -147,7 +155,7 @@ def test_dashboard_worker_runs_and_cancel_leaves_no_summary(trained, tiny_model_
         time.sleep(0.3)
     assert poll_evaluation(root).state == "cancelled"
     assert not folder.exists()
-    assert len(evaluations(root)) == 1  # only the finished one
+    assert len(evaluations(root)) == before + 1  # the finished one, not the cancelled one
 
 
 def test_evaluate_at_end_scores_the_held_out_rows_and_keeps_the_run_completed(tmp_path, tiny_model_dir, chat_file):
@@ -155,7 +163,7 @@ def test_evaluate_at_end_scores_the_held_out_rows_and_keeps_the_run_completed(tm
     from lora_studio.runs import read_status
 
     cfg = tiny_config(
-        tiny_model_dir, chat_file, "data.eval_fraction=0.1", "training.max_steps=2", "training.evaluate_at_end=true"
+        tiny_model_dir, chat_file, "data.eval_fraction=0.1", "training.max_steps=1", "training.evaluate_at_end=true"
     )
     paths = new_run(tmp_path / "runs", cfg, "auto-eval")
     assert worker.run(paths.root) == 0
