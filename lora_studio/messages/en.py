@@ -240,6 +240,7 @@ MESSAGES: dict[str, str] = {
     "evaluate.map_info": "Only when the columns are not detected: COLUMN=ROLE, comma-separated, e.g. "
     "question=prompt, answer=completion",
     "evaluate.limit_label": "Rows at most",
+    "evaluate.bad_limit": "Rows at most cannot be {value}",
     "evaluate.limit_info": "0 = every row. On a CPU, start with 20-50: each model answers each row",
     "evaluate.base_label": "The base model (for comparison)",
     "evaluate.adapters_label": "Adapters",

@@ -202,6 +202,10 @@ def on_evaluate(
         if settings_ is None:
             return {"message": problem}
         count = int(limit or 0)
+        if count < 0:
+            return {
+                "message": error_md(StudioError(text("evaluate.bad_limit", value=count), text("evaluate.limit_info")))
+            }
         if source == "split":
             if paths is None:
                 return {"message": text("evaluate.no_run")}
@@ -280,7 +284,6 @@ def _inputs_panel(c: dict[str, Any]) -> None:
             c["limit"] = gr.Number(
                 0,
                 precision=0,
-                minimum=0,
                 label=text("evaluate.limit_label"),
                 info=text("evaluate.limit_info"),
                 elem_id="eval-limit",

@@ -135,3 +135,26 @@ def test_progress_says_answers_done_and_time_left():
     assert view.progress_html(EvalStatus()) == ""
     failed = EvalStatus(state="failed", error="Out of memory", hint="Lower the batch size")
     assert "Out of memory" in view.status_md(failed) and "Lower the batch size" in view.status_md(failed)
+
+
+def test_the_evaluate_button_refuses_bad_input_in_words(tmp_path):
+    from lora_studio.ui import evaluate_tab, playground_view
+    from tests.conftest import write_jsonl
+
+    defaults = {w.name: w.value for w in playground_view.setting_widgets()}
+
+    def press(source="file", upload=None, limit=0, batch=16, keys=None, **generation) -> str:
+        values = [{**defaults, **generation}[name] for name in evaluate_tab.GENERATION]
+        return evaluate_tab.on_evaluate(None, source, upload, "", limit, True, keys, batch, *values)["message"]
+
+    rows = str(write_jsonl(tmp_path / "rows.jsonl", [{"prompt": "2+2?", "completion": "4"}]))
+    assert "Pick a run" in press(source="split")
+    assert "Upload a file" in press()
+    assert "Rows at most cannot be -5" in press(upload=rows, limit=-5)
+    assert "Batch size 0 is outside 1-256" in press(upload=rows, batch=0)
+    assert "Batch size 999 is outside 1-256" in press(upload=rows, batch=999)
+    assert "Max new tokens" in press(upload=rows, max_new_tokens=99999)
+    assert "There is no adapter" in press(upload=rows, keys=["run:gone"])
+    assert not (tmp_path / "studio-home" / "evaluations").exists() or not any(
+        (tmp_path / "studio-home" / "evaluations").iterdir()
+    )  # nothing was started or left behind
