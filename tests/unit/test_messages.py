@@ -36,7 +36,9 @@ def test_text_fills_placeholders_and_an_unknown_id_is_a_bug():
         text("no.such.message")
 
 
-@pytest.mark.parametrize("module", ["config_tab", "config_presets", "config_speed", "evaluate_tab", "evaluate_view"])
+@pytest.mark.parametrize(
+    "module", ["config_tab", "config_presets", "config_speed", "evaluate_tab", "evaluate_handlers", "evaluate_view"]
+)
 def test_the_config_tab_reads_its_words_from_the_catalogue(module):
     """No user-facing English sentence is written in the Config tab's modules: each comes from the catalogue."""
     import ast
