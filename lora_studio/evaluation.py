@@ -27,7 +27,7 @@ from lora_studio.adapters import AdapterInfo, same_base, usable
 from lora_studio.config import RunConfig
 from lora_studio.dataset_files import ROW_KEY
 from lora_studio.dataset_rows import LoadedData, load_dataset_file, split_indices
-from lora_studio.errors import ConfigError, DataError, ModelError, StudioError
+from lora_studio.errors import ConfigError, DataError, ModelError
 from lora_studio.generation_config import GenerationSettings
 from lora_studio.processes import WorkerStatus
 from lora_studio.runs import RunPaths, _status_lock, list_runs, tail_lines, write_json_atomic
@@ -332,8 +332,3 @@ def cancel_evaluation(root: Path) -> str:
 
 def eval_log_tail(root: Path, lines: int = 20) -> str:
     return tail_lines(log_path(root), lines) or ""
-
-
-# ---- results (read and written in eval_report.py) ----------------------------------------------
-def run_result_error(status: EvalStatus) -> StudioError:
-    return StudioError(status.error or "The evaluation failed", status.hint, kind=status.error_kind or "internal")
