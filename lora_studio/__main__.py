@@ -21,6 +21,7 @@ from lora_studio.config import COLUMN_ROLES, DATA_FORMATS, DataSettings
 from lora_studio.dataset_rows import load_dataset_file
 from lora_studio.errors import ModelError, StudioError
 from lora_studio.exports import EXPORT_DTYPES
+from lora_studio.gguf_files import GGUF_TYPES
 from lora_studio.messages import field_label
 from lora_studio.presets import list_presets
 from lora_studio.runs import (
@@ -121,11 +122,38 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """The run's adapter as a zip (PEFT files, tokenizer, model card); no weights are loaded."""
+    """The run's adapter as a zip (PEFT files, tokenizer, model card), and/or a verified GGUF file."""
+    from lora_studio.errors import ConfigError
     from lora_studio.exports import adapter_zip
 
-    out = adapter_zip(RunPaths(args.run_dir), args.adapter_zip)
-    print(f"adapter zip: {out}")
+    if not args.adapter_zip and not args.gguf:
+        raise ConfigError("Nothing to export", "Pass --adapter-zip OUT.zip and/or --gguf TYPE")
+    paths = RunPaths(args.run_dir)
+    if args.adapter_zip:
+        print(f"adapter zip: {adapter_zip(paths, args.adapter_zip)}")
+    if args.gguf:
+        return _export_gguf(paths, args.gguf, args.out)
+    return 0
+
+
+def _export_gguf(paths: RunPaths, qtype: str, out: str | None) -> int:
+    from lora_studio import gguf_files
+    from lora_studio.engine.export_worker import run_gguf
+    from lora_studio.engine.worker import configure_logging
+    from lora_studio.exports import read_export_status
+
+    configure_logging()
+    code = run_gguf(paths.root, qtype, out)
+    status = read_export_status(paths)
+    if status.verification:
+        print(gguf_files.report_summary(status.verification))
+    if code != 0:
+        return fail(StudioError(status.error or "the GGUF export failed", status.hint).one_line(), code)
+    target = Path(status.target)
+    print(f"gguf: {target}")
+    print(f"ollama Modelfile: {gguf_files.beside(target, '.Modelfile')}")
+    for command in gguf_files.run_commands(target):
+        print(f"run: {command}")
     return 0
 
 
@@ -256,9 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--no-tokens", action="store_true", help="skip token statistics (no tokenizer load)")
     inspect.set_defaults(func=cmd_inspect)
 
-    export = sub.add_parser("export", help="zip a finished run's adapter with its model card")
+    export = sub.add_parser(
+        "export", help="zip a finished run's adapter with its model card, or write a verified GGUF file"
+    )
     export.add_argument("--run-dir", required=True, help="the run folder")
-    export.add_argument("--adapter-zip", required=True, metavar="OUT.zip", help="where to write the zip")
+    export.add_argument("--adapter-zip", metavar="OUT.zip", help="where to write the adapter zip")
+    export.add_argument(
+        "--gguf",
+        choices=GGUF_TYPES,
+        help="write a GGUF file of this type for llama.cpp, Ollama and LM Studio (merged, read back and checked)",
+    )
+    export.add_argument("--out", metavar="FILE.gguf", help="the GGUF file (default: RUN/gguf/RUN-TYPE.gguf)")
     export.set_defaults(func=cmd_export)
 
     merge = sub.add_parser("merge", help="merge a finished run's adapter into its base, verify and save it")

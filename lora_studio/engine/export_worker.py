@@ -200,6 +200,89 @@ def run_push(run_dir: str | Path, folder: str | Path, repo_id: str, private: boo
     return 0
 
 
+def run_gguf(run_dir: str | Path, qtype: str, out: str | Path | None = None) -> int:
+    """Merge (float32, verified) if not done yet, write the GGUF, read it back and compare; 0 when verified, 1
+    when not (the file is removed, the report kept). Refusals raise StudioError before anything is written."""
+    from lora_studio import gguf_files
+    from lora_studio.exports import list_merged, merged_dir
+    from lora_studio.modelref import public_base
+    from lora_studio.runs import write_json_atomic
+
+    paths = RunPaths(run_dir)
+    check_exportable(paths)
+    if qtype not in gguf_files.GGUF_TYPES:
+        raise ConfigError(f"Unknown GGUF type '{qtype}'", f"Choose one of {', '.join(gguf_files.GGUF_TYPES)}")
+    target = Path(out) if out else gguf_files.gguf_path(paths, qtype)
+    if target.suffix != ".gguf" or target.is_dir():
+        raise ConfigError(f"--out {target} is not a .gguf file name", "Give a file name ending in .gguf")
+    _check_idle(paths)
+    from lora_studio.config import RunConfig
+    from lora_studio.engine.gguf_export import plan, verify_gguf, write_gguf
+
+    merged = merged_dir(paths, "float32")
+    public_id = public_base(RunConfig.load(paths.config).model.name_or_path).id
+    _begin(paths, action="gguf", dtype=qtype, target=str(target), phase="starting", verification=None, url="")
+
+    def phase(name: str, progress: float) -> None:
+        update_export_status(paths, phase=name, progress=round(progress, 3))
+
+    report_path = gguf_files.beside(target, ".verification.json")
+    try:
+        if merged in list_merged(paths):
+            plan(merged, public_id)  # refuse an unsupported model before any work
+        else:
+            from lora_studio.engine.merge import merge_run
+
+            phase("merging into a float32 base (needed once)", 0.05)
+            merge_run(paths, merged, "float32", lambda name, p: phase(f"merging: {name}", 0.05 + 0.4 * p))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        phase(f"writing {target.name}", 0.5)
+        write_gguf(merged, partial, qtype, public_id, paths.run_id)
+        phase("verifying: reading the file back with transformers", 0.75)
+        report = verify_gguf(merged, partial, qtype)
+        write_json_atomic(report_path, report)
+        if not report["passed"]:
+            partial.unlink(missing_ok=True)
+            raise StudioError(
+                f"The GGUF file did not pass verification: {gguf_files.report_summary(report)}",
+                f"Nothing was kept but the report ({report_path.name}); export the merged model instead",
+                kind="internal",
+            )
+        partial.replace(target)
+        tokenizer_template = _chat_template(merged)
+        gguf_files.beside(target, ".Modelfile").write_text(
+            gguf_files.modelfile(target, tokenizer_template), encoding="utf-8"
+        )
+    except KeyboardInterrupt:
+        target.with_name(f".{target.name}.partial").unlink(missing_ok=True)
+        _interrupted(paths)
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure is reported in words
+        target.with_name(f".{target.name}.partial").unlink(missing_ok=True)
+        return _fail(paths, exc, [], verification=gguf_files.read_report(target))
+    update_export_status(
+        paths, state="completed", phase="written and verified", progress=1.0, finished=time.time(), verification=report
+    )
+    log.info("%s", gguf_files.report_summary(report))
+    log.info("GGUF saved to %s", target)
+    return 0
+
+
+def _chat_template(folder: Path) -> str | None:
+    import json
+
+    try:
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    template = config.get("chat_template")
+    jinja = folder / "chat_template.jinja"
+    if not template and jinja.is_file():
+        template = jinja.read_text(encoding="utf-8")
+    return template if isinstance(template, str) else None
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")  # Cancel in the dashboard: the same path as Ctrl-C
 
@@ -215,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--run-dir", required=True)
     merge.add_argument("--out", required=True, help="folder for the merged model")
     merge.add_argument("--dtype", default="float32", choices=EXPORT_DTYPES)
+    gguf = sub.add_parser("gguf", help="write a verified GGUF file for llama.cpp, Ollama and LM Studio")
+    gguf.add_argument("--run-dir", required=True)
+    gguf.add_argument("--type", default="q8_0", help="q8_0, f16, bf16 or f32")
+    gguf.add_argument("--out", help="the .gguf file (default: runs/<id>/gguf/<id>-<type>.gguf)")
     push = sub.add_parser("push", help="upload an exported folder to the Hugging Face Hub (token: HF_TOKEN)")
     push.add_argument("--run-dir", required=True)
     push.add_argument("--folder", required=True, help="the exported adapter or merged model folder")
@@ -233,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.action == "merge":
             return run_merge(args.run_dir, args.out, args.dtype)
+        if args.action == "gguf":
+            return run_gguf(args.run_dir, args.type, args.out)
         return run_push(args.run_dir, args.folder, args.repo_id, private=not args.public)
     except StudioError as exc:  # refused before anything started
         paths = RunPaths(args.run_dir)

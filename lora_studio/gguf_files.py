@@ -1,0 +1,93 @@
+"""What sits beside an exported GGUF file: an Ollama Modelfile and the commands that run the file. No torch.
+
+runs/<run_id>/gguf/<run_id>-<type>.gguf                 the model, for llama.cpp, Ollama and LM Studio
+runs/<run_id>/gguf/<run_id>-<type>.Modelfile            `ollama create <name> -f <that file>`
+runs/<run_id>/gguf/<run_id>-<type>.verification.json    the read-back check (kept alone when it fails)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from lora_studio.runs import RunPaths
+
+GGUF_TYPES = ("q8_0", "f16", "bf16", "f32")  # q8_0 first: a quarter of f32's size, the usual choice
+# ChatML (SmolLM2, Qwen, …) in Ollama's Go template syntax.
+_CHATML = (
+    "{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
+    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
+    "<|im_start|>assistant\n"
+)
+_LLAMA3 = (
+    "{{- if .System }}<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}<|eot_id|>{{ end }}"
+    "{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}<|eot_id|>{{ end }}"
+    "<|start_header_id|>assistant<|end_header_id|>\n\n"
+)
+_DEFAULT_SYSTEM = re.compile(r"<\|im_start\|>system(?:\n|\\n)([^{}'\"]+?)<\|im_end\|>")
+
+
+def gguf_dir(paths: RunPaths) -> Path:
+    return paths.root / "gguf"
+
+
+def gguf_path(paths: RunPaths, qtype: str) -> Path:
+    return gguf_dir(paths) / f"{paths.run_id}-{qtype}.gguf"
+
+
+def beside(gguf: Path, suffix: str) -> Path:
+    return gguf.with_suffix(suffix)
+
+
+def ollama_name(gguf: Path) -> str:
+    return re.sub(r"[^a-z0-9_.-]+", "-", gguf.stem.lower()).strip("-") or "lora-studio"
+
+
+def modelfile(gguf: Path, chat_template: str | None) -> str:
+    """An Ollama Modelfile: FROM the file, the chat template in Ollama's syntax, its stop tokens, its default
+    system prompt. A template this does not know is left to Ollama, which reads the GGUF's own."""
+    lines = [f"FROM ./{gguf.name}"]
+    template = chat_template or ""
+    if "<|im_start|>" in template:
+        lines += [f'TEMPLATE """{_CHATML}"""', 'PARAMETER stop "<|im_end|>"', 'PARAMETER stop "<|im_start|>"']
+        default = _DEFAULT_SYSTEM.search(template)
+        if default:
+            lines.append(f'SYSTEM """{default.group(1)}"""')
+    elif "<|start_header_id|>" in template:
+        lines += [f'TEMPLATE """{_LLAMA3}"""', 'PARAMETER stop "<|eot_id|>"']
+    return "\n".join(lines) + "\n"
+
+
+def run_commands(gguf: Path) -> list[str]:
+    """How to run the file: Ollama with the Modelfile beside it, or llama.cpp's chat."""
+    name = ollama_name(gguf)
+    return [
+        f"cd {gguf.parent} && ollama create {name} -f {beside(gguf, '.Modelfile').name} && ollama run {name}",
+        f"llama-cli -m {gguf} -cnv",
+    ]
+
+
+def read_report(gguf: Path) -> dict | None:
+    try:
+        data = json.loads(beside(gguf, ".verification.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def report_summary(report: dict) -> str:
+    """The verification in one paragraph (the CLI, the tab and the model card)."""
+    verdict = "passed" if report.get("passed") else "FAILED"
+    parts = [
+        f"GGUF {report.get('type')} verification {verdict} (read back with {report.get('reader')})",
+        f"same token ids: {'yes' if report.get('same_token_ids') else 'no'}",
+        f"greedy answers equal on {100 * float(report.get('greedy_agreement', 0)):.0f}% of "
+        f"{len(report.get('prompts') or [])} prompts (needed {100 * float(report.get('min_agreement', 1)):.0f}%)",
+    ]
+    if report.get("next_token_agreement") is not None:
+        parts.append(f"same next token at {100 * float(report['next_token_agreement']):.1f}% of answer positions")
+    tolerance = report.get("logit_tolerance")
+    bound = f"allowed {tolerance:g}" if tolerance is not None else "quantized: not bounded"
+    parts.append(f"max logit difference {report.get('max_logit_diff', 0):.2e} ({bound})")
+    return "; ".join(parts) + "."
