@@ -59,7 +59,7 @@ class ExportStatus(WorkerStatus):
     """exports/status.json: the latest merge or push of one run (the worker's fields and the export's own)."""
 
     state: str = "idle"  # idle | running | completed | failed | cancelled
-    action: str = ""  # "merge" or "push"
+    action: str = ""  # "merge", "gguf" or "push"
     progress: float = 0.0  # 0..1
     dtype: str = ""
     target: str = ""  # the folder written (merge) or uploaded (push)
@@ -282,6 +282,18 @@ def start_merge(paths: RunPaths, dtype: str) -> ExportStatus:
     return _launch(paths, argv, action="merge", dtype=dtype, target=str(target))
 
 
+def start_gguf(paths: RunPaths, qtype: str) -> ExportStatus:
+    """Write a verified GGUF file (merging into float32 first when no verified merge exists) in a worker."""
+    from lora_studio.gguf_files import GGUF_TYPES, gguf_path
+
+    if qtype not in GGUF_TYPES:
+        raise ConfigError(f"Unknown GGUF type '{qtype}'", f"Choose one of {', '.join(GGUF_TYPES)}")
+    check_exportable(paths)
+    _refuse_if_busy(paths)
+    target = gguf_path(paths, qtype)
+    return _launch(paths, worker_argv("gguf", paths, "--type", qtype), action="gguf", dtype=qtype, target=str(target))
+
+
 def check_repo_id(repo_id: str) -> str:
     repo_id = (repo_id or "").strip()
     if not _REPO_ID_RE.match(repo_id) or ".." in repo_id:
@@ -296,6 +308,12 @@ def push_source(paths: RunPaths, what: str) -> Path:
     """The folder a push uploads: 'adapter' (written fresh with its card) or 'merged-<dtype>' (verified)."""
     if what == "adapter":
         return write_adapter_export(paths)
+    if what == "gguf":
+        from lora_studio.gguf_files import gguf_dir
+
+        if not any(gguf_dir(paths).glob("*.gguf")):
+            raise ConfigError(f"Run {paths.run_id} has no GGUF file to push", "Export GGUF first")
+        return gguf_dir(paths)
     dtype = what.removeprefix("merged-")
     folder = merged_dir(paths, dtype)
     if not what.startswith("merged-") or folder not in list_merged(paths):

@@ -174,7 +174,8 @@ def run_push(run_dir: str | Path, folder: str | Path, repo_id: str, private: boo
             raise StudioError(
                 "The Hugging Face Hub is switched off here (HF_HUB_OFFLINE is set)", NETWORK_HINT, kind="config"
             )
-        if not Path(folder, "config.json").is_file() and not Path(folder, "adapter_config.json").is_file():
+        markers = ("config.json", "adapter_config.json")
+        if not any(Path(folder, m).is_file() for m in markers) and not any(Path(folder).glob("*.gguf")):
             raise ConfigError(f"{folder} holds no model or adapter", "Export it again, then push")
         from huggingface_hub import HfApi
 

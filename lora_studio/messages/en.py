@@ -222,6 +222,19 @@ MESSAGES: dict[str, str] = {
     "preflight.too_big": "\n\n⚠️ The estimate is above this machine's memory: lower the batch size or max length, "
     "turn on gradient checkpointing, or load the base in 8-bit.",
     "config.processes_single": "Only one process can run here: this machine has one {kind}.",
+    # ---- GGUF export (the Merge & Export tab) ----
+    "gguf.title": "### GGUF (llama.cpp, Ollama, LM Studio)\nThe merged model as one file that llama.cpp, Ollama "
+    "and LM Studio run. Written, then read back and compared with the merged model before it is kept.",
+    "gguf.type_label": "GGUF type",
+    "gguf.type_info": "q8_0: a quarter of the float32 size, answers nearly always the same; f16/bf16: half; f32: exact",
+    "gguf.button": "Export GGUF",
+    "gguf.download_none": "Download .gguf",
+    "gguf.download": "Download {name}",
+    "gguf.none": "No GGUF file yet for this run.",
+    "gguf.file": "**{name}** ({size})",
+    "gguf.pick_run": "Pick a finished run first.",
+    "gguf.started": "⏳ Exporting `{run_id}` as GGUF ({type}) in a separate process: merging first if needed, "
+    "then writing and verifying the file. You can leave this tab.",
     # ---- the Evaluate tab ----
     "evaluate.tab": "Evaluate",
     "evaluate.intro": "Is the adapter better than the base? Score the models on rows with known answers: each "

@@ -23,6 +23,7 @@ from gradio.utils import get_upload_folder
 from lora_studio import exports, settings
 from lora_studio.errors import StudioError
 from lora_studio.runs import RunPaths
+from lora_studio.ui import export_gguf
 from lora_studio.ui import export_view as view
 from lora_studio.ui.formatting import error_md
 from lora_studio.ui.train_view import run_label
@@ -47,6 +48,10 @@ OUTPUTS = (
     "push_what",
     "log",
     "seen",
+    "gguf_btn",
+    "gguf_info",
+    "gguf_dl",
+    "gguf_message",
 )
 # Clicks the merged zip's link once it is there, so one press of the button downloads it.
 CLICK_MERGED_JS = """() => { let n = 0; const t = setInterval(() => {
@@ -122,6 +127,9 @@ def _status_values(paths: RunPaths, dtype: str) -> dict[str, Any]:
         "verification": view.verification_md(view.shown_report(paths, dtype, status)),
         "log": log_text,
         "seen": _status_key(paths, dtype),
+        "gguf_btn": gr.update(interactive=not running),
+        "gguf_info": export_gguf.gguf_md(paths),
+        "gguf_dl": export_gguf.download(paths, download_path),
     }
 
 
@@ -140,6 +148,8 @@ def select_run(run_id: str | None, dtype: str = "float32") -> list[Any]:
             cancel_btn=gr.update(interactive=False),
             merged_btn=gr.update(interactive=False),
             push_what=gr.update(choices=[], value=None),
+            gguf_btn=gr.update(interactive=False),
+            gguf_dl=gr.update(value=None, interactive=False),
         )
         return [values[name] for name in OUTPUTS]
     refusal = None
@@ -157,8 +167,10 @@ def select_run(run_id: str | None, dtype: str = "float32") -> list[Any]:
         "push_what": gr.update(choices=view.push_choices(paths), value="adapter"),
         **_status_values(paths, dtype),
     }
+    values["gguf_message"] = ""
     if refusal is not None:  # e.g. preselected from another tab while it still trains
         values["merge_btn"] = gr.update(interactive=False)
+        values["gguf_btn"] = gr.update(interactive=False)
     return [values[name] for name in OUTPUTS]
 
 
@@ -181,7 +193,8 @@ def on_tick(run_id: str | None, dtype: str, seen: str) -> list[Any]:
         values.update(_status_values(paths, dtype))
         if seen.startswith("running|") and status.state != "running":
             values["message"] = ""  # "Merging…" is over: the status below says how it ended
-        if status.state == "completed" and status.action == "merge":
+            values["gguf_message"] = ""
+        if status.state == "completed" and status.action in ("merge", "gguf"):
             values.update(run_info=view.run_md(paths), push_what=gr.update(choices=view.push_choices(paths)))
     elif status.state == "running":
         values["progress"] = view.progress_html(status)
@@ -331,6 +344,7 @@ def build_export_tab(tab: gr.Tab | None = None) -> ExportTab:
         c["refresh_btn"] = gr.Button("Refresh", scale=1, elem_id="export-refresh")
     c["run_info"] = gr.Markdown(elem_id="export-run")
     _build_downloads(c)
+    export_gguf.build(c)
     c["progress"] = gr.HTML(elem_id="export-progress")
     c["status"] = gr.Markdown(elem_id="export-status")
     c["verification"] = gr.Markdown(elem_id="export-verification")
@@ -368,6 +382,12 @@ def build_export_tab(tab: gr.Tab | None = None) -> ExportTab:
         poll, [run], c["timer"], show_progress="hidden"
     )
     c["cancel_btn"].click(on_cancel, [run], c["message"])
+    c["gguf_btn"].click(
+        lambda run_id, qtype: export_gguf.on_export(_paths(run_id), qtype),
+        [run, c["gguf_type"]],
+        c["gguf_message"],
+        concurrency_limit=1,
+    ).then(poll, [run], c["timer"], show_progress="hidden")
     c["merged_btn"].click(
         lambda: gr.update(value=None, visible=False), None, c["merged_file"], show_progress="hidden"
     ).then(on_download_merged, [run, dtype], [c["merged_file"], c["message"]]).then(None, js=CLICK_MERGED_JS)

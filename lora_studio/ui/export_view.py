@@ -13,6 +13,7 @@ from lora_studio.exports import (
     merged_dir,
     read_verification,
 )
+from lora_studio.gguf_files import gguf_dir
 from lora_studio.modelcard import verification_summary
 from lora_studio.runs import RunPaths, run_summary
 from lora_studio.ui.formatting import progress_bar_html
@@ -86,6 +87,8 @@ def status_md(status: ExportStatus, log: str = "") -> str:
     what = (
         ("merge" + (f" ({status.dtype})" if status.dtype else ""))
         if status.action == "merge"
+        else f"GGUF export ({status.dtype})"
+        if status.action == "gguf"
         else f"push to `{status.repo_id}`"
     )
     head = f"{EXPORT_ICONS.get(status.state, '')} **{what[0].upper() + what[1:]}: {status.state}**"
@@ -146,6 +149,8 @@ def push_choices(paths: RunPaths) -> list[tuple[str, str]]:
     choices = [("adapter", "adapter")]
     for folder in list_merged(paths):
         choices.append((f"merged model ({folder.name})", f"merged-{folder.name}"))
+    if any(gguf_dir(paths).glob("*.gguf")):
+        choices.append(("GGUF files (with their Modelfiles and checks)", "gguf"))
     return choices
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,20 @@ def test_cli_exports_a_verified_gguf_of_a_run(tmp_path, tiny_model_dir, chat_fil
     assert gguf_files.read_report(target)["passed"]
     assert list_merged(paths)  # the float32 merge it needed was made (and verified) on the way
     assert "ollama create gguf-run-f16" in printed
+
+    from lora_studio import exports
+    from lora_studio.ui import export_gguf, export_view
+
+    exports.start_gguf(paths, "q8_0")  # the dashboard's way: an export worker process
+    deadline = time.time() + 180
+    while exports.poll_export(paths).state == "running" and time.time() < deadline:
+        time.sleep(0.5)
+    status = exports.poll_export(paths)
+    assert status.state == "completed" and status.action == "gguf", status
+    assert status.verification["passed"] and status.verification["type"] == "q8_0"
+    assert [p.name for p in export_gguf.files(paths)] == ["gguf-run-q8_0.gguf", "gguf-run-f16.gguf"]
+    assert "gguf" in [value for _, value in export_view.push_choices(paths)]
+    assert "ollama create gguf-run-q8_0" in export_gguf.gguf_md(paths)
 
     assert main(["export", "--run-dir", str(paths.root)]) == 2  # nothing asked for
     assert "Nothing to export" in capsys.readouterr().err
