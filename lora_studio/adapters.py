@@ -177,6 +177,10 @@ def merged_models(root: Path | None = None) -> list[tuple[str, str]]:
             if (folder / "config.json").is_file():
                 suffix = "" if folder == paths.merged else f"/{folder.name}"
                 found.append((f"{paths.run_id}{suffix} (merged)", str(folder)))
+        # Exported GGUF files that passed their check load too (converted once, as any local .gguf).
+        for gguf in sorted((paths.root / "gguf").glob("*.gguf")):
+            if (gguf.with_suffix(".verification.json")).is_file():
+                found.append((f"{gguf.name} (GGUF)", str(gguf)))
     return found
 
 

@@ -59,13 +59,38 @@ def modelfile(gguf: Path, chat_template: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_commands(gguf: Path) -> list[str]:
-    """How to run the file: Ollama with the Modelfile beside it, or llama.cpp's chat."""
+def run_commands(gguf: Path, here: bool = True) -> list[str]:
+    """How to run the file: Ollama with the Modelfile beside it, or llama.cpp's chat. `here`: with this
+    machine's folder (the dashboard, the CLI); otherwise from the file's own folder (the model card)."""
     name = ollama_name(gguf)
-    return [
-        f"cd {gguf.parent} && ollama create {name} -f {beside(gguf, '.Modelfile').name} && ollama run {name}",
-        f"llama-cli -m {gguf} -cnv",
+    ollama = f"ollama create {name} -f {beside(gguf, '.Modelfile').name} && ollama run {name}"
+    if not here:
+        return [ollama, f"llama-cli -m {gguf.name} -cnv"]
+    return [f"cd {gguf.parent} && {ollama}", f"llama-cli -m {gguf} -cnv"]
+
+
+def write_card(paths: RunPaths, base_id: str) -> Path:
+    """gguf/README.md: what the files are, how each was checked and how to run it, with no path of this machine."""
+    lines = [
+        "---",
+        f"base_model: {base_id}",
+        "tags: [gguf, lora, lora-studio]",
+        "---",
+        f"# {paths.run_id} (GGUF)",
+        "",
+        f"The LoRA adapter of run `{paths.run_id}` merged into `{base_id}` and written as GGUF by LoRA Studio for "
+        "llama.cpp, Ollama and LM Studio. Each file was read back with transformers' GGUF loader and compared with "
+        "the merged model before it was kept.",
     ]
+    for gguf in sorted(gguf_dir(paths).glob("*.gguf")):
+        report = read_report(gguf)
+        if not report or not report.get("passed"):
+            continue
+        commands = "\n".join(run_commands(gguf, here=False))
+        lines += ["", f"## {gguf.name}", "", report_summary(report), "", "```bash", commands, "```"]
+    card = gguf_dir(paths) / "README.md"
+    card.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return card
 
 
 def read_report(gguf: Path) -> dict | None:

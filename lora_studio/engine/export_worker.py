@@ -255,6 +255,8 @@ def run_gguf(run_dir: str | Path, qtype: str, out: str | Path | None = None) -> 
         gguf_files.beside(target, ".Modelfile").write_text(
             gguf_files.modelfile(target, tokenizer_template), encoding="utf-8"
         )
+        if target.parent == gguf_files.gguf_dir(paths):
+            gguf_files.write_card(paths, public_id)
     except KeyboardInterrupt:
         target.with_name(f".{target.name}.partial").unlink(missing_ok=True)
         _interrupted(paths)

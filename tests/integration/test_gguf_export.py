@@ -110,6 +110,9 @@ def test_cli_exports_a_verified_gguf_of_a_run(tmp_path, tiny_model_dir, chat_fil
     assert gguf_files.read_report(target)["passed"]
     assert list_merged(paths)  # the float32 merge it needed was made (and verified) on the way
     assert "ollama create gguf-run-f16" in printed
+    card = (gguf_files.gguf_dir(paths) / "README.md").read_text()
+    assert "base_model: " in card and "gguf-run-f16.gguf" in card and "verification passed" in card
+    assert str(tmp_path) not in card  # nothing of this machine's paths leaves with the files
 
     from lora_studio import exports
     from lora_studio.ui import export_gguf, export_view

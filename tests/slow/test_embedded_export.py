@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -72,3 +73,14 @@ def test_an_embedded_adapter_zip_loads_by_its_hub_id_offline(tmp_path, embedded_
     ours = logits(PeftModel.from_pretrained(base, paths.adapter), tokenizer)
     assert torch.allclose(got, ours, atol=1e-5)
     assert (got - base_logits).abs().max() > 1e-2  # the adapter was applied on the user's side too
+
+
+def test_the_embedded_model_exports_as_a_q8_0_gguf_that_answers_like_it(tmp_path, embedded_dir):
+    """The real SmolLM2 as q8_0: read back by transformers, same token ids, greedy answers mostly equal."""
+    from lora_studio.engine.gguf_export import verify_gguf, write_gguf
+
+    out = write_gguf(Path(embedded_dir), tmp_path / "smollm2-q8_0.gguf", "q8_0", settings.EMBEDDED_PUBLIC_ID, "s")
+    report = verify_gguf(Path(embedded_dir), out, "q8_0")
+    assert report["passed"] and report["same_token_ids"], report
+    assert report["greedy_agreement"] >= 0.5 and report["next_token_agreement"] > 0.9
+    assert out.stat().st_size < 0.3 * sum(f.stat().st_size for f in Path(embedded_dir).glob("*.safetensors"))
