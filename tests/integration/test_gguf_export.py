@@ -113,6 +113,9 @@ def test_cli_exports_a_verified_gguf_of_a_run(tmp_path, tiny_model_dir, chat_fil
     card = (gguf_files.gguf_dir(paths) / "README.md").read_text()
     assert "base_model: " in card and "gguf-run-f16.gguf" in card and "verification passed" in card
     assert str(tmp_path) not in card  # nothing of this machine's paths leaves with the files
+    from lora_studio.adapters import merged_models
+
+    assert (f"{target.name} (GGUF)", str(target)) in merged_models(tmp_path / "runs")  # a Playground base
 
     from lora_studio import exports
     from lora_studio.ui import export_gguf, export_view
