@@ -49,6 +49,7 @@ bench: setup
 	$(PY) bench/playground_generate.py
 	$(PY) bench/eval_generate.py
 	$(PY) bench/merge_verify.py
+	$(PY) bench/gguf_export.py
 	$(PY) bench/model_load.py
 	$(PY) bench/data_validation.py
 	$(PY) bench/server_priority.py
