@@ -144,9 +144,7 @@ def _export_gguf(paths: RunPaths, qtype: str, out: str | None) -> int:
 
     configure_logging()
     code = run_gguf(paths.root, qtype, out)
-    status = read_export_status(paths)
-    if status.verification:
-        print(gguf_files.report_summary(status.verification))
+    status = read_export_status(paths)  # the verification was logged above, by the export itself
     if code != 0:
         return fail(StudioError(status.error or "the GGUF export failed", status.hint).one_line(), code)
     target = Path(status.target)

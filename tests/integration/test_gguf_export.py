@@ -105,7 +105,7 @@ def test_cli_exports_a_verified_gguf_of_a_run(tmp_path, tiny_model_dir, chat_fil
     assert main(["export", "--run-dir", str(paths.root), "--gguf", "f16"]) == 0
     printed = capsys.readouterr().out
     target = gguf_files.gguf_path(paths, "f16")
-    assert target.is_file() and f"gguf: {target}" in printed and "verification passed" in printed
+    assert target.is_file() and f"gguf: {target}" in printed
     assert gguf_files.beside(target, ".Modelfile").read_text().startswith(f"FROM ./{target.name}")
     assert gguf_files.read_report(target)["passed"]
     assert list_merged(paths)  # the float32 merge it needed was made (and verified) on the way
