@@ -50,8 +50,8 @@ def gguf_md(paths: RunPaths | None) -> str:
 def download(paths: RunPaths | None, download_path) -> Any:
     """The newest verified GGUF, linked (or copied) into Gradio's upload folder for the download button."""
     found = files(paths) if paths is not None else []
-    if not found:
-        return gr.update(value=None, interactive=False)
+    if not found:  # only switched off: an update to value None here stalled other tabs' updates (seen in e2e)
+        return gr.update(interactive=False)
     newest = max(found, key=lambda p: p.stat().st_mtime)
     target = download_path(newest.name)
     try:

@@ -80,7 +80,7 @@ def test_the_embedded_model_exports_as_a_q8_0_gguf_that_answers_like_it(tmp_path
     from lora_studio.engine.gguf_export import verify_gguf, write_gguf
 
     out = write_gguf(Path(embedded_dir), tmp_path / "smollm2-q8_0.gguf", "q8_0", settings.EMBEDDED_PUBLIC_ID, "s")
-    report = verify_gguf(Path(embedded_dir), out, "q8_0")
+    report = verify_gguf(Path(embedded_dir), out, "q8_0", max_new_tokens=8)  # 8 tokens: CI time
     assert report["passed"] and report["same_token_ids"], report
     assert report["greedy_agreement"] >= 0.5 and report["next_token_agreement"] > 0.9
     assert out.stat().st_size < 0.3 * sum(f.stat().st_size for f in Path(embedded_dir).glob("*.safetensors"))
