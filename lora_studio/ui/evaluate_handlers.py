@@ -78,8 +78,9 @@ def show_result(run_id: str | None, result_id: str | None, which: str = "all", l
             "scores": gr.update(value=None, visible=False),
             "compare": gr.update(choices=[], value=None, visible=False),
             "rows": "",
-            "csv": gr.update(value=None, interactive=False),
-            "jsonl": gr.update(value=None, interactive=False),
+            # only switched off: an update to value None stalled other updates in the browser (see export_gguf)
+            "csv": gr.update(interactive=False),
+            "jsonl": gr.update(interactive=False),
         }
     rows = read_rows(folder)
     choices = view.adapters_of(summary)
