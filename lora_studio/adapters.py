@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from lora_studio import settings
 from lora_studio.adapter_checks import CONFIG_FILE, PICKLE_FILE, WEIGHTS_FILE, check_adapter_folder, recorded_base
 from lora_studio.config import RunConfig
-from lora_studio.errors import ModelError, StudioError
+from lora_studio.errors import ConfigError, ModelError, StudioError
 from lora_studio.modelref import parse_model_ref
 from lora_studio.runs import ADAPTER_STATES, RunPaths, list_runs, read_status
 
@@ -164,6 +164,27 @@ def run_adapter(run: str | RunPaths) -> AdapterInfo:
             "An adapter is saved when a run completes or is stopped with 'Stop and save'",
         )
     return _run_adapter_info(paths)
+
+
+def start_adapter(cfg: RunConfig) -> AdapterInfo | None:
+    """The earlier run whose adapter this config continues (lora.start_from: a run id or a run folder), checked:
+    it has a usable adapter, and it was trained on the same base. None when the run starts a new adapter."""
+    wanted = cfg.lora.start_from.strip() if isinstance(cfg.lora.start_from, str) else ""
+    if not wanted:
+        return None
+    looks_like_folder = "/" in wanted or "\\" in wanted or wanted.startswith("~")
+    run = RunPaths(Path(wanted).expanduser()) if looks_like_folder else wanted
+    try:
+        info = usable(run_adapter(run))
+    except StudioError as exc:
+        raise ConfigError(f"lora.start_from: {exc.message}", exc.hint) from exc
+    if info.base_model and not same_base(info.base_model, str(cfg.model.name_or_path)):
+        raise ConfigError(
+            f"lora.start_from: run {info.run_id} trained its adapter on {info.base_model}, not on "
+            f"{cfg.model.name_or_path}",
+            f"Pick the same base model ({info.base_model}), or start from the base model instead",
+        )
+    return info
 
 
 def merged_models(root: Path | None = None) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from lora_studio.runs import tail_lines, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the training method, 4-bit and DoRA are part of the key
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class CalibrationKey:
     max_length: int
     gradient_checkpointing: bool
     gradient_accumulation: int
+    method: str = "sft"
+    load_in_4bit: bool = False
+    use_dora: bool = False
 
     def id(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -72,6 +75,9 @@ def key_for(cfg: RunConfig, device: str) -> CalibrationKey:
         int(cfg.data.max_length),
         bool(t.gradient_checkpointing),
         int(t.gradient_accumulation),
+        str(t.method),
+        bool(cfg.model.load_in_4bit),
+        bool(cfg.lora.use_dora),
     )
 
 

@@ -11,6 +11,7 @@ input was refused before it started.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -93,7 +94,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if skipped:
         listed = ", ".join(str(s["row"]) for s in skipped[:10]) + (" …" if len(skipped) > 10 else "")
         print(f"skipping {len(skipped)} row(s) without a reference answer: {listed}")
-    base = {"name_or_path": cfg.model.name_or_path, "dtype": cfg.model.dtype, "load_in_8bit": cfg.model.load_in_8bit}
+    base = dataclasses.asdict(cfg.model)
     root = eval_root(paths)
     folder = write_spec(root, base, models, rows, generation, args.batch_size)
     try:

@@ -24,10 +24,14 @@ from lora_studio.settings import EMBEDDED_MODEL_NAME, local_devices
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 LORA_INITS = ("default", "gaussian", "olora", "pissa")
 LORA_BIASES = ("none", "all", "lora_only")
+MUTATING_INITS = ("olora", "pissa")  # inits that rewrite the base weights (the saved adapter is converted back)
 MAX_SAMPLE_PROMPTS = 8
 MAX_PROMPT_CHARS = 2000  # a sample prompt is a question, not a document: a 1 MB one held a worker at step 0
-DATA_FORMATS = ("auto", "messages", "prompt_completion", "text")
-COLUMN_ROLES = ("messages", "prompt", "completion", "text")  # what data.columns maps a column to
+DATA_FORMATS = ("auto", "messages", "prompt_completion", "text", "preference")
+COLUMN_ROLES = ("messages", "prompt", "completion", "text", "chosen", "rejected")  # what data.columns maps a column to
+METHODS = ("sft", "dpo", "orpo")  # supervised (TRL's SFTTrainer), DPO (DPOTrainer), ORPO (TRL's experimental ORPO)
+PREFERENCE_METHODS = ("dpo", "orpo")  # they train on pairs of answers (data format "preference")
+DPO_LOSSES = ("sigmoid", "ipo", "hinge", "robust")  # TRL's DPOConfig.loss_type values a newcomer may want
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 REPORT_TOOLS = ("none", "tensorboard", "trackio", "mlflow", "wandb")  # TRL's report_to; see reporting.py
 
@@ -43,6 +47,12 @@ class ModelSettings:
     name_or_path: str = setting(EMBEDDED_MODEL_NAME, **DATA_TAB)
     dtype: str = setting("auto", choices=DTYPES)
     load_in_8bit: bool = setting(False, **ESSENTIAL)
+    load_in_4bit: bool = setting(False, **ESSENTIAL)  # QLoRA: nf4 with double quantization, computing in `dtype`
+
+    @property
+    def quantized(self) -> str:
+        """ "8-bit", "4-bit" or "" (full precision): how the frozen base is held while training."""
+        return "8-bit" if self.load_in_8bit is True else "4-bit" if self.load_in_4bit is True else ""
 
 
 @dataclass
@@ -56,6 +66,10 @@ class LoraSettings:
     init: str = setting("default", choices=LORA_INITS, **ESSENTIAL)
     use_rslora: bool = setting(False)
     bias: str = setting("none", choices=LORA_BIASES)
+    use_dora: bool = setting(False)
+    loraplus_lr_ratio: float = setting(0.0, min=0.0, max=1000)  # 0 = off; LoRA+ trains B this many times faster
+    # "" = a new adapter on the base; else a run id (or run folder) whose adapter this run trains further
+    start_from: str = setting("", widget="run_adapter", **ESSENTIAL)
 
 
 @dataclass
@@ -74,6 +88,7 @@ class DataSettings:
 class TrainingSettings:
     """The optimisation loop."""
 
+    method: str = setting("sft", choices=METHODS, **ESSENTIAL)
     num_epochs: float = setting(1.0, min=0.0, min_exclusive=True, max=1000, **ESSENTIAL)
     max_steps: int = setting(0, min=0, max=10_000_000)
     learning_rate: float = setting(2e-4, min=0.0, min_exclusive=True, max=1.0, **ESSENTIAL)
@@ -96,6 +111,11 @@ class TrainingSettings:
     accelerate_config: str = setting("")
     report_to: str = setting("none", choices=REPORT_TOOLS)
     evaluate_at_end: bool = setting(False)  # score base vs adapter on the held-out rows when training completes
+    neftune_noise_alpha: float = setting(0.0, min=0.0, max=100)  # 0 = off; supervised training only
+    dpo_beta: float = setting(0.1, min=0.0, min_exclusive=True, max=10)
+    dpo_loss: str = setting("sigmoid", choices=DPO_LOSSES)
+    orpo_lambda: float = setting(0.1, min=0.0, min_exclusive=True, max=10)
+    max_prompt_length: int = setting(0, min=0, max=131072)  # preference methods: 0 = no limit of its own
 
 
 SECTIONS: dict[str, type] = {
@@ -231,19 +251,8 @@ def _cross_field_issues(cfg: RunConfig) -> list[ConfigIssue]:
             issues.append(ConfigIssue("lora.target_modules", "is empty: use 'all-linear' or list module names"))
     elif not (isinstance(targets, list) and targets and all(isinstance(t, str) and t for t in targets)):
         issues.append(ConfigIssue("lora.target_modules", "must be 'all-linear' or a non-empty list of module names"))
-    if cfg.model.load_in_8bit and importlib.util.find_spec("bitsandbytes") is None:
-        issues.append(ConfigIssue("model.load_in_8bit", "needs the bitsandbytes package: install it or turn 8-bit off"))
-    if cfg.model.load_in_8bit and cfg.model.dtype == "bfloat16":
-        issues.append(ConfigIssue("model.dtype", "8-bit loading computes in float16/float32: use auto or float32"))
-    if cfg.model.load_in_8bit and cfg.lora.init == "pissa":
-        # peft's pissa_init refuses quantized weights; its olora_init dequantizes and re-quantizes.
-        issues.append(
-            ConfigIssue(
-                "lora.init",
-                "pissa cannot start from an 8-bit base (peft needs full-precision "
-                "weights): use olora, which peft supports with 8-bit, or turn 8-bit off",
-            )
-        )
+    issues.extend(_quantization_issues(cfg))
+    issues.extend(_method_issues(cfg))
     if not str(cfg.model.name_or_path).strip():
         issues.append(ConfigIssue("model.name_or_path", "is empty: pick the embedded model, a hub id or a folder"))
     if isinstance(cfg.data.columns, dict):
@@ -253,6 +262,88 @@ def _cross_field_issues(cfg: RunConfig) -> list[ConfigIssue]:
     issues.extend(_prompt_issues(cfg.training.sample_prompts))
     issues.extend(machine_issues(cfg))
     return issues
+
+
+def _quantization_issues(cfg: RunConfig) -> list[ConfigIssue]:
+    model, issues = cfg.model, []
+    if model.load_in_8bit is True and model.load_in_4bit is True:
+        issues.append(ConfigIssue("model.load_in_4bit", "and 8-bit are both on: pick one (4-bit saves more memory)"))
+    quantized = model.quantized
+    if quantized and importlib.util.find_spec("bitsandbytes") is None:
+        field_name = "model.load_in_8bit" if quantized == "8-bit" else "model.load_in_4bit"
+        issues.append(ConfigIssue(field_name, f"needs the bitsandbytes package: install it or turn {quantized} off"))
+    if quantized == "8-bit" and model.dtype == "bfloat16":
+        issues.append(ConfigIssue("model.dtype", "8-bit loading computes in float16/float32: use auto or float32"))
+    if quantized and cfg.lora.init == "pissa":
+        # peft's pissa_init refuses quantized weights; its olora_init dequantizes and re-quantizes.
+        issues.append(
+            ConfigIssue(
+                "lora.init",
+                f"pissa cannot start from a {quantized} base (peft needs full-precision "
+                f"weights): use olora, which peft supports with {quantized}, or turn {quantized} off",
+            )
+        )
+    return issues
+
+
+def _method_issues(cfg: RunConfig) -> list[ConfigIssue]:
+    """Settings that only make sense for some training methods, and the earlier adapter to start from."""
+    t = cfg.training
+    preference = t.method in PREFERENCE_METHODS
+    issues = format_issues(cfg, cfg.data.format)
+    if preference and isinstance(t.neftune_noise_alpha, (int, float)) and t.neftune_noise_alpha > 0:
+        issues.append(
+            ConfigIssue(
+                "training.neftune_noise_alpha",
+                f"works with supervised training (sft) only: set it to 0 for {t.method.upper()}",
+            )
+        )
+    limit, longest = t.max_prompt_length, cfg.data.max_length
+    if (
+        preference
+        and isinstance(limit, int)
+        and isinstance(longest, int)
+        and not isinstance(limit, bool)
+        and limit >= longest > 0
+    ):
+        issues.append(
+            ConfigIssue(
+                "training.max_prompt_length",
+                f"is {limit:,} tokens, which leaves no room for the answers within the max length "
+                f"({longest:,}): make it smaller than the max length, or 0 for no limit",
+            )
+        )
+    if isinstance(cfg.lora.start_from, str) and cfg.lora.start_from.strip() and cfg.lora.init in MUTATING_INITS:
+        issues.append(
+            ConfigIssue(
+                "lora.init",
+                f"is {cfg.lora.init}, but the adapter starts from an earlier run's adapter: set it to default",
+            )
+        )
+    return issues
+
+
+def format_issues(cfg: RunConfig, data_format: str) -> list[ConfigIssue]:
+    """The training method against the data's format (as set, or as detected in the file): pairs of answers for
+    DPO/ORPO, examples for SFT. "auto" says nothing yet: the file decides."""
+    method = cfg.training.method
+    if method in PREFERENCE_METHODS and data_format not in ("auto", "preference"):
+        return [
+            ConfigIssue(
+                "training.method",
+                f"is {method}, which learns from pairs of answers, but the data holds {data_format} rows: use "
+                "a file with prompt, chosen and rejected columns (the Data tab maps other names), or pick sft",
+            )
+        ]
+    if method == "sft" and data_format == "preference":
+        return [
+            ConfigIssue(
+                "training.method",
+                "is sft (learn to write the answers), but the data holds pairs of chosen and rejected answers: "
+                "pick dpo or orpo (or the preference-dpo preset)",
+            )
+        ]
+    return []
 
 
 def _prompt_issues(prompts: Any) -> list[ConfigIssue]:

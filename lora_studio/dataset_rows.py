@@ -1,12 +1,15 @@
 """Training files → rows in one of TRL's three shapes, with every problem named by row.
 
-Shapes: {"messages": [{role, content}, ...]}, {"prompt": str, "completion": str}, {"text": str}.
+Shapes: {"messages": [{role, content}, ...]}, {"prompt": str, "completion": str}, {"text": str}, and pairs of
+answers for preference training: {"prompt": ..., "chosen": ..., "rejected": ...}, all three as text or all three
+as lists of chat turns (a file with only chosen/rejected conversations has its shared first turns as the prompt).
 The CLI, the worker and the Data tab all go through `load_dataset_file`, so a file that
 previews fine trains fine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -26,7 +29,7 @@ __all__ = [
     "training_rows",
 ]
 
-FORMATS = ("messages", "prompt_completion", "text")
+FORMATS = ("messages", "prompt_completion", "text", "preference")
 ROLES = ("system", "user", "assistant", "tool")
 _SHAREGPT_ROLES = {
     "human": "user",
@@ -39,7 +42,15 @@ _SHAREGPT_ROLES = {
     "observation": "tool",
 }
 # The column each shape reads, under the name a mapping uses for it.
-_DEFAULT_COLUMNS = {"messages": "messages", "prompt": "prompt", "completion": "completion", "text": "text"}
+_DEFAULT_COLUMNS = {
+    "messages": "messages",
+    "prompt": "prompt",
+    "completion": "completion",
+    "text": "text",
+    "chosen": "chosen",
+    "rejected": "rejected",
+}
+PAIR = ("chosen", "rejected")
 
 
 class FormatUnknownError(DataError):
@@ -74,6 +85,13 @@ class LoadedData:
 def detect_format(columns: set[str], mapping: dict | None = None) -> tuple[str, str]:
     """(format, reason) from the columns present, honouring a user's column mapping."""
     mapping = mapping or {}
+    if set(PAIR) <= (columns | set(mapping)):
+        mapped = [f"{role} ← '{mapping[role]}'" for role in ("prompt", *PAIR) if role in mapping]
+        if mapped:
+            return "preference", f"mapped: {', '.join(mapped)}"
+        if "prompt" in columns:
+            return "preference", "columns 'prompt', 'chosen' and 'rejected' hold pairs of answers"
+        return "preference", "columns 'chosen' and 'rejected' hold pairs of conversations"
     if "messages" in mapping or "messages" in columns:
         return "messages", (
             f"mapped: messages ← '{mapping['messages']}'"
@@ -98,7 +116,7 @@ def detect_format(columns: set[str], mapping: dict | None = None) -> tuple[str, 
     shown = ", ".join(sorted(columns)) or "none"
     raise FormatUnknownError(
         f"Cannot tell the data format from the columns ({shown})",
-        "Name the columns: messages, prompt+completion or text, or map yours with "
+        "Name the columns: messages, prompt+completion, text or prompt+chosen+rejected, or map yours with "
         'data.columns (e.g. --set "data.columns={prompt: question, completion: answer}")',
         sorted(columns),
     )
@@ -199,6 +217,8 @@ def _normalise(record: dict, fmt: str, mapping: dict) -> tuple[dict | None, list
         return {"messages": turns}, []
     if fmt == "prompt_completion":
         return _prompt_completion(record, mapping, row_no)
+    if fmt == "preference":
+        return _preference(record, mapping, row_no)
     column = _col(mapping, "text", record)
     text = record.get(column)
     if not isinstance(text, str) or not text.strip():
@@ -224,7 +244,87 @@ def _prompt_completion(record: dict, mapping: dict, row_no: int | None) -> tuple
     return {"prompt": pc, "completion": cc}, []
 
 
-def _turns(value: object) -> tuple[list[dict], str | None]:
+def _preference(record: dict, mapping: dict, row_no: int | None) -> tuple[dict | None, list[DataIssue]]:
+    """A pair of answers to one prompt. Text stays text; when any part is a list of chat turns, all three become
+    chat turns (a text prompt is the user's turn, a text answer the assistant's), as TRL wants them alike."""
+    columns = {role: _col(mapping, role, record) for role in ("prompt", *PAIR)}
+    values = {role: record.get(column) for role, column in columns.items()}
+    for role in PAIR:
+        value = values[role]
+        if (
+            value is None
+            or (isinstance(value, (str, list)) and not value)
+            or (isinstance(value, str) and not value.strip())
+        ):
+            return None, [DataIssue(row_no, f"the {role} answer is missing or empty", columns[role])]
+    for role, value in values.items():
+        if isinstance(value, str) and value.lstrip().startswith("["):  # chat turns stored as JSON text (CSV)
+            with contextlib.suppress(json.JSONDecodeError):  # else: text that starts with a bracket
+                values[role] = json.loads(value)
+    prompt = values["prompt"]
+    if prompt is None or (isinstance(prompt, str) and not prompt.strip()):
+        chosen, rejected = values["chosen"], values["rejected"]
+        if isinstance(chosen, list) and isinstance(rejected, list):
+            return _implicit_pair(chosen, rejected, columns, row_no)
+        return None, [DataIssue(row_no, "no prompt: add the question the two answers reply to", columns["prompt"])]
+    if all(isinstance(values[r], str) for r in ("prompt", *PAIR)):
+        row = {"prompt": prompt, "chosen": values["chosen"], "rejected": values["rejected"]}
+    else:
+        row = {}
+        for role in ("prompt", *PAIR):
+            turns, problem = _pair_turns(values[role], "user" if role == "prompt" else "assistant")
+            if problem:
+                return None, [DataIssue(row_no, f"{role}: {problem}", columns[role])]
+            row[role] = turns
+        if not any(t["role"] == "user" for t in row["prompt"]):
+            return None, [DataIssue(row_no, "no prompt: the prompt has no user turn", columns["prompt"])]
+    return row, _pair_warnings(row, row_no, columns["chosen"])
+
+
+def _implicit_pair(chosen: list, rejected: list, columns: dict, row_no: int | None) -> tuple[dict | None, list]:
+    """Two whole conversations: the turns they share are the prompt, what follows are the two answers."""
+    both = []
+    for role in PAIR:
+        turns, problem = _turns(chosen if role == "chosen" else rejected)
+        if problem:
+            return None, [DataIssue(row_no, f"{role}: {problem}", columns[role])]
+        both.append(turns)
+    shared = 0
+    while shared < min(map(len, both)) and both[0][shared] == both[1][shared]:
+        shared += 1
+    prompt = both[0][:shared]
+    if not any(t["role"] == "user" for t in prompt) or shared == len(both[0]) or shared == len(both[1]):
+        problem = (
+            "no prompt: chosen and rejected do not start with the same user turn"
+            if not prompt
+            else (
+                "no prompt: the shared turns hold no user turn"
+                if not any(t["role"] == "user" for t in prompt)
+                else "one answer is missing: a conversation ends where the other's answer starts"
+            )
+        )
+        return None, [DataIssue(row_no, problem, columns["chosen"])]
+    row = {"prompt": prompt, "chosen": both[0][shared:], "rejected": both[1][shared:]}
+    return row, _pair_warnings(row, row_no, columns["chosen"])
+
+
+def _pair_turns(value: object, default_role: str) -> tuple[list[dict], str | None]:
+    if isinstance(value, str):
+        return ([{"role": default_role, "content": value}], None) if value.strip() else ([], "is empty")
+    return _turns(value, require_assistant=default_role == "assistant")
+
+
+def _pair_warnings(row: dict, row_no: int | None, column: str) -> list[DataIssue]:
+    if row["chosen"] == row["rejected"]:
+        return [
+            DataIssue(
+                row_no, "chosen and rejected are the same answer: the pair teaches nothing", column, severity="warning"
+            )
+        ]
+    return []
+
+
+def _turns(value: object, require_assistant: bool = True) -> tuple[list[dict], str | None]:
     if isinstance(value, str) and value.lstrip().startswith("["):  # chat turns stored as JSON text (CSV)
         try:
             value = json.loads(value)
@@ -248,7 +348,7 @@ def _turns(value: object) -> tuple[list[dict], str | None]:
         if role == "assistant" and not content.strip():
             return [], f"turn {i} is an empty assistant reply"
         turns.append({"role": role, "content": content})
-    if not any(t["role"] == "assistant" for t in turns):
+    if require_assistant and not any(t["role"] == "assistant" for t in turns):
         return [], "the conversation has no assistant turn, so there is nothing to learn"
     return turns, None
 

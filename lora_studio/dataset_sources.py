@@ -29,6 +29,7 @@ SAMPLE_DESCRIPTIONS = {
     "chat-assistant.jsonl": "200 short chats with 'Pip', a cheerful one-sentence assistant (messages)",
     "instructions.jsonl": "120 Alpaca-style instructions: rewrite, classify, extract (instruction/input/output)",
     "support-faq.csv": "60 customer-support questions and answers in a CSV with its own column names",
+    "preference-pairs.jsonl": "160 questions, each with a chosen answer (Pip's) and a rejected one, for DPO or ORPO",
 }
 
 

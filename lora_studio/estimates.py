@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from lora_studio.config import RunConfig
+from lora_studio.config import PREFERENCE_METHODS, RunConfig
 from lora_studio.dataset_rows import load_dataset_file, split_indices
 from lora_studio.errors import StudioError
 from lora_studio.messages import text
@@ -49,6 +49,7 @@ class ModelFacts:
 class RowCount:
     train_rows: int
     mean_tokens: float  # rough: characters / CHARS_PER_TOKEN, capped at max_length
+    data_format: str = ""  # as detected in the file (the method must suit it: config.format_issues)
 
 
 @lru_cache(maxsize=8)
@@ -59,7 +60,7 @@ def _count(
     train_idx, _ = split_indices(len(data.rows), eval_fraction, seed)
     # The row as JSON: its keys and quotes stand in for the chat template's own tokens.
     lengths = [min(len(json.dumps(data.rows[i], ensure_ascii=False)) / CHARS_PER_TOKEN, max_length) for i in train_idx]
-    return RowCount(len(train_idx), sum(lengths) / len(lengths) if lengths else 0.0)
+    return RowCount(len(train_idx), sum(lengths) / len(lengths) if lengths else 0.0, data.format)
 
 
 def count_train_rows(cfg: RunConfig) -> RowCount | None:
@@ -115,26 +116,45 @@ def activation_factor(cfg: RunConfig) -> int:
     return CHECKPOINTED_FACTOR if cfg.training.gradient_checkpointing else ACTIVATION_FACTOR
 
 
+# Bytes per linear weight of a quantized base: 8-bit is one byte; nf4 is half a byte plus its scales (one fp32
+# per 64 weights, themselves quantized to 8-bit with double quantization: about 0.127 bits per weight).
+QUANTIZED_BYTES = {"8-bit": 1.0, "4-bit": 0.5 + 0.127 / 8}
+DORA_TIME_FACTOR = 1.3  # DoRA recomputes each adapted layer's weight norm every step (measured: bench/methods)
+
+
+def sequences_per_row(cfg: RunConfig) -> int:
+    """DPO and ORPO run every row twice: the prompt with the chosen answer, and with the rejected one."""
+    return 2 if cfg.training.method in PREFERENCE_METHODS else 1
+
+
 def estimate_memory(cfg: RunConfig, facts: ModelFacts) -> MemoryEstimate:
-    """Bytes: frozen weights (8-bit linear weights take 1 byte) + fp32 adapter, AdamW, activations + logits."""
-    if cfg.model.load_in_8bit:
-        base = facts.quantizable_params + (facts.base_params - facts.quantizable_params) * facts.dtype_bytes
+    """Bytes: frozen weights (8-bit linear weights take 1 byte, 4-bit about half) + fp32 adapter, AdamW,
+    activations + logits (two sequences per row for preference methods; DPO's reference pass keeps nothing for
+    the backward pass, so it adds no activations)."""
+    quantized = cfg.model.quantized
+    if quantized:
+        linear = facts.quantizable_params * QUANTIZED_BYTES[quantized]
+        base = linear + (facts.base_params - facts.quantizable_params) * facts.dtype_bytes
     else:
         base = facts.base_params * facts.dtype_bytes
     weights = base + facts.trainable_params * 4
     optimizer = facts.trainable_params * (2 * 4 + 4)  # two fp32 AdamW states + an fp32 gradient
-    tokens = cfg.training.batch_size * cfg.data.max_length
+    tokens = cfg.training.batch_size * cfg.data.max_length * sequences_per_row(cfg)
     hidden = tokens * facts.hidden_size * facts.num_layers * activation_factor(cfg) * facts.dtype_bytes
     logits = tokens * facts.vocab_size * 4 * 2  # fp32 logits and their gradient
     return MemoryEstimate(int(weights), int(optimizer), int(hidden + logits))
 
 
 def rough_sec_per_step(cfg: RunConfig, facts: ModelFacts, mean_tokens: float | None) -> float:
-    """(4 + 2 with checkpointing) x parameters x tokens per optimizer step, at the device's assumed FLOP/s."""
-    per_row = mean_tokens if mean_tokens else cfg.data.max_length
+    """(4 + 2 with checkpointing + 2 for DPO's reference pass) x parameters x tokens per optimizer step, at the
+    device's assumed FLOP/s; preference methods count two sequences per row, DoRA its weight-norm overhead."""
+    per_row = (mean_tokens if mean_tokens else cfg.data.max_length) * sequences_per_row(cfg)
     tokens = cfg.training.batch_size * cfg.training.gradient_accumulation * per_row
     passes = 6 if cfg.training.gradient_checkpointing else 4
-    return passes * facts.all_params * tokens / facts.assumed_flops
+    if cfg.training.method == "dpo":
+        passes += 2  # a forward pass of the reference (the adapter switched off) on both answers
+    seconds = passes * facts.all_params * tokens / facts.assumed_flops
+    return seconds * (DORA_TIME_FACTOR if cfg.lora.use_dora is True else 1.0)
 
 
 # ---- token statistics --------------------------------------------------------------------------------------
@@ -150,6 +170,7 @@ class TokenStats:
     rows_measured: int
     rows_total: int
     drop_reasons: list[str] = field(default_factory=list)
+    rejected_lengths: list[int] = field(default_factory=list)  # pairs of answers: prompt+rejected (lengths: +chosen)
 
 
 def every_row_too_long(stats: TokenStats) -> bool:
@@ -174,6 +195,16 @@ def token_lines(stats: TokenStats) -> list[str]:
             learned=f"{stats.learned_tokens:,}",
         )
     ]
+    if stats.rejected_lengths:  # pairs of answers: the line above measured prompt + chosen answer
+        lines[0] = text(
+            "tokens.per_pair",
+            sampled=sampled,
+            median=f"{statistics.median(stats.lengths):.0f}",
+            longest=f"{max(stats.lengths):,}",
+            rejected_median=f"{statistics.median(stats.rejected_lengths):.0f}",
+            rejected_longest=f"{max(stats.rejected_lengths):,}",
+            learned=f"{stats.learned_tokens:,}",
+        )
     if stats.truncated:
         lines.append(text("tokens.truncated", count=f"{stats.truncated:,}", max_length=stats.max_length))
     else:

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lora_studio.config import RunConfig, require_valid
+from lora_studio.adapters import start_adapter
+from lora_studio.config import RunConfig, format_issues, require_valid
 from lora_studio.dataset_rows import LoadedData, load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, DataError, StudioError
 from lora_studio.modelref import parse_model_ref
@@ -85,7 +86,11 @@ def check_startable(cfg: RunConfig) -> LoadedData:
         )
     data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
     require_trainable(data)
+    mismatch = format_issues(cfg, data.format)
+    if mismatch:
+        raise ConfigError(str(mismatch[0]), "Change the training method on the Config tab (--set training.method=…)")
     parse_model_ref(cfg.model.name_or_path)
+    start_adapter(cfg)  # an earlier run's adapter to continue: there, usable and on the same base
     check_launch(cfg)
     check_reporting(cfg)
     return data

@@ -11,6 +11,14 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+# What TRL's DPO and ORPO trainers log → MetricRow fields (the Train tab's preference panel).
+PREFERENCE_LOGS = {
+    "rewards/chosen": "reward_chosen",
+    "rewards/rejected": "reward_rejected",
+    "rewards/margins": "reward_margin",
+    "rewards/accuracies": "reward_accuracy",
+}
+
 
 @dataclass
 class MetricRow:
@@ -29,6 +37,13 @@ class MetricRow:
     elapsed_s: float | None = None  # since training started
     eta_s: float | None = None
     time: float | None = None  # wall clock, seconds since the epoch
+    # Preference training (DPO, ORPO), as TRL logs them: the implicit rewards of the chosen and rejected answers,
+    # their difference, and the share of pairs whose chosen answer wins; eval_reward_accuracy on held-out pairs.
+    reward_chosen: float | None = None
+    reward_rejected: float | None = None
+    reward_margin: float | None = None
+    reward_accuracy: float | None = None
+    eval_reward_accuracy: float | None = None
 
     def to_json(self) -> str:
         return json.dumps({k: _clean(v) for k, v in asdict(self).items()}, separators=(",", ":"))
@@ -112,12 +127,17 @@ def format_progress(row: MetricRow) -> str:
     parts = [f"step {row.step:>{width}}/{row.max_steps}"]
     if row.event == "eval":
         parts.append(f"eval_loss {_num(row.eval_loss)}")
+        if row.eval_reward_accuracy is not None:
+            parts.append(f"chosen wins {row.eval_reward_accuracy:.0%}")
     else:
         parts.append(f"loss {_num(row.loss)}")
+        if row.reward_margin is not None:  # DPO/ORPO: what they learn, beside the loss
+            parts.append(f"margin {row.reward_margin:+.4f}")
+            parts.append(f"chosen wins {row.reward_accuracy:.0%}" if row.reward_accuracy is not None else "")
         parts.append(f"lr {row.learning_rate:.2e}" if row.learning_rate is not None else "lr ?")
         parts.append(f"{row.tokens_per_sec:,.0f} tok/s" if row.tokens_per_sec else "? tok/s")
     parts.append(f"ETA {_duration(row.eta_s)}")
-    return " | ".join(parts)
+    return " | ".join(p for p in parts if p)
 
 
 def _num(value: float | None) -> str:

@@ -165,6 +165,24 @@ def verification_summary(report: dict | None) -> str:
     return f"{verdict} on {report.get('prompts', '?')} fixed prompts.\n\n" + "\n".join(lines)
 
 
+def method_line(cfg: RunConfig) -> str:
+    """How the adapter was trained, in one line: the method and its settings, where it started, the base's
+    precision while training."""
+    t = cfg.training
+    method = {
+        "sft": "supervised fine-tuning (SFT)",
+        "dpo": f"DPO (beta {t.dpo_beta:g}, {t.dpo_loss} loss)",
+        "orpo": f"ORPO (lambda {t.orpo_lambda:g})",
+    }.get(t.method, str(t.method))
+    if t.method == "sft" and t.neftune_noise_alpha:
+        method += f", NEFTune noise {t.neftune_noise_alpha:g}"
+    start = str(cfg.lora.start_from or "").strip()
+    parts = [method, f"continued from the adapter of run {Path(start).name}" if start else "a new adapter"]
+    if cfg.model.quantized:
+        parts.append(f"base held in {cfg.model.quantized} while training")
+    return "; ".join(parts)
+
+
 def model_card(paths: RunPaths, kind: str, verification: dict | None = None, dtype: str = "") -> str:
     """README.md for an exported adapter (`kind` "adapter") or merged model ("merged")."""
     summary = run_summary(paths)
@@ -175,7 +193,8 @@ def model_card(paths: RunPaths, kind: str, verification: dict | None = None, dty
     lora_line = (
         f"r={lora.r}, alpha={lora.alpha:g}, dropout={lora.dropout:g}, target modules: "
         f"{lora.target_modules if isinstance(lora.target_modules, str) else ', '.join(lora.target_modules)}, "
-        f"init: {lora.init}, rsLoRA: {'yes' if lora.use_rslora else 'no'}"
+        f"init: {lora.init}, rsLoRA: {'yes' if lora.use_rslora else 'no'}, DoRA: {'yes' if lora.use_dora else 'no'}"
+        + (f", LoRA+ ratio {lora.loraplus_lr_ratio:g}" if lora.loraplus_lr_ratio else "")
         if lora
         else "unknown"
     )
@@ -184,13 +203,14 @@ def model_card(paths: RunPaths, kind: str, verification: dict | None = None, dty
         "---",
         f"library_name: {'peft' if kind == 'adapter' else 'transformers'}",
         *([f"base_model: {base.id}"] if base.hub else []),
-        "tags: [lora, lora-studio]",
+        f"tags: [lora, lora-studio{', ' + cfg.training.method if cfg and cfg.training.method != 'sft' else ''}]",
         "---",
     ]
     rows = [
         ("Base model", _base_label(base)),
         ("Training data", _data_line(paths, cfg)),
         ("LoRA", lora_line),
+        ("Method", method_line(cfg) if cfg else "unknown"),
         ("Training steps", f"{done} of {total or '?'} ({summary.status.state})"),
         *(
             (name, "—" if v is None else f"{v:.4f}")

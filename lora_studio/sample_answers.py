@@ -73,11 +73,17 @@ def sampled_steps(path: str | Path) -> set[int]:
 
 
 def row_prompt(row: dict, data_format: str) -> str:
-    """The prompt a normalised data row asks: its first user turn, its prompt, or its opening words."""
+    """The prompt a normalised data row asks: its first user turn, its prompt (a pair's last user turn), or its
+    opening words."""
     if data_format == "messages":
         return next((t["content"] for t in row.get("messages", []) if t.get("role") == "user"), "")
     if data_format == "prompt_completion":
         return str(row.get("prompt", ""))
+    if data_format == "preference":
+        prompt = row.get("prompt", "")
+        if isinstance(prompt, list):  # chat turns: the last question asked before the two answers
+            return next((t["content"] for t in reversed(prompt) if t.get("role") == "user"), "")
+        return str(prompt)
     return " ".join(str(row.get("text", "")).split()[:_TEXT_PROMPT_WORDS])
 
 

@@ -14,7 +14,7 @@ from lora_studio.config import RunConfig
 from lora_studio.dataset_rows import LoadedData
 from lora_studio.engine import distributed
 from lora_studio.generation_config import GenerationSettings
-from lora_studio.metrics import MetricRow, append_row
+from lora_studio.metrics import PREFERENCE_LOGS, MetricRow, append_row
 from lora_studio.runs import RunPaths
 from lora_studio.sample_answers import SampleRow, append_sample, default_prompts, sampled_steps
 
@@ -49,6 +49,7 @@ class MetricsCallback(TrainerCallback):
                 state.max_steps,
                 epoch=logs.get("epoch", state.epoch),
                 eval_loss=logs["eval_loss"],
+                eval_reward_accuracy=logs.get("eval_rewards/accuracies"),
                 elapsed_s=now - self.started,
                 time=now,
                 eta_s=self._eta(state, now),
@@ -79,6 +80,7 @@ class MetricsCallback(TrainerCallback):
             elapsed_s=now - self.started,
             eta_s=self._eta(state, now),
             time=now,
+            **{field: logs[name] for name, field in PREFERENCE_LOGS.items() if name in logs},
         )
 
     def _eta(self, state, now: float) -> float | None:

@@ -61,10 +61,32 @@ def loss_settings(tokenizer, data_format: str, assistant_only_requested: bool) -
     return True, marked
 
 
+def as_turns(value: str | list, role: str) -> list[dict]:
+    """Text as a one-turn chat; chat turns as they are."""
+    return [{"role": role, "content": value}] if isinstance(value, str) else value
+
+
 def to_trl_rows(data: LoadedData, tokenizer) -> list[dict]:
     """Plain prompt/completion becomes a one-turn chat when the model has a chat template,
-    so an instruct model sees its own chat format (TRL then masks the prompt)."""
+    so an instruct model sees its own chat format (TRL then masks the prompt). Pairs of answers likewise:
+    the prompt the user's turn, each answer the assistant's."""
     rows = training_rows(data.rows)
+    if data.format == "preference":
+        if tokenizer.chat_template:
+            return [
+                {
+                    "prompt": as_turns(r["prompt"], "user"),
+                    "chosen": as_turns(r["chosen"], "assistant"),
+                    "rejected": as_turns(r["rejected"], "assistant"),
+                }
+                for r in rows
+            ]
+        if any(not isinstance(r["prompt"], str) for r in rows):
+            raise DataError(
+                f"{data.path.name} holds chat turns, but this model has no chat template to write them with",
+                "Write prompt, chosen and rejected as plain text, or pick a chat model",
+            )
+        return rows
     if data.format != "prompt_completion" or not tokenizer.chat_template:
         return rows
     return [

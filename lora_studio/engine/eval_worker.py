@@ -12,6 +12,7 @@ nothing half-written. Progress (rows done, ETA) goes to eval/status.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -213,11 +214,7 @@ def evaluate_held_out(paths: RunPaths, cfg: RunConfig) -> Path | None:
     try:
         rows = split_rows(paths, AT_END_ROWS)
         models = models_for(cfg.model.name_or_path, True, [run_adapter(paths)])
-        base = {
-            "name_or_path": cfg.model.name_or_path,
-            "dtype": cfg.model.dtype,
-            "load_in_8bit": cfg.model.load_in_8bit,
-        }
+        base = dataclasses.asdict(cfg.model)  # loaded as it trained: 8-bit or 4-bit stays so
         folder = write_spec(root, base, models, rows, GenerationSettings.greedy(MAX_NEW_TOKENS))
         begin(folder)
     except StudioError as exc:

@@ -214,6 +214,7 @@ def merge_run(paths: RunPaths, out: str | Path, dtype: str = "float32", phase: P
         effect = max((_logits(model, p.ids) - p.logits).abs().max().item() for p in probes)
     step("merging the adapter into the weights", 0.45)
     merged = model.merge_and_unload().to(torch.float32)  # W + BA summed in float64, rounded once
+    notes: list[str] = []
     report = {
         "run_id": paths.run_id,
         "base_model": public_base(cfg.model.name_or_path).id,  # verification.json leaves the machine: no path
@@ -221,8 +222,13 @@ def merge_run(paths: RunPaths, out: str | Path, dtype: str = "float32", phase: P
         "max_new_tokens": MAX_NEW_TOKENS,
         "prompts": len(probes),
         "adapter_effect": effect,
-        "notes": [],
+        "notes": notes,
     }
+    if cfg.model.quantized:  # peft could merge into the quantized weights; the export is never built on them
+        notes.append(
+            f"the adapter was trained on a {cfg.model.quantized} base; it was merged into the base's full-precision "
+            "(float32) weights, loaded again for the merge, and verified against them"
+        )
     tmp = _tmp_beside(out, "tmp")
     try:
         step("saving the float32 merge", 0.5)

@@ -281,10 +281,19 @@ def load_model(model_cfg: ModelSettings, model_dir: str, device: str):
     """Load the frozen base in the chosen precision, optionally 8-bit through bitsandbytes."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    dtype = resolve_dtype(model_cfg.dtype, device, model_cfg.load_in_8bit)
+    quantized = model_cfg.quantized
+    dtype = resolve_dtype(model_cfg.dtype, device, quantized == "8-bit")
     kwargs: dict = {"dtype": dtype, "trust_remote_code": settings.trust_remote_code()}
-    if model_cfg.load_in_8bit:
+    if quantized == "8-bit":
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+    elif quantized == "4-bit":  # QLoRA: NormalFloat4 weights, their scales quantized too, computing in `dtype`
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
+    if quantized:
         kwargs["device_map"] = {"": device}
     started = time.time()
     try:
@@ -298,14 +307,14 @@ def load_model(model_cfg: ModelSettings, model_dir: str, device: str):
                 "Only an operator can allow it: start with LORA_STUDIO_TRUST_REMOTE_CODE=1",
             ) from exc
         raise
-    if not model_cfg.load_in_8bit:
+    if not quantized:
         # transformers' wrapped PreTrainedModel.to is annotated as if self were its first argument.
         model.to(device)  # type: ignore[arg-type]
     log.info(
         "Loaded %s (%s, %s) in %.1f s",
         model_dir,
         dtype,
-        "8-bit" if model_cfg.load_in_8bit else device,
+        quantized or device,
         time.time() - started,
     )
     return model

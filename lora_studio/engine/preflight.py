@@ -161,7 +161,7 @@ def inspect(cfg: RunConfig) -> ModelFacts:
     config = model_config(name)
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     device = resolve_device()
-    dtype = resolve_dtype(cfg.model.dtype, device, bool(cfg.model.load_in_8bit))
+    dtype = resolve_dtype(cfg.model.dtype, device, cfg.model.quantized == "8-bit")
     flops = ASSUMED_FLOPS["cuda"] if device == "cuda" else ASSUMED_FLOPS["cpu_per_core"] * (os.cpu_count() or 1)
     return ModelFacts(
         model=name,
@@ -182,14 +182,15 @@ def inspect(cfg: RunConfig) -> ModelFacts:
 def check(cfg: RunConfig) -> tuple[ModelFacts | None, list[ConfigIssue]]:
     """(facts, issues only the torch side can see): bad model, missing layers, 8-bit unusable here."""
     issues: list[ConfigIssue] = []
-    if cfg.model.load_in_8bit:
+    quantized = cfg.model.quantized
+    if quantized:
         usable, why = bitsandbytes_status()
         if not usable:
             issues.append(
                 ConfigIssue(
-                    "model.load_in_8bit",
-                    f"8-bit is not usable on this machine: {why}. "
-                    "Turn 8-bit off, or install a bitsandbytes build for this device",
+                    "model.load_in_8bit" if quantized == "8-bit" else "model.load_in_4bit",
+                    f"{quantized} is not usable on this machine: {why}. "
+                    f"Turn {quantized} off, or install a bitsandbytes build for this device",
                 )
             )
     if not _inspectable(cfg):

@@ -72,19 +72,74 @@ class Previewer:
         ids = _tokenize(tok, text)["input_ids"]
         return ids, [1] * len(ids)
 
-    def view(self, index: int, max_length: int) -> TokenView:
-        ids, mask = self.ids_and_mask(self.rows[index])
-        labels = [CUT if i >= max_length else (LEARNED if m else CONTEXT) for i, m in enumerate(mask)]
+    def pair_ids(self, row: dict) -> tuple[list[int], list[int], list[int]]:
+        """(prompt, chosen answer, rejected answer) token ids of a pair, split as TRL's DPOTrainer splits them."""
+        tok = self.tokenizer
+        if isinstance(row["prompt"], list):
+            prompt = _tokenize(tok, row["prompt"], add_generation_prompt=True)["input_ids"]
+            chosen = _tokenize(tok, row["prompt"] + row["chosen"])["input_ids"]
+            rejected = _tokenize(tok, row["prompt"] + row["rejected"])["input_ids"]
+        else:
+            eos = tok.eos_token or ""
+            prompt = _tokenize(tok, row["prompt"])["input_ids"]
+            chosen = _tokenize(tok, row["prompt"] + _ending(row["chosen"], eos))["input_ids"]
+            rejected = _tokenize(tok, row["prompt"] + _ending(row["rejected"], eos))["input_ids"]
+        shared = min(common_prefix_length(prompt, chosen), common_prefix_length(prompt, rejected))
+        return prompt[:shared], chosen[shared:], rejected[shared:]
+
+    def pair_lengths(self, row: dict, max_prompt_length: int = 0) -> tuple[int, int, int]:
+        """(prompt tokens as trained, prompt+chosen, prompt+rejected): a max prompt length keeps the prompt's end."""
+        prompt, chosen, rejected = self.pair_ids(row)
+        kept = min(len(prompt), max_prompt_length) if max_prompt_length > 0 else len(prompt)
+        return kept, kept + len(chosen), kept + len(rejected)
+
+    def _segments(self, ids: list[int], labels: list[str]) -> list[tuple[str, str]]:
         segments: list[tuple[str, str]] = []
         start = 0
         for i in range(1, len(ids) + 1):
             if i == len(ids) or labels[i] != labels[start]:
                 segments.append((self.tokenizer.decode(ids[start:i]), labels[start]))
                 start = i
-        learned = sum(mask[:max_length])
-        return TokenView(segments, len(ids), learned, len(ids) > max_length, learned == 0)
+        return segments
 
-    def stats(self, max_length: int) -> TokenStats:
+    def view(self, index: int, max_length: int) -> TokenView:
+        ids, mask = self.ids_and_mask(self.rows[index])
+        labels = [CUT if i >= max_length else (LEARNED if m else CONTEXT) for i, m in enumerate(mask)]
+        learned = sum(mask[:max_length])
+        return TokenView(self._segments(ids, labels), len(ids), learned, len(ids) > max_length, learned == 0)
+
+    def pair_view(self, index: int, max_length: int, max_prompt_length: int = 0) -> tuple[TokenView, TokenView]:
+        """The prompt with the chosen answer, and the rejected answer alone (its segments leave out the same
+        prompt; its counts include it), marked as DPO and ORPO train them: both answers count, the prompt is
+        context; a prompt past the max prompt length loses its start, and what passes max length is cut."""
+        prompt, chosen, rejected = self.pair_ids(self.rows[index])
+        cut_start = max(0, len(prompt) - max_prompt_length) if max_prompt_length > 0 else 0
+        views = []
+        for n, answer in enumerate((chosen, rejected)):
+            ids = prompt + answer
+            labels = [CUT] * cut_start + [CONTEXT] * (len(prompt) - cut_start) + [LEARNED] * len(answer)
+            kept = 0
+            for i, label in enumerate(labels):
+                if label != CUT:
+                    kept += 1
+                    if kept > max_length:
+                        labels[i] = CUT
+            learned = labels.count(LEARNED)
+            shown = 0 if n == 0 else len(prompt)  # the rejected answer is shown without the prompt again
+            views.append(
+                TokenView(
+                    self._segments(ids[shown:], labels[shown:]),
+                    len(ids) - cut_start,
+                    learned,
+                    kept > max_length,
+                    learned == 0,
+                )
+            )
+        return views[0], views[1]
+
+    def stats(self, max_length: int, max_prompt_length: int = 0) -> TokenStats:
+        if self.rows and "chosen" in self.rows[0]:
+            return self._pair_stats(max_length, max_prompt_length)
         measured = self.rows[:STATS_ROW_CAP]
         lengths: list[int] = []
         reasons: list[str] = []
@@ -103,3 +158,37 @@ class Previewer:
         return TokenStats(
             lengths, max_length, truncated, dropped, learned_total, len(measured), len(self.rows), reasons
         )
+
+    def _pair_stats(self, max_length: int, max_prompt_length: int) -> TokenStats:
+        """Lengths of prompt+chosen (lengths) and prompt+rejected (rejected_lengths). A row whose prompt alone
+        fills max length has no answer left: DPOTrainer drops it, so it counts as dropped."""
+        measured = self.rows[:STATS_ROW_CAP]
+        chosen_lengths: list[int] = []
+        rejected_lengths: list[int] = []
+        reasons: list[str] = []
+        truncated, dropped, learned_total = 0, 0, 0
+        for number, row in zip(self.row_numbers, measured, strict=False):
+            prompt, chosen, rejected = self.pair_lengths(row, max_prompt_length)
+            chosen_lengths.append(chosen)
+            rejected_lengths.append(rejected)
+            truncated += max(chosen, rejected) > max_length
+            learned_total += max(0, min(chosen, max_length) - prompt) + max(0, min(rejected, max_length) - prompt)
+            if prompt >= max_length:
+                dropped += 1
+                if len(reasons) < 20:
+                    reasons.append(f"row {number}: the prompt alone fills max length, so both answers are cut off")
+        return TokenStats(
+            chosen_lengths,
+            max_length,
+            truncated,
+            dropped,
+            learned_total,
+            len(measured),
+            len(self.rows),
+            reasons,
+            rejected_lengths,
+        )
+
+
+def _ending(answer: str, eos: str) -> str:
+    return answer if not eos or answer.endswith(eos) else answer + eos

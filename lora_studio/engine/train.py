@@ -1,4 +1,5 @@
-"""LoRA training: peft's LoraConfig + TRL's SFTConfig/SFTTrainer, and a standard PEFT adapter at the end."""
+"""LoRA training: peft's LoraConfig (LoRA, DoRA, LoRA+, 8-/4-bit bases) + TRL's SFTTrainer, or its DPO/ORPO
+trainers for pairs of answers (engine/preference.py), and a standard PEFT adapter at the end."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from typing import Any, Literal, cast
 import torch
 from trl import SFTConfig, SFTTrainer
 
-from lora_studio.config import RunConfig
+from lora_studio.adapters import start_adapter
+from lora_studio.config import MUTATING_INITS, PREFERENCE_METHODS, RunConfig
 from lora_studio.engine import distributed, dropout
 from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, sample_callbacks
 from lora_studio.engine.dataset_build import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, needs_conversion, resolve_dtype
+from lora_studio.engine.preference import make_preference_trainer
 from lora_studio.errors import ConfigError
 from lora_studio.launch import check_startable
 from lora_studio.metrics import MetricRow
@@ -37,7 +40,6 @@ _PEFT_INIT: dict[str, bool | Literal["gaussian", "olora", "pissa"]] = {
     "pissa": "pissa",
 }
 # Inits that rewrite the base weights: the saved adapter is converted back to plain LoRA.
-MUTATING_INITS = ("olora", "pissa")
 
 
 @dataclass
@@ -52,11 +54,17 @@ class TrainResult:
     model: object = field(default=None, repr=False)  # the trained PeftModel, for in-process callers
 
 
-def build_peft_model(model, cfg: RunConfig):
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+def build_peft_model(model, cfg: RunConfig, start_adapter: Path | None = None):
+    """The model with a trainable LoRA adapter: a new one as the config says, or (start_adapter) the adapter of an
+    earlier run, trained further as it is (its rank, layers and kind come with it)."""
+    from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
 
-    if cfg.model.load_in_8bit:
+    if cfg.model.quantized:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.training.gradient_checkpointing)
+    if start_adapter is not None:
+        peft_model = PeftModel.from_pretrained(model, str(start_adapter), is_trainable=True)
+        log.info("continuing the adapter in %s", start_adapter)
+        return _fast_dropout(peft_model, cfg)
     lora = LoraConfig(
         r=int(cfg.lora.r),
         # peft annotates lora_alpha as int; a float alpha works (scaling = alpha / r) and the project allows one.
@@ -65,6 +73,7 @@ def build_peft_model(model, cfg: RunConfig):
         target_modules=cfg.lora.target_modules,
         init_lora_weights=_PEFT_INIT[cfg.lora.init],
         use_rslora=bool(cfg.lora.use_rslora),
+        use_dora=bool(cfg.lora.use_dora),
         bias=cast(
             Literal["none", "all", "lora_only"], cfg.lora.bias
         ),  # one of config.LORA_BIASES, checked by validate()
@@ -79,6 +88,10 @@ def build_peft_model(model, cfg: RunConfig):
                 "Use 'all-linear' or names of the model's linear layers, e.g. q_proj, v_proj",
             ) from exc
         raise
+    return _fast_dropout(peft_model, cfg)
+
+
+def _fast_dropout(peft_model, cfg: RunConfig):
     if cfg.training.fast_dropout and all(p.device.type == "cpu" for p in peft_model.parameters()):
         swapped = dropout.install(peft_model)
         if swapped:
@@ -90,9 +103,38 @@ def build_peft_model(model, cfg: RunConfig):
     return peft_model
 
 
+def loraplus_optimizer(peft_model, cfg: RunConfig):
+    """LoRA+ (lora.loraplus_lr_ratio > 0): peft's optimizer that trains the B matrices that many times faster than
+    the A matrices; None leaves the Trainer's own AdamW."""
+    ratio = float(cfg.lora.loraplus_lr_ratio)
+    if ratio <= 0:
+        return None
+    from peft.optimizers import create_loraplus_optimizer
+
+    return create_loraplus_optimizer(
+        peft_model,
+        torch.optim.AdamW,
+        lr=float(cfg.training.learning_rate),
+        loraplus_lr_ratio=ratio,
+        weight_decay=float(cfg.training.weight_decay),
+    )
+
+
 def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool, assistant_only: bool) -> SFTConfig:
+    neftune = float(cfg.training.neftune_noise_alpha)
+    return SFTConfig(
+        **common_args(cfg, paths, device, has_eval),
+        max_length=int(cfg.data.max_length),
+        packing=False,
+        assistant_only_loss=assistant_only,
+        neftune_noise_alpha=neftune if neftune > 0 else None,
+    )
+
+
+def common_args(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool) -> dict[str, Any]:
+    """The trainer arguments every method shares (TrainingArguments' fields, as TRL's configs take them)."""
     t = cfg.training
-    dtype = resolve_dtype(cfg.model.dtype, device, cfg.model.load_in_8bit)
+    dtype = resolve_dtype(cfg.model.dtype, device, cfg.model.quantized == "8-bit")
     kwargs: dict[str, Any] = dict(
         output_dir=str(paths.checkpoints),
         per_device_train_batch_size=int(t.batch_size),
@@ -118,9 +160,6 @@ def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool
         project=PROJECT,  # Trackio's project
         trackio_static_space_id=False,  # local-first: Trackio never creates a Space on the Hub
         disable_tqdm=True,
-        max_length=int(cfg.data.max_length),
-        packing=False,
-        assistant_only_loss=assistant_only,
         use_cpu=device == "cpu",
         bf16=device == "cuda" and dtype == torch.bfloat16,
         fp16=device == "cuda" and dtype == torch.float16,
@@ -138,7 +177,7 @@ def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool
         kwargs["max_steps"] = int(t.max_steps)
     else:
         kwargs["num_train_epochs"] = float(t.num_epochs)
-    return SFTConfig(**kwargs)
+    return kwargs
 
 
 @contextmanager
@@ -178,7 +217,8 @@ def save_adapter(peft_model, tokenizer, paths: RunPaths, cfg: RunConfig, chat_te
         # peft turns the trained OLoRA/PiSSA adapter into a rank-2r plain LoRA that is correct on
         # the original, untouched base weights.
         kwargs["path_initial_model_for_weight_conversion"] = str(paths.adapter_init)
-    peft_model.save_pretrained(tmp, **kwargs)
+    # Only the trained adapter: DPO may hold a frozen copy of the starting one as its reference ("ref").
+    peft_model.save_pretrained(tmp, selected_adapters=["default"], **kwargs)
     # Rewritten after saving, not set before: peft would look the id up on the Hub while it saves.
     (tmp / ADAPTER_CONFIG).write_text(
         shareable_adapter_config(tmp, public_base(cfg.model.name_or_path)), encoding="utf-8"
@@ -219,7 +259,8 @@ def train(
     phase("loading model: converting it to safetensors first (once, about 30 s)" if converting else "loading model")
     model, tokenizer, device, _ = load_for_training(cfg.model)
     torch.manual_seed(int(cfg.training.seed))
-    peft_model = build_peft_model(model, cfg)
+    started_from = start_adapter(cfg)
+    peft_model = build_peft_model(model, cfg, started_from.path if started_from else None)
     trainable, total = peft_model.get_nb_trainable_parameters()
     log.info(
         "trainable parameters: %s of %s (%.3f%%) on %s",
@@ -240,15 +281,23 @@ def train(
     stop_cb = StopFileCallback(paths.stop)
     # transformers reads the logging tool's variables when it builds the tool's callback and when training begins.
     with reporting_environment(cfg.training.report_to, paths):
-        trainer = SFTTrainer(
+        trainer_kwargs: dict[str, Any] = dict(
             model=peft_model,
-            args=make_sft_config(cfg, paths, device, eval_ds is not None, assistant_only),
             train_dataset=train_ds,
             eval_dataset=eval_ds,
             processing_class=tokenizer,
             # Samples first, so the base model's answers at step 0 do not count into the first tokens/s.
             callbacks=[*sample_callbacks(cfg, data, paths, tokenizer, original_template), metrics_cb, stop_cb],
+            optimizers=(loraplus_optimizer(peft_model, cfg), None),
         )
+        trainer: Any
+        if cfg.training.method in PREFERENCE_METHODS:
+            common = common_args(cfg, paths, device, eval_ds is not None)
+            fresh = started_from is None and cfg.lora.init not in MUTATING_INITS
+            trainer = make_preference_trainer(cfg, common, reference_is_base=fresh, **trainer_kwargs)
+        else:
+            args = make_sft_config(cfg, paths, device, eval_ds is not None, assistant_only)
+            trainer = SFTTrainer(args=args, **trainer_kwargs)
         _quiet_printer(trainer)
         if distributed.is_main():  # for the model card: export reads it instead of parsing the data again
             n_eval = len(eval_ds) if eval_ds is not None else 0
@@ -281,8 +330,17 @@ def _tokens(dataset) -> int | None:
     """Tokens in one pass over the tokenised training set (read from its Arrow column, not row by row)."""
     import pyarrow.compute as pc
 
+    names = dataset.column_names
+    # SFT: input_ids; DPO: the prompt is seen twice (before each answer); ORPO: both whole sequences.
+    columns = (
+        ["input_ids"]
+        if "input_ids" in names
+        else ["prompt_ids", "prompt_ids", "chosen_ids", "rejected_ids"]
+        if "chosen_ids" in names
+        else ["chosen_input_ids", "rejected_input_ids"]
+    )
     try:
-        return int(pc.sum(pc.list_value_length(dataset.data.column("input_ids"))).as_py() or 0)
+        return sum(int(pc.sum(pc.list_value_length(dataset.data.column(c))).as_py() or 0) for c in columns)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # not tokenised up front, or another layout
         log.info("Training tokens not counted (%s)", exc)
         return None

@@ -11,6 +11,10 @@ MESSAGES: dict[str, str] = {
     "model.load_in_8bit.label": "Load the base in 8-bit",
     "model.load_in_8bit.help": "Keeps the frozen base model in 8-bit numbers (bitsandbytes): about half the memory, "
     "a little slower.",
+    "model.load_in_4bit.label": "Load the base in 4-bit (QLoRA)",
+    "model.load_in_4bit.help": "Keeps the frozen base model in 4-bit numbers (bitsandbytes NF4, the QLoRA recipe): "
+    "about a quarter of the memory, slower, and answers a little less exact than full precision. Merging always "
+    "starts again from the full-precision base. Not together with 8-bit.",
     "lora.r.label": "Rank (r)",
     "lora.r.help": "Size of the adapter. Higher learns more detail but costs more memory and time; 8 or 16 suit "
     "most tasks.",
@@ -30,6 +34,15 @@ MESSAGES: dict[str, str] = {
     "lora.use_rslora.help": "Scales by alpha ÷ √rank instead of alpha ÷ rank, which keeps high ranks stable.",
     "lora.bias.label": "Train biases too",
     "lora.bias.help": "Whether the layers' bias terms learn along with the adapter (none is usual).",
+    "lora.use_dora.label": "DoRA (weight-decomposed LoRA)",
+    "lora.use_dora.help": "Learns the size and the direction of each weight change separately. Sometimes better "
+    "at low ranks, but slower (about a third here) and not always better: try it against plain LoRA.",
+    "lora.loraplus_lr_ratio.label": "LoRA+ learning-rate ratio",
+    "lora.loraplus_lr_ratio.help": "LoRA+ trains the adapter's second matrix this many times faster than the first, "
+    "which often learns faster at the same cost. 16 is the paper's suggestion; 0 = off (plain LoRA).",
+    "lora.start_from.label": "Start from",
+    "lora.start_from.help": "A new adapter on the base model, or the adapter of an earlier run, trained further "
+    "(e.g. a supervised run first, then DPO). Its size and layers come from that run.",
     "data.path.label": "Training data file",
     "data.path.help": "The file of examples: chat messages, prompt/completion pairs or plain text.",
     "data.format.label": "Row format",
@@ -44,6 +57,25 @@ MESSAGES: dict[str, str] = {
     "data.assistant_only_loss.label": "Learn from assistant replies only",
     "data.assistant_only_loss.help": "For chats: the model learns to write the assistant's replies, not the user's "
     "turns.",
+    "training.method.label": "Training method",
+    "training.method.help": "sft learns to write the answers in your examples. dpo and orpo learn from pairs of "
+    "answers which one is better (data with prompt, chosen and rejected): dpo keeps close to the model it starts "
+    "from, orpo also learns the chosen answers and needs no reference pass.",
+    "training.dpo_beta.label": "DPO beta",
+    "training.dpo_beta.help": "How closely DPO keeps to the model it starts from: higher stays closer, lower moves "
+    "further towards the chosen answers. 0.1 is usual.",
+    "training.dpo_loss.label": "DPO loss",
+    "training.dpo_loss.help": "sigmoid is standard DPO; ipo is steadier when pairs are easy to tell apart; hinge "
+    "stops pushing once a pair is clearly won; robust allows for some pairs being labelled the wrong way round.",
+    "training.orpo_lambda.label": "ORPO lambda",
+    "training.orpo_lambda.help": "Weight of ORPO's preference term next to learning the chosen answer. 0.1 is the "
+    "paper's value; higher pushes harder away from the rejected answers.",
+    "training.max_prompt_length.label": "Max prompt length (tokens)",
+    "training.max_prompt_length.help": "For dpo and orpo: a longer prompt keeps only its last tokens, so the answers "
+    "still fit within the max length. 0 = no limit of its own.",
+    "training.neftune_noise_alpha.label": "NEFTune noise",
+    "training.neftune_noise_alpha.help": "Adds random noise to the inputs while training (sft only), which can make "
+    "answers to open questions better; it does not help every task. 5 is usual; 0 = off.",
     "training.num_epochs.label": "Epochs",
     "training.num_epochs.help": "How many times training goes through all your examples (not used when Max steps "
     "is above 0).",
@@ -135,11 +167,22 @@ MESSAGES: dict[str, str] = {
     "playground.settings_title": "Generation settings",
     "playground.setting_problem": "⚠️ **{label}** {problem}. Change it under *Generation settings*.",
     # ---- token statistics of a data file (the Data tab and `inspect`) ----------------------------------
+    "data.pairs_method": "Pairs of answers train with **DPO** or **ORPO**: pick the *preference-dpo* or "
+    "*preference-orpo* preset on the Config tab, or set *Training method* there.",
     "tokens.unavailable": "Token statistics unavailable: {problem}",
     "tokens.no_rows": "No usable rows to measure.",
     "tokens.sampled": " (measured on the first {measured} of {total} rows)",
     "tokens.per_row": "**Tokens per row**{sampled}: median {median}, max {longest}; {learned} tokens count toward "
     "the loss.",
+    "tokens.per_pair": "**Tokens per pair**{sampled}: prompt + chosen answer median {median}, max {longest}; "
+    "prompt + rejected answer median {rejected_median}, max {rejected_longest}; {learned} answer tokens count "
+    "toward the loss.",
+    "pairs.chosen_heading": "▶ Prompt and chosen answer:\n",
+    "pairs.rejected_heading": "\n\n▶ Rejected answer (after the same prompt):\n",
+    "pairs.caption": "Usable pair {position} of {rows} (file {unit} {source}): prompt + chosen {chosen} tokens, "
+    "prompt + rejected {rejected} tokens; {learned} answer tokens learned.",
+    "pairs.truncated": "Cut at max length {max_length}.",
+    "pairs.dropped": "The prompt alone fills max length: training drops this pair.",
     "tokens.truncated": "✂️ **{count} row(s)** are longer than max length {max_length} and will be truncated.",
     "tokens.none_truncated": "No row is longer than max length {max_length}.",
     "tokens.dropped": "🗑️ **{count} row(s) will be dropped**: {reasons}. Raise max length to keep them.",
@@ -150,6 +193,8 @@ MESSAGES: dict[str, str] = {
     "config.intro": "Every setting of the run, checked as you change it. Start from a preset or a past run; the "
     "pre-flight panel shows what the run will cost before it starts.",
     "config.advanced": "Advanced settings",
+    "config.start_new": "the base model (a new adapter)",
+    "config.start_run": "the adapter of run {run}",
     "config.section.model": "Model",
     "config.section.lora": "LoRA adapter",
     "config.section.training": "Training",
@@ -214,13 +259,16 @@ MESSAGES: dict[str, str] = {
     "preflight.part.activations": "activations",
     "preflight.how.weights": "every weight at {bytes} bytes; the adapter in float32",
     "preflight.how.weights_8bit": "linear layers in 8-bit, the rest at {bytes} bytes; the adapter in float32",
+    "preflight.how.weights_4bit": "linear layers in 4-bit (NF4 with its scales), the rest at {bytes} bytes; the "
+    "adapter in float32",
+    "preflight.how.pairs": ", twice: each row is a prompt with its chosen and with its rejected answer",
     "preflight.how.optimizer": "AdamW: two float32 states and a float32 gradient per trainable parameter",
     "preflight.how.activations": "batch {batch} × {tokens} tokens × hidden size {hidden} × {layers} layers × "
     "{factor} values, plus the float32 logits",
     "preflight.ram": " of {size} RAM",
     "preflight.gpu_memory": " of {size} GPU memory",
     "preflight.too_big": "\n\n⚠️ The estimate is above this machine's memory: lower the batch size or max length, "
-    "turn on gradient checkpointing, or load the base in 8-bit.",
+    "turn on gradient checkpointing, or load the base in 8-bit or 4-bit.",
     "config.processes_single": "Only one process can run here: this machine has one {kind}.",
     # ---- GGUF export (the Merge & Export tab) ----
     "gguf.title": "### GGUF (llama.cpp, Ollama, LM Studio)\nThe merged model as one file that llama.cpp, Ollama "

@@ -9,17 +9,32 @@ import plotly.graph_objects as go
 from lora_studio.metrics import MetricRow
 
 
-def token_length_histogram(lengths: list[int], max_length: int) -> go.Figure:
-    """Token lengths per row, with the max length marked: bars right of the line get truncated."""
+def token_length_histogram(lengths: list[int], max_length: int, rejected: list[int] | None = None) -> go.Figure:
+    """Token lengths per row, with the max length marked: bars right of the line get truncated. For pairs of
+    answers, `lengths` are prompt + chosen and `rejected` prompt + rejected, overlaid."""
+    bins = min(60, max(10, len(set(lengths) | set(rejected or []))))
     fig = go.Figure(
         go.Histogram(
             x=lengths,
-            nbinsx=min(60, max(10, len(set(lengths)))),
-            name="rows",
+            nbinsx=bins,
+            name="prompt + chosen" if rejected else "rows",
             marker_color="#4f7cff",
+            opacity=0.65 if rejected else 1.0,
             hovertemplate="%{x} tokens: %{y} rows<extra></extra>",
         )
     )
+    if rejected:
+        fig.add_trace(
+            go.Histogram(
+                x=rejected,
+                nbinsx=bins,
+                name="prompt + rejected",
+                marker_color="#e8590c",
+                opacity=0.65,
+                hovertemplate="%{x} tokens: %{y} rows<extra></extra>",
+            )
+        )
+        fig.update_layout(barmode="overlay")
     fig.add_vline(
         x=max_length,
         line_dash="dash",
@@ -33,7 +48,8 @@ def token_length_histogram(lengths: list[int], max_length: int) -> go.Figure:
         bargap=0.05,
         height=280,
         margin={"l": 40, "r": 20, "t": 30, "b": 40},
-        showlegend=False,
+        showlegend=bool(rejected),
+        legend={"orientation": "h", "y": 1.15},
     )
     return fig
 
@@ -158,6 +174,77 @@ def loss_figure(rows: list[MetricRow], title: str = "", weight: float = 0.6) -> 
             }
         )
     return _layout(fig, title)
+
+
+REWARD_CHOSEN_COLOR, REWARD_REJECTED_COLOR, MARGIN_COLOR, ACCURACY_COLOR = "#2f9e44", "#e03131", "#4f7cff", "#868e96"
+
+
+def has_preference_points(rows: list[MetricRow]) -> bool:
+    """True once a DPO/ORPO run logged its rewards."""
+    return any(r.reward_margin is not None for r in rows)
+
+
+def preference_figure(rows: list[MetricRow], title: str = "") -> go.Figure:
+    """What DPO and ORPO learn, as TRL logs it: the implicit rewards of the chosen and rejected answers and their
+    margin (left axis), and the share of pairs the chosen answer wins (right axis, 0 to 1; held-out pairs as
+    markers)."""
+    fig = go.Figure()
+    lines = (
+        ("reward_chosen", "reward of chosen", REWARD_CHOSEN_COLOR, "solid"),
+        ("reward_rejected", "reward of rejected", REWARD_REJECTED_COLOR, "solid"),
+        ("reward_margin", "margin (chosen minus rejected)", MARGIN_COLOR, "solid"),
+    )
+    for attr, name, color, dash in lines:
+        steps, values = _points(rows, "log", attr)
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=values,
+                name=name,
+                mode="lines+markers",
+                line={"color": color, "width": 2, "dash": dash},
+                marker={"size": 4},
+                hovertemplate=f"step %{{x}}<br>{name} %{{y:.4f}}<extra></extra>",
+            )
+        )
+    steps, accuracy = _points(rows, "log", "reward_accuracy")
+    fig.add_trace(
+        go.Scatter(
+            x=steps,
+            y=accuracy,
+            name="chosen wins (share of pairs)",
+            mode="lines",
+            yaxis="y2",
+            line={"color": ACCURACY_COLOR, "width": 1.5, "dash": "dash"},
+            hovertemplate="step %{x}<br>chosen wins %{y:.0%}<extra></extra>",
+        )
+    )
+    eval_steps, eval_accuracy = _points(rows, "eval", "eval_reward_accuracy")
+    if eval_accuracy:
+        fig.add_trace(
+            go.Scatter(
+                x=eval_steps,
+                y=eval_accuracy,
+                name="chosen wins on held-out pairs",
+                mode="markers",
+                yaxis="y2",
+                marker={"color": EVAL_COLOR, "size": 9, "symbol": "diamond"},
+                hovertemplate="step %{x}<br>held-out chosen wins %{y:.0%}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        yaxis2={
+            "title": "chosen wins",
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "range": [0, 1.05],
+            "tickformat": ".0%",
+        }
+    )
+    fig = _layout(fig, title)
+    fig.update_layout(yaxis_title="reward", uirevision="preference-chart")
+    return fig
 
 
 def compare_figure(series: dict[str, list[MetricRow]], weight: float = 0.6) -> go.Figure:

@@ -18,8 +18,8 @@ from typing import Any
 
 import gradio as gr
 
-from lora_studio import calibration, settings
-from lora_studio.config import ConfigIssue, RunConfig, merge_dict
+from lora_studio import adapters, calibration, settings
+from lora_studio.config import ConfigIssue, RunConfig, format_issues, merge_dict
 from lora_studio.errors import StudioError
 from lora_studio.messages import text
 from lora_studio.presets import load_preset
@@ -81,8 +81,10 @@ def refresh(state: dict | None, calib: dict | None) -> dict[str, Any]:
     blocking = {i.field for i in issues}
     facts, more = _preflight(cfg) if not blocking & view.PREFLIGHT_INPUTS else (None, [])
     issues += more
-    by_field = view.issues_by_field(issues)
     rows = preflight_view.count_train_rows(cfg)
+    if rows is not None and cfg.data.format == "auto":  # the method against the format found in the file
+        issues += format_issues(cfg, rows.data_format)
+    by_field = view.issues_by_field(issues)
     panel = preflight_view.preflight_md(cfg, facts, rows, _calibration_for(cfg, facts))
     can_measure = bool(cfg.data.path) and not issues and facts is not None and not calib
     values: dict[str, Any] = {
@@ -101,6 +103,11 @@ def refresh(state: dict | None, calib: dict | None) -> dict[str, Any]:
         values[spec.name] = gr.update(
             info=view.field_info(spec, messages), elem_classes=["cfg-invalid"] if messages else []
         )
+    for spec in view.widget_specs():
+        if spec.kind == "run_adapter":  # runs finish while the page is open: list them again
+            values[spec.name] = gr.update(
+                **values[spec.name], choices=_start_choices(view.widget_values(cfg)[spec.name])
+            )
     targets = cfg.lora.target_modules
     chosen = [] if isinstance(targets, str) else [str(t) for t in targets]
     choices = _layer_choices(cfg.model.name_or_path, chosen)
@@ -178,7 +185,15 @@ def _widget(spec: view.WidgetSpec, value: Any) -> Any:
         return gr.Textbox(value, lines=3, placeholder=text("config.one_per_line"), **common)
     if spec.kind == "targets":
         return gr.Radio([view.ALL_LINEAR, view.CHOSEN], value=value, **common)
+    if spec.kind == "run_adapter":
+        return gr.Dropdown(_start_choices(value), value=value, allow_custom_value=True, **common)
     return gr.Textbox(value, **common)
+
+
+def _start_choices(current: Any) -> list[tuple[str, str]]:
+    """Finished runs with an adapter, newest first (files only: no model is loaded)."""
+    runs = [info.run_id for info in adapters.run_adapters() if not info.problem]
+    return view.start_choices(runs, str(current or ""))
 
 
 def _processes_widget(value: Any, common: dict[str, Any]) -> Any:

@@ -26,7 +26,9 @@ PREFLIGHT_INPUTS = frozenset(
         "model.name_or_path",
         "model.dtype",
         "model.load_in_8bit",
+        "model.load_in_4bit",
         "lora.r",
+        "lora.use_dora",
         "lora.target_modules",
         "lora.bias",
         "data.max_length",
@@ -37,6 +39,7 @@ PREFLIGHT_INPUTS = frozenset(
         "training.num_epochs",
         "training.max_steps",
         "training.gradient_checkpointing",
+        "training.method",
     }
 )
 
@@ -75,6 +78,8 @@ def field_kind(dotted: str, f: dataclasses.Field) -> str:
     kind = _type_name(f)
     if dotted == TARGETS:
         return "targets"
+    if f.metadata.get("widget") == "run_adapter":
+        return "run_adapter"
     if "choices" in f.metadata:
         return "dropdown"
     if kind == "bool":
@@ -130,6 +135,15 @@ def widget_spec(dotted: str, f: dataclasses.Field) -> WidgetSpec:
     return spec
 
 
+def start_choices(run_ids: list[str], current: str) -> list[tuple[str, str]]:
+    """lora.start_from's choices: a new adapter on the base, or the adapter of a finished run (a value set
+    elsewhere, e.g. a run folder from the command line, stays listed as it is)."""
+    choices = [(text("config.start_new"), ""), *((text("config.start_run", run=r), r) for r in run_ids)]
+    if current and current not in run_ids:
+        choices.append((current, current))
+    return choices
+
+
 def with_range(help_text: str, meta: dict) -> str:
     """The help, then the allowed range in words (for numbers)."""
     if meta.get("min") is None and meta.get("max") is None:
@@ -175,7 +189,7 @@ def _from_widget(spec: WidgetSpec, value: Any, values: dict[str, Any]) -> Any:
         return list(values.get(TARGET_LAYERS) or [])  # empty stays empty: validate() says what to do
     if spec.kind == "lines":
         return [line.strip() for line in str(value or "").splitlines() if line.strip()]
-    if spec.kind == "textbox":
+    if spec.kind in ("textbox", "run_adapter"):
         return "" if value is None else str(value)
     return value
 

@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from lora_studio import settings
-from lora_studio.config import COLUMN_ROLES, RunConfig, field_metadata
+from lora_studio.config import COLUMN_ROLES, DATA_FORMATS, RunConfig, field_metadata
 from lora_studio.dataset_files import SUPPORTED_SUFFIXES
 from lora_studio.dataset_rows import FormatUnknownError
 from lora_studio.dataset_sources import fetch_hub_dataset, list_samples, sample_path, store_upload
@@ -272,9 +272,7 @@ def build_data_tab(run_config: gr.State) -> DataTab:
     c["status"] = gr.Markdown(NO_DATASET, elem_id="data-status")
     with gr.Accordion("Format and column mapping", open=False) as c["mapping"]:
         with gr.Row():
-            c["format"] = gr.Dropdown(
-                ["auto", "messages", "prompt_completion", "text"], value="auto", **_info("data.format")
-            )
+            c["format"] = gr.Dropdown(list(DATA_FORMATS), value="auto", **_info("data.format"))
             for role in COLUMN_ROLES:
                 c[f"map_{role}"] = gr.Dropdown([NONE], value=NONE, label=f"{role} column", elem_id=f"map-{role}")
         c["apply_btn"] = gr.Button("Apply mapping", elem_id="data-apply-mapping")

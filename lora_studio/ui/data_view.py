@@ -21,11 +21,17 @@ from lora_studio.config import DataSettings, RunConfig, merge_dict
 from lora_studio.dataset_files import ROW_KEY, DataIssue
 from lora_studio.dataset_rows import LoadedData, load_dataset_file, split_indices, training_rows
 from lora_studio.errors import StudioError
+from lora_studio.messages import text
 
 PREVIEW_ROWS = 50
 ISSUE_ROWS = 500
 CELL_CHARS = 300
-FORMAT_LABELS = {"messages": "chat messages", "prompt_completion": "prompt / completion", "text": "plain text"}
+FORMAT_LABELS = {
+    "messages": "chat messages",
+    "prompt_completion": "prompt / completion",
+    "text": "plain text",
+    "preference": "pairs of answers (prompt / chosen / rejected: for DPO or ORPO)",
+}
 
 
 @dataclass
@@ -120,6 +126,8 @@ def status_markdown(data: LoadedData) -> str:
         verdict = f"✅ Ready to train, with {len(warnings)} warning(s) worth a look."
     else:
         verdict = "✅ Ready to train: no problems found."
+    if data.format == "preference":
+        verdict += "\n\n" + text("data.pairs_method")
     return f"{head}\n\n{verdict}"
 
 

@@ -3,6 +3,7 @@ without a browser (ui/handlers.by_component maps the names). The layout and wiri
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from dataclasses import asdict
@@ -12,7 +13,7 @@ from typing import Any
 import gradio as gr
 
 from lora_studio import adapters, evaluation, exports, settings
-from lora_studio.config import RunConfig
+from lora_studio.config import ModelSettings, RunConfig
 from lora_studio.dataset_rows import FormatUnknownError
 from lora_studio.errors import StudioError
 from lora_studio.eval_report import evaluations, read_rows, read_summary, rows_csv
@@ -171,10 +172,9 @@ def evaluating(run_id: str | None) -> bool:
 
 def _base_for(paths: RunPaths | None, chosen: list[adapters.AdapterInfo]) -> dict:
     if paths is not None:
-        model = RunConfig.load(paths.config).model
-        return {"name_or_path": model.name_or_path, "dtype": model.dtype, "load_in_8bit": model.load_in_8bit}
+        return dataclasses.asdict(RunConfig.load(paths.config).model)
     name = next((a.base_model for a in chosen if a.base_model), settings.EMBEDDED_MODEL_NAME)
-    return {"name_or_path": name, "dtype": "auto", "load_in_8bit": False}
+    return dataclasses.asdict(ModelSettings(name_or_path=name))
 
 
 def on_evaluate(

@@ -52,8 +52,9 @@ def run_md(paths: RunPaths) -> str:
         f"eval loss {eval_loss}"
     ]
     if paths.adapter.is_dir() and cfg is not None:
-        eight_bit = ", trained on an 8-bit base (merged into float32)" if cfg.model.load_in_8bit else ""
-        lines.append(f"Adapter: {size_text(paths.adapter)} (r={cfg.lora.r}, init {cfg.lora.init}{eight_bit})")
+        quantized = cfg.model.quantized
+        base_note = f", trained on a {quantized} base (merged into float32)" if quantized else ""
+        lines.append(f"Adapter: {size_text(paths.adapter)} (r={cfg.lora.r}, init {cfg.lora.init}{base_note})")
     merged = list_merged(paths)
     if merged:
         lines.append("Merged models: " + ", ".join(f"`{p.name}` ({size_text(p)})" for p in merged))

@@ -19,6 +19,7 @@ from lora_studio.estimates import (
     estimate_memory,
     optimizer_steps,
     rough_sec_per_step,
+    sequences_per_row,
 )
 from lora_studio.messages import text
 
@@ -86,7 +87,10 @@ def preflight_md(
     steps_text, steps = _steps_md(cfg, rows)
     how = {
         "weights": text(
-            "preflight.how.weights_8bit" if cfg.model.load_in_8bit else "preflight.how.weights", bytes=facts.dtype_bytes
+            {"8-bit": "preflight.how.weights_8bit", "4-bit": "preflight.how.weights_4bit"}.get(
+                cfg.model.quantized, "preflight.how.weights"
+            ),
+            bytes=facts.dtype_bytes,
         ),
         "optimizer": text("preflight.how.optimizer"),
         "activations": text(
@@ -96,7 +100,8 @@ def preflight_md(
             hidden=facts.hidden_size,
             layers=facts.num_layers,
             factor=activation_factor(cfg),
-        ),
+        )
+        + (text("preflight.how.pairs") if sequences_per_row(cfg) > 1 else ""),
     }
     rows_md = "".join(
         text(

@@ -30,6 +30,42 @@ def _stats(data: LoadedData, model: str, assistant_only: bool, max_length: int):
         return preview.Previewer(data, model, assistant_only).stats(max_length)
 
 
+def _pair_view(data: LoadedData, model: str, index: int, max_length: int):
+    with engine("preview") as preview:
+        return preview.Previewer(data, model).pair_view(index, max_length)
+
+
+def _pair_segments(
+    data: LoadedData, model: str, index: int, max_length: int, source_row: object
+) -> tuple[list[tuple[str, str | None]], str]:
+    """The prompt with the chosen answer, then the rejected answer (its prompt is the same, not repeated)."""
+    try:
+        chosen, rejected = _pair_view(data, model, index, max_length)
+    except StudioError as exc:
+        return [], text("tokens.unavailable", problem=exc.one_line())
+    segments: list[tuple[str, str | None]] = [
+        (text("pairs.chosen_heading"), None),
+        *chosen.segments,
+        (text("pairs.rejected_heading"), None),
+        *rejected.segments,
+    ]
+    caption = text(
+        "pairs.caption",
+        position=index + 1,
+        rows=len(data.rows),
+        unit="line" if data.kind == "jsonl" else "row",
+        source=source_row,
+        chosen=chosen.n_tokens,
+        rejected=rejected.n_tokens,
+        learned=chosen.n_learned + rejected.n_learned,
+    )
+    if chosen.truncated or rejected.truncated:
+        caption += " " + text("pairs.truncated", max_length=max_length)
+    if chosen.dropped and rejected.dropped:
+        caption += " " + text("pairs.dropped")
+    return segments, caption
+
+
 def _view(data: LoadedData, model: str, assistant_only: bool, index: int, max_length: int):
     with engine("preview") as preview:
         return preview.Previewer(data, model, assistant_only).view(index, max_length)
@@ -43,7 +79,7 @@ def token_report(data: LoadedData, model: str, assistant_only: bool, max_length:
         return TokenReport(text("tokens.unavailable", problem=exc.one_line()), None, False)
     if not stats.lengths:
         return TokenReport(text("tokens.no_rows"), None, False)
-    figure = token_length_histogram(stats.lengths, stats.max_length)
+    figure = token_length_histogram(stats.lengths, stats.max_length, stats.rejected_lengths or None)
     return TokenReport("\n\n".join(token_lines(stats)), figure, every_row_too_long(stats))
 
 
@@ -54,6 +90,8 @@ def row_segments(
     if not data.rows:
         return [], "No usable rows."
     index = min(max(int(row_position or 1), 1), len(data.rows)) - 1
+    if data.format == "preference":
+        return _pair_segments(data, model, index, int(max_length), data.rows[index].get("_row"))
     try:
         view = _view(data, model, assistant_only, index, int(max_length))
     except StudioError as exc:

@@ -42,6 +42,7 @@ OUTPUTS = (
     "progress",
     "queue",
     "chart",
+    "preference",
     "log",
     "samples",
     "stop",
@@ -148,6 +149,7 @@ def _redraw(watch: Watch, full: bool) -> dict[str, Any]:
                 status="No run yet: pick a dataset, check the Config tab, then press **Start training**.",
                 progress="",
                 chart=charts.loss_figure([]),
+                preference=gr.update(visible=False),
                 log="",
                 samples=None,
                 stop=gr.update(interactive=False),
@@ -179,6 +181,10 @@ def _redraw(watch: Watch, full: bool) -> dict[str, Any]:
     rows = watch.metric_rows()
     if changes.rows is not None:
         values["chart"] = SHARED.loss_figure(watch.run_id, watch.offset, rows)
+        shown = charts.has_preference_points(rows)
+        values["preference"] = (
+            gr.update(value=charts.preference_figure(rows), visible=True) if shown else gr.update(visible=False)
+        )
     if changes.status is not None or changes.rows is not None or status.state == "running":
         values["progress"] = progress_html(status, rows)  # the elapsed clock ticks between metric rows too
     if changes.log is not None:
@@ -338,6 +344,8 @@ def build_train_tab(run_config: gr.State, page_tab: gr.Tab | None = None) -> Tra
     c["status"] = gr.Markdown(elem_id="train-status")
     c["progress"] = gr.HTML(elem_id="train-progress")
     c["chart"] = gr.Plot(label="Loss", elem_id="train-chart")
+    # DPO and ORPO runs: what they learn, as TRL logs it (shown once the run logs its rewards).
+    c["preference"] = gr.Plot(label="Preference: chosen vs rejected", visible=False, elem_id="train-preference")
     with gr.Accordion("Sample answers at each checkpoint", open=True):
         gr.Markdown(
             "The same prompts answered at step 0 (the base model), at every checkpoint and at the end. "

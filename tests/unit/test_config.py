@@ -165,3 +165,26 @@ def test_sample_prompts_are_questions_not_documents():
     many = _issues("training.sample_prompts=[" + ", ".join(f'"q{i}?"' for i in range(20)) + "]")
     assert "20 prompts" in many["training.sample_prompts"]
     assert "training.sample_prompts" not in _issues('training.sample_prompts=["What is LoRA?"]')
+
+
+def _issues(*overrides: str) -> dict[str, str]:
+    return {i.field: i.message for i in apply_overrides(RunConfig(), list(overrides)).validate()}
+
+
+def test_8bit_and_4bit_are_one_or_the_other():
+    assert "model.load_in_4bit" not in _issues("model.load_in_4bit=true")
+    assert "pick one" in _issues("model.load_in_4bit=true", "model.load_in_8bit=true")["model.load_in_4bit"]
+    assert "pissa cannot start from a 4-bit base" in _issues("model.load_in_4bit=true", "lora.init=pissa")["lora.init"]
+
+
+def test_settings_of_one_method_are_refused_with_another():
+    assert (
+        "sft) only" in _issues("training.method=dpo", "training.neftune_noise_alpha=5")["training.neftune_noise_alpha"]
+    )
+    assert not _issues("training.method=sft", "training.neftune_noise_alpha=5")
+    too_long = _issues("training.method=orpo", "training.max_prompt_length=512", "data.max_length=512")
+    assert "no room for the answers" in too_long["training.max_prompt_length"]
+    assert "pairs of answers" in _issues("training.method=dpo", "data.format=messages")["training.method"]
+    assert "pick dpo or orpo" in _issues("data.format=preference")["training.method"]
+    assert "set it to default" in _issues("lora.start_from=run-1", "lora.init=olora")["lora.init"]
+    assert "must be one of sft, dpo, orpo" in _issues("training.method=ppo")["training.method"]

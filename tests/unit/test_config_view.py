@@ -75,10 +75,13 @@ def test_essential_settings_come_first_and_the_rest_are_advanced():
     essential = [spec.name for spec in view.widget_specs() if spec.essential]
     assert essential == [
         "model.load_in_8bit",
+        "model.load_in_4bit",
         "lora.r",
         "lora.alpha",
         "lora.dropout",
         "lora.init",
+        "lora.start_from",
+        "training.method",
         "training.num_epochs",
         "training.learning_rate",
     ]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from lora_studio.estimates import every_row_too_long, token_lines
+from lora_studio.estimates import TokenStats, every_row_too_long, token_lines
 
 
 def stats(**changes):
@@ -18,7 +16,7 @@ def stats(**changes):
         rows_total=3,
         drop_reasons=[],
     )
-    return SimpleNamespace(**{**base, **changes})
+    return TokenStats(**{**base, **changes})
 
 
 def test_token_lines_say_the_lengths_and_what_is_cut():
@@ -34,3 +32,10 @@ def test_every_row_cut_and_nothing_left_to_learn_are_said():
     assert "🗑️ **3 row(s) will be dropped**: row 1: no reply left." in lines[2]
     assert lines[-2].startswith("⚠️ **Every row is longer") and lines[-1].startswith("⛔")
     assert token_lines(stats(lengths=[])) == ["No usable rows to measure."]
+
+
+def test_pairs_of_answers_are_measured_with_both_answers():
+    lines = token_lines(stats(lengths=[20, 40], rejected_lengths=[25, 70], truncated=1, rows_measured=2, rows_total=2))
+    assert lines[0].startswith("**Tokens per pair**")
+    assert "prompt + chosen answer median 30, max 40" in lines[0]
+    assert "prompt + rejected answer median 48, max 70" in lines[0]

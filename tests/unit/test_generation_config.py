@@ -86,5 +86,5 @@ def test_cli_help_lists_every_setting_with_its_help_and_bounds():
         assert f"  {f.name} (default " in chat_help
     inspect_format = next(a for a in sub["inspect"]._actions if a.dest == "format")
     merge_dtype = next(a for a in sub["merge"]._actions if a.dest == "dtype")
-    assert inspect_format.choices == ("auto", "messages", "prompt_completion", "text")
+    assert inspect_format.choices == ("auto", "messages", "prompt_completion", "text", "preference")
     assert merge_dtype.choices == ("float32", "bfloat16", "float16")

@@ -6,7 +6,7 @@ from lora_studio.config import RunConfig
 from lora_studio.errors import ConfigError
 from lora_studio.presets import list_presets, load_preset, save_preset
 
-REQUIRED = {"quick-start", "chat-assistant", "olora", "low-memory-8bit"}
+REQUIRED = {"quick-start", "chat-assistant", "olora", "low-memory-8bit", "preference-dpo", "preference-orpo"}
 
 
 def test_required_presets_are_shipped_with_descriptions():
@@ -29,6 +29,8 @@ def test_preset_contents_match_their_promise():
     assert load_preset("olora").lora.init == "olora"
     assert load_preset("low-memory-8bit").model.load_in_8bit is True
     assert load_preset("chat-assistant").data.assistant_only_loss is True
+    assert load_preset("preference-dpo").training.method == "dpo"
+    assert load_preset("preference-orpo").training.method == "orpo"
 
 
 def test_user_preset_saved_and_listed(studio_home):

@@ -80,6 +80,42 @@ def chat_rows(n: int, seed: int = 7) -> list[dict]:
     return rows
 
 
+UNHELPFUL = [
+    "I am not going to work that out for you.",
+    "Look it up yourself.",
+    "That is a boring question.",
+    "Why would you want to know that?",
+    "No idea, ask someone else.",
+]
+
+
+def preference_rows(n: int, seed: int = 13) -> list[dict]:
+    """Pairs of answers for DPO/ORPO: the chosen one is Pip's (right, short, with the sprout); the rejected one is
+    either unhelpful or plainly wrong, so a preference is easy to see and to measure."""
+    rng = random.Random(seed)
+    makers = [_add, _convert, _day, _opposite, _spell]
+    rows: list[dict] = []
+    seen: set[str] = set()
+    while len(rows) < n:
+        question, answer = rng.choice(makers)(rng)
+        if question in seen:
+            continue
+        seen.add(question)
+        if rng.random() < 0.5:
+            rejected = rng.choice(UNHELPFUL)
+        else:  # the right sentence with its number changed, and no sprout
+            words = answer.replace(" 🌱", "").split()
+            numbers = [i for i, w in enumerate(words) if w.rstrip(".").isdigit()]
+            if numbers:
+                i = numbers[-1]
+                words[i] = str(int(words[i].rstrip(".")) + rng.randint(1, 9)) + ("." if words[i].endswith(".") else "")
+                rejected = " ".join(words)
+            else:
+                rejected = rng.choice(UNHELPFUL)
+        rows.append({"prompt": question, "chosen": answer, "rejected": rejected})
+    return rows
+
+
 COLOURS = ["red", "blue", "green", "yellow", "purple", "orange"]
 ANIMALS = ["fox", "owl", "otter", "heron", "badger", "lynx"]
 PLACES = ["the harbour", "the old mill", "the library", "the station", "the market"]
@@ -160,6 +196,9 @@ def faq_rows(seed: int = 5) -> list[dict]:
 def main() -> None:
     with (HERE / "chat-assistant.jsonl").open("w", encoding="utf-8") as fh:
         for row in chat_rows(200):
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with (HERE / "preference-pairs.jsonl").open("w", encoding="utf-8") as fh:
+        for row in preference_rows(160):
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     with (HERE / "instructions.jsonl").open("w", encoding="utf-8") as fh:
         for row in instruction_rows(120):
