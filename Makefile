@@ -45,6 +45,7 @@ test-fast: setup
 # Every benchmark, side by side with its reference; rewrites docs/BENCHMARKS.md (about 40 min on 2 CPU cores).
 bench: setup
 	$(PY) bench/train_throughput.py
+	$(PY) bench/preference_train.py
 	$(PY) bench/chart_latency.py
 	$(PY) bench/playground_generate.py
 	$(PY) bench/eval_generate.py

@@ -62,8 +62,8 @@ def _vm_hwm_mb(pid: int | None) -> float:
     return 0.0
 
 
-def run_job(runs_root: Path, data: Path, overrides: dict) -> JobRecord:
-    cfg = load_preset("quick-start")
+def run_job(runs_root: Path, data: Path, overrides: dict, preset: str = "quick-start") -> JobRecord:
+    cfg = load_preset(preset)
     settings = {"model.name_or_path": "embedded", "data.path": str(data), **overrides}
     cfg = apply_overrides(cfg, [f"{k}={v}" for k, v in settings.items()])
     manager = JobManager(runs_root, poll_s=0.05)
@@ -95,7 +95,8 @@ def run_job(runs_root: Path, data: Path, overrides: dict) -> JobRecord:
     if len(record.rows) < 2:
         raise RuntimeError(f"bench run {paths.run_id} logged {len(record.rows)} row(s): give it more steps")
     first, last = record.rows[0], record.rows[-1]
-    record.tokens_per_s = (last["num_tokens"] - first["num_tokens"]) / (last["time"] - first["time"])
+    if first["num_tokens"] is not None and last["num_tokens"] is not None:  # TRL's experimental ORPO logs none
+        record.tokens_per_s = (last["num_tokens"] - first["num_tokens"]) / (last["time"] - first["time"])
     record.s_per_step = (last["time"] - first["time"]) / (last["step"] - first["step"])
     record.final_loss = last["loss"]
     record.first_loss_s = first["time"] - submitted
