@@ -267,7 +267,9 @@ def _cross_field_issues(cfg: RunConfig) -> list[ConfigIssue]:
 def _quantization_issues(cfg: RunConfig) -> list[ConfigIssue]:
     model, issues = cfg.model, []
     if model.load_in_8bit is True and model.load_in_4bit is True:
-        issues.append(ConfigIssue("model.load_in_4bit", "and 8-bit are both on: pick one (4-bit saves more memory)"))
+        issues.append(
+            ConfigIssue("model.load_in_4bit", "is on together with 8-bit: pick one of them (4-bit saves more memory)")
+        )
     quantized = model.quantized
     if quantized and importlib.util.find_spec("bitsandbytes") is None:
         field_name = "model.load_in_8bit" if quantized == "8-bit" else "model.load_in_4bit"
@@ -311,6 +313,16 @@ def _method_issues(cfg: RunConfig) -> list[ConfigIssue]:
                 "training.max_prompt_length",
                 f"is {limit:,} tokens, which leaves no room for the answers within the max length "
                 f"({longest:,}): make it smaller than the max length, or 0 for no limit",
+            )
+        )
+    if cfg.lora.use_dora is True and cfg.lora.init in MUTATING_INITS:
+        # peft converts an OLoRA/PiSSA adapter back to plain LoRA for the untouched base, but not DoRA's magnitudes:
+        # the merged and exported model then differs from the one trained (measured on the tiny test model).
+        issues.append(
+            ConfigIssue(
+                "lora.use_dora",
+                f"cannot be combined with the {cfg.lora.init} start: the adapter could not be turned back into one "
+                "that works on the original model. Use the default start, or turn DoRA off",
             )
         )
     if isinstance(cfg.lora.start_from, str) and cfg.lora.start_from.strip() and cfg.lora.init in MUTATING_INITS:

@@ -17,7 +17,7 @@ import math
 import time
 from pathlib import Path
 
-from lora_studio.evaluation import BASE_LABEL, MODEL_METRICS, ROWS_FILE, SUMMARY_FILE, eval_root
+from lora_studio.evaluation import BASE_LABEL, MODEL_METRICS, PREFERENCE_METRIC, ROWS_FILE, SUMMARY_FILE, eval_root
 from lora_studio.modelref import public_base
 from lora_studio.runs import list_runs, write_json_atomic
 from lora_studio.scoring import PERCENT_KEYS, PRIMARY_ORDER, applicable_metrics, row_verdict, score_row, summarise
@@ -46,6 +46,11 @@ def build_results(spec: dict, outputs: dict[str, dict], max_new_tokens: int) -> 
         for row_scores, (nll, n) in zip(scores, out["losses"], strict=True):
             if n:  # a reference of no tokens has no loss: the key is left out
                 row_scores["loss"] = nll / n
+        rejected = out.get("rejected_losses")
+        if rejected is not None:  # pairs: does the model find the chosen answer more likely than the rejected?
+            for row_scores, (nll, n), (nll_r, n_r) in zip(scores, out["losses"], rejected, strict=True):
+                if n and n_r:
+                    row_scores[PREFERENCE_METRIC] = 1.0 if nll < nll_r else 0.0
         per_row[label] = scores
         nll_sum = sum(nll for nll, n in out["losses"] if n)
         tokens = sum(n for _, n in out["losses"])
@@ -57,6 +62,8 @@ def build_results(spec: dict, outputs: dict[str, dict], max_new_tokens: int) -> 
             "answer_tokens": _mean([float(c) for c in out["answer_tokens"]]),
             "seconds_per_row": out["seconds"] / max(len(rows), 1),
         }
+        if rejected is not None:
+            models[label][PREFERENCE_METRIC] = _mean([r[PREFERENCE_METRIC] for r in scores if PREFERENCE_METRIC in r])
     verdicts: dict[str, dict[str, int]] = {}
     records = []
     for i, row in enumerate(rows):
@@ -85,7 +92,11 @@ def build_results(spec: dict, outputs: dict[str, dict], max_new_tokens: int) -> 
         "data": {**spec["data"], "rows": len(rows)},
         "generation": {**spec["generation"], "max_new_tokens": max_new_tokens},
         "batch_size": spec["batch_size"],
-        "metrics": [*metrics, *MODEL_METRICS],
+        "metrics": [
+            *metrics,
+            *([PREFERENCE_METRIC] if all("rejected_losses" in out for out in outputs.values()) else []),
+            *MODEL_METRICS,
+        ],
         "models": models,
         "verdicts": verdicts,
         "compared_on": list(PRIMARY_ORDER),

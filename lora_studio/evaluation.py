@@ -39,6 +39,9 @@ MAX_NEW_TOKENS = 256  # answers longer than this are cut (the summary says the c
 GRACE_S = 10.0
 START_S = 300.0  # a worker that has not reported its pid this long after it was begun never started
 MODEL_METRICS = ("loss", "perplexity", "answer_tokens", "seconds_per_row")  # measured by the worker itself
+# Pairs of answers: the share of pairs whose chosen answer the model finds more likely than the rejected one
+# (summed log-probabilities, teacher-forced: what DPO's implicit reward compares).
+PREFERENCE_METRIC = "preference_accuracy"
 DEAD = {
     "error": "The evaluation worker stopped before it could report",
     "error_kind": "killed",
@@ -67,6 +70,7 @@ class EvalRow:
     messages: list[dict]  # system/user/assistant turns before the answer
     reference: str
     raw_prompt: str = ""  # prompt/completion rows: the prompt as written, for a model without a chat template
+    rejected: str = ""  # pairs of answers: the rejected one (the chosen one is the reference)
 
 
 @dataclass
@@ -123,6 +127,13 @@ def _eval_row(row: dict, fmt: str) -> tuple[EvalRow | None, str]:
     number = int(row.get(ROW_KEY) or 0)
     if fmt == "prompt_completion":
         return EvalRow(number, [{"role": "user", "content": row["prompt"]}], row["completion"], row["prompt"]), ""
+    if fmt == "preference":
+        prompt = as_turns(row["prompt"], "user")
+        chosen, rejected = (_answer_text(row[k]) for k in ("chosen", "rejected"))
+        if not any(t["role"] == "user" for t in prompt):
+            return None, "no user turn before the answers"
+        raw = row["prompt"] if isinstance(row["prompt"], str) else ""
+        return EvalRow(number, prompt, chosen, raw, rejected), ""
     if fmt == "messages":
         turns = row["messages"]
         last = max((i for i, t in enumerate(turns) if t["role"] == "assistant"), default=-1)
@@ -132,6 +143,15 @@ def _eval_row(row: dict, fmt: str) -> tuple[EvalRow | None, str]:
             return None, "no user turn before the assistant reply"
         return EvalRow(number, turns[:last], turns[last]["content"]), ""
     return None, "plain text has no reference answer"
+
+
+def as_turns(value: str | list, role: str) -> list[dict]:
+    """Text as a one-turn chat; chat turns as they are (pairs of answers hold either)."""
+    return [{"role": role, "content": value}] if isinstance(value, str) else value
+
+
+def _answer_text(value: str | list) -> str:
+    return value if isinstance(value, str) else "\n\n".join(t["content"] for t in value if t["role"] == "assistant")
 
 
 def rows_from_data(data: LoadedData, indices: list[int] | None = None) -> tuple[list[EvalRow], list[dict]]:

@@ -15,6 +15,7 @@ from datasets import Dataset
 from lora_studio.config import DataSettings
 from lora_studio.dataset_rows import LoadedData, split_indices, training_rows
 from lora_studio.errors import DataError
+from lora_studio.evaluation import as_turns
 
 log = logging.getLogger(__name__)
 _TEMPLATES = Path(__file__).parent / "chat_templates"
@@ -59,11 +60,6 @@ def loss_settings(tokenizer, data_format: str, assistant_only_requested: bool) -
         )
         return False, tokenizer.chat_template
     return True, marked
-
-
-def as_turns(value: str | list, role: str) -> list[dict]:
-    """Text as a one-turn chat; chat turns as they are."""
-    return [{"role": role, "content": value}] if isinstance(value, str) else value
 
 
 def to_trl_rows(data: LoadedData, tokenizer) -> list[dict]:

@@ -52,13 +52,15 @@ def render_prompt(tokenizer, row: EvalRow, system_prompt: str = "") -> str:
     return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
 
 
-def render_full(tokenizer, row: EvalRow, prompt: str) -> str:
-    """Prompt + reference as training saw the pair (the template's end-of-turn included)."""
+def render_full(tokenizer, row: EvalRow, prompt: str, answer: str | None = None) -> str:
+    """Prompt + reference (or another `answer`, e.g. the rejected one of a pair) as training saw the pair (the
+    template's end-of-turn included)."""
+    answer = row.reference if answer is None else answer
     if not tokenizer.chat_template:
-        return prompt + row.reference + (tokenizer.eos_token or "")
-    turns = [*row.messages, {"role": "assistant", "content": row.reference}]
+        return prompt + answer + (tokenizer.eos_token or "")
+    turns = [*row.messages, {"role": "assistant", "content": answer}]
     full = tokenizer.apply_chat_template(turns, tokenize=False)
-    return full if full.startswith(prompt) else prompt + row.reference
+    return full if full.startswith(prompt) else prompt + answer
 
 
 def _batches(order: list[int], size: int) -> Iterator[list[int]]:
@@ -169,6 +171,8 @@ def run_evaluation(spec_path: str | Path) -> int:
     model = _attach(model, models)
     prompts = [render_prompt(tokenizer, r, settings.system_prompt) for r in rows]
     fulls = [render_full(tokenizer, r, p) for r, p in zip(rows, prompts, strict=True)]
+    pairs = all(r.rejected for r in rows)  # pairs of answers: the rejected ones are scored too
+    rejected_fulls = [render_full(tokenizer, r, p, r.rejected) for r, p in zip(rows, prompts, strict=True)]
     longest = max(len(tokenizer(r.reference, add_special_tokens=False)["input_ids"]) for r in rows)
     cap = min(int(settings.max_new_tokens), 2 * longest + 16)
     settings.max_new_tokens = cap
@@ -188,7 +192,10 @@ def run_evaluation(spec_path: str | Path) -> int:
             answers, counts = generate_answers(model, tokenizer, prompts, settings, int(spec["batch_size"]), progress)
             seconds = time.time() - t0
             losses = reference_losses(model, tokenizer, prompts, fulls)
+            rejected = reference_losses(model, tokenizer, prompts, rejected_fulls) if pairs else None
         outputs[entry["label"]] = {"answers": answers, "answer_tokens": counts, "losses": losses, "seconds": seconds}
+        if rejected is not None:
+            outputs[entry["label"]]["rejected_losses"] = rejected
         log.info("%s: %d answers in %.1f s", entry["label"], len(rows), seconds)
     update_eval_status(root, phase="scoring")
     summary, row_records = build_results(spec, outputs, max_new_tokens=cap)

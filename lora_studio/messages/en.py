@@ -372,6 +372,8 @@ MESSAGES: dict[str, str] = {
     "evaluate.metric.bleu": "BLEU (0-100)",
     "evaluate.metric.json_valid": "Valid JSON",
     "evaluate.metric.json_equal": "Same JSON as the reference",
+    "evaluate.metric.preference_accuracy": "Chosen answer preferred (share of pairs the model finds the chosen "
+    "answer more likely than the rejected one)",
     "evaluate.metric.loss": "Loss of the reference answers (lower is better)",
     "evaluate.metric.perplexity": "Perplexity (lower is better)",
     "evaluate.metric.answer_tokens": "Answer length (tokens)",

@@ -1,4 +1,5 @@
-"""Training in headless Chromium: start a run, watch the chart grow, reload mid-run, stop, find it in Runs."""
+"""Training in headless Chromium: start a run, watch the chart grow, reload mid-run, stop, find it in Runs; the
+pairs sample previewed and a DPO run with its preference chart."""
 
 from __future__ import annotations
 
@@ -86,3 +87,53 @@ def test_train_watch_reload_stop_and_history(server, page, tiny_model_dir):
     page.get_by_role("tab", name="Runs").click()
     table = wait_text(page, "#runs-table", "e2e")
     assert "stopped" in table
+
+
+def preference_traces(page) -> dict:
+    return page.evaluate("""() => {
+        const plot = document.querySelector('#train-preference .js-plotly-plot');
+        if (!plot || !plot.data) return {};
+        return Object.fromEntries(plot.data.map(t => [t.name, t.y ? t.y.length : 0]));
+    }""")
+
+
+def test_pairs_are_previewed_and_a_dpo_run_charts_its_rewards(server, page, tiny_model_dir):
+    page.goto(server)
+    page.wait_for_selector("#data-sample")
+    page.locator("#data-model textarea, #data-model input").first.fill(str(tiny_model_dir))
+    page.locator("#data-model textarea, #data-model input").first.press("Enter")
+    pick(page, "data-sample", "preference-pairs.jsonl")
+    page.locator("#data-sample-btn").click()
+    status = wait_text(page, "#data-status", "Ready to train")
+    assert "pairs of answers" in status and "160 usable rows" in status and "preference-dpo" in status
+    tokens = wait_text(page, "#data-tokens", "Rejected answer")
+    assert "Prompt and chosen answer" in tokens and "🌱" in tokens
+    assert "Tokens per pair" in page.locator("#data-stats").inner_text()
+    screenshot(page, "preference-data")
+
+    page.get_by_role("tab", name="Config").click()
+    wait_text(page, "#cfg-preflight", "trainable parameters")
+    pick(page, "cfg-preset", "preference-dpo")
+    wait_text(page, "#cfg-message", "preference-dpo")
+    page.wait_for_function("document.querySelector('#cfg-training-method input').value === 'dpo'", timeout=30_000)
+    page.get_by_text("Advanced settings").click()
+    steps = page.locator("#cfg-training-max-steps input[type=number]")
+    steps.fill("6")
+    steps.press("Tab")
+    wait_text(page, "#cfg-preflight", "6 optimizer steps")
+    wait_text(page, "#cfg-summary", "All settings are valid")
+
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-name input, #train-name textarea").first.fill("dpo-e2e")
+    page.locator("#train-start").click()
+    wait_text(page, "#train-message", "Started")
+    wait_text(page, "#train-status", "completed", timeout=180_000)
+    page.wait_for_function(
+        "(() => { const p = document.querySelector('#train-preference .js-plotly-plot');"
+        " return p && p.data && p.data.some(t => t.name === 'chosen wins (share of pairs)' && t.y.length >= 2); })()",
+        timeout=30_000,
+    )
+    traces = preference_traces(page)
+    assert traces["margin (chosen minus rejected)"] >= 2  # logged at step 1 and every 5 steps (the preset)
+    assert traces["reward of chosen"] == traces["reward of rejected"] >= 2
+    screenshot(page, "preference-train")

@@ -17,11 +17,14 @@ from lora_studio.adapters import run_adapter
 from lora_studio.config import RunConfig
 from lora_studio.dataset_rows import load_dataset_file
 from lora_studio.engine import merge
+from lora_studio.engine.eval_worker import run_evaluation
 from lora_studio.engine.inference import GenerationSettings, Playground
 from lora_studio.engine.models import load_for_training
 from lora_studio.engine.preference import StudioDPOTrainer
 from lora_studio.engine.preview import Previewer
 from lora_studio.engine.train import build_peft_model, common_args, make_sft_config, train
+from lora_studio.eval_report import metric_table, read_rows, read_summary
+from lora_studio.evaluation import PREFERENCE_METRIC, begin, eval_root, file_rows, models_for, write_spec
 from lora_studio.metrics import read_all
 from lora_studio.runs import RunPaths, update_status
 from tests.conftest import write_jsonl
@@ -47,12 +50,20 @@ def lora_weights(folder) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "adapter_model.safetensors"))
 
 
-def test_dpo_learns_the_pairs_and_saves_a_plain_peft_adapter(tmp_path, tiny_model_dir, pairs_file):
-    cfg = tiny_config(
-        tiny_model_dir, pairs_file, "training.method=dpo", "training.max_steps=10", "training.dpo_beta=0.5"
-    )
-    paths = new_run(tmp_path, cfg)
+@pytest.fixture(scope="module")
+def dpo_run(tmp_path_factory, tiny_model_dir) -> RunPaths:
+    """A finished DPO run on 40 pairs of the sample (10 steps), shared by the tests that read it."""
+    folder = tmp_path_factory.mktemp("dpo")
+    rows = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()[:40]]
+    data = write_jsonl(folder / "pairs.jsonl", rows)
+    cfg = tiny_config(tiny_model_dir, data, "training.method=dpo", "training.max_steps=10", "training.dpo_beta=0.5")
+    paths = new_run(folder, cfg)
     finished(cfg, paths)
+    return paths
+
+
+def test_dpo_learns_the_pairs_and_saves_a_plain_peft_adapter(dpo_run, tiny_model_dir):
+    paths = dpo_run
     rows = [r for r in read_all(paths.metrics) if r.event == "log"]
     assert rows[0].loss == pytest.approx(math.log(2), abs=1e-3)  # policy = reference (adapter off) at the start
     assert rows[0].reward_margin == pytest.approx(0.0, abs=1e-4)
@@ -66,6 +77,28 @@ def test_dpo_learns_the_pairs_and_saves_a_plain_peft_adapter(tmp_path, tiny_mode
     tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), str(paths.adapter))
     ids = torch.tensor([[1, 2, 3, 4]])
     assert (tuned(ids).logits - base(ids).logits).abs().max() > 1e-4
+
+
+def test_evaluate_on_pairs_says_how_often_the_chosen_answer_is_preferred(dpo_run, pairs_file, tiny_model_dir):
+    rows = file_rows(pairs_file, limit=12)
+    assert all(r.rejected and r.reference.endswith("🌱") for r in rows.rows)
+    models = models_for(str(tiny_model_dir), True, [run_adapter(dpo_run)])
+    folder = write_spec(
+        eval_root(dpo_run), {"name_or_path": str(tiny_model_dir)}, models, rows, GenerationSettings.greedy(2)
+    )
+    begin(folder)
+    assert run_evaluation(folder / "spec.json") == 0
+    done = next(p for p in eval_root(dpo_run).iterdir() if p.is_dir() and not p.name.startswith("."))
+    summary = read_summary(done)
+    assert PREFERENCE_METRIC in summary["metrics"]
+    # Per pair: 1 when the model finds the chosen answer more likely than the rejected one (the real model's
+    # rise under DPO is tests/slow's); per model: the share of such pairs.
+    rows_read = read_rows(done)
+    for label in ("base", dpo_run.run_id):
+        per_pair = [r["scores"][label][PREFERENCE_METRIC] for r in rows_read]
+        assert set(per_pair) <= {0.0, 1.0} and len(per_pair) == 12
+        assert summary["models"][label][PREFERENCE_METRIC] == pytest.approx(sum(per_pair) / 12)
+    assert any(line[0] == PREFERENCE_METRIC for line in metric_table(summary))
 
 
 def test_orpo_trains_on_pairs_and_logs_its_rewards(tmp_path, tiny_model_dir, pairs_file):

@@ -187,4 +187,6 @@ def test_settings_of_one_method_are_refused_with_another():
     assert "pairs of answers" in _issues("training.method=dpo", "data.format=messages")["training.method"]
     assert "pick dpo or orpo" in _issues("data.format=preference")["training.method"]
     assert "set it to default" in _issues("lora.start_from=run-1", "lora.init=olora")["lora.init"]
+    assert "olora start" in _issues("lora.use_dora=true", "lora.init=olora")["lora.use_dora"]
+    assert not _issues("lora.use_dora=true", "model.load_in_4bit=true")  # peft's DoRA works on bitsandbytes layers
     assert "must be one of sft, dpo, orpo" in _issues("training.method=ppo")["training.method"]
