@@ -281,8 +281,8 @@ def _quantization_issues(cfg: RunConfig) -> list[ConfigIssue]:
         issues.append(
             ConfigIssue(
                 "lora.init",
-                f"pissa cannot start from a {quantized} base (peft needs full-precision "
-                f"weights): use olora, which peft supports with {quantized}, or turn {quantized} off",
+                f"pissa cannot start from {'an' if quantized == '8-bit' else 'a'} {quantized} base (peft needs "
+                f"full-precision weights): use olora, which peft supports with {quantized}, or turn {quantized} off",
             )
         )
     return issues
