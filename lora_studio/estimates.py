@@ -119,7 +119,8 @@ def activation_factor(cfg: RunConfig) -> int:
 # Bytes per linear weight of a quantized base: 8-bit is one byte; nf4 is half a byte plus its scales (one fp32
 # per 64 weights, themselves quantized to 8-bit with double quantization: about 0.127 bits per weight).
 QUANTIZED_BYTES = {"8-bit": 1.0, "4-bit": 0.5 + 0.127 / 8}
-DORA_TIME_FACTOR = 1.3  # DoRA recomputes each adapted layer's weight norm every step (assumed; bench/preference_train.py measures it)
+# DoRA recomputes each adapted layer's weight norm every step: assumed until bench/preference_train.py measures it.
+DORA_TIME_FACTOR = 1.3
 
 
 def sequences_per_row(cfg: RunConfig) -> int:
