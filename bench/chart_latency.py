@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import ROOT, cpu_seconds, free_port, write_section
 
-from lora_studio.config import apply_overrides, require_valid
+from lora_studio.config import apply_overrides
+from lora_studio.config_checks import require_valid
 from lora_studio.metrics import MetricRow, latest_per_step, read_all
 from lora_studio.presets import load_preset
 from lora_studio.runs import (

@@ -49,7 +49,7 @@ class ModelFacts:
 class RowCount:
     train_rows: int
     mean_tokens: float  # rough: characters / CHARS_PER_TOKEN, capped at max_length
-    data_format: str = ""  # as detected in the file (the method must suit it: config.format_issues)
+    data_format: str = ""  # as detected in the file (the method must suit it: config_checks.format_issues)
 
 
 @lru_cache(maxsize=8)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lora_studio.adapters import start_adapter
-from lora_studio.config import RunConfig, format_issues, require_valid
+from lora_studio.config import RunConfig
+from lora_studio.config_checks import format_issues, require_valid
 from lora_studio.dataset_rows import LoadedData, load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, DataError, StudioError
 from lora_studio.modelref import parse_model_ref

@@ -19,7 +19,8 @@ from typing import Any
 import gradio as gr
 
 from lora_studio import adapters, calibration, settings
-from lora_studio.config import ConfigIssue, RunConfig, format_issues, merge_dict
+from lora_studio.config import ConfigIssue, RunConfig, merge_dict
+from lora_studio.config_checks import format_issues
 from lora_studio.errors import StudioError
 from lora_studio.messages import text
 from lora_studio.presets import load_preset

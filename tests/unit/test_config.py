@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from lora_studio import config as config_mod
+from lora_studio import config_checks as config_mod
 from lora_studio.config import RunConfig, apply_overrides, field_metadata, field_names
 from lora_studio.errors import ConfigError
 
@@ -118,7 +118,7 @@ def _issues(*overrides: str) -> dict[str, str]:
 
 
 def test_more_processes_than_this_machine_has_devices_are_refused(monkeypatch):
-    from lora_studio import config
+    from lora_studio import config_checks as config
 
     monkeypatch.setattr(config, "local_devices", lambda: ("CPU core", 2))
     message = _issues("training.num_processes=1024")["training.num_processes"]
@@ -130,7 +130,7 @@ def test_more_processes_than_this_machine_has_devices_are_refused(monkeypatch):
 
 
 def test_an_accelerate_config_decides_the_process_count_across_machines(monkeypatch, tmp_path):
-    from lora_studio import config
+    from lora_studio import config_checks as config
 
     monkeypatch.setattr(config, "local_devices", lambda: ("CPU core", 2))
     assert "training.num_processes" not in _issues(

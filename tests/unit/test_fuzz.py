@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lora_studio import presets
-from lora_studio.config import SECTIONS, RunConfig, apply_overrides, field_names, require_valid
+from lora_studio.config import SECTIONS, RunConfig, apply_overrides, field_names
+from lora_studio.config_checks import require_valid
 from lora_studio.dataset_files import ROW_KEY, SUPPORTED_SUFFIXES
 from lora_studio.dataset_rows import FORMATS, load_dataset_file, require_trainable
 from lora_studio.errors import ConfigError, DataError, StudioError

@@ -95,7 +95,7 @@ class FakeLauncher:
 
 
 def run_cli(monkeypatch, finish, *argv: str) -> int:
-    from lora_studio import config
+    from lora_studio import config_checks as config
     from lora_studio.engine import worker
 
     monkeypatch.setattr(processes.subprocess, "Popen", lambda args, **kw: FakeLauncher(args, finish, **kw))
