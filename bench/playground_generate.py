@@ -49,7 +49,7 @@ def make_adapter(model_dir: str, out: Path) -> Path:
 
 
 def ours(adapter_dir: Path) -> dict[str, list[tuple[float, int]]]:
-    from lora_studio.adapters import import_files
+    from lora_studio.adapter_uploads import import_files
     from lora_studio.engine.inference import GenerationSettings, Playground
 
     playground = Playground()

@@ -176,7 +176,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_adapters_import(args: argparse.Namespace) -> int:
     """The Playground's upload, headless: the same checks, the same folder (uploads/adapters/)."""
-    from lora_studio.adapters import import_upload
+    from lora_studio.adapter_uploads import import_upload
 
     for name in args.files:
         if not Path(name).is_file():

@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from lora_studio import adapters, evaluation, exports, settings
+from lora_studio import adapter_uploads, adapters, evaluation, exports, settings
 from lora_studio.config import ModelSettings, RunConfig
 from lora_studio.dataset_rows import FormatUnknownError
 from lora_studio.errors import StudioError
@@ -239,7 +239,7 @@ def on_upload(files: list[str] | str | None, selected: list[str] | None) -> dict
     if not paths:
         return {"message": gr.skip()}
     try:
-        info = adapters.import_upload(paths)
+        info = adapter_uploads.import_upload(paths)
     except StudioError as exc:
         return {"message": error_md(exc), "upload": None}
     return {

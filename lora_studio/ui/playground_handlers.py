@@ -15,7 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from lora_studio import adapters
+from lora_studio import adapter_uploads, adapters
 from lora_studio.errors import StudioError
 from lora_studio.generation_config import GenerationSettings
 from lora_studio.ui import playground_view as view
@@ -109,7 +109,7 @@ def on_upload(files: list[str] | str | None, selected: list[str] | None) -> dict
     if not paths:
         return {"message": gr.skip(), "adapters": gr.skip(), "upload": gr.skip()}
     try:
-        info = adapters.import_upload(paths)
+        info = adapter_uploads.import_upload(paths)
     except StudioError as exc:
         return {"message": error_md(exc), "adapters": gr.skip(), "upload": None}
     except Exception as exc:  # said in words, naming the user's file, instead of a bare "Error"

@@ -157,12 +157,12 @@ def test_an_uploaded_zip_is_imported_and_ticked(runs, trained_runs, tmp_path):  
 
 def test_an_unexpected_failure_is_said_in_words_naming_the_users_file(runs, monkeypatch, tmp_path):
     """OSError, TypeError and friends reached the browser as a bare 'Error'."""
-    from lora_studio import adapters
+    from lora_studio import adapter_uploads, adapters
 
     def broken(paths):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(adapters, "import_upload", broken)
+    monkeypatch.setattr(adapter_uploads, "import_upload", broken)
     values = tab.on_upload([str(tmp_path / "my-adapter.zip")], [])
     assert "Importing my-adapter.zip failed (OSError" in values["message"]
     assert "No space left on device" in values["message"] and "➡️" in values["message"]

@@ -10,7 +10,7 @@ import pytest
 
 from lora_studio import adapters
 from lora_studio.adapter_checks import CONFIG_FILE, MAX_LIST_ITEMS, WEIGHTS_FILE, check_adapter_folder
-from lora_studio.adapters import import_upload, import_zip
+from lora_studio.adapter_uploads import import_upload, import_zip
 from lora_studio.errors import ModelError
 from tests.unit.test_adapters import adapter_folder, folder_entries, zip_of
 

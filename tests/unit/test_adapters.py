@@ -12,7 +12,8 @@ import pytest
 
 from lora_studio import adapters, settings
 from lora_studio.adapter_checks import CONFIG_FILE, PICKLE_FILE, WEIGHTS_FILE, fit_problems, safetensors_shapes
-from lora_studio.adapters import import_files, import_upload, import_zip, same_base
+from lora_studio.adapter_uploads import import_files, import_upload, import_zip
+from lora_studio.adapters import same_base
 from lora_studio.errors import ModelError
 from tests.unit.test_runs_view import make_run
 
