@@ -27,13 +27,18 @@ def current_step(page) -> int:
     return int(text.split("step ")[1].split("/")[0]) if "step " in text else 0
 
 
-def test_train_watch_reload_stop_and_history(server, page, tiny_model_dir):
+def open_sample_on_tiny_model(page, server: str, model_dir, sample: str) -> None:
+    """The Data tab with the tiny test model as base and a shipped sample chosen."""
     page.goto(server)
     page.wait_for_selector("#data-sample")
-    page.locator("#data-model textarea, #data-model input").first.fill(str(tiny_model_dir))
+    page.locator("#data-model textarea, #data-model input").first.fill(str(model_dir))
     page.locator("#data-model textarea, #data-model input").first.press("Enter")
-    pick(page, "data-sample", "chat-assistant.jsonl")
+    pick(page, "data-sample", sample)
     page.locator("#data-sample-btn").click()
+
+
+def test_train_watch_reload_stop_and_history(server, page, tiny_model_dir):
+    open_sample_on_tiny_model(page, server, tiny_model_dir, "chat-assistant.jsonl")
     wait_text(page, "#data-status", "Ready to train")
 
     page.get_by_role("tab", name="Config").click()
@@ -98,12 +103,7 @@ def preference_traces(page) -> dict:
 
 
 def test_pairs_are_previewed_and_a_dpo_run_charts_its_rewards(server, page, tiny_model_dir):
-    page.goto(server)
-    page.wait_for_selector("#data-sample")
-    page.locator("#data-model textarea, #data-model input").first.fill(str(tiny_model_dir))
-    page.locator("#data-model textarea, #data-model input").first.press("Enter")
-    pick(page, "data-sample", "preference-pairs.jsonl")
-    page.locator("#data-sample-btn").click()
+    open_sample_on_tiny_model(page, server, tiny_model_dir, "preference-pairs.jsonl")
     status = wait_text(page, "#data-status", "Ready to train")
     assert "pairs of answers" in status and "160 usable rows" in status and "preference-dpo" in status
     tokens = wait_text(page, "#data-tokens", "Rejected answer")
