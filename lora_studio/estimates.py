@@ -119,8 +119,9 @@ def activation_factor(cfg: RunConfig) -> int:
 # Bytes per linear weight of a quantized base: 8-bit is one byte; nf4 is half a byte plus its scales (one fp32
 # per 64 weights, themselves quantized to 8-bit with double quantization: about 0.127 bits per weight).
 QUANTIZED_BYTES = {"8-bit": 1.0, "4-bit": 0.5 + 0.127 / 8}
-# DoRA recomputes each adapted layer's weight norm every step: assumed until bench/preference_train.py measures it.
-DORA_TIME_FACTOR = 1.3
+# DoRA recomputes each adapted layer's weight norm every step: 1.47x the LoRA step on SmolLM2, 2 CPU cores
+# (bench/preference_train.py, docs/BENCHMARKS.md 'methods').
+DORA_TIME_FACTOR = 1.5
 
 
 def sequences_per_row(cfg: RunConfig) -> int:

@@ -36,7 +36,7 @@ MESSAGES: dict[str, str] = {
     "lora.bias.help": "Whether the layers' bias terms learn along with the adapter (none is usual).",
     "lora.use_dora.label": "DoRA (weight-decomposed LoRA)",
     "lora.use_dora.help": "Learns the size and the direction of each weight change separately. Sometimes better "
-    "at low ranks, but slower (about a third here) and not always better: try it against plain LoRA.",
+    "at low ranks, but slower (about 1.5× the time per step here) and not always better: try it against plain LoRA.",
     "lora.loraplus_lr_ratio.label": "LoRA+ learning-rate ratio",
     "lora.loraplus_lr_ratio.help": "LoRA+ trains the adapter's second matrix this many times faster than the first, "
     "which often learns faster at the same cost. 16 is the paper's suggestion; 0 = off (plain LoRA).",
