@@ -29,7 +29,8 @@ def test_prepared_model_is_reused_and_loads_quickly(embedded_dir):
 
 def test_cli_quick_start_on_200_chat_rows(tmp_path, embedded_dir):
     """The spine's acceptance: quick-start on the embedded model leaves a loadable adapter and
-    the last logged loss is below the first."""
+    the last logged loss is below the first. 20 of its 50 steps: the whole preset's time is measured
+    in bench/train_throughput.py, not here."""
     run_dir = tmp_path / "quick"
     proc = subprocess.run(
         [
@@ -43,6 +44,8 @@ def test_cli_quick_start_on_200_chat_rows(tmp_path, embedded_dir):
             str(SAMPLE_CHAT),
             "--run-dir",
             str(run_dir),
+            "--set",
+            "training.max_steps=20",
         ],
         capture_output=True,
         text=True,
@@ -51,7 +54,7 @@ def test_cli_quick_start_on_200_chat_rows(tmp_path, embedded_dir):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [r for r in read_all(RunPaths(run_dir).metrics) if r.event == "log"]
-    assert rows[-1].step == rows[-1].max_steps == 50
+    assert rows[-1].step == rows[-1].max_steps == 20
     assert rows[-1].loss < rows[0].loss
 
     tokenizer = AutoTokenizer.from_pretrained(run_dir / "adapter")
