@@ -28,12 +28,20 @@ model: $(STAMP)
 run: setup
 	$(PY) -m lora_studio serve
 
-# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here). A Japanese font makes
+# the Japanese pages' screenshots readable; the tests read text, so a machine without one still passes.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Chromium for the browser tests (apt)"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@fc-list 2>/dev/null | grep -qi "gothic\|cjk" || { \
+	  echo "Installing a Japanese font for the browser tests' screenshots (apt)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  { DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-ipafont-gothic >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-ipafont-gothic \
+	      >/dev/null 2>&1; }; } || \
+	  echo "No Japanese font: the Japanese screenshots will show boxes (the tests do not need it)"; }
 
 test: setup browser
 	$(PY) -m pytest

@@ -22,7 +22,7 @@ from lora_studio.dataset_rows import load_dataset_file
 from lora_studio.errors import ModelError, StudioError
 from lora_studio.exports import EXPORT_DTYPES
 from lora_studio.gguf_files import GGUF_TYPES
-from lora_studio.messages import field_label
+from lora_studio.messages import LANGUAGES, field_label
 from lora_studio.presets import list_presets
 from lora_studio.runs import (
     RunPaths,
@@ -51,7 +51,7 @@ def cmd_prepare_model(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from lora_studio.server import serve  # the dashboard: loaded for this command only
 
-    serve(args.host, args.port, args.auth)
+    serve(args.host, args.port, args.auth, args.lang)
     return 0
 
 
@@ -265,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="USER:PASSWORD",
         help="ask for this login (repeat for more users; LORA_STUDIO_AUTH='u1:p1,u2:p2' keeps "
         "passwords out of the process list)",
+    )
+    serve.add_argument(
+        "--lang",
+        choices=sorted(LANGUAGES),
+        help="the dashboard's language at / (default: the browser's; LORA_STUDIO_LANG). Every language stays "
+        "one click away on the page",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -17,7 +17,7 @@ import yaml
 
 from lora_studio.declarations import ConfigIssue, check_value, coerce_value, setting
 from lora_studio.errors import ConfigError
-from lora_studio.messages import field_help, field_label
+from lora_studio.messages import field_help, field_label, text
 from lora_studio.settings import EMBEDDED_MODEL_NAME
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -147,25 +147,25 @@ class RunConfig:
         return merge_dict(cls(), data or {}, warnings)
 
     @classmethod
-    def from_yaml(cls, text: str, warnings: list[str] | None = None) -> RunConfig:
+    def from_yaml(cls, content: str, warnings: list[str] | None = None) -> RunConfig:
         try:
-            data = yaml.safe_load(text)
+            data = yaml.safe_load(content)
         except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: e.g. a date like 2001-13-01
-            raise ConfigError(f"The config is not valid YAML ({exc})", "Fix the YAML syntax") from exc
+            raise ConfigError(text("check.yaml_invalid", reason=exc), text("check.yaml_invalid_hint")) from exc
         if data is not None and not isinstance(data, dict):
-            raise ConfigError("The config YAML must be a mapping of sections", "Start it with 'model:' or 'lora:'")
+            raise ConfigError(text("check.yaml_not_mapping"), text("check.yaml_not_mapping_hint"))
         return cls.from_dict(data, warnings)
 
     @classmethod
     def load(cls, path: str | Path, warnings: list[str] | None = None) -> RunConfig:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            content = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError(
-                f"{Path(path).name} is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                "Save the config as UTF-8 YAML",
+                text("check.config_not_utf8", name=Path(path).name, reason=exc.reason, byte=exc.start),
+                text("check.config_not_utf8_hint"),
             ) from exc
-        return cls.from_yaml(text, warnings)
+        return cls.from_yaml(content, warnings)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_yaml(), encoding="utf-8")
@@ -198,8 +198,8 @@ def merge_dict(cfg: RunConfig, data: dict, warnings: list[str] | None = None) ->
             continue
         if not isinstance(values, dict):
             raise ConfigError(
-                f"Section '{section_name}' must be a mapping, got {type(values).__name__}",
-                f"Write it as '{section_name}:' followed by indented keys",
+                text("check.section_not_mapping", section=section_name, kind=type(values).__name__),
+                text("check.section_not_mapping_hint", section=section_name),
             )
         section = getattr(out, section_name)
         by_name = {f.name: f for f in fields(section)}
@@ -209,7 +209,7 @@ def merge_dict(cfg: RunConfig, data: dict, warnings: list[str] | None = None) ->
             else:
                 unknown.append(f"{section_name}.{key}")
     if unknown and warnings is not None:
-        warnings.append(f"Unknown config keys ignored: {', '.join(unknown)}")
+        warnings.append(text("check.unknown_keys", keys=", ".join(unknown)))
     return out
 
 
@@ -220,9 +220,11 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
         key, sep, raw = item.partition("=")
         section, dot, name = key.strip().partition(".")
         if not sep or not dot or not name:
-            raise ConfigError(f"Cannot read the setting '{item}'", "Write it as section.key=value, e.g. lora.r=16")
+            raise ConfigError(text("check.bad_override", item=item), text("check.bad_override_hint"))
         if section not in SECTIONS or name not in {f.name for f in fields(SECTIONS[section])}:
-            raise ConfigError(f"There is no setting '{key}'", f"Known settings: {', '.join(field_names())}")
+            raise ConfigError(
+                text("check.no_setting", key=key), text("check.no_setting_hint", names=", ".join(field_names()))
+            )
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except (yaml.YAMLError, ValueError, RecursionError):

@@ -15,6 +15,7 @@ from lora_studio.config import (
 )
 from lora_studio.declarations import ConfigIssue
 from lora_studio.errors import ConfigError
+from lora_studio.messages import text
 from lora_studio.settings import local_devices
 
 
@@ -23,17 +24,17 @@ def cross_field_issues(cfg: RunConfig) -> list[ConfigIssue]:
     targets = cfg.lora.target_modules
     if isinstance(targets, str):
         if not targets.strip():
-            issues.append(ConfigIssue("lora.target_modules", "is empty: use 'all-linear' or list module names"))
+            issues.append(ConfigIssue("lora.target_modules", text("check.targets_empty")))
     elif not (isinstance(targets, list) and targets and all(isinstance(t, str) and t for t in targets)):
-        issues.append(ConfigIssue("lora.target_modules", "must be 'all-linear' or a non-empty list of module names"))
+        issues.append(ConfigIssue("lora.target_modules", text("check.targets_invalid")))
     issues.extend(_quantization_issues(cfg))
     issues.extend(_method_issues(cfg))
     if not str(cfg.model.name_or_path).strip():
-        issues.append(ConfigIssue("model.name_or_path", "is empty: pick the embedded model, a hub id or a folder"))
+        issues.append(ConfigIssue("model.name_or_path", text("check.model_empty")))
     if isinstance(cfg.data.columns, dict):
         bad = [k for k, v in cfg.data.columns.items() if not isinstance(v, str) or not v]
         if bad:
-            issues.append(ConfigIssue("data.columns", f"maps {', '.join(map(str, bad))} to nothing: name a column"))
+            issues.append(ConfigIssue("data.columns", text("check.columns_unmapped", roles=", ".join(map(str, bad)))))
     issues.extend(_prompt_issues(cfg.training.sample_prompts))
     issues.extend(machine_issues(cfg))
     return issues
@@ -42,24 +43,18 @@ def cross_field_issues(cfg: RunConfig) -> list[ConfigIssue]:
 def _quantization_issues(cfg: RunConfig) -> list[ConfigIssue]:
     model, issues = cfg.model, []
     if model.load_in_8bit is True and model.load_in_4bit is True:
-        issues.append(
-            ConfigIssue("model.load_in_4bit", "is on together with 8-bit: pick one of them (4-bit saves more memory)")
-        )
+        issues.append(ConfigIssue("model.load_in_4bit", text("check.both_quantized")))
     quantized = model.quantized
     if quantized and importlib.util.find_spec("bitsandbytes") is None:
         field_name = "model.load_in_8bit" if quantized == "8-bit" else "model.load_in_4bit"
-        issues.append(ConfigIssue(field_name, f"needs the bitsandbytes package: install it or turn {quantized} off"))
+        bits = text("check.quantized_8bit") if quantized == "8-bit" else text("check.quantized_4bit")
+        issues.append(ConfigIssue(field_name, text("check.needs_bitsandbytes", bits=bits)))
     if quantized == "8-bit" and model.dtype == "bfloat16":
-        issues.append(ConfigIssue("model.dtype", "8-bit loading computes in float16/float32: use auto or float32"))
+        issues.append(ConfigIssue("model.dtype", text("check.dtype_8bit")))
     if quantized and cfg.lora.init == "pissa":
         # peft's pissa_init refuses quantized weights; its olora_init dequantizes and re-quantizes.
-        issues.append(
-            ConfigIssue(
-                "lora.init",
-                f"pissa cannot start from {'an' if quantized == '8-bit' else 'a'} {quantized} base (peft needs "
-                f"full-precision weights): use olora, which peft supports with {quantized}, or turn {quantized} off",
-            )
-        )
+        problem = text("check.pissa_8bit") if quantized == "8-bit" else text("check.pissa_4bit")
+        issues.append(ConfigIssue("lora.init", problem))
     return issues
 
 
@@ -70,10 +65,7 @@ def _method_issues(cfg: RunConfig) -> list[ConfigIssue]:
     issues = format_issues(cfg, cfg.data.format)
     if preference and isinstance(t.neftune_noise_alpha, (int, float)) and t.neftune_noise_alpha > 0:
         issues.append(
-            ConfigIssue(
-                "training.neftune_noise_alpha",
-                f"works with supervised training (sft) only: set it to 0 for {t.method.upper()}",
-            )
+            ConfigIssue("training.neftune_noise_alpha", text("check.neftune_preference", method=t.method.upper()))
         )
     limit, longest = t.max_prompt_length, cfg.data.max_length
     if (
@@ -84,29 +76,14 @@ def _method_issues(cfg: RunConfig) -> list[ConfigIssue]:
         and limit >= longest > 0
     ):
         issues.append(
-            ConfigIssue(
-                "training.max_prompt_length",
-                f"is {limit:,} tokens, which leaves no room for the answers within the max length "
-                f"({longest:,}): make it smaller than the max length, or 0 for no limit",
-            )
+            ConfigIssue("training.max_prompt_length", text("check.prompt_length", limit=limit, longest=longest))
         )
     if cfg.lora.use_dora is True and cfg.lora.init in MUTATING_INITS:
         # peft converts an OLoRA/PiSSA adapter back to plain LoRA for the untouched base, but not DoRA's magnitudes:
         # the merged and exported model then differs from the one trained (measured on the tiny test model).
-        issues.append(
-            ConfigIssue(
-                "lora.use_dora",
-                f"cannot be combined with the {cfg.lora.init} start: the adapter could not be turned back into one "
-                "that works on the original model. Use the default start, or turn DoRA off",
-            )
-        )
+        issues.append(ConfigIssue("lora.use_dora", text("check.dora_init", init=cfg.lora.init)))
     if isinstance(cfg.lora.start_from, str) and cfg.lora.start_from.strip() and cfg.lora.init in MUTATING_INITS:
-        issues.append(
-            ConfigIssue(
-                "lora.init",
-                f"is {cfg.lora.init}, but the adapter starts from an earlier run's adapter: set it to default",
-            )
-        )
+        issues.append(ConfigIssue("lora.init", text("check.init_start_from", init=cfg.lora.init)))
     return issues
 
 
@@ -115,21 +92,9 @@ def format_issues(cfg: RunConfig, data_format: str) -> list[ConfigIssue]:
     DPO/ORPO, examples for SFT. "auto" says nothing yet: the file decides."""
     method = cfg.training.method
     if method in PREFERENCE_METHODS and data_format not in ("auto", "preference"):
-        return [
-            ConfigIssue(
-                "training.method",
-                f"is {method}, which learns from pairs of answers, but the data holds {data_format} rows: use "
-                "a file with prompt, chosen and rejected columns (the Data tab maps other names), or pick sft",
-            )
-        ]
+        return [ConfigIssue("training.method", text("check.method_needs_pairs", method=method, format=data_format))]
     if method == "sft" and data_format == "preference":
-        return [
-            ConfigIssue(
-                "training.method",
-                "is sft (learn to write the answers), but the data holds pairs of chosen and rejected answers: "
-                "pick dpo or orpo (or the preference-dpo preset)",
-            )
-        ]
+        return [ConfigIssue("training.method", text("check.sft_on_pairs"))]
     return []
 
 
@@ -137,28 +102,14 @@ def _prompt_issues(prompts: Any) -> list[ConfigIssue]:
     if not isinstance(prompts, list):
         return []
     if not all(isinstance(p, str) and p.strip() for p in prompts):
-        return [
-            ConfigIssue(
-                "training.sample_prompts",
-                "holds an empty or non-text prompt: write each "
-                "prompt as text, or leave the list empty to take prompts from the data",
-            )
-        ]
+        return [ConfigIssue("training.sample_prompts", text("check.prompts_not_text"))]
     if len(prompts) > MAX_SAMPLE_PROMPTS:
-        return [
-            ConfigIssue(
-                "training.sample_prompts",
-                f"lists {len(prompts)} prompts: at most {MAX_SAMPLE_PROMPTS} (each is answered at every checkpoint)",
-            )
-        ]
+        problem = text("check.too_many_prompts", count=len(prompts), limit=MAX_SAMPLE_PROMPTS)
+        return [ConfigIssue("training.sample_prompts", problem)]
     longest = max((len(p) for p in prompts), default=0)
     if longest > MAX_PROMPT_CHARS:
-        return [
-            ConfigIssue(
-                "training.sample_prompts",
-                f"holds a prompt of {longest:,} characters: at most {MAX_PROMPT_CHARS:,} each; write a short question",
-            )
-        ]
+        problem = text("check.sample_prompt_long", length=longest, limit=MAX_PROMPT_CHARS)
+        return [ConfigIssue("training.sample_prompts", problem)]
     return []
 
 
@@ -171,11 +122,10 @@ def machine_issues(cfg: RunConfig) -> list[ConfigIssue]:
     kind, available = local_devices()
     if count <= available:
         return []
+    kind = text("check.kind_gpu") if kind == "GPU" else text("check.kind_cpu_core") if kind == "CPU core" else kind
     return [
         ConfigIssue(
-            "training.num_processes",
-            f"is {count}, but this machine has {available} {kind}(s): at most "
-            f"{available} here (one process per {kind}); for several machines, set an accelerate config",
+            "training.num_processes", text("check.too_many_processes", count=count, available=available, kind=kind)
         )
     ]
 
@@ -184,8 +134,4 @@ def require_valid(cfg: RunConfig) -> None:
     """Raise one ConfigError listing every problem, for callers that cannot show a list."""
     issues = cfg.validate()
     if issues:
-        raise ConfigError(
-            "These settings cannot work: " + "; ".join(map(str, issues)),
-            "Change them on the Config tab, where each is marked next to its field (on the command line: "
-            "--set KEY=VALUE)",
-        )
+        raise ConfigError(text("check.invalid", problems="; ".join(map(str, issues))), text("check.invalid_hint"))

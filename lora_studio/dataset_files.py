@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lora_studio.errors import DataError
+from lora_studio.messages import text
 
 SUPPORTED_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt")
 ROW_KEY = "_row"  # where each record remembers its line (JSONL) or row number
@@ -27,10 +28,17 @@ class DataIssue:
     unit: str = "row"
 
     def __str__(self) -> str:
-        where = f"{self.unit} {self.row}" if self.row is not None else "file"
+        where = place(self.unit, self.row)
         if self.column:
-            where += f", column '{self.column}'"
-        return f"{where}: {self.message}"
+            where = text("datafile.where.column", where=where, column=self.column)
+        return text("datafile.issue", where=where, message=self.message)
+
+
+def place(unit: str, row: int | None) -> str:
+    """Where in the file, in words: 'line 3' (JSONL), 'row 3' (the other kinds) or 'file' (no row)."""
+    if row is None:
+        return text("datafile.where.file")
+    return text("datafile.where.line", row=row) if unit == "line" else text("datafile.where.row", row=row)
 
 
 @dataclass
@@ -49,8 +57,7 @@ def decode(raw: bytes) -> tuple[str, str, DataIssue | None]:
             return raw.decode("utf-16"), "utf-16", None
         except UnicodeDecodeError as exc:
             raise DataError(
-                f"The file starts like UTF-16 text but breaks off at byte {exc.start} ({exc.reason})",
-                "Save it again as UTF-8 (or complete UTF-16)",
+                text("datafile.utf16_broken", byte=exc.start, reason=exc.reason), text("datafile.utf16_broken_hint")
             ) from exc
     try:
         return raw.decode("utf-8-sig"), "utf-8", None
@@ -59,16 +66,13 @@ def decode(raw: bytes) -> tuple[str, str, DataIssue | None]:
     line = raw.count(b"\n", 0, bad_at) + 1
     for encoding, label in (("cp1252", "Windows-1252"), ("latin-1", "Latin-1")):
         try:
-            text = raw.decode(encoding)
+            content = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
         warning = DataIssue(
-            None,
-            f"the file is not UTF-8 (first bad byte 0x{raw[bad_at]:02x} on line {line}); "
-            f"it was read as {label}: check accented characters, or re-save it as UTF-8",
-            severity="warning",
+            None, text("datafile.not_utf8", byte=raw[bad_at], line=line, encoding=label), severity="warning"
         )
-        return text, encoding, warning
+        return content, encoding, warning
     raise AssertionError("latin-1 decodes every byte string")
 
 
@@ -90,19 +94,17 @@ def check_size(path: Path, max_bytes: int) -> None:
     size = path.stat().st_size
     if size > max_bytes:
         raise DataError(
-            f"{path.name} is {size / 2**20:.0f} MB, above the {max_bytes / 2**20:.0f} MB upload limit",
-            "Use a smaller file, or raise LORA_STUDIO_MAX_UPLOAD_MB when starting LoRA Studio",
+            text("datafile.too_big", name=path.name, size=size / 2**20, limit=max_bytes / 2**20),
+            text("datafile.too_big_hint"),
         )
 
 
 def read_file(path: str | Path, max_bytes: int | None = None) -> FileRead:
     path = Path(path)
     if not path.exists():
-        raise DataError(f"Data file {path} does not exist", "Check the path, or upload the file again")
+        raise DataError(text("datafile.missing", path=path), text("datafile.missing_hint"))
     if path.is_dir():
-        raise DataError(
-            f"{path} is a folder, not a data file", "Point at a .jsonl, .json, .csv, .tsv, .parquet or .txt file"
-        )
+        raise DataError(text("datafile.folder", path=path), text("datafile.folder_hint"))
     if max_bytes is not None:
         check_size(path, max_bytes)
     suffix = path.suffix.lower()
@@ -110,61 +112,57 @@ def read_file(path: str | Path, max_bytes: int | None = None) -> FileRead:
         return _read_parquet(path)
     raw = path.read_bytes()
     if looks_binary(raw):
-        raise DataError(
-            f"{path.name} is not a text file: it holds binary data (like an image, an archive or a "
-            "program), not rows of text",
-            "Upload a JSONL, JSON, CSV, TSV or TXT file saved as text (or a .parquet file); "
-            "export it again from the program that made it if needed",
-        )
-    text, encoding, warning = decode(raw)
-    text = text.replace("\r\n", "\n")  # Windows line ends, also inside quoted CSV fields
-    if not text.strip():
-        raise DataError(f"Data file {path.name} is empty", "Add at least one example row")
+        raise DataError(text("datafile.binary", name=path.name), text("datafile.binary_hint"))
+    content, encoding, warning = decode(raw)
+    content = content.replace("\r\n", "\n")  # Windows line ends, also inside quoted CSV fields
+    if not content.strip():
+        raise DataError(text("datafile.empty", name=path.name), text("datafile.empty_hint"))
     if suffix in (".csv", ".tsv"):
-        result = _read_table(text, path, "\t" if suffix == ".tsv" else ",")
+        result = _read_table(content, path, "\t" if suffix == ".tsv" else ",")
     elif suffix == ".txt":
-        result = _read_text(text)
-    elif suffix == ".json" or (suffix not in (".jsonl", ".ndjson") and text.lstrip().startswith("[")):
-        result = _read_json(text, path)
+        result = _read_text(content)
+    elif suffix == ".json" or (suffix not in (".jsonl", ".ndjson") and content.lstrip().startswith("[")):
+        result = _read_json(content, path)
     else:
-        result = _read_jsonl(text)
+        result = _read_jsonl(content)
     result.encoding = encoding
     if warning:
         result.issues.insert(0, warning)
     return result
 
 
-def _read_jsonl(text: str) -> FileRead:
+def _read_jsonl(content: str) -> FileRead:
     records, issues = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            issues.append(DataIssue(number, f"malformed JSON ({exc.msg} at column {exc.colno})", unit="line"))
+            message = text("datafile.bad_json_line", reason=exc.msg, column=exc.colno)
+            issues.append(DataIssue(number, message, unit="line"))
             continue
         except RecursionError:
-            issues.append(DataIssue(number, "JSON nested too deeply to read", unit="line"))
+            issues.append(DataIssue(number, text("datafile.too_deep_line"), unit="line"))
             continue
         if not isinstance(value, dict):
-            issues.append(DataIssue(number, f"expected a JSON object, got {type(value).__name__}", unit="line"))
+            issues.append(DataIssue(number, text("datafile.not_object", kind=type(value).__name__), unit="line"))
             continue
         value[ROW_KEY] = number
         records.append(value)
     return FileRead(records, "jsonl", issues=issues)
 
 
-def _read_json(text: str, path: Path) -> FileRead:
+def _read_json(content: str, path: Path) -> FileRead:
     try:
-        value = json.loads(text)
+        value = json.loads(content)
     except json.JSONDecodeError as exc:
         raise DataError(
-            f"{path.name} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
-            "Fix the JSON, or save one object per line as .jsonl",
+            text("datafile.bad_json", name=path.name, reason=exc.msg, line=exc.lineno, column=exc.colno),
+            text("datafile.bad_json_hint"),
         ) from exc
     except RecursionError as exc:
-        raise DataError(f"{path.name} is JSON nested too deeply to read", "Save one flat object per row") from exc
+        raise DataError(text("datafile.too_deep", name=path.name), text("datafile.too_deep_hint")) from exc
     if isinstance(value, dict):
         lists = {k: v for k, v in value.items() if isinstance(v, list)}
         if lists and len({len(v) for v in lists.values()}) == 1 and len(lists) == len(value) and len(lists) > 1:
@@ -175,28 +173,27 @@ def _read_json(text: str, path: Path) -> FileRead:
             value = [value]
     if not isinstance(value, list):  # a lone number, string, true or null
         raise DataError(
-            f"{path.name} holds a single JSON {type(value).__name__}, not records",
-            'Write an array of objects, e.g. [{"text": "..."}], or one object per line as .jsonl',
+            text("datafile.single_value", name=path.name, kind=type(value).__name__), text("datafile.single_value_hint")
         )
     records, issues = [], []
     for number, item in enumerate(value, start=1):
         if isinstance(item, dict):
             records.append({**item, ROW_KEY: number})
         else:
-            issues.append(DataIssue(number, f"expected a JSON object, got {type(item).__name__}"))
+            issues.append(DataIssue(number, text("datafile.not_object", kind=type(item).__name__)))
     return FileRead(records, "json", issues=issues)
 
 
-def _read_table(text: str, path: Path, sep: str) -> FileRead:
+def _read_table(content: str, path: Path, sep: str) -> FileRead:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(content), sep=sep, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         reason = " ".join(str(exc).split())
         raise DataError(
-            f"{path.name} is not a readable {'TSV' if sep == chr(9) else 'CSV'} file ({reason})",
-            "Check the quoting and that every row has as many fields as the header",
+            text("datafile.bad_table", name=path.name, kind="TSV" if sep == chr(9) else "CSV", reason=reason),
+            text("datafile.bad_table_hint"),
         ) from exc
     records = frame.to_dict(orient="records")
     for number, record in enumerate(records, start=1):
@@ -211,22 +208,24 @@ def _read_parquet(path: Path) -> FileRead:
     try:
         records = pq.read_table(path).to_pylist()
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path.name} is not a readable Parquet file ({exc})", "Export it again, or use JSONL") from exc
+        raise DataError(
+            text("datafile.bad_parquet", name=path.name, reason=exc), text("datafile.bad_parquet_hint")
+        ) from exc
     if not records:
-        raise DataError(f"Data file {path.name} is empty", "Add at least one example row")
+        raise DataError(text("datafile.empty", name=path.name), text("datafile.empty_hint"))
     for number, record in enumerate(records, start=1):
         record[ROW_KEY] = number
     return FileRead(records, "parquet")
 
 
-def _read_text(text: str) -> FileRead:
+def _read_text(content: str) -> FileRead:
     """Paragraphs (blocks between blank lines) when there are several, else one row per line."""
-    normal = text.replace("\r\n", "\n").replace("\r", "\n")
+    normal = content.replace("\r\n", "\n").replace("\r", "\n")
     blocks = [b.strip("\n") for b in normal.split("\n\n") if b.strip()]
     if len(blocks) > 1:
-        rows, note = blocks, f"{len(blocks)} paragraphs separated by blank lines"
+        rows, note = blocks, text("datafile.note.paragraphs", count=len(blocks))
     else:
         rows = [line for line in normal.split("\n") if line.strip()]
-        note = f"{len(rows)} non-empty lines"
+        note = text("datafile.note.lines", count=len(rows))
     records = [{"text": row, ROW_KEY: i} for i, row in enumerate(rows, start=1)]
     return FileRead(records, "txt", note=note)

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lora_studio.dataset_files import ROW_KEY, DataIssue, read_file
+from lora_studio.dataset_files import ROW_KEY, DataIssue, place, read_file
 from lora_studio.errors import DataError
+from lora_studio.messages import text
 
 __all__ = [
     "DataIssue",
@@ -88,37 +89,37 @@ def detect_format(columns: set[str], mapping: dict | None = None) -> tuple[str, 
     if set(PAIR) <= (columns | set(mapping)):
         mapped = [f"{role} ← '{mapping[role]}'" for role in ("prompt", *PAIR) if role in mapping]
         if mapped:
-            return "preference", f"mapped: {', '.join(mapped)}"
+            return "preference", text("rows.reason.mapped", pairs=", ".join(mapped))
         if "prompt" in columns:
-            return "preference", "columns 'prompt', 'chosen' and 'rejected' hold pairs of answers"
-        return "preference", "columns 'chosen' and 'rejected' hold pairs of conversations"
+            return "preference", text("rows.reason.pairs_of_answers")
+        return "preference", text("rows.reason.pairs_of_conversations")
     if "messages" in mapping or "messages" in columns:
         return "messages", (
-            f"mapped: messages ← '{mapping['messages']}'"
+            text("rows.reason.mapped", pairs=f"messages ← '{mapping['messages']}'")
             if "messages" in mapping
-            else "column 'messages' holds chat turns"
+            else text("rows.reason.messages")
         )
     if "conversations" in columns:
-        return "messages", "column 'conversations' holds ShareGPT-style turns (from/value)"
+        return "messages", text("rows.reason.sharegpt")
     if {"prompt", "completion"} <= (columns | set(mapping)):
         if {"prompt", "completion"} & set(mapping):
-            return "prompt_completion", (
-                f"mapped: prompt ← '{mapping.get('prompt', 'prompt')}', "
+            pairs = (
+                f"prompt ← '{mapping.get('prompt', 'prompt')}', "
                 f"completion ← '{mapping.get('completion', 'completion')}'"
             )
-        return "prompt_completion", "columns 'prompt' and 'completion' are present"
+            return "prompt_completion", text("rows.reason.mapped", pairs=pairs)
+        return "prompt_completion", text("rows.reason.prompt_completion")
     if {"instruction", "output"} <= columns:
-        return "prompt_completion", "Alpaca-style columns 'instruction' and 'output' are present"
+        return "prompt_completion", text("rows.reason.alpaca")
     if "text" in mapping or "text" in columns:
         return "text", (
-            f"mapped: text ← '{mapping['text']}'" if "text" in mapping else "column 'text' holds plain text"
+            text("rows.reason.mapped", pairs=f"text ← '{mapping['text']}'")
+            if "text" in mapping
+            else text("rows.reason.text")
         )
-    shown = ", ".join(sorted(columns)) or "none"
+    shown = ", ".join(sorted(columns)) or text("rows.no_columns")
     raise FormatUnknownError(
-        f"Cannot tell the data format from the columns ({shown})",
-        "Name the columns: messages, prompt+completion, text or prompt+chosen+rejected, or map yours with "
-        'data.columns (e.g. --set "data.columns={prompt: question, completion: answer}")',
-        sorted(columns),
+        text("rows.unknown_format", columns=shown), text("rows.unknown_format_hint"), sorted(columns)
     )
 
 
@@ -131,8 +132,8 @@ def load_dataset_file(
     records, issues = result.records, list(result.issues)
     if not records:
         raise DataError(
-            f"{Path(path).name} has no usable rows ({len(issues)} unreadable)",
-            f"First problem: {issues[0]}" if issues else "Add at least one example row",
+            text("rows.no_usable_rows", name=Path(path).name, count=len(issues)),
+            text("rows.first_problem", problem=issues[0]) if issues else text("datafile.empty_hint"),
         )
     seen_columns: dict[str, None] = {}
     for record in records:
@@ -141,10 +142,10 @@ def load_dataset_file(
     missing = [f"{role} → '{col}'" for role, col in mapping.items() if col not in seen_columns]
     if missing:
         raise DataError(
-            f"The column mapping names columns the file does not have ({', '.join(missing)})",
-            f"Pick from: {', '.join(columns)}",
+            text("rows.missing_columns", missing=", ".join(missing)),
+            text("rows.missing_columns_hint", columns=", ".join(columns)),
         )
-    reason = "chosen in the config"
+    reason = text("rows.reason.chosen")
     if fmt == "auto":
         try:
             fmt, reason = detect_format(set(columns), mapping)
@@ -152,9 +153,12 @@ def load_dataset_file(
             exc.columns = columns  # in the file's own order, for the mapping dropdowns
             raise
         if result.kind == "txt":
-            reason = f"a plain text file: {result.note}"
+            reason = text("rows.reason.plain_text", note=result.note)
     elif fmt not in FORMATS:
-        raise DataError(f"Unknown data format '{fmt}'", f"Use one of: auto, {', '.join(FORMATS)}")
+        raise DataError(
+            text("rows.unknown_format_name", format=fmt),
+            text("rows.unknown_format_name_hint", choices=", ".join(("auto", *FORMATS))),
+        )
     unit = "line" if result.kind == "jsonl" else "row"
     rows = []
     for record in records:
@@ -174,7 +178,8 @@ def _duplicates(rows: list[dict], unit: str) -> list[DataIssue]:
     for row in rows:
         key = json.dumps({k: v for k, v in row.items() if k != ROW_KEY}, sort_keys=True, ensure_ascii=False)
         if key in first:
-            issues.append(DataIssue(row[ROW_KEY], f"duplicates {unit} {first[key]}", severity="warning", unit=unit))
+            message = text("rows.duplicate", place=place(unit, first[key]))
+            issues.append(DataIssue(row[ROW_KEY], message, severity="warning", unit=unit))
         else:
             first[key] = row[ROW_KEY]
     return issues
@@ -185,9 +190,7 @@ def split_indices(n_rows: int, eval_fraction: float, seed: int) -> tuple[list[in
     if eval_fraction <= 0 or n_rows == 0:
         return list(range(n_rows)), []
     if n_rows < 2:
-        raise DataError(
-            f"Only {n_rows} row: too few to hold some out for evaluation", "Add rows or set the eval fraction to 0"
-        )
+        raise DataError(text("rows.too_few_to_split", count=n_rows), text("rows.too_few_to_split_hint"))
     n_eval = min(max(1, round(n_rows * eval_fraction)), n_rows - 1)
     order = list(range(n_rows))
     random.Random(seed).shuffle(order)
@@ -220,10 +223,10 @@ def _normalise(record: dict, fmt: str, mapping: dict) -> tuple[dict | None, list
     if fmt == "preference":
         return _preference(record, mapping, row_no)
     column = _col(mapping, "text", record)
-    text = record.get(column)
-    if not isinstance(text, str) or not text.strip():
-        return None, [DataIssue(row_no, "missing or empty text", column)]
-    return {"text": text}, []
+    value = record.get(column)
+    if not isinstance(value, str) or not value.strip():
+        return None, [DataIssue(row_no, text("rows.empty_text"), column)]
+    return {"text": value}, []
 
 
 def _prompt_completion(record: dict, mapping: dict, row_no: int | None) -> tuple[dict | None, list[DataIssue]]:
@@ -240,7 +243,7 @@ def _prompt_completion(record: dict, mapping: dict, row_no: int | None) -> tuple
         pc, cc = record.get(columns[0]), record.get(columns[1])
     for value, column in ((pc, columns[0]), (cc, columns[1])):
         if not isinstance(value, str) or not value.strip():
-            return None, [DataIssue(row_no, "missing or empty value", column)]
+            return None, [DataIssue(row_no, text("rows.empty_value"), column)]
     return {"prompt": pc, "completion": cc}, []
 
 
@@ -256,7 +259,8 @@ def _preference(record: dict, mapping: dict, row_no: int | None) -> tuple[dict |
             or (isinstance(value, (str, list)) and not value)
             or (isinstance(value, str) and not value.strip())
         ):
-            return None, [DataIssue(row_no, f"the {role} answer is missing or empty", columns[role])]
+            empty = text("rows.empty_chosen") if role == "chosen" else text("rows.empty_rejected")
+            return None, [DataIssue(row_no, empty, columns[role])]
     for role, value in values.items():
         if isinstance(value, str) and value.lstrip().startswith("["):  # chat turns stored as JSON text (CSV)
             with contextlib.suppress(json.JSONDecodeError):  # else: text that starts with a bracket
@@ -266,7 +270,7 @@ def _preference(record: dict, mapping: dict, row_no: int | None) -> tuple[dict |
         chosen, rejected = values["chosen"], values["rejected"]
         if isinstance(chosen, list) and isinstance(rejected, list):
             return _implicit_pair(chosen, rejected, columns, row_no)
-        return None, [DataIssue(row_no, "no prompt: add the question the two answers reply to", columns["prompt"])]
+        return None, [DataIssue(row_no, text("rows.no_prompt"), columns["prompt"])]
     if all(isinstance(values[r], str) for r in ("prompt", *PAIR)):
         row = {"prompt": prompt, "chosen": values["chosen"], "rejected": values["rejected"]}
     else:
@@ -277,7 +281,7 @@ def _preference(record: dict, mapping: dict, row_no: int | None) -> tuple[dict |
                 return None, [DataIssue(row_no, f"{role}: {problem}", columns[role])]
             row[role] = turns
         if not any(t["role"] == "user" for t in row["prompt"]):
-            return None, [DataIssue(row_no, "no prompt: the prompt has no user turn", columns["prompt"])]
+            return None, [DataIssue(row_no, text("rows.prompt_no_user"), columns["prompt"])]
     return row, _pair_warnings(row, row_no, columns["chosen"])
 
 
@@ -295,12 +299,12 @@ def _implicit_pair(chosen: list, rejected: list, columns: dict, row_no: int | No
     prompt = both[0][:shared]
     if not any(t["role"] == "user" for t in prompt) or shared == len(both[0]) or shared == len(both[1]):
         problem = (
-            "no prompt: chosen and rejected do not start with the same user turn"
+            text("rows.no_shared_start")
             if not prompt
             else (
-                "no prompt: the shared turns hold no user turn"
+                text("rows.shared_no_user")
                 if not any(t["role"] == "user" for t in prompt)
-                else "one answer is missing: a conversation ends where the other's answer starts"
+                else text("rows.answer_missing")
             )
         )
         return None, [DataIssue(row_no, problem, columns["chosen"])]
@@ -310,17 +314,13 @@ def _implicit_pair(chosen: list, rejected: list, columns: dict, row_no: int | No
 
 def _pair_turns(value: object, default_role: str) -> tuple[list[dict], str | None]:
     if isinstance(value, str):
-        return ([{"role": default_role, "content": value}], None) if value.strip() else ([], "is empty")
+        return ([{"role": default_role, "content": value}], None) if value.strip() else ([], text("rows.turn_empty"))
     return _turns(value, require_assistant=default_role == "assistant")
 
 
 def _pair_warnings(row: dict, row_no: int | None, column: str) -> list[DataIssue]:
     if row["chosen"] == row["rejected"]:
-        return [
-            DataIssue(
-                row_no, "chosen and rejected are the same answer: the pair teaches nothing", column, severity="warning"
-            )
-        ]
+        return [DataIssue(row_no, text("rows.same_answers"), column, severity="warning")]
     return []
 
 
@@ -329,27 +329,27 @@ def _turns(value: object, require_assistant: bool = True) -> tuple[list[dict], s
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            return [], f"the chat turns are not valid JSON ({exc.msg})"
+            return [], text("rows.turns_bad_json", reason=exc.msg)
     if not isinstance(value, list) or not value:
-        return [], "expected a non-empty list of chat turns"
+        return [], text("rows.turns_expected")
     turns = []
     for i, turn in enumerate(value, start=1):
         if not isinstance(turn, dict):
-            return [], f"turn {i} is not an object"
+            return [], text("rows.turn_not_object", number=i)
         if "from" in turn and "role" not in turn:  # ShareGPT
             role = _SHAREGPT_ROLES.get(str(turn.get("from")).lower())
             content = turn.get("value")
         else:
             role, content = turn.get("role"), turn.get("content")
         if role not in ROLES:
-            return [], f"turn {i} has unknown role {role!r} (use system, user, assistant)"
+            return [], text("rows.turn_bad_role", number=i, role=repr(role))
         if not isinstance(content, str):
-            return [], f"turn {i} has no text content"
+            return [], text("rows.turn_no_text", number=i)
         if role == "assistant" and not content.strip():
-            return [], f"turn {i} is an empty assistant reply"
+            return [], text("rows.turn_empty_reply", number=i)
         turns.append({"role": role, "content": content})
     if require_assistant and not any(t["role"] == "assistant" for t in turns):
-        return [], "the conversation has no assistant turn, so there is nothing to learn"
+        return [], text("rows.no_assistant")
     return turns, None
 
 
@@ -359,8 +359,8 @@ def require_trainable(data: LoadedData) -> None:
     if not errors:
         return
     shown = "; ".join(str(e) for e in errors[:3])
-    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    more = text("rows.more", count=len(errors) - 3) if len(errors) > 3 else ""
     raise DataError(
-        f"{data.path.name}: {len(errors)} problem(s) that block training: {shown}{more}",
-        "Fix or remove those rows, then train again",
+        text("rows.blocking", name=data.path.name, count=len(errors), shown=shown, more=more),
+        text("rows.blocking_hint"),
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from lora_studio import settings
 from lora_studio.dataset_files import SUPPORTED_SUFFIXES, check_size
 from lora_studio.errors import DataError
+from lora_studio.messages import text
 
 log = logging.getLogger(__name__)
 _SAFE_RE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -25,18 +26,25 @@ class Sample:
     description: str
 
 
-SAMPLE_DESCRIPTIONS = {
-    "chat-assistant.jsonl": "200 short chats with 'Pip', a cheerful one-sentence assistant (messages)",
-    "instructions.jsonl": "120 Alpaca-style instructions: rewrite, classify, extract (instruction/input/output)",
-    "support-faq.csv": "60 customer-support questions and answers in a CSV with its own column names",
-    "preference-pairs.jsonl": "160 questions, each with a chosen answer (Pip's) and a rejected one, for DPO or ORPO",
+# A shipped sample's file name → the message id of its description (read in the current language).
+SAMPLE_DESCRIPTION_IDS = {
+    "chat-assistant.jsonl": "source.sample.chat_assistant",
+    "instructions.jsonl": "source.sample.instructions",
+    "support-faq.csv": "source.sample.support_faq",
+    "preference-pairs.jsonl": "source.sample.preference_pairs",
 }
 
 
 def list_samples() -> list[Sample]:
+    """The shipped samples, each described in the current language."""
     folder = settings.SAMPLES_DIR
     found = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in SUPPORTED_SUFFIXES] if folder.is_dir() else []
-    return [Sample(p.name, p, SAMPLE_DESCRIPTIONS.get(p.name, "")) for p in found]
+    return [Sample(p.name, p, _description(p.name)) for p in found]
+
+
+def _description(name: str) -> str:
+    message_id = SAMPLE_DESCRIPTION_IDS.get(name)
+    return text(message_id) if message_id else ""
 
 
 def sample_path(name: str) -> Path:
@@ -44,7 +52,8 @@ def sample_path(name: str) -> Path:
         if sample.name == name:
             return sample.path
     raise DataError(
-        f"There is no sample dataset named '{name}'", f"Pick one of: {', '.join(s.name for s in list_samples())}"
+        text("source.no_sample", name=name),
+        text("source.no_sample_hint", names=", ".join(s.name for s in list_samples())),
     )
 
 
@@ -54,7 +63,10 @@ def store_upload(temp_path: str | Path, original_name: str | None = None) -> Pat
     source = Path(temp_path)
     name = Path(original_name or source.name).name
     if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise DataError(f"'{name}' is not a supported data file", f"Upload one of: {', '.join(SUPPORTED_SUFFIXES)}")
+        raise DataError(
+            text("source.unsupported", name=name),
+            text("source.unsupported_hint", suffixes=", ".join(SUPPORTED_SUFFIXES)),
+        )
     check_size(source, settings.max_upload_bytes())
     digest = hashlib.sha256()
     with source.open("rb") as fh:
@@ -102,20 +114,17 @@ def fetch_hub_dataset(dataset_id: str, split: str = "train") -> Path:
     """Download a hub dataset split and keep it as JSONL in uploads/ (needs the network)."""
     dataset_id = dataset_id.strip()
     if not re.match(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$", dataset_id):
-        raise DataError(f"'{dataset_id}' is not a hub dataset id", "Write it as owner/name, e.g. tatsu-lab/alpaca")
+        raise DataError(text("source.bad_hub_id", dataset=dataset_id), text("source.bad_hub_id_hint"))
     if settings.hub_offline():
-        raise DataError(
-            f"Cannot fetch '{dataset_id}': the Hugging Face Hub is offline here (HF_HUB_OFFLINE)",
-            "Upload the file instead, or pick a sample dataset",
-        )
+        raise DataError(text("source.hub_offline", dataset=dataset_id), text("source.hub_offline_hint"))
     import datasets
 
     try:
         dataset = datasets.load_dataset(dataset_id, split=split)
     except Exception as exc:  # network, auth and missing-split errors all mean "cannot fetch"
         raise DataError(
-            f"Cannot fetch hub dataset '{dataset_id}' ({type(exc).__name__}: {exc})".splitlines()[0],
-            "Check the id and your network, or upload the file instead",
+            text("source.fetch_failed", dataset=dataset_id, error=f"{type(exc).__name__}: {exc}").splitlines()[0],
+            text("source.fetch_failed_hint"),
         ) from exc
     folder = settings.uploads_dir()
     folder.mkdir(parents=True, exist_ok=True)

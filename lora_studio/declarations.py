@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lora_studio.messages import text
+
 
 def setting(default: Any, **meta: Any) -> Any:
     """A dataclass field with its bounds (min, max, min_exclusive, max_exclusive, choices), the tab that owns it
@@ -62,22 +64,22 @@ def _type_name(f: dataclasses.Field) -> str:
 def check_value(f: dataclasses.Field, value: Any) -> str | None:
     meta, kind = f.metadata, _type_name(f)
     if kind == "bool":
-        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+        return None if isinstance(value, bool) else text("check.value.bool", got=repr(value))
     if kind in ("int", "float"):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN is not
         if kind == "int":
             ok = ok and (isinstance(value, int) or value.is_integer())  # float(int) overflows past 1e308
         if not ok:
-            return f"must be {'a whole number' if kind == 'int' else 'a number'}, got {value!r}"
+            return text("check.value.int" if kind == "int" else "check.value.number", got=repr(value))
         return _check_bounds(value, meta)
     if "choices" in meta and value not in meta["choices"]:
-        return f"must be one of {', '.join(meta['choices'])}, got {value!r}"
+        return text("check.value.choice", choices=", ".join(meta["choices"]), got=repr(value))
     if kind == "str" and not isinstance(value, str):
-        return f"must be text, got {value!r}"
+        return text("check.value.text", got=repr(value))
     if kind == "dict" and not isinstance(value, dict):
-        return f"must be a mapping like {{prompt: question}}, got {value!r}"
+        return text("check.value.mapping", got=repr(value))
     if kind == "list" and not isinstance(value, list):
-        return f"must be a list like ['first?', 'second'] (quote each item), got {value!r}"
+        return text("check.value.list", got=repr(value))
     return None
 
 
@@ -88,18 +90,21 @@ def _check_bounds(value: float, meta: Mapping[str, Any]) -> str | None:
     too_high = hi is not None and (value > hi or (meta.get("max_exclusive") and value >= hi))
     if not (too_low or too_high):
         return None
-    return f"must be {allowed_range(meta)}, got {_number(value)}"
+    return text("check.value.range", range=allowed_range(meta), got=_number(value))
 
 
 def allowed_range(meta: Mapping[str, Any]) -> str:
-    """'at least 1 and at most 1024', 'greater than 0 and at most 4096', 'at least 0 and less than 1'..."""
+    """'at least 1 and at most 1,024', 'greater than 0 and at most 4,096', 'at least 0 and less than 1'... in the
+    current language (the CLI's help and validation read English)."""
     lo, hi = meta.get("min"), meta.get("max")
-    parts = []
+    low = high = ""
     if lo is not None:
-        parts.append(f"{'greater than' if meta.get('min_exclusive') else 'at least'} {_number(lo)}")
+        above = "config.bound.greater_than" if meta.get("min_exclusive") else "config.bound.at_least"
+        low = text(above, value=_number(lo))
     if hi is not None:
-        parts.append(f"{'less than' if meta.get('max_exclusive') else 'at most'} {_number(hi)}")
-    return " and ".join(parts)
+        below = "config.bound.less_than" if meta.get("max_exclusive") else "config.bound.at_most"
+        high = text(below, value=_number(hi))
+    return text("config.bound.both", low=low, high=high) if low and high else low or high
 
 
 def _number(value: float) -> str:

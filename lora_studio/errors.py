@@ -6,6 +6,8 @@ what happened, then what to do about it.
 
 from __future__ import annotations
 
+from lora_studio.messages import text
+
 # The failure classes the worker writes into status.json (the UI explains each one).
 KINDS = ("config", "data", "model", "out_of_memory", "killed", "disk", "internal")
 
@@ -20,10 +22,9 @@ class StudioError(Exception):
         self.kind = kind if kind in KINDS else "internal"
 
     def one_line(self) -> str:
-        text = self.message.rstrip(".")
-        if self.hint:
-            text += f". {self.hint.rstrip('.')}"
-        return " ".join(text.split()) + "."
+        """What happened, then what to do, as one line of sentences in the current language."""
+        message, hint = " ".join(self.message.split()).rstrip(".。"), " ".join(self.hint.split()).rstrip(".。")
+        return text("error.one_line", message=message, hint=hint) if hint else text("error.sentence", message=message)
 
     def __str__(self) -> str:
         return self.one_line()

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 # One declaration machinery for every setting: the same field helper, coercion and checks as RunConfig.
-from lora_studio.declarations import ConfigIssue, allowed_range, check_value, coerce_value, setting
+from lora_studio.declarations import ConfigIssue, check_value, coerce_value, setting
 from lora_studio.errors import ConfigError
 from lora_studio.messages import field_help, field_label
 
@@ -121,8 +121,3 @@ def parse_overrides(items: list[str]) -> GenerationSettings:
         # A system prompt is text even when it reads as a number or a YAML mapping.
         values[name] = raw if name == "system_prompt" else value
     return GenerationSettings.from_values(values).require_valid()
-
-
-def range_words(name: str) -> str:
-    """'at least 0 and at most 2' for a bounded setting, '' otherwise."""
-    return allowed_range(setting_metadata(name))

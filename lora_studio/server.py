@@ -14,9 +14,12 @@ def logins(items: list[str] | None) -> list[tuple[str, str]]:
     return [settings.parse_login(item) for item in items] if items else settings.server_auth()
 
 
-def serve(host: str | None = None, port: int | None = None, auth: list[str] | None = None) -> None:
-    """Serve the dashboard until interrupted (host and port: None reads the environment, see settings)."""
+def serve(
+    host: str | None = None, port: int | None = None, auth: list[str] | None = None, language: str | None = None
+) -> None:
+    """Serve the dashboard until interrupted (host, port and language: None reads the environment, see settings)."""
     checked = logins(auth)
+    language = language or settings.ui_language()  # a bad LORA_STUDIO_LANG fails here, before anything listens
     from lora_studio.ui.app import launch  # gradio and the tabs: only for the server
 
-    launch(host=host, port=port, auth=checked)
+    launch(host=host, port=port, auth=checked, language=language)

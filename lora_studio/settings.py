@@ -151,6 +151,22 @@ def server_port() -> int:
     return int(os.environ.get("LORA_STUDIO_PORT", os.environ.get("GRADIO_SERVER_PORT", "7860")))
 
 
+def ui_language() -> str | None:
+    """The dashboard's language at / chosen by the operator (LORA_STUDIO_LANG, e.g. on a Space); None: each
+    browser's own language decides. An unknown code is refused with the list of known ones."""
+    from lora_studio.messages import LANGUAGES
+
+    value = os.environ.get("LORA_STUDIO_LANG", "").strip().lower()
+    if not value:
+        return None
+    if value not in LANGUAGES:
+        raise ConfigError(
+            f"LORA_STUDIO_LANG={value!r} is not a language of the dashboard.",
+            hint=f"Use one of: {', '.join(LANGUAGES)}, or leave it unset to follow each browser's language.",
+        )
+    return value
+
+
 def server_niceness() -> int:
     """How much lower than its training workers the web server's CPU priority is (LORA_STUDIO_SERVER_NICE,
     0-19, default 0 = equal). Raised, a CPU-only machine keeps its training speed while the server works

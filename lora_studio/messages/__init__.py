@@ -1,18 +1,56 @@
 """The message catalogue: every text a person reads in the dashboard, keyed by id, one module per language.
 
-`text(id, **values)` formats the message in the current language (English until another language
-module exists; adding one means adding one file beside `en.py` with the same ids). The settings'
-labels and help live here too, under `<section>.<field>.label` and `<section>.<field>.help`, so the
-Config tab, the Data tab and the CLI read one wording. Plain data, no gradio and no torch: the
-CLI and core modules may read it.
+`text(id, **values)` formats the message in the current language: the one `speaking(code)` set for
+this thread of work (the dashboard sets it for each page it builds and each event it handles), else
+English. Adding a language means adding one file beside `en.py` with the same ids and its name in
+LANGUAGES. The settings' labels and help live here too, under `<section>.<field>.label` and
+`<section>.<field>.help`, so the Config tab, the Data tab and the CLI read one wording. Plain data,
+no gradio and no torch: the CLI and core modules may read it.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 
 DEFAULT_LANGUAGE = "en"
+# Language code → its own name, as the switch shows it. Each code has a module of the same name here.
+LANGUAGES: dict[str, str] = {"en": "English", "ja": "日本語"}
+
+_current: ContextVar[str] = ContextVar("lora_studio_language", default=DEFAULT_LANGUAGE)
+
+
+def current_language() -> str:
+    return _current.get()
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """Within the block, `text()` answers in `language` (a code of LANGUAGES)."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}: one of {', '.join(LANGUAGES)}")
+    token = _current.set(language)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def language_of(tag: str | None) -> str | None:
+    """The language of LANGUAGES that a tag or an Accept-Language header names first ('ja-JP,en;q=0.8' → 'ja')."""
+    weighted = []
+    for position, part in enumerate((tag or "").split(",")):
+        code, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        weighted.append((-weight, position, code.strip().split("-")[0].lower()))
+    return next((code for _, _, code in sorted(weighted) if code in LANGUAGES), None)
 
 
 @cache
@@ -25,16 +63,52 @@ def catalogue(language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
     return {**english, **own}
 
 
-def text(message_id: str, language: str = DEFAULT_LANGUAGE, **values: object) -> str:
-    """The message `message_id`, with `{name}` placeholders filled from `values`. An unknown id is a bug: KeyError."""
-    template = catalogue(language)[message_id]
+def text(message_id: str, language: str | None = None, **values: object) -> str:
+    """The message `message_id` in `language` (default: the current one), with `{name}` placeholders filled from
+    `values`. An unknown id is a bug: KeyError."""
+    template = catalogue(language or _current.get())[message_id]
     return template.format(**values) if values else template
 
 
-def field_label(dotted: str, language: str = DEFAULT_LANGUAGE) -> str:
+def field_label(dotted: str, language: str | None = None) -> str:
     """A setting's name as a newcomer reads it ('Rank (r)', not 'r')."""
     return text(f"{dotted}.label", language)
 
 
-def field_help(dotted: str, language: str = DEFAULT_LANGUAGE) -> str:
+def field_help(dotted: str, language: str | None = None) -> str:
     return text(f"{dotted}.help", language)
+
+
+STATUS_PREFIX = "phase."
+
+
+@cache
+def _status_patterns() -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
+    """The English phases and states ('loading model', 'answering with {name}') → their message id."""
+    exact: dict[str, str] = {}
+    patterns: list[tuple[re.Pattern[str], str]] = []
+    for key, english in catalogue(DEFAULT_LANGUAGE).items():
+        if not key.startswith(STATUS_PREFIX):
+            continue
+        if "{" not in english:
+            exact[english] = key
+            continue
+        parts = re.split(r"\{(\w+)\}", english)
+        regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts))
+        patterns.append((re.compile(regex + r"\Z"), key))
+    return exact, patterns
+
+
+def status_words(value: str) -> str:
+    """A phase or state as a worker wrote it into its status file (English: the status file is also read by the
+    CLI and the logs), in the current language. A phrase the catalogue does not know is shown as it is."""
+    if not value or current_language() == DEFAULT_LANGUAGE:
+        return value
+    exact, patterns = _status_patterns()
+    if value in exact:
+        return text(exact[value])
+    for regex, key in patterns:
+        match = regex.match(value)
+        if match:
+            return text(key, **{name: status_words(part) for name, part in match.groupdict().items()})
+    return value

@@ -8,8 +8,8 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from lora_studio import dataset_sources, jobs, processes, settings
-from lora_studio.messages import text
-from lora_studio.ui import config_tab, engine_access, run_state, server_guards
+from lora_studio.messages import DEFAULT_LANGUAGE, LANGUAGES, current_language, speaking, text
+from lora_studio.ui import config_tab, engine_access, languages, run_state, server_guards
 from lora_studio.ui.data_tab import build_data_tab
 from lora_studio.ui.evaluate_tab import build_evaluate_tab
 from lora_studio.ui.evaluate_view import CSS as EVALUATE_CSS
@@ -27,38 +27,57 @@ CSS = """
 .ls-progress-fill { height: 100%; background: #4f7cff; transition: width 0.4s ease; }
 .ls-busy { min-width: 12%; animation: ls-pulse 1.2s ease-in-out infinite; }
 @keyframes ls-pulse { 0%, 100% { opacity: 0.35; } 50% { opacity: 1; } }
+.nav-holder { display: none !important; }  /* Gradio's list of pages: the language switch replaces it */
+#app-language { text-align: right; flex-grow: 0 !important; min-width: 10rem !important; }
+.ls-language a, .ls-language strong { padding: 0 0.25rem; }
 """
 
 
-def build_app() -> gr.Blocks:
-    with gr.Blocks(title="LoRA Studio") as app:
-        gr.Markdown("# LoRA Studio\nFine-tune a language model with LoRA — on this machine, no code needed.")
-        # The one run config of this page: every tab reads it, each writes only its own fields (ui/run_state.py).
-        # The browser keeps a copy (written only from it) that brings it back after a reload or a server restart.
-        run_config = gr.State(config_tab.initial_config().to_dict())
-        kept = gr.BrowserState(None, storage_key=run_state.STORAGE_KEY, secret=run_state.secret())
-        with gr.Tabs() as tabs:
-            with gr.Tab("Data", id="data"):
-                data_tab = build_data_tab(run_config)
-            with gr.Tab("Config", id="config"):
-                config = config_tab.build_config_tab(run_config)
-            with gr.Tab("Train", id="train") as train_tab:
-                train = build_train_tab(run_config, train_tab)
-            with gr.Tab("Merge & Export", id="export") as export_tab:
-                build_export_tab(export_tab)
-            with gr.Tab("Playground", id="playground") as playground_tab:
-                playground = build_playground_tab(playground_tab)
-            with gr.Tab(text("evaluate.tab"), id="evaluate") as evaluate_tab:
-                build_evaluate_tab(evaluate_tab)
-            with gr.Tab("Runs", id="runs") as runs_tab:
-                build_runs_tab(runs_tab)
-        app.load(run_state.restore, [kept], [run_config])
-        run_config.change(lambda state: state, [run_config], [kept], show_progress="hidden")
-        data_tab.attach(app)
-        config.attach(app)
-        train.attach(app)
-        _wire_try_in_playground(train, playground, tabs)
+def build_app(language: str | None = None) -> gr.Blocks:
+    """Every page of the dashboard: the home `language` at / (default English), each other language at /<code>
+    (ui/languages.py). Each page is the whole dashboard, and they share the browser's copy of the run config."""
+    home = language or DEFAULT_LANGUAGE
+    with gr.Blocks(title="LoRA Studio") as app, speaking(home):
+        _build_page(app, home)
+    app.pages[0] = ("", LANGUAGES[home], False)
+    for code in LANGUAGES:
+        if code != home:
+            with app.route(LANGUAGES[code], languages.page_path(code, home), show_in_navbar=False), speaking(code):
+                _build_page(app, home)
+    languages.localize(app, home)
     return app
+
+
+def _build_page(app: gr.Blocks, home: str) -> None:
+    """The tabs of one page, in the language being spoken."""
+    with gr.Row(equal_height=True):
+        gr.Markdown(text("app.header"), elem_id="app-header")
+        gr.HTML(languages.switch_html(current_language(), home), elem_id="app-language", padding=False)
+    # The one run config of this page: every tab reads it, each writes only its own fields (ui/run_state.py).
+    # The browser keeps a copy (written only from it) that brings it back after a reload or a server restart.
+    run_config = gr.State(config_tab.initial_config().to_dict())
+    kept = gr.BrowserState(None, storage_key=run_state.STORAGE_KEY, secret=run_state.secret())
+    with gr.Tabs() as tabs:
+        with gr.Tab(text("app.tab.data"), id="data"):
+            data_tab = build_data_tab(run_config)
+        with gr.Tab(text("app.tab.config"), id="config"):
+            config = config_tab.build_config_tab(run_config)
+        with gr.Tab(text("app.tab.train"), id="train") as train_tab:
+            train = build_train_tab(run_config, train_tab)
+        with gr.Tab(text("app.tab.export"), id="export") as export_tab:
+            build_export_tab(export_tab)
+        with gr.Tab(text("app.tab.playground"), id="playground") as playground_tab:
+            playground = build_playground_tab(playground_tab)
+        with gr.Tab(text("evaluate.tab"), id="evaluate") as evaluate_tab:
+            build_evaluate_tab(evaluate_tab)
+        with gr.Tab(text("app.tab.runs"), id="runs") as runs_tab:
+            build_runs_tab(runs_tab)
+    app.load(run_state.restore, [kept], [run_config])
+    run_config.change(lambda state: state, [run_config], [kept], show_progress="hidden")
+    data_tab.attach(app)
+    config.attach(app)
+    train.attach(app)
+    _wire_try_in_playground(train, playground, tabs)
 
 
 def _wire_try_in_playground(train: TrainTab, playground: PlaygroundTab, tabs: gr.Tabs) -> None:
@@ -71,18 +90,24 @@ def _wire_try_in_playground(train: TrainTab, playground: PlaygroundTab, tabs: gr
     train.components["try"].click(go, None, [*playground.select_outputs(), tabs])
 
 
-def launch(host: str | None = None, port: int | None = None, auth: list[tuple[str, str]] | None = None) -> None:
-    """Serve the dashboard. `auth`: (user, password) logins; None reads LORA_STUDIO_AUTH (empty: no login)."""
+def launch(
+    host: str | None = None,
+    port: int | None = None,
+    auth: list[tuple[str, str]] | None = None,
+    language: str | None = None,
+) -> None:
+    """Serve the dashboard. `auth`: (user, password) logins; None reads LORA_STUDIO_AUTH (empty: no login).
+    `language`: the page at / (None: English there, and each browser is sent to the page of its own language)."""
     import sys
 
     host = host or settings.server_host()
     auth = settings.server_auth() if auth is None else auth
     notice = settings.exposure_notice(host, len(auth))
     if notice:
-        loud, text = notice
-        log.log(logging.WARNING if loud else logging.INFO, "%s", text)
+        loud, words = notice
+        log.log(logging.WARNING if loud else logging.INFO, "%s", words)
         if loud:  # also on stderr: the log may go to a file nobody reads
-            sys.stderr.write(text + "\n")
+            sys.stderr.write(words + "\n")
     jobs.get_manager()  # recover first: runs whose worker died are marked, live ones re-attached
     # With LORA_STUDIO_SERVER_NICE, threads serving pages run from here on below the training workers' CPU
     # priority; the job thread, started above, keeps it and passes it on to the workers it starts.
@@ -102,7 +127,7 @@ def launch(host: str | None = None, port: int | None = None, auth: list[tuple[st
     ]
     # run_history=False: Gradio would otherwise keep every event's inputs in the browser's storage, the Hub
     # token typed into the Merge & Export tab included.
-    build_app().queue(default_concurrency_limit=4).launch(
+    build_app(language).queue(default_concurrency_limit=4).launch(
         server_name=host,
         server_port=port or settings.server_port(),
         max_file_size=settings.max_upload_bytes(),
@@ -111,6 +136,7 @@ def launch(host: str | None = None, port: int | None = None, auth: list[tuple[st
         blocked_paths=settings.blocked_paths(upload_folder),
         ssr_mode=False,
         css=CSS + config_tab.CSS + EVALUATE_CSS,
+        head=languages.head_script(language or DEFAULT_LANGUAGE, follow_browser=language is None),
         footer_links=[],
         run_history=False,
         app_kwargs={"middleware": middleware},

@@ -6,6 +6,7 @@ import math
 
 import plotly.graph_objects as go
 
+from lora_studio.messages import text
 from lora_studio.metrics import MetricRow
 
 
@@ -17,10 +18,10 @@ def token_length_histogram(lengths: list[int], max_length: int, rejected: list[i
         go.Histogram(
             x=lengths,
             nbinsx=bins,
-            name="prompt + chosen" if rejected else "rows",
+            name=text("chart.tokens.chosen") if rejected else text("chart.tokens.rows"),
             marker_color="#4f7cff",
             opacity=0.65 if rejected else 1.0,
-            hovertemplate="%{x} tokens: %{y} rows<extra></extra>",
+            hovertemplate=text("chart.tokens.hover"),
         )
     )
     if rejected:
@@ -28,10 +29,10 @@ def token_length_histogram(lengths: list[int], max_length: int, rejected: list[i
             go.Histogram(
                 x=rejected,
                 nbinsx=bins,
-                name="prompt + rejected",
+                name=text("chart.tokens.rejected"),
                 marker_color="#e8590c",
                 opacity=0.65,
-                hovertemplate="%{x} tokens: %{y} rows<extra></extra>",
+                hovertemplate=text("chart.tokens.hover"),
             )
         )
         fig.update_layout(barmode="overlay")
@@ -39,12 +40,12 @@ def token_length_histogram(lengths: list[int], max_length: int, rejected: list[i
         x=max_length,
         line_dash="dash",
         line_color="#d9480f",
-        annotation_text=f"max length {max_length}",
+        annotation_text=text("chart.tokens.max_length", max_length=max_length),
         annotation_position="top right",
     )
     fig.update_layout(
-        xaxis_title="tokens per row",
-        yaxis_title="rows",
+        xaxis_title=text("chart.tokens.x"),
+        yaxis_title=text("chart.tokens.rows"),
         bargap=0.05,
         height=280,
         margin={"l": 40, "r": 20, "t": 30, "b": 40},
@@ -57,8 +58,16 @@ def token_length_histogram(lengths: list[int], max_length: int, rejected: list[i
 # One colour per run in comparisons; plotly's default qualitative palette, fixed so a run keeps its colour.
 PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880", "#ff97ff", "#fecb52")
 LOSS_COLOR, EVAL_COLOR, LR_COLOR = "#4f7cff", "#d9480f", "#868e96"
-WAITING = "waiting for the first loss point"
-NOTHING_TO_COMPARE = "select runs with loss points to compare them"
+
+
+def WAITING() -> str:
+    """What an empty loss chart says (in the current language)."""
+    return text("chart.waiting")
+
+
+def NOTHING_TO_COMPARE() -> str:
+    """What an empty comparison says (in the current language)."""
+    return text("chart.nothing_to_compare")
 
 
 def smooth(values: list[float | None], weight: float = 0.6) -> list[float | None]:
@@ -97,8 +106,8 @@ def _layout(fig: go.Figure, title: str, empty: str = "") -> go.Figure:
         uirevision="loss-chart",
         margin={"l": 50, "r": 50, "t": 60 if title else 40, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-        xaxis_title="step",
-        yaxis_title="loss",
+        xaxis_title=text("chart.step"),
+        yaxis_title=text("chart.loss"),
     )
     if empty:
         fig.add_annotation(
@@ -116,27 +125,27 @@ def loss_figure(rows: list[MetricRow], title: str = "", weight: float = 0.6) -> 
     eval_steps, eval_losses = _points(rows, "eval", "eval_loss")
     lr_steps, lrs = _points(rows, "log", "learning_rate")
     if not any(v is not None for v in losses) and not eval_losses:
-        return _layout(fig, title, WAITING)
+        return _layout(fig, title, WAITING())
     fig.add_trace(
         go.Scatter(
             x=steps,
             y=losses,
-            name="loss",
+            name=text("chart.loss"),
             mode="lines+markers",
             opacity=0.35,
             line={"color": LOSS_COLOR, "width": 1},
             marker={"size": 4},
-            hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>",
+            hovertemplate=text("chart.hover.loss"),
         )
     )
     fig.add_trace(
         go.Scatter(
             x=steps,
             y=smooth(losses, weight),
-            name="loss (smoothed)",
+            name=text("chart.loss_smoothed"),
             mode="lines",
             line={"color": LOSS_COLOR, "width": 2.5},
-            hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>",
+            hovertemplate=text("chart.hover.smoothed"),
         )
     )
     if eval_losses:
@@ -144,11 +153,11 @@ def loss_figure(rows: list[MetricRow], title: str = "", weight: float = 0.6) -> 
             go.Scatter(
                 x=eval_steps,
                 y=eval_losses,
-                name="eval loss",
+                name=text("chart.eval_loss"),
                 mode="markers+lines",
                 line={"color": EVAL_COLOR, "width": 1, "dash": "dot"},
                 marker={"color": EVAL_COLOR, "size": 9, "symbol": "diamond"},
-                hovertemplate="step %{x}<br>eval loss %{y:.4f}<extra></extra>",
+                hovertemplate=text("chart.hover.eval_loss"),
             )
         )
     if lrs:
@@ -156,16 +165,16 @@ def loss_figure(rows: list[MetricRow], title: str = "", weight: float = 0.6) -> 
             go.Scatter(
                 x=lr_steps,
                 y=lrs,
-                name="learning rate",
+                name=text("chart.learning_rate"),
                 mode="lines",
                 yaxis="y2",
                 line={"color": LR_COLOR, "width": 1.5, "dash": "dash"},
-                hovertemplate="step %{x}<br>lr %{y:.2e}<extra></extra>",
+                hovertemplate=text("chart.hover.lr"),
             )
         )
         fig.update_layout(
             yaxis2={
-                "title": "learning rate",
+                "title": text("chart.learning_rate"),
                 "overlaying": "y",
                 "side": "right",
                 "showgrid": False,
@@ -190,9 +199,9 @@ def preference_figure(rows: list[MetricRow], title: str = "") -> go.Figure:
     markers)."""
     fig = go.Figure()
     lines = (
-        ("reward_chosen", "reward of chosen", REWARD_CHOSEN_COLOR, "solid"),
-        ("reward_rejected", "reward of rejected", REWARD_REJECTED_COLOR, "solid"),
-        ("reward_margin", "margin (chosen minus rejected)", MARGIN_COLOR, "solid"),
+        ("reward_chosen", text("chart.reward_chosen"), REWARD_CHOSEN_COLOR, "solid"),
+        ("reward_rejected", text("chart.reward_rejected"), REWARD_REJECTED_COLOR, "solid"),
+        ("reward_margin", text("chart.reward_margin"), MARGIN_COLOR, "solid"),
     )
     for attr, name, color, dash in lines:
         steps, values = _points(rows, "log", attr)
@@ -204,7 +213,7 @@ def preference_figure(rows: list[MetricRow], title: str = "") -> go.Figure:
                 mode="lines+markers",
                 line={"color": color, "width": 2, "dash": dash},
                 marker={"size": 4},
-                hovertemplate=f"step %{{x}}<br>{name} %{{y:.4f}}<extra></extra>",
+                hovertemplate=text("chart.hover.named", name=name),
             )
         )
     steps, accuracy = _points(rows, "log", "reward_accuracy")
@@ -212,11 +221,11 @@ def preference_figure(rows: list[MetricRow], title: str = "") -> go.Figure:
         go.Scatter(
             x=steps,
             y=accuracy,
-            name="chosen wins (share of pairs)",
+            name=text("chart.chosen_wins_share"),
             mode="lines",
             yaxis="y2",
             line={"color": ACCURACY_COLOR, "width": 1.5, "dash": "dash"},
-            hovertemplate="step %{x}<br>chosen wins %{y:.0%}<extra></extra>",
+            hovertemplate=text("chart.hover.chosen_wins"),
         )
     )
     eval_steps, eval_accuracy = _points(rows, "eval", "eval_reward_accuracy")
@@ -225,16 +234,16 @@ def preference_figure(rows: list[MetricRow], title: str = "") -> go.Figure:
             go.Scatter(
                 x=eval_steps,
                 y=eval_accuracy,
-                name="chosen wins on held-out pairs",
+                name=text("chart.chosen_wins_held_out"),
                 mode="markers",
                 yaxis="y2",
                 marker={"color": EVAL_COLOR, "size": 9, "symbol": "diamond"},
-                hovertemplate="step %{x}<br>held-out chosen wins %{y:.0%}<extra></extra>",
+                hovertemplate=text("chart.hover.held_out_chosen_wins"),
             )
         )
     fig.update_layout(
         yaxis2={
-            "title": "chosen wins",
+            "title": text("chart.chosen_wins"),
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
@@ -243,7 +252,7 @@ def preference_figure(rows: list[MetricRow], title: str = "") -> go.Figure:
         }
     )
     fig = _layout(fig, title)
-    fig.update_layout(yaxis_title="reward", uirevision="preference-chart")
+    fig.update_layout(yaxis_title=text("chart.reward"), uirevision="preference-chart")
     return fig
 
 
@@ -262,23 +271,23 @@ def compare_figure(series: dict[str, list[MetricRow]], weight: float = 0.6) -> g
                 go.Scatter(
                     x=steps,
                     y=losses,
-                    name=f"{label} (raw)",
+                    name=text("chart.run_raw", label=label),
                     mode="lines",
                     opacity=0.35,
                     legendgroup=label,
                     line={"color": color, "width": 1},
-                    hovertemplate=f"{label}<br>step %{{x}}<br>loss %{{y:.4f}}<extra></extra>",
+                    hovertemplate=text("chart.hover.run_loss", label=label),
                 )
             )
             fig.add_trace(
                 go.Scatter(
                     x=steps,
                     y=smooth(losses, weight),
-                    name=f"{label} (smoothed)",
+                    name=text("chart.run_smoothed", label=label),
                     mode="lines",
                     legendgroup=label,
                     line={"color": color, "width": 2},
-                    hovertemplate=f"{label}<br>step %{{x}}<br>smoothed %{{y:.4f}}<extra></extra>",
+                    hovertemplate=text("chart.hover.run_smoothed", label=label),
                 )
             )
         if eval_losses:
@@ -287,11 +296,11 @@ def compare_figure(series: dict[str, list[MetricRow]], weight: float = 0.6) -> g
                 go.Scatter(
                     x=eval_steps,
                     y=eval_losses,
-                    name=f"{label} (eval)",
+                    name=text("chart.run_eval", label=label),
                     mode="markers",
                     legendgroup=label,
                     marker={"color": color, "size": 9, "symbol": "diamond"},
-                    hovertemplate=f"{label}<br>step %{{x}}<br>eval loss %{{y:.4f}}<extra></extra>",
+                    hovertemplate=text("chart.hover.run_eval_loss", label=label),
                 )
             )
-    return _layout(fig, "", "" if plotted else NOTHING_TO_COMPARE)
+    return _layout(fig, "", "" if plotted else NOTHING_TO_COMPARE())

@@ -7,6 +7,7 @@ and base model kept), and every tab redraws from its change.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from lora_studio.config import RunConfig
 from lora_studio.dataset_sources import store_upload
 from lora_studio.errors import StudioError
 from lora_studio.messages import text
-from lora_studio.presets import list_presets, load_preset, save_preset
+from lora_studio.presets import Preset, list_presets, load_preset, save_preset
 from lora_studio.runs import RunPaths, list_runs, read_status
 from lora_studio.ui import run_state
 
@@ -36,6 +37,16 @@ def _keep_dataset(new: RunConfig, current: RunConfig) -> RunConfig:
     )
 
 
+def preset_description(preset: Preset) -> str:
+    """What a preset is for, in the page's language: a shipped preset's words come from the catalogue
+    ("preset.<name>.description", its YAML's English verbatim); a user's preset, or a shipped one the catalogue
+    does not know, says what its YAML says. The CLI's `presets` command prints the YAML's words."""
+    if preset.builtin:
+        with suppress(KeyError):
+            return text(f"preset.{preset.name}.description")
+    return preset.description
+
+
 def on_preset(name: str | None, state: dict | None) -> dict[str, Any]:
     """Every setting from the defaults and the preset, nothing left from before (the dataset and model kept)."""
     try:
@@ -45,8 +56,8 @@ def on_preset(name: str | None, state: dict | None) -> dict[str, Any]:
         cfg = _keep_dataset(load_preset(name, warnings), run_state.from_state(state))
     except StudioError as exc:
         return {"message": f"❌ {exc.one_line()}"}
-    description = next((p.description for p in list_presets() if p.name == name), "")
-    note = f" ({'; '.join(warnings)})" if warnings else ""
+    description = next((preset_description(p) for p in list_presets() if p.name == name), "")
+    note = text("config.preset_warnings", warnings="; ".join(warnings)) if warnings else ""
     message = text("config.preset_loaded", name=name, description=description, note=note)
     return {"run_config": cfg.to_dict(), "message": message}
 
@@ -95,12 +106,12 @@ def on_run(run_id: str | None, state: dict | None) -> dict[str, Any]:
             },
         )
         note = text("config.run_data_missing", gone=gone)
-    extra = f" {'; '.join(warnings)}." if warnings else ""
+    extra = text("config.run_warnings", warnings="; ".join(warnings)) if warnings else ""
     return {"run_config": cfg.to_dict(), "message": text("config.run_loaded", run_id=run_id, note=note, extra=extra)}
 
 
 def preset_choices() -> list[tuple[str, str]]:
-    return [(p.name if p.builtin else f"{p.name} (yours)", p.name) for p in list_presets()]
+    return [(p.name if p.builtin else text("config.preset_yours", name=p.name), p.name) for p in list_presets()]
 
 
 def on_save(name: str | None, description: str | None, state: dict | None) -> dict[str, Any]:

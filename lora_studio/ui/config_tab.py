@@ -185,7 +185,8 @@ def _widget(spec: view.WidgetSpec, value: Any) -> Any:
     if spec.kind == "lines":
         return gr.Textbox(value, lines=3, placeholder=text("config.one_per_line"), **common)
     if spec.kind == "targets":
-        return gr.Radio([view.ALL_LINEAR, view.CHOSEN], value=value, **common)
+        choices = [(view.ALL_LINEAR, view.ALL_LINEAR), (text("config.chosen_layers"), view.CHOSEN)]
+        return gr.Radio(choices, value=value, **common)
     if spec.kind == "run_adapter":
         return gr.Dropdown(_start_choices(value), value=value, allow_custom_value=True, **common)
     return gr.Textbox(value, **common)
@@ -202,9 +203,9 @@ def _processes_widget(value: Any, common: dict[str, Any]) -> Any:
     reason where only one can run."""
     kind, count = settings.local_devices()
     if count <= 1:
-        info = f"{common['info']} {text('config.processes_single', kind=kind)}"
+        info = text("ui.sentences", first=common["info"], second=text("config.processes_single", kind=kind))
         return FormSlider(1, 2, 1, step=1, precision=0, interactive=False, **{**common, "info": info})
-    info = f"{common['info']} {text('config.processes_machine', count=count, kind=kind)}"
+    info = text("ui.sentences", first=common["info"], second=text("config.processes_machine", count=count, kind=kind))
     return FormSlider(1, count, min(max(int(value or 1), 1), count), step=1, precision=0, **{**common, "info": info})
 
 

@@ -19,7 +19,7 @@ from lora_studio.messages import field_label, text
 TARGETS = "lora.target_modules"
 TARGET_LAYERS = "lora.target_modules:layers"  # the checklist beside the all-linear / chosen-layers switch
 ALL_LINEAR = "all-linear"
-CHOSEN = "chosen layers"
+CHOSEN = "chosen layers"  # the value; the switch shows it as text("config.chosen_layers")
 # Fields the pre-flight numbers are computed from: while one of them is invalid, the panel waits.
 PREFLIGHT_INPUTS = frozenset(
     {
@@ -148,7 +148,7 @@ def with_range(help_text: str, meta: dict) -> str:
     """The help, then the allowed range in words (for numbers)."""
     if meta.get("min") is None and meta.get("max") is None:
         return help_text
-    return f"{help_text} Allowed: {allowed_range(meta)}."
+    return text("config.allowed", help=help_text, range=allowed_range(meta))
 
 
 def widget_specs(include_data_owned: bool = False) -> list[WidgetSpec]:
@@ -252,14 +252,25 @@ def field_info(spec: WidgetSpec, messages: list[str] | None) -> str:
     return text("config.field_problem", label=spec.label, problem="; ".join(messages)) + f" — {spec.info}"
 
 
+def _yes_no(flag: Any) -> Any:
+    """True / False in the page's language (anything else as it is)."""
+    if isinstance(flag, bool):
+        return text("ui.bool.true") if flag else text("ui.bool.false")
+    return flag
+
+
 def data_owned_md(cfg: RunConfig, has_dataset: bool) -> str:
     d = cfg.data
-    path = f"`{d.path}`" if has_dataset else "*none yet: upload or pick one on the Data tab*"
-    columns = ", ".join(f"{k} ← {v}" for k, v in d.columns.items()) or "as in the file"
-    return (
-        "**Set on the Data tab** (read-only here)\n\n"
-        f"| setting | value |\n|---|---|\n| model | {cfg.model.name_or_path} |\n| data file | {path} |\n"
-        f"| format | {d.format} (columns: {columns}) |\n| max length | {d.max_length} tokens |\n"
-        f"| held out for evaluation | {d.eval_fraction:g} |\n| assistant replies only | {d.assistant_only_loss} |\n"
-        f"| split seed | {cfg.training.seed} |"
+    path = f"`{d.path}`" if has_dataset else text("config.data_owned.no_file")
+    columns = ", ".join(f"{k} ← {v}" for k, v in d.columns.items()) or text("config.data_owned.as_in_file")
+    return text(
+        "config.data_owned",
+        model=cfg.model.name_or_path,
+        path=path,
+        format=d.format,
+        columns=columns,
+        max_length=d.max_length,
+        eval_fraction=d.eval_fraction,
+        assistant_only=_yes_no(d.assistant_only_loss),
+        seed=cfg.training.seed,
     )

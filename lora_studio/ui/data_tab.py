@@ -20,13 +20,14 @@ from lora_studio.dataset_files import SUPPORTED_SUFFIXES
 from lora_studio.dataset_rows import FormatUnknownError
 from lora_studio.dataset_sources import fetch_hub_dataset, list_samples, sample_path, store_upload
 from lora_studio.errors import StudioError
+from lora_studio.messages import text
 from lora_studio.ui import data_view, run_state, token_view
 from lora_studio.ui.config_view import with_range
 from lora_studio.ui.data_view import Selection
 from lora_studio.ui.handlers import by_component
 from lora_studio.ui.widgets import FormSlider
 
-NONE = "(not used)"
+NONE = "(not used)"  # the value of a column dropdown's "not used" choice (its label is data.not_used)
 # The widgets beside the dataset that set run-config fields (the Data tab owns them) → those fields.
 CONTROLS = {
     "model": "model.name_or_path",
@@ -54,11 +55,15 @@ VIEWS = (
 )
 # What every loading handler may return (see DataTab.outputs()): the run config, what this tab drew, its views.
 OUTPUTS = ("run_config", "shown", *VIEWS, *CONTROLS)
-NO_DATASET = "No dataset yet: upload one or pick a sample."
+
+
+def _not_used() -> tuple[str, str]:
+    """A column dropdown's first choice: no column for this role."""
+    return (text("data.not_used"), NONE)
 
 
 def _dropdowns(columns: list[str], chosen: dict) -> list[Any]:
-    choices = [NONE, *columns]
+    choices = [_not_used(), *columns]
     return [gr.update(choices=choices, value=chosen.get(role, NONE)) for role in COLUMN_ROLES]
 
 
@@ -75,7 +80,7 @@ def show(sel: Selection) -> dict[str, Any]:
     segments, caption = token_view.row_segments(data, sel.model, sel.assistant_only_loss, sel.max_length, 1)
     status = result.status_md
     if report.too_long_for_all:
-        status += "\n\n⚠️ Every row is longer than max length: see the token statistics below."
+        status += "\n\n" + text("data.all_too_long")
     values = {
         "status": status,
         "format": sel.format,
@@ -110,11 +115,7 @@ def failed(exc: StudioError, cfg: RunConfig, pending: Selection | None = None) -
         values = {
             **_drawn(pending.run_config(cfg)),
             **_cleared(),
-            "status": (
-                f"🧭 **{Path(pending.path).name}: which columns should the model learn from?** "
-                f"{exc.message}. Pick them under *Format and column mapping*, then press "
-                "**Apply mapping**."
-            ),
+            "status": text("data.which_columns", name=Path(pending.path).name, problem=exc.message),
             "mapping": gr.update(open=True),
         }
         values.update(zip((f"map_{r}" for r in COLUMN_ROLES), _dropdowns(exc.columns, {}), strict=True))
@@ -152,7 +153,7 @@ def on_sample(state: dict | None, name: str | None) -> dict[str, Any]:
     cfg = run_state.from_state(state)
     try:
         if not name:
-            raise StudioError("No sample was chosen", "Pick one from the list first")
+            raise StudioError(text("data.no_sample"), text("data.no_sample_hint"))
         path = sample_path(name)
     except StudioError as exc:
         return failed(exc, cfg)
@@ -198,7 +199,7 @@ def on_change(state: dict | None, shown: dict | None) -> dict[str, Any]:
         **{name: run_state.get(cfg, dotted) for name, dotted in CONTROLS.items()},
     }
     if not cfg.data.path:
-        return {**values, **_cleared(), "status": NO_DATASET}
+        return {**values, **_cleared(), "status": text("data.no_dataset")}
     try:
         return {**values, **show(Selection.from_config(cfg))}
     except StudioError as exc:  # the file went away or broke since: say so, keep the choice
@@ -213,7 +214,7 @@ def on_row(state: dict | None, position: float | None) -> dict[str, Any]:
     try:
         result = data_view.analyse(sel)
     except StudioError as exc:
-        return {"tokens": [], "caption": f"Token preview unavailable: {exc.one_line()}"}
+        return {"tokens": [], "caption": text("data.preview_unavailable", problem=exc.one_line())}
     tokens, caption = token_view.row_segments(
         result.data, sel.model, sel.assistant_only_loss, sel.max_length, max(int(position or 1), 1)
     )
@@ -248,41 +249,36 @@ def _info(dotted: str) -> dict[str, Any]:
 
 def build_data_tab(run_config: gr.State) -> DataTab:
     c: dict[str, Any] = {"run_config": run_config, "shown": gr.State(None)}
-    gr.Markdown(
-        "Bring your examples. LoRA Studio reads the file, tells you what it found, and shows "
-        "exactly what the model will learn from — before a single training step."
-    )
+    gr.Markdown(text("data.intro"))
     with gr.Row():
         with gr.Column(scale=3):
             c["upload"] = gr.File(
-                label=f"Upload a dataset ({', '.join(SUPPORTED_SUFFIXES)})",
+                label=text("data.upload_label", suffixes=", ".join(SUPPORTED_SUFFIXES)),
                 file_types=list(SUPPORTED_SUFFIXES),
                 type="filepath",
                 elem_id="data-upload",
             )
         with gr.Column(scale=2):
             samples = [(f"{s.name} — {s.description}" if s.description else s.name, s.name) for s in list_samples()]
-            c["sample"] = gr.Dropdown(samples, value=None, label="…or start from a sample", elem_id="data-sample")
-            c["sample_btn"] = gr.Button("Use this sample", elem_id="data-sample-btn")
+            c["sample"] = gr.Dropdown(samples, value=None, label=text("data.sample_label"), elem_id="data-sample")
+            c["sample_btn"] = gr.Button(text("data.sample_button"), elem_id="data-sample-btn")
             with gr.Row():
-                c["hub_id"] = gr.Textbox(
-                    label="…or a Hub dataset id (needs the network)", placeholder="owner/name", scale=3
-                )
-                c["hub_btn"] = gr.Button("Fetch", scale=1)
-    c["status"] = gr.Markdown(NO_DATASET, elem_id="data-status")
-    with gr.Accordion("Format and column mapping", open=False) as c["mapping"]:
+                c["hub_id"] = gr.Textbox(label=text("data.hub_label"), placeholder="owner/name", scale=3)
+                c["hub_btn"] = gr.Button(text("data.hub_button"), scale=1)
+    c["status"] = gr.Markdown(text("data.no_dataset"), elem_id="data-status")
+    with gr.Accordion(text("data.mapping_title"), open=False) as c["mapping"]:
         with gr.Row():
             c["format"] = gr.Dropdown(list(DATA_FORMATS), value="auto", **_info("data.format"))
             for role in COLUMN_ROLES:
-                c[f"map_{role}"] = gr.Dropdown([NONE], value=NONE, label=f"{role} column", elem_id=f"map-{role}")
-        c["apply_btn"] = gr.Button("Apply mapping", elem_id="data-apply-mapping")
-    c["issues"] = gr.Dataframe(
-        label="Issues (errors block training, warnings do not)", interactive=False, wrap=True, elem_id="data-issues"
-    )
+                c[f"map_{role}"] = gr.Dropdown(
+                    [_not_used()], value=NONE, label=text("data.column_label", role=role), elem_id=f"map-{role}"
+                )
+        c["apply_btn"] = gr.Button(text("data.apply_mapping"), elem_id="data-apply-mapping")
+    c["issues"] = gr.Dataframe(label=text("data.issues_label"), interactive=False, wrap=True, elem_id="data-issues")
     c["preview"] = gr.Dataframe(
-        label="First rows", interactive=False, wrap=True, max_height=360, elem_id="data-preview"
+        label=text("data.preview_label"), interactive=False, wrap=True, max_height=360, elem_id="data-preview"
     )
-    gr.Markdown("### What the model sees")
+    gr.Markdown(text("data.sees_title"))
     defaults = RunConfig()
     with gr.Row():
         c["model"] = gr.Textbox(
@@ -304,18 +300,18 @@ def build_data_tab(run_config: gr.State) -> DataTab:
             **_info("data.assistant_only_loss"),
         )
     c["stats"] = gr.Markdown(elem_id="data-stats")
-    c["histogram"] = gr.Plot(label="Token lengths", elem_id="data-histogram")
+    c["histogram"] = gr.Plot(label=text("data.histogram_label"), elem_id="data-histogram")
     with gr.Row():
-        c["row"] = gr.Number(1, precision=0, label="Row to inspect", scale=1, elem_id="data-row")
+        c["row"] = gr.Number(1, precision=0, label=text("data.row_label"), scale=1, elem_id="data-row")
         c["caption"] = gr.Markdown(elem_id="data-caption")
     c["tokens"] = gr.HighlightedText(
-        label="Rendered with the model's chat template",
-        color_map=token_view.COLOR_MAP,
+        label=text("data.tokens_label"),
+        color_map=token_view.COLOR_MAP(),
         show_legend=True,
         combine_adjacent=False,
         elem_id="data-tokens",
     )
-    gr.Markdown("### Train / eval split")
+    gr.Markdown(text("data.split_title"))
     with gr.Row():
         eval_meta = field_metadata("data.eval_fraction")
         c["eval_fraction"] = FormSlider(
@@ -328,10 +324,10 @@ def build_data_tab(run_config: gr.State) -> DataTab:
         )
         c["seed"] = gr.Number(defaults.training.seed, precision=0, elem_id="data-seed", **_info("training.seed"))
     c["split"] = gr.Markdown(elem_id="data-split")
-    c["eval_rows"] = gr.Dataframe(label="Held-out rows", interactive=False, wrap=True, max_height=240)
-    with gr.Accordion("This dataset in the run config", open=False):
-        c["config"] = gr.Code(language="yaml", label="config.yaml (model and data sections)", elem_id="data-config")
-        c["cli"] = gr.Code(language="shell", label="Train it now from the command line", elem_id="data-cli")
+    c["eval_rows"] = gr.Dataframe(label=text("data.eval_rows_label"), interactive=False, wrap=True, max_height=240)
+    with gr.Accordion(text("data.in_config_title"), open=False):
+        c["config"] = gr.Code(language="yaml", label=text("data.config_label"), elem_id="data-config")
+        c["cli"] = gr.Code(language="shell", label=text("data.cli_label"), elem_id="data-cli")
     tab = DataTab(c)
     _wire(tab)
     return tab

@@ -26,12 +26,32 @@ from lora_studio.messages import text
 PREVIEW_ROWS = 50
 ISSUE_ROWS = 500
 CELL_CHARS = 300
-FORMAT_LABELS = {
-    "messages": "chat messages",
-    "prompt_completion": "prompt / completion",
-    "text": "plain text",
-    "preference": "pairs of answers (prompt / chosen / rejected: for DPO or ORPO)",
-}
+
+
+def FORMAT_LABELS() -> dict[str, str]:
+    """Each row format's name in words, in the current language."""
+    return {
+        "messages": text("data.format_name.messages"),
+        "prompt_completion": text("data.format_name.prompt_completion"),
+        "text": text("data.format_name.text"),
+        "preference": text("data.format_name.preference"),
+    }
+
+
+def _severity(severity: str) -> str:
+    """An issue's severity as the table shows it (the value itself stays "error" or "warning")."""
+    words = {"error": text("data.severity.error"), "warning": text("data.severity.warning")}
+    return words.get(severity, severity)
+
+
+def _where(issue: DataIssue) -> str:
+    """Where an issue is (DataIssue's own wording, in the current language): "line 3, column 'text'"."""
+    if issue.row is None:
+        where = text("data.where.file")
+    else:
+        unit = text("data.unit.line") if issue.unit == "line" else text("data.unit.row")
+        where = text("data.where.row", unit=unit, row=issue.row)
+    return text("data.where.column", where=where, column=issue.column) if issue.column else where
 
 
 @dataclass
@@ -94,38 +114,39 @@ class Analysis:
 
 
 def _cell(value: object) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
+    shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return shown if len(shown) <= CELL_CHARS else shown[: CELL_CHARS - 1] + "…"
 
 
 def records_table(records: list[dict], limit: int = PREVIEW_ROWS) -> pd.DataFrame:
-    rows = [{"row": r.get(ROW_KEY), **{k: _cell(v) for k, v in r.items() if k != ROW_KEY}} for r in records[:limit]]
+    row = text("data.col.row")
+    rows = [{row: r.get(ROW_KEY), **{k: _cell(v) for k, v in r.items() if k != ROW_KEY}} for r in records[:limit]]
     return pd.DataFrame(rows)
 
 
 def issues_table(issues: list[DataIssue]) -> pd.DataFrame:
     ordered = sorted(issues, key=lambda i: (i.severity != "error", i.row or 0))[:ISSUE_ROWS]
-    return pd.DataFrame(
-        [{"severity": i.severity, "where": str(i).split(": ", 1)[0], "problem": i.message} for i in ordered],
-        columns=["severity", "where", "problem"],
-    )
+    columns = [text("data.col.severity"), text("data.col.where"), text("data.col.problem")]
+    return pd.DataFrame([(_severity(i.severity), _where(i), i.message) for i in ordered], columns=columns)
 
 
 def status_markdown(data: LoadedData) -> str:
     errors, warnings = data.errors, data.warnings
-    head = (
-        f"**{data.path.name}** · {len(data.rows):,} usable rows · format **{FORMAT_LABELS[data.format]}** "
-        f"({data.reason}) · {data.kind.upper()}, {data.encoding}"
+    head = text(
+        "data.status",
+        name=data.path.name,
+        rows=len(data.rows),
+        format=FORMAT_LABELS()[data.format],
+        reason=data.reason,
+        kind=data.kind.upper(),
+        encoding=data.encoding,
     )
     if errors:
-        verdict = (
-            f"⛔ **{len(errors)} problem(s) block training.** Fix the rows listed under Issues "
-            "(or remove them), then load the file again."
-        )
+        verdict = text("data.blocked", count=len(errors))
     elif warnings:
-        verdict = f"✅ Ready to train, with {len(warnings)} warning(s) worth a look."
+        verdict = text("data.ready_with_warnings", count=len(warnings))
     else:
-        verdict = "✅ Ready to train: no problems found."
+        verdict = text("data.ready")
     if data.format == "preference":
         verdict += "\n\n" + text("data.pairs_method")
     return f"{head}\n\n{verdict}"
@@ -134,19 +155,16 @@ def status_markdown(data: LoadedData) -> str:
 def split_view(data: LoadedData, eval_fraction: float, seed: int) -> tuple[str, pd.DataFrame]:
     train_idx, eval_idx = split_indices(len(data.rows), eval_fraction, seed)
     if not eval_idx:
-        return f"All {len(train_idx):,} rows train; none held out for evaluation.", pd.DataFrame(columns=["row"])
+        return text("data.split.none", rows=len(train_idx)), pd.DataFrame(columns=[text("data.col.row")])
     rows = training_rows([data.rows[i] for i in eval_idx])
+    row = text("data.col.row")
     table = pd.DataFrame(
         [
-            {"row": data.rows[i][ROW_KEY], **{k: _cell(v) for k, v in r.items()}}
+            {row: data.rows[i][ROW_KEY], **{k: _cell(v) for k, v in r.items()}}
             for i, r in zip(eval_idx, rows, strict=True)
         ][:PREVIEW_ROWS]
     )
-    md = (
-        f"{len(train_idx):,} rows train, {len(eval_idx):,} held out for evaluation "
-        f"(seed {seed}: the same rows every time)."
-    )
-    return md, table
+    return text("data.split.some", train=len(train_idx), held_out=len(eval_idx), seed=seed), table
 
 
 def cli_command(sel: Selection, preset: str = "quick-start") -> str:
@@ -187,8 +205,9 @@ def analyse(sel: Selection) -> Analysis:
 
 
 def describe_error(exc: StudioError, previous: Selection | None) -> str:
-    kept = (
-        f"\n\nStill selected: **{Path(previous.path).name}** (nothing was lost)." if previous and previous.path else ""
-    )
-    hint = f"\n\n**What to do:** {exc.hint}" if exc.hint else ""
-    return f"❌ **This file cannot be used.** {exc.message}.{hint}{kept}"
+    said = text("data.unusable", problem=exc.message)
+    if exc.hint:
+        said += "\n\n" + text("data.what_to_do", hint=exc.hint)
+    if previous and previous.path:
+        said += "\n\n" + text("data.still_selected", name=Path(previous.path).name)
+    return said

@@ -27,7 +27,7 @@ from lora_studio.ui.train_view import run_label
 
 log = logging.getLogger(__name__)
 
-GENERATION = [w.name for w in playground_view.setting_widgets()]
+GENERATION = list(playground_view.SETTINGS)  # the generation settings' names (no words: import time)
 RESULT_VIEW = ("summary", "scores", "compare", "rows", "csv", "jsonl")
 STATUS_VIEW = ("progress", "status", "start", "cancel", "log", "seen")
 

@@ -12,7 +12,7 @@ from lora_studio.config import COLUMN_ROLES
 from lora_studio.errors import ConfigError, StudioError
 from lora_studio.eval_report import format_value
 from lora_studio.evaluation import BASE_LABEL, EvalStatus
-from lora_studio.messages import text
+from lora_studio.messages import status_words, text
 from lora_studio.scoring import JSON_KEYS, PRIMARY_ORDER
 from lora_studio.ui.formatting import error_md, progress_bar_html
 
@@ -154,7 +154,7 @@ def rows_html(rows: list[dict], labels: list[str], label: str | None, count: int
                 if model == label and BASE_LABEL in row["answers"]
                 else html.escape(answer)
             )
-            title = f' title="{html.escape(text("evaluate.verdict." + verdict))}"' if verdict else ""
+            title = f' title="{html.escape(text(f"evaluate.verdict.{verdict}"))}"' if verdict else ""
             css = f' class="{verdict}"' if verdict in ("better", "worse") else ""
             scores = _scores_line(row["scores"].get(model, {}))
             parts.append(f'<td{css}{title}><div class="ls-cell">{body}</div>{scores}</td>')
@@ -183,7 +183,7 @@ def progress_html(status: EvalStatus, now: float | None = None) -> str:
     if status.started:
         end = now if running else (status.finished or now)
         parts.append(text("evaluate.elapsed" if running else "evaluate.took", clock=_clock(end - status.started)))
-    return progress_bar_html(status.phase or status.state, parts, share, running)
+    return progress_bar_html(status_words(status.phase or status.state), parts, share, running)
 
 
 def status_md(status: EvalStatus) -> str:

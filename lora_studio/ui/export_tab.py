@@ -22,6 +22,7 @@ from gradio.utils import get_upload_folder
 
 from lora_studio import exports, settings
 from lora_studio.errors import StudioError
+from lora_studio.messages import text
 from lora_studio.runs import RunPaths
 from lora_studio.ui import export_gguf
 from lora_studio.ui import export_view as view
@@ -141,7 +142,7 @@ def select_run(run_id: str | None, dtype: str = "float32") -> list[Any]:
         values: dict[str, Any] = dict.fromkeys(OUTPUTS, "")
         values.update(
             picker=gr.update(choices=choices, value=None),
-            run_info=view.NO_RUN,
+            run_info=view.NO_RUN(),
             merged_file=gr.update(value=None, visible=False),
             adapter_dl=gr.update(value=None, interactive=False),
             merge_btn=gr.update(interactive=False),
@@ -218,26 +219,25 @@ def on_dtype(run_id: str | None, dtype: str) -> list[Any]:
 def on_merge(run_id: str | None, dtype: str) -> str:
     paths = _paths(run_id)
     if paths is None:
-        return "Pick a finished run first."
+        return text("gguf.pick_run")
     try:
         exports.start_merge(paths, dtype)
     except StudioError as exc:
         return error_md(exc)
-    return (
-        f"⏳ Merging `{paths.run_id}` into a float32 base in a separate process, then verifying it"
-        f"{'' if dtype == 'float32' else f' and casting to {dtype}'}. You can leave this tab."
-    )
+    if dtype == "float32":
+        return text("export.merge_started", run_id=paths.run_id)
+    return text("export.merge_started_cast", run_id=paths.run_id, dtype=dtype)
 
 
 def on_cancel(run_id: str | None) -> str:
     paths = _paths(run_id)
     if paths is None:
-        return "Pick a run first."
+        return text("export.pick_run")
     try:
         exports.cancel_export(paths)
     except StudioError as exc:
         return error_md(exc)
-    return "🚫 Cancelling the export: nothing is saved."
+    return text("export.cancelling")
 
 
 def on_download_merged(run_id: str | None, dtype: str) -> tuple[Any, str]:
@@ -245,16 +245,16 @@ def on_download_merged(run_id: str | None, dtype: str) -> tuple[Any, str]:
     paths = _paths(run_id)
     hidden = gr.update(value=None, visible=False)
     if paths is None:
-        return hidden, "Pick a finished run first."
+        return hidden, text("gguf.pick_run")
     try:
         out = exports.merged_zip(paths, dtype, download_path(f"{paths.run_id}-merged-{dtype}.zip"))
     except StudioError as exc:
         return hidden, error_md(exc)
     except OSError as exc:
-        return hidden, error_md(StudioError(f"Could not write the zip ({exc})", "Free some disk space, then retry"))
+        return hidden, error_md(StudioError(text("export.zip_failed", error=exc), text("export.zip_failed_hint")))
     return (
         gr.update(value=str(out), visible=True),
-        f"📦 `{out.name}` ({view.size_text(out)}) is ready; the download starts by itself.",
+        text("export.zip_ready", name=out.name, size=view.size_text(out)),
     )
 
 
@@ -262,12 +262,14 @@ def on_push(run_id: str | None, what: str | None, repo_id: str, token: str, priv
     """Start the push; the token field is emptied either way (the token lives only in the worker's environment)."""
     paths = _paths(run_id)
     if paths is None:
-        return "Pick a finished run first.", ""
+        return text("gguf.pick_run"), ""
     try:
         exports.start_push(paths, what or "adapter", repo_id, token.strip() or None, private=bool(private))
     except StudioError as exc:
         return exports.scrub(error_md(exc), [token.strip()]), ""
-    return f"⏳ Pushing {what} to `{repo_id.strip()}` ({'private' if private else 'public'})…", ""
+    return text(
+        "export.pushing_private" if private else "export.pushing_public", what=what, repo_id=repo_id.strip()
+    ), ""
 
 
 # ---- layout -------------------------------------------------------------------------------------
@@ -282,66 +284,63 @@ class ExportTab:
 def _build_downloads(c: dict[str, Any]) -> None:
     with gr.Row(equal_height=False):
         with gr.Column():
-            gr.Markdown(
-                "### Adapter\nThe standard PEFT adapter (a few MB) with its tokenizer and a model card. "
-                "Load it with `PeftModel.from_pretrained(base, folder)`."
-            )
+            gr.Markdown(text("export.adapter_title"))
             c["adapter_dl"] = gr.DownloadButton(
-                "Download adapter (.zip)", interactive=False, elem_id="export-adapter-dl"
+                text("export.adapter_download"), interactive=False, elem_id="export-adapter-dl"
             )
         with gr.Column():
-            gr.Markdown(
-                "### Merged model\nThe adapter folded into the base weights: one model that loads with "
-                "`AutoModelForCausalLM.from_pretrained(folder)`. Verified after every merge."
-            )
+            gr.Markdown(text("export.merged_title"))
             c["dtype"] = gr.Radio(
                 list(exports.EXPORT_DTYPES),
                 value="float32",
-                label="Saved precision",
-                info="float32 is exact; bfloat16 and float16 halve the size",
+                label=text("export.dtype_label"),
+                info=text("export.dtype_info"),
                 elem_id="export-dtype",
             )
             with gr.Row():
-                c["merge_btn"] = gr.Button("Merge", variant="primary", interactive=False, elem_id="export-merge")
-                c["cancel_btn"] = gr.Button("Cancel", variant="stop", interactive=False, elem_id="export-cancel")
-                c["merged_btn"] = gr.Button("Download merged (.zip)", interactive=False, elem_id="export-merged-btn")
+                c["merge_btn"] = gr.Button(
+                    text("export.merge"), variant="primary", interactive=False, elem_id="export-merge"
+                )
+                c["cancel_btn"] = gr.Button(
+                    text("evaluate.cancel"), variant="stop", interactive=False, elem_id="export-cancel"
+                )
+                c["merged_btn"] = gr.Button(
+                    text("export.merged_download"), interactive=False, elem_id="export-merged-btn"
+                )
             c["message"] = gr.Markdown(elem_id="export-message")
             c["merged_file"] = gr.File(
-                label="Merged model (.zip)", interactive=False, visible=False, elem_id="export-merged-file"
+                label=text("export.merged_file"), interactive=False, visible=False, elem_id="export-merged-file"
             )
 
 
 def _build_push(c: dict[str, Any]) -> None:
-    with gr.Accordion("Push to the Hugging Face Hub", open=False, elem_id="export-push-box"):
-        gr.Markdown(
-            "Needs the network and a token with write access. The token goes only to the upload "
-            "process and is never written to disk. A new repository is private unless you untick it."
-        )
+    with gr.Accordion(text("export.push_title"), open=False, elem_id="export-push-box"):
+        gr.Markdown(text("export.push_intro"))
         with gr.Row():
-            c["push_what"] = gr.Dropdown([], label="What", scale=1, elem_id="export-push-what")
+            c["push_what"] = gr.Dropdown([], label=text("export.push_what"), scale=1, elem_id="export-push-what")
             c["repo_id"] = gr.Textbox(
-                label="Repository id", placeholder="your-name/your-lora", scale=2, elem_id="export-repo-id"
+                label=text("export.repo_label"), placeholder="your-name/your-lora", scale=2, elem_id="export-repo-id"
             )
             c["token"] = gr.Textbox(
-                label="Hugging Face token",
+                label=text("export.token_label"),
                 type="password",
                 scale=2,
                 elem_id="export-token",
-                placeholder="hf_… (empty: the server's HF_TOKEN)",
+                placeholder=text("export.token_placeholder"),
             )
         with gr.Row():
-            c["private"] = gr.Checkbox(True, label="Private repository", elem_id="export-private")
-            c["push_btn"] = gr.Button("Push to Hub", elem_id="export-push")
+            c["private"] = gr.Checkbox(True, label=text("export.private"), elem_id="export-private")
+            c["push_btn"] = gr.Button(text("export.push"), elem_id="export-push")
         c["push_msg"] = gr.Markdown(elem_id="export-push-message")
 
 
 def build_export_tab(tab: gr.Tab | None = None) -> ExportTab:
     """Build the tab inside the current context; `tab` re-reads the run list when it is selected."""
     c: dict[str, Any] = {}
-    gr.Markdown("Turn a finished run (completed, or stopped with *Stop and save*) into files other tools load.")
+    gr.Markdown(text("export.intro"))
     with gr.Row(equal_height=True):
-        c["picker"] = gr.Dropdown([], label="Finished run", scale=4, elem_id="export-picker")
-        c["refresh_btn"] = gr.Button("Refresh", scale=1, elem_id="export-refresh")
+        c["picker"] = gr.Dropdown([], label=text("export.picker"), scale=4, elem_id="export-picker")
+        c["refresh_btn"] = gr.Button(text("export.refresh"), scale=1, elem_id="export-refresh")
     c["run_info"] = gr.Markdown(elem_id="export-run")
     _build_downloads(c)
     export_gguf.build(c)

@@ -14,15 +14,18 @@ from lora_studio.exports import (
     read_verification,
 )
 from lora_studio.gguf_files import gguf_dir
+from lora_studio.messages import status_words, text
 from lora_studio.modelcard import verification_summary
 from lora_studio.runs import RunPaths, run_summary
 from lora_studio.ui.formatting import progress_bar_html
 from lora_studio.ui.runs_view import DASH, STATE_ICONS
 
-NO_RUN = (
-    "No finished run to export yet. Train one on the **Train** tab; a run that completed or was "
-    "stopped with *Stop and save* shows up here."
-)
+
+def NO_RUN() -> str:
+    """What the tab says when there is no run to export (a function: it answers in the current language)."""
+    return text("export.no_run")
+
+
 EXPORT_ICONS = {"running": "⏳", "completed": "✅", "failed": "❌", "cancelled": "🚫"}
 
 
@@ -47,17 +50,27 @@ def run_md(paths: RunPaths) -> str:
     eval_loss = DASH if summary.eval_loss is None else f"{summary.eval_loss:.4f}"
     icon = STATE_ICONS.get(summary.status.state, "")
     lines = [
-        f"**`{paths.run_id}`** · {icon} {summary.status.state} · base model "
-        f"`{cfg.model.name_or_path if cfg else '?'}` · {done}/{total or '?'} steps · final loss {loss} · "
-        f"eval loss {eval_loss}"
+        text(
+            "export.run_md",
+            run_id=paths.run_id,
+            icon=icon,
+            state=status_words(summary.status.state),
+            base=cfg.model.name_or_path if cfg else "?",
+            done=done,
+            total=total or "?",
+            loss=loss,
+            eval_loss=eval_loss,
+        )
     ]
     if paths.adapter.is_dir() and cfg is not None:
         quantized = cfg.model.quantized
-        base_note = f", trained on a {quantized} base (merged into float32)" if quantized else ""
-        lines.append(f"Adapter: {size_text(paths.adapter)} (r={cfg.lora.r}, init {cfg.lora.init}{base_note})")
+        base_note = text("export.run_quantized", quantized=quantized) if quantized else ""
+        lines.append(
+            text("export.run_adapter", size=size_text(paths.adapter), r=cfg.lora.r, init=cfg.lora.init, note=base_note)
+        )
     merged = list_merged(paths)
     if merged:
-        lines.append("Merged models: " + ", ".join(f"`{p.name}` ({size_text(p)})" for p in merged))
+        lines.append(text("export.run_merged", models=", ".join(f"`{p.name}` ({size_text(p)})" for p in merged)))
     return "\n\n".join(lines)
 
 
@@ -69,11 +82,9 @@ def progress_html(status: ExportStatus, now: float | None = None) -> str:
     share = 1.0 if status.state == "completed" else max(0.0, min(status.progress, 1.0))
     parts = [f"{100 * share:.0f}%"]
     if status.started:
-        parts.append(
-            f"{'elapsed' if status.state == 'running' else 'took'} "
-            f"{_clock((now if status.state == 'running' else status.finished or now) - status.started)}"
-        )
-    return progress_bar_html(status.phase or status.state, parts, share, status.state == "running")
+        clock = _clock((now if status.state == "running" else status.finished or now) - status.started)
+        parts.append(text("evaluate.elapsed" if status.state == "running" else "evaluate.took", clock=clock))
+    return progress_bar_html(status_words(status.phase or status.state), parts, share, status.state == "running")
 
 
 def _clock(seconds: float) -> str:
@@ -84,58 +95,56 @@ def _clock(seconds: float) -> str:
 def status_md(status: ExportStatus, log: str = "") -> str:
     """The latest export in words; a failure says what happened and what to do, with the log's last lines."""
     if status.state == "idle":
-        return "No export yet for this run."
-    what = (
-        ("merge" + (f" ({status.dtype})" if status.dtype else ""))
-        if status.action == "merge"
-        else f"GGUF export ({status.dtype})"
-        if status.action == "gguf"
-        else f"push to `{status.repo_id}`"
-    )
-    head = f"{EXPORT_ICONS.get(status.state, '')} **{what[0].upper() + what[1:]}: {status.state}**"
+        return text("export.status.none")
+    if status.action == "merge":
+        what = text("export.what.merge_dtype", dtype=status.dtype) if status.dtype else text("export.what.merge")
+    elif status.action == "gguf":
+        what = text("export.what.gguf", dtype=status.dtype)
+    else:
+        what = text("export.what.push", repo_id=status.repo_id)
+    head = f"{EXPORT_ICONS.get(status.state, '')} **{what}: {status_words(status.state)}**"
     if status.state == "running":
-        return f"{head} — {status.phase}."
+        return text("export.status.running", head=head, phase=status_words(status.phase))
     if status.state == "completed":
         if status.action == "push":
             return f"{head} — [{status.url}]({status.url})" if status.url else head
-        return f"{head} — saved to `{status.target}`."
-    text = head + (f"\n\n{status.error}" if status.error else "")
+        return text("export.status.saved", head=head, target=status.target)
+    said = head + (f"\n\n{status.error}" if status.error else "")
     if status.hint:
-        text += f"\n\n➡️ {status.hint}"
+        said += f"\n\n➡️ {status.hint}"
     if status.state == "failed" and log.strip():
-        text += "\n\nLast lines of `export.log`:\n\n```\n" + log.strip()[-1500:] + "\n```"
-    return text
+        said += "\n\n" + text("export.status.log_tail") + "\n\n```\n" + log.strip()[-1500:] + "\n```"
+    return said
 
 
 def verification_md(report: dict | None) -> str:
     """The verification report: a table of the checks, the summary, and the answers side by side."""
     if not report:
         return ""
-    rows = [
-        "| check | max logit difference | tolerance | greedy answers equal | result |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    rows = [text("export.verify.columns"), "| --- | --- | --- | --- | --- |"]
     for key in ("float32", "cast"):
         part = report.get(key)
         if part:
-            label = "float32 merge" if key == "float32" else f"{part['dtype']} copy"
+            label = (
+                text("export.verify.float32") if key == "float32" else text("export.verify.cast", dtype=part["dtype"])
+            )
             rows.append(
                 f"| {label} | {part['max_logit_diff']:.2e} | {part['tolerance']:.0e} | "
                 f"{part['generations_matched']}/{part['prompts']} | {'✅' if part['passed'] else '❌'} |"
             )
-    text = "#### Verification\n\n" + "\n".join(rows) + "\n\n" + verification_summary(report)
+    said = text("export.verify.title") + "\n\n" + "\n".join(rows) + "\n\n" + verification_summary(report)
     samples = (report.get("cast") or report.get("float32") or {}).get("samples", [])
     if samples:
-        text += "\n\n| prompt | base + adapter | merged model |\n| --- | --- | --- |\n"
-        text += "\n".join(f"| {_cell(s['prompt'])} | {_cell(s['reference'])} | {_cell(s['merged'])} |" for s in samples)
+        said += "\n\n" + text("export.verify.sample_columns") + "\n| --- | --- | --- |\n"
+        said += "\n".join(f"| {_cell(s['prompt'])} | {_cell(s['reference'])} | {_cell(s['merged'])} |" for s in samples)
     if report.get("seconds") is not None:
-        text += f"\n\nMerge and verification took {report['seconds']:.0f} s."
-    return text
+        said += "\n\n" + text("export.verify.took", seconds=report["seconds"])
+    return said
 
 
-def _cell(text: str, limit: int = 120) -> str:
-    text = " ".join(str(text).replace("\n", "↵").split()).replace("|", "\\|")  # line breaks stay visible
-    return html.escape(text if len(text) <= limit else text[: limit - 1] + "…")
+def _cell(value: str, limit: int = 120) -> str:
+    value = " ".join(str(value).replace("\n", "↵").split()).replace("|", "\\|")  # line breaks stay visible
+    return html.escape(value if len(value) <= limit else value[: limit - 1] + "…")
 
 
 def shown_report(paths: RunPaths, dtype: str, status: ExportStatus) -> dict | None:
@@ -147,11 +156,11 @@ def shown_report(paths: RunPaths, dtype: str, status: ExportStatus) -> dict | No
 
 def push_choices(paths: RunPaths) -> list[tuple[str, str]]:
     """What can be pushed: the adapter, and every verified merge."""
-    choices = [("adapter", "adapter")]
+    choices = [(text("export.push.adapter"), "adapter")]
     for folder in list_merged(paths):
-        choices.append((f"merged model ({folder.name})", f"merged-{folder.name}"))
+        choices.append((text("export.push.merged", name=folder.name), f"merged-{folder.name}"))
     if any(gguf_dir(paths).glob("*.gguf")):
-        choices.append(("GGUF files (with their Modelfiles and checks)", "gguf"))
+        choices.append((text("export.push.gguf"), "gguf"))
     return choices
 
 

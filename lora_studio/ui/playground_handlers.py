@@ -18,6 +18,7 @@ import gradio as gr
 from lora_studio import adapter_uploads, adapters
 from lora_studio.errors import StudioError
 from lora_studio.generation_config import GenerationSettings
+from lora_studio.messages import text
 from lora_studio.ui import playground_view as view
 from lora_studio.ui.engine_access import engine
 from lora_studio.ui.formatting import error_md
@@ -73,7 +74,10 @@ def on_load(base: str | None, keys: list[str] | None) -> dict[str, Any]:
             return {**loaded_values(playground.snapshot()), "message": error_md(exc)}
         except Exception as exc:  # said in words instead of Gradio's bare "Error"
             log.exception("Loading base model %r failed", base)
-            return {**loaded_values(playground.snapshot()), "message": view.unexpected_md("Loading the model", exc)}
+            return {
+                **loaded_values(playground.snapshot()),
+                "message": view.unexpected_md(text("playground.what.load_model"), exc),
+            }
         for key in [k for k in playground.adapters if k not in keys]:
             playground.unload_adapter(key)
         for key in keys:
@@ -83,11 +87,13 @@ def on_load(base: str | None, keys: list[str] | None) -> dict[str, Any]:
                 problems.append(error_md(exc))
             except Exception as exc:  # said in words instead of Gradio's bare "Error"
                 log.exception("Loading adapter %s failed", key)
-                problems.append(view.unexpected_md(f"Loading adapter {key}", exc))
+                problems.append(view.unexpected_md(text("playground.what.load_adapter", key=key), exc))
         snapshot = playground.snapshot()
     loaded = len(snapshot["adapters"])
     message = "\n\n".join(problems) or (
-        f"✅ Loaded `{snapshot['base']}`" + (f" with {loaded} adapter(s)." if loaded else ".")
+        text("playground.loaded_with", base=snapshot["base"], count=loaded)
+        if loaded
+        else text("playground.loaded", base=snapshot["base"])
     )
     return {**loaded_values(snapshot), "message": message}
 
@@ -100,7 +106,7 @@ def on_unload_all() -> dict[str, Any]:
         except StudioError as exc:
             return {**loaded_values(playground.snapshot()), "message": error_md(exc)}
         snapshot = playground.snapshot()
-    return {**loaded_values(snapshot), "message": "Unloaded the base model and every adapter; the memory is free."}
+    return {**loaded_values(snapshot), "message": text("playground.unloaded")}
 
 
 def on_upload(files: list[str] | str | None, selected: list[str] | None) -> dict[str, Any]:
@@ -115,13 +121,17 @@ def on_upload(files: list[str] | str | None, selected: list[str] | None) -> dict
     except Exception as exc:  # said in words, naming the user's file, instead of a bare "Error"
         log.exception("Importing an uploaded adapter failed")
         names = ", ".join(Path(p).name for p in paths)[:200]
-        return {"message": view.unexpected_md(f"Importing {names}", exc), "adapters": gr.skip(), "upload": None}
+        return {
+            "message": view.unexpected_md(text("playground.what.import", names=names), exc),
+            "adapters": gr.skip(),
+            "upload": None,
+        }
     chosen = [*(k for k in selected or [] if k != info.key), info.key]
     base = info.base_model if len(info.base_model) <= 80 else info.base_model[:80] + "…"
     return {
-        "message": f"📦 Imported **{info.label}**"
-        + (f" (trained on `{base}`)" if base else "")
-        + ". Press **Load** to load it.",
+        "message": text("playground.imported_on", label=info.label, base=base)
+        if base
+        else text("playground.imported", label=info.label),
         "adapters": gr.update(choices=view.adapter_choices(adapters.list_adapters()), value=chosen),
         "upload": None,
     }
@@ -136,7 +146,7 @@ def select_adapter(run_id: str) -> dict[str, Any]:
     return {
         "base": gr.update(choices=adapters.base_choices(), value=info.base_model),
         "adapters": gr.update(choices=view.adapter_choices(adapters.list_adapters()), value=[info.key]),
-        "message": f"Selected the adapter of `{run_id}` and its base `{info.base_model}`: press **Load**.",
+        "message": text("playground.selected", run_id=run_id, base=info.base_model),
     }
 
 
@@ -150,34 +160,34 @@ def _start(target: str, messages: list[dict], settings: GenerationSettings):
 
 def _so_far(generation) -> Iterator[str]:
     """The answer so far, as it grows, at most every UPDATE_EVERY_S and once more at the end."""
-    text, shown = "", 0.0
+    answer, shown = "", 0.0
     for piece in generation:
-        text += piece
+        answer += piece
         if time.monotonic() - shown >= UPDATE_EVERY_S:
             shown = time.monotonic()
-            yield text
-    yield text
+            yield answer
+    yield answer
 
 
 def on_send(
-    text: str | None, history: list[dict] | None, target: str | None, values: dict[str, Any]
+    message: str | None, history: list[dict] | None, target: str | None, values: dict[str, Any]
 ) -> Iterator[dict[str, Any]]:
     """Stream the answer of the chosen model into the chat, token by token."""
-    text, (settings, problems) = (text or "").strip(), view.generation_settings(values)
+    message, (settings, problems) = (message or "").strip(), view.generation_settings(values)
     chat = view.chat_history(history)
-    if not text:
-        yield {"chat_note": "Type a message first."}
+    if not message:
+        yield {"chat_note": text("playground.type_message")}
         return
     if settings is None:
         yield {"chat_note": problems}
         return
-    messages = [*view.history_messages(chat), {"role": "user", "content": text}]
+    messages = [*view.history_messages(chat), {"role": "user", "content": message}]
     try:
         generation, label = _start(view.engine_target(target), messages, settings)
     except StudioError as exc:
         yield {"chat_note": error_md(exc)}
         return
-    chat += [{"role": "user", "content": text}, {"role": "assistant", "content": ""}]
+    chat += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
     yield {"chat": chat, "chat_input": "", "chat_note": ""}
     answer, note = "", ""
     try:
@@ -202,9 +212,7 @@ def on_compare(prompt: str | None, chosen: list[str] | None, values: dict[str, A
     snapshot = _snapshot()
     if not snapshot["base"] or not prompt:
         yield {
-            "compare_note": "Load a base model first (and adapters to compare)."
-            if not snapshot["base"]
-            else "Type a prompt first."
+            "compare_note": text("playground.load_first") if not snapshot["base"] else text("playground.type_prompt")
         }
         return
     targets, note = view.compare_targets(snapshot, chosen)
@@ -213,15 +221,17 @@ def on_compare(prompt: str | None, chosen: list[str] | None, values: dict[str, A
     first.update(
         {f"answer{i}": "" for i in range(COLUMNS)},
         col2=gr.update(visible=len(targets) > 2),
-        compare_note=" ".join(filter(None, [note, f"Settings: {view.settings_summary(settings)}."])),
+        compare_note=" ".join(
+            filter(None, [note, text("playground.settings_used", summary=view.settings_summary(settings))])
+        ),
     )
     yield first
     for i, target in enumerate(targets):
         try:
             generation, label = _start(target, [{"role": "user", "content": prompt}], settings)
-            for text in _so_far(generation):
-                answers[i] = text
-                yield {f"answer{i}": text}
+            for so_far in _so_far(generation):
+                answers[i] = so_far
+                yield {f"answer{i}": so_far}
         except StudioError as exc:
             yield {f"answer{i}": answers[i] + "\n\n" + error_md(exc)}
             return

@@ -65,28 +65,33 @@ def _model_panel(c: dict[str, Any]) -> None:
             adapters.base_choices(),
             value=settings.EMBEDDED_MODEL_NAME,
             allow_custom_value=True,
-            label="Base model",
+            label=catalogue.field_label("model.name_or_path"),
             scale=3,
             elem_id="pg-base",
-            info="The embedded model, a run's base, a merged export, a hub id or a local folder",
+            info=catalogue.text("playground.base_info"),
         )
         c["adapters"] = gr.Dropdown(
             view.adapter_choices(adapters.list_adapters()),
             value=[],
             multiselect=True,
-            label="Adapters",
+            label=catalogue.text("evaluate.adapters_label"),
             scale=4,
             elem_id="pg-adapters",
-            info="Finished runs and uploaded adapters; the unticked ones are unloaded",
+            info=catalogue.text("playground.adapters_info"),
         )
     with gr.Row():
-        c["load"] = gr.Button("Load", variant="primary", scale=0, min_width=160, elem_id="pg-load")
-        c["unload"] = gr.Button("Unload everything", variant="stop", scale=0, min_width=200, elem_id="pg-unload")
-        c["refresh"] = gr.Button("🔄 Refresh lists", size="sm", scale=0, min_width=150, elem_id="pg-refresh")
-    with gr.Accordion("Upload an adapter", open=False):
+        c["load"] = gr.Button(
+            catalogue.text("playground.load"), variant="primary", scale=0, min_width=160, elem_id="pg-load"
+        )
+        c["unload"] = gr.Button(
+            catalogue.text("playground.unload"), variant="stop", scale=0, min_width=200, elem_id="pg-unload"
+        )
+        c["refresh"] = gr.Button(
+            catalogue.text("playground.refresh"), size="sm", scale=0, min_width=150, elem_id="pg-refresh"
+        )
+    with gr.Accordion(catalogue.text("playground.upload_title"), open=False):
         c["upload"] = gr.File(
-            label="A .zip of an adapter folder, or its files (adapter_config.json, "
-            "adapter_model.safetensors, tokenizer files)",
+            label=catalogue.text("playground.upload_label"),
             file_count="multiple",
             file_types=[".zip", ".json", ".safetensors", ".txt", ".jinja", ".model", ".bin"],
             elem_id="pg-upload",
@@ -96,31 +101,44 @@ def _model_panel(c: dict[str, Any]) -> None:
 
 
 def _chat_panel(c: dict[str, Any]) -> None:
-    c["target"] = gr.Radio(view.target_choices({}), value=view.BASE_CHOICE, label="Answer with", elem_id="pg-target")
-    c["chat"] = gr.Chatbot(label="Chat", height=420, elem_id="pg-chat", buttons=["copy", "copy_all"])
+    # (label, value) choices: the label is in the page's language, the value (view.BASE_CHOICE) is the same in all.
+    c["target"] = gr.Radio(
+        view.target_choices({}),
+        value=view.BASE_CHOICE,
+        label=catalogue.text("playground.target_label"),
+        elem_id="pg-target",
+    )
+    c["chat"] = gr.Chatbot(
+        label=catalogue.text("playground.chat"), height=420, elem_id="pg-chat", buttons=["copy", "copy_all"]
+    )
     with gr.Row(equal_height=True):
         c["chat_input"] = gr.Textbox(
-            placeholder="Type a message and press Enter", show_label=False, scale=6, elem_id="pg-chat-input"
+            placeholder=catalogue.text("playground.chat_placeholder"),
+            show_label=False,
+            scale=6,
+            elem_id="pg-chat-input",
         )
-        c["send"] = gr.Button("Send", variant="primary", scale=1, elem_id="pg-send")
-        c["chat_stop"] = gr.Button("Stop", scale=0, min_width=90, elem_id="pg-chat-stop")
-        c["clear"] = gr.Button("Clear", scale=0, min_width=90, elem_id="pg-clear")
+        c["send"] = gr.Button(catalogue.text("playground.send"), variant="primary", scale=1, elem_id="pg-send")
+        c["chat_stop"] = gr.Button(catalogue.text("playground.stop"), scale=0, min_width=90, elem_id="pg-chat-stop")
+        c["clear"] = gr.Button(catalogue.text("playground.clear"), scale=0, min_width=90, elem_id="pg-clear")
     c["chat_note"] = gr.Markdown(elem_id="pg-chat-note")
 
 
 def _compare_panel(c: dict[str, Any]) -> None:
     c["compare_with"] = gr.CheckboxGroup(
-        [], label=f"Compare the base with (up to {view.MAX_COMPARED})", elem_id="pg-compare-with"
+        [], label=catalogue.text("playground.compare_with", count=view.MAX_COMPARED), elem_id="pg-compare-with"
     )
     with gr.Row(equal_height=True):
         c["compare_prompt"] = gr.Textbox(
-            placeholder="One prompt, answered by each model in turn",
+            placeholder=catalogue.text("playground.compare_placeholder"),
             show_label=False,
             scale=6,
             elem_id="pg-compare-prompt",
         )
-        c["compare"] = gr.Button("Compare", variant="primary", scale=1, elem_id="pg-compare")
-        c["compare_stop"] = gr.Button("Stop", scale=0, min_width=90, elem_id="pg-compare-stop")
+        c["compare"] = gr.Button(catalogue.text("playground.compare"), variant="primary", scale=1, elem_id="pg-compare")
+        c["compare_stop"] = gr.Button(
+            catalogue.text("playground.stop"), scale=0, min_width=90, elem_id="pg-compare-stop"
+        )
     c["compare_note"] = gr.Markdown(elem_id="pg-compare-note")
     with gr.Row(equal_height=True):
         for i in range(COLUMNS):
@@ -133,13 +151,13 @@ def _compare_panel(c: dict[str, Any]) -> None:
 def build_playground_tab(tab: gr.Tab | None = None) -> PlaygroundTab:
     """Build the tab inside the current context; `tab` refreshes the lists when it is selected."""
     c: dict[str, Any] = {}
-    gr.Markdown("Talk to the base model and your adapters. Adapters switch instantly: the base stays loaded.")
+    gr.Markdown(catalogue.text("playground.intro"))
     _model_panel(c)
     _settings_panel(c)
     with gr.Tabs():
-        with gr.Tab("Chat", id="pg-chat-tab"):
+        with gr.Tab(catalogue.text("playground.chat"), id="pg-chat-tab"):
             _chat_panel(c)
-        with gr.Tab("Compare side by side", id="pg-compare-tab"):
+        with gr.Tab(catalogue.text("playground.compare_tab"), id="pg-compare-tab"):
             _compare_panel(c)
     playground = PlaygroundTab(c)
     _wire(playground, tab)

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from lora_studio.adapters import AdapterInfo
-from lora_studio.generation_config import GenerationSettings, range_words, setting_metadata, setting_names
+from lora_studio.generation_config import GenerationSettings, setting_metadata, setting_names
 from lora_studio.messages import text
+from lora_studio.ui.config_view import with_range
 
-BASE_CHOICE = "base"  # the value that means "the base model, adapters disabled" in radios and columns
-BASE_LABEL = "Base model (no adapter)"
+# The value that means "the base model, adapters disabled" in radios and columns. Only a value: the radio shows
+# base_label() beside it, in the page's language, so a Japanese page compares the same "base".
+BASE_CHOICE = "base"
 MAX_COMPARED = 2  # adapters beside the base in Compare (three columns in all)
 SETTINGS = tuple(setting_names())  # the Playground's generation settings, in declaration order
 FOOTER = "\n\n<sub>— "  # starts the line under an answer saying who wrote it; never sent back to the model
@@ -28,31 +30,33 @@ def human_bytes(count: int) -> str:
     return f"{count} B"
 
 
+def base_label() -> str:
+    """How the base model (no adapter) is named in the radio, the columns and the footers."""
+    return text("playground.base_label")
+
+
 def unexpected_md(what: str, exc: BaseException) -> str:
     """An error nobody put words to yet, still said in words: what failed, the exception, and what to do."""
     detail = (str(exc).splitlines() or [""])[0][:200]
-    return (
-        f"❌ **{what} failed ({type(exc).__name__}{': ' + detail if detail else ''})**\n\n"
-        "➡️ Check the file (or the model) and try again; the server log has the details."
-    )
+    return text("playground.unexpected", what=what, error=f"{type(exc).__name__}{': ' + detail if detail else ''}")
 
 
 def status_md(snapshot: dict[str, Any]) -> str:
     """The loaded base, its device and memory, and each loaded adapter with its size and any warning."""
     if not snapshot.get("base"):
-        return (
-            "Nothing is loaded. Choose a base model (and adapters), then press **Load**. "
-            "The first load of the embedded model converts it once (about 30 s)."
-        )
+        return text("playground.nothing_loaded")
     memory = snapshot["memory"]
-    base = (
-        f"**Base:** `{snapshot['base']}` on **{memory['device']}** — {human_bytes(memory['base_bytes'])} of parameters"
+    base = text(
+        "playground.status_base",
+        base=snapshot["base"],
+        device=memory["device"],
+        size=human_bytes(memory["base_bytes"]),
     )
     if memory.get("cuda_allocated") is not None:
-        base += f" ({human_bytes(memory['cuda_allocated'])} allocated on the GPU)"
+        base += text("playground.status_cuda", size=human_bytes(memory["cuda_allocated"]))
     adapters = snapshot.get("adapters", [])
     if not adapters:
-        return base + "\n\n**Adapters:** none loaded — the chat answers with the base model."
+        return base + "\n\n" + text("playground.status_no_adapters")
     bullets = []
     for adapter in adapters:
         line = f"- 🧩 `{adapter['label']}` — {human_bytes(adapter['bytes'])}"
@@ -60,17 +64,25 @@ def status_md(snapshot: dict[str, Any]) -> str:
             line += f" — ⚠️ {adapter['warning']}"
         bullets.append(line)
     total = human_bytes(sum(a["bytes"] for a in adapters))
-    return f"{base}\n\n**Adapters loaded:** {len(adapters)} ({total})\n\n" + "\n".join(bullets)
+    return (
+        f"{base}\n\n"
+        + text("playground.status_adapters", count=len(adapters), size=total)
+        + "\n\n"
+        + "\n".join(bullets)
+    )
 
 
 def adapter_choices(adapters: list[AdapterInfo]) -> list[tuple[str, str]]:
     """Every adapter found; one that cannot be loaded says so (and why, when it is picked and loaded)."""
-    return [(f"{info.label} — ⚠️ cannot be used" if info.problem else info.label, info.key) for info in adapters]
+    return [
+        (text("playground.adapter_unusable", label=info.label) if info.problem else info.label, info.key)
+        for info in adapters
+    ]
 
 
 def target_choices(snapshot: dict[str, Any]) -> list[tuple[str, str]]:
     """What can answer in the Chat: the base, then every loaded adapter."""
-    return [(BASE_LABEL, BASE_CHOICE), *[(a["label"], a["key"]) for a in snapshot.get("adapters", [])]]
+    return [(base_label(), BASE_CHOICE), *[(a["label"], a["key"]) for a in snapshot.get("adapters", [])]]
 
 
 def compare_choices(snapshot: dict[str, Any]) -> list[tuple[str, str]]:
@@ -93,9 +105,9 @@ def message_text(content: Any) -> str:
     return ""
 
 
-def strip_footer(text: str) -> str:
-    cut = text.rfind(FOOTER)
-    return text[:cut] if cut >= 0 else text
+def strip_footer(answer: str) -> str:
+    cut = answer.rfind(FOOTER)
+    return answer[:cut] if cut >= 0 else answer
 
 
 def chat_history(history: list[dict] | None) -> list[dict[str, str]]:
@@ -114,19 +126,19 @@ def history_messages(history: list[dict] | None) -> list[dict[str, str]]:
         role = message.get("role")
         if role not in ("user", "assistant"):
             continue
-        text = message_text(message.get("content"))
-        messages.append({"role": role, "content": strip_footer(text) if role == "assistant" else text})
+        content = message_text(message.get("content"))
+        messages.append({"role": role, "content": strip_footer(content) if role == "assistant" else content})
     return messages
 
 
 def footer(who: str, tokens: int, tokens_per_s: float, stopped: bool = False) -> str:
-    note = " · stopped" if stopped else ""
-    return f"{FOOTER}{who} · {tokens} tokens · {tokens_per_s:.1f} tokens/s{note}</sub>"
+    note = text("playground.footer_stopped") if stopped else ""
+    return f"{FOOTER}" + text("playground.footer", who=who, tokens=tokens, rate=tokens_per_s, note=note) + "</sub>"
 
 
 def label_of(snapshot: dict[str, Any], target: str) -> str:
     if not target:
-        return BASE_LABEL
+        return base_label()
     for adapter in snapshot.get("adapters", []):
         if adapter["key"] == target:
             return adapter["label"]
@@ -137,16 +149,15 @@ def compare_targets(snapshot: dict[str, Any], chosen: list[str] | None) -> tuple
     """('' for the base, then up to two loaded adapters) and a note when some of the choice was left out."""
     loaded = [a["key"] for a in snapshot.get("adapters", [])]
     if not loaded:
-        return [""], "No adapter is loaded, so only the base answers: load adapters above to compare."
+        return [""], text("playground.compare_no_adapter")
     picked = [key for key in chosen or [] if key in loaded]
     note = ""
     if not picked:
         picked = loaded[:1]
-        note = f"No adapter was ticked: comparing the base with {label_of(snapshot, picked[0])}."
+        note = text("playground.compare_none_ticked", label=label_of(snapshot, picked[0]))
     if len(picked) > MAX_COMPARED:
-        note = f"Compare shows the base and {MAX_COMPARED} adapters; left out: " + ", ".join(
-            label_of(snapshot, key) for key in picked[MAX_COMPARED:]
-        )
+        left_out = ", ".join(label_of(snapshot, key) for key in picked[MAX_COMPARED:])
+        note = text("playground.compare_left_out", count=MAX_COMPARED, labels=left_out)
         picked = picked[:MAX_COMPARED]
     return ["", *picked], note
 
@@ -182,7 +193,7 @@ def setting_widgets() -> list[SettingWidget]:
         if meta["type"] == "str":
             widgets.append(SettingWidget(kind="text", info=meta["help"], **common))
             continue
-        info = f"{meta['help']} Allowed: {range_words(name)}."
+        info = with_range(meta["help"], meta)
         if "step" in meta:
             widgets.append(
                 SettingWidget(
@@ -211,11 +222,14 @@ def generation_settings(values: dict[str, Any]) -> tuple[GenerationSettings | No
 def settings_summary(settings: GenerationSettings) -> str:
     """The generation settings in one line, so a compared answer says how it was made."""
     how = (
-        "greedy"
+        text("evaluate.greedy")
         if settings.temperature <= 0
-        else f"temperature {settings.temperature:g}, top-p {settings.top_p:g}, top-k {settings.top_k}"
+        else text("playground.sampling", temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
     )
-    return (
-        f"{how}, repetition penalty {settings.repetition_penalty:g}, seed {settings.seed}, "
-        f"up to {settings.max_new_tokens} new tokens"
+    return text(
+        "playground.settings_summary",
+        how=how,
+        penalty=settings.repetition_penalty,
+        seed=settings.seed,
+        tokens=settings.max_new_tokens,
     )

@@ -41,36 +41,52 @@ def format_duration(seconds: float) -> str:
 def _steps_md(cfg: RunConfig, rows: RowCount | None) -> tuple[str, int | None]:
     t = cfg.training
     if t.max_steps > 0:
-        return f"**{t.max_steps:,} optimizer steps** (max_steps; epochs ignored)", int(t.max_steps)
+        return text("preflight.steps_fixed", steps=t.max_steps), int(t.max_steps)
     if rows is None:
-        return "Steps: choose a dataset on the Data tab to count them.", None
+        return text("preflight.steps_no_data"), None
     steps = optimizer_steps(rows.train_rows, cfg)
     processes = max(int(t.num_processes), 1)
     batches = batches_per_epoch(rows.train_rows, cfg)
-    share = f" ÷ {processes} processes" if processes > 1 else ""
+    share = text("preflight.steps_processes", processes=processes) if processes > 1 else ""
     return (
-        f"**{steps:,} optimizer steps**: {rows.train_rows:,} training rows{share} ÷ batch {t.batch_size} = "
-        f"{batches:,} batches, ÷ accumulation {t.gradient_accumulation} per step, "
-        f"× {t.num_epochs:g} epoch(s)"
-    ), steps
+        text(
+            "preflight.steps",
+            steps=steps,
+            rows=rows.train_rows,
+            share=share,
+            batch=t.batch_size,
+            batches=batches,
+            accumulation=t.gradient_accumulation,
+            epochs=t.num_epochs,
+        ),
+        steps,
+    )
 
 
 def eta_md(
     cfg: RunConfig, facts: ModelFacts, steps: int | None, rows: RowCount | None, calibration: Calibration | None
 ) -> str:
     if steps is None:
-        return "**ETA:** needs the step count (choose a dataset)."
-    extra = " Evaluation passes add to this." if cfg.data.eval_fraction > 0 else ""
+        return text("preflight.eta_no_steps")
+    extra = text("preflight.eta_eval") if cfg.data.eval_fraction > 0 else ""
     if calibration is not None:
-        return (
-            f"**ETA ~ {format_duration(steps * calibration.sec_per_step)}** (measured on {calibration.date}: "
-            f"{calibration.sec_per_step:.2f} s/step, {calibration.tokens_per_sec:,.0f} tokens/s).{extra}"
+        return text(
+            "preflight.eta_measured",
+            duration=format_duration(steps * calibration.sec_per_step),
+            date=calibration.date,
+            step_s=calibration.sec_per_step,
+            speed=calibration.tokens_per_sec,
+            extra=extra,
         )
     rough = rough_sec_per_step(cfg, facts, rows.mean_tokens if rows else None)
-    return (
-        f"**ETA ~ {format_duration(steps * rough)} — rough, not measured** (~{rough:.2f} s/step from the model "
-        f"size, ~{CHARS_PER_TOKEN} characters per token and an assumed {facts.assumed_flops / 1e9:,.0f} GFLOP/s "
-        f"on {facts.device}). Press **Measure speed** for a real figure.{extra}"
+    return text(
+        "preflight.eta_rough",
+        duration=format_duration(steps * rough),
+        step_s=rough,
+        chars=CHARS_PER_TOKEN,
+        gflops=facts.assumed_flops / 1e9,
+        device=facts.device,
+        extra=extra,
     )
 
 

@@ -17,6 +17,7 @@ import gradio as gr
 from lora_studio import settings
 from lora_studio.errors import StudioError
 from lora_studio.eval_report import latest_scores
+from lora_studio.messages import status_words, text
 from lora_studio.runs import RunPaths, delete_run, run_summary
 from lora_studio.ui import runs_view
 from lora_studio.ui.charts import compare_figure, loss_figure
@@ -42,8 +43,13 @@ OUTPUTS = (
 )
 # Outputs that depend only on the selection (the run list itself is left as it is).
 SELECTION_OUTPUTS = OUTPUTS[3:]
-NO_RUN = "Select a run in the table or the list above to see its details."
-# One width per runs_view.TABLE_COLUMNS; the note (last) column may scroll.
+
+
+def NO_RUN() -> str:  # a function, not a constant: the text follows the page's language
+    return text("runs.no_run")
+
+
+# One width per runs_view.COLUMN_KEYS; the note (last) column may scroll.
 TABLE_WIDTHS = (
     "270px",  # run
     "210px",  # status
@@ -72,7 +78,10 @@ def _focused(selected: list[str] | None) -> str | None:
 def _disarmed(focused: str | None, message: str | None = None) -> dict[str, Any]:
     """Delete back to its first step; `message` None leaves the last delete message showing."""
     return {
-        "delete_btn": gr.update(value=f"Delete {focused}" if focused else "Delete", interactive=bool(focused)),
+        "delete_btn": gr.update(
+            value=text("runs.delete_run", run_id=focused) if focused else text("runs.delete"),
+            interactive=bool(focused),
+        ),
         "confirm_btn": gr.update(visible=False),
         "cancel_btn": gr.update(visible=False),
         "delete_msg": gr.skip() if message is None else message,
@@ -98,7 +107,7 @@ def selection_values(selected: list[str] | None, message: str | None = None) -> 
     focus = summaries[-1] if summaries else None
     if focus is None:
         values.update(
-            details=NO_RUN, log="", log_panel=gr.update(visible=False), cli=gr.update(value="", visible=False)
+            details=NO_RUN(), log="", log_panel=gr.update(visible=False), cli=gr.update(value="", visible=False)
         )
     else:
         values.update(
@@ -157,21 +166,24 @@ def on_arm_delete(selected: list[str] | None) -> list[Any]:
     run_id = _focused(selected)
     values: dict[str, Any] = {}
     if run_id is None:
-        values.update(_disarmed(None, "Select a run to delete."))
+        values.update(_disarmed(None, text("runs.delete_pick")))
         return _ordered(values, SELECTION_OUTPUTS)
     summary = run_summary(RunPaths(settings.runs_dir() / run_id))
     if runs_view.is_active(summary):
         values.update(
-            _disarmed(run_id, f"⚠️ Run **{run_id}** is {summary.status.state}: stop or cancel it first, then delete it.")
+            _disarmed(
+                run_id,
+                text("runs.delete_active", run_id=run_id, state=status_words(summary.status.state)),
+            )
         )
         return _ordered(values, SELECTION_OUTPUTS)
+    confirm = text("runs.confirm_delete_run", run_id=run_id)
     values.update(
         {
-            "confirm_btn": gr.update(value=f"Confirm delete {run_id}", visible=True),
+            "confirm_btn": gr.update(value=confirm, visible=True),
             "cancel_btn": gr.update(visible=True),
             "armed": run_id,
-            "delete_msg": f"Deleting removes `{summary.paths.root}` with its adapter and checkpoints. "
-            f"Press **Confirm delete {run_id}** to go ahead.",
+            "delete_msg": text("runs.delete_ask", root=summary.paths.root, button=confirm),
         }
     )
     return _ordered(values, SELECTION_OUTPUTS)
@@ -180,21 +192,21 @@ def on_arm_delete(selected: list[str] | None) -> list[Any]:
 def on_confirm_delete(armed: str | None, selected: list[str] | None) -> list[Any]:
     """Second click: delete the armed run (refused by `delete_run` when it became active meanwhile)."""
     if not armed or armed != _focused(selected):
-        return _ordered(refresh_values(selected, "Nothing to delete: press Delete first."))
+        return _ordered(refresh_values(selected, text("runs.delete_nothing")))
     try:
         delete_run(RunPaths(settings.runs_dir() / armed), settings.runs_dir())
     except StudioError as exc:
         return _ordered(refresh_values(selected, f"⚠️ {exc.one_line()}"))
     except OSError as exc:
         log.warning("deleting run %s failed: %s", armed, exc)
-        return _ordered(refresh_values(selected, f"⚠️ Could not delete {armed} completely ({exc})."))
+        return _ordered(refresh_values(selected, text("runs.delete_failed", run_id=armed, error=exc)))
     log.info("deleted run %s", armed)
     remaining = [run_id for run_id in selected or [] if run_id != armed]
-    return _ordered(refresh_values(remaining, f"🗑️ Deleted run **{armed}**."))
+    return _ordered(refresh_values(remaining, text("runs.deleted", run_id=armed)))
 
 
 def on_cancel_delete(selected: list[str] | None) -> list[Any]:
-    return _ordered(_disarmed(_focused(selected), "Delete cancelled."), SELECTION_OUTPUTS)
+    return _ordered(_disarmed(_focused(selected), text("runs.delete_cancelled")), SELECTION_OUTPUTS)
 
 
 @dataclass
@@ -218,10 +230,10 @@ def build_runs_tab(tab: gr.Tab | None = None) -> RunsTab:
     """Build the tab's components inside the current context; `tab` refreshes the list when selected."""
     c: dict[str, Any] = {}
     with gr.Row():
-        c["overview"] = gr.Markdown("Press **Refresh** to list the runs.", elem_id="runs-overview")
-        c["refresh_btn"] = gr.Button("🔄 Refresh", size="sm", scale=0, min_width=120, elem_id="runs-refresh")
+        c["overview"] = gr.Markdown(text("runs.press_refresh"), elem_id="runs-overview")
+        c["refresh_btn"] = gr.Button(text("runs.refresh"), size="sm", scale=0, min_width=120, elem_id="runs-refresh")
     c["table"] = gr.Dataframe(
-        label="Runs (click a row to select it)",
+        label=text("runs.table_label"),
         interactive=False,
         wrap=True,
         max_height=360,
@@ -233,34 +245,40 @@ def build_runs_tab(tab: gr.Tab | None = None) -> RunsTab:
         [],
         value=[],
         multiselect=True,
-        label="Selected runs",
-        info="Several runs: their loss curves overlaid and the settings that differ. "
-        "The last one picked is shown in detail below.",
+        label=text("runs.selection_label"),
+        info=text("runs.selection_info"),
         elem_id="runs-selection",
     )
-    c["plot"] = gr.Plot(label="Training loss", visible=False, elem_id="runs-plot")
+    c["plot"] = gr.Plot(label=text("runs.plot_label"), visible=False, elem_id="runs-plot")
     c["diff_note"] = gr.Markdown(elem_id="runs-diff-note")
     c["diff"] = gr.Dataframe(
-        label="Settings that differ", interactive=False, wrap=True, visible=False, elem_id="runs-diff"
+        label=text("runs.diff_label"), interactive=False, wrap=True, visible=False, elem_id="runs-diff"
     )
-    c["details"] = gr.Markdown(NO_RUN, elem_id="runs-details")
-    with gr.Accordion("Last lines of train.log", open=False, visible=False) as c["log_panel"]:
+    c["details"] = gr.Markdown(NO_RUN(), elem_id="runs-details")
+    with gr.Accordion(text("runs.log_title"), open=False, visible=False) as c["log_panel"]:
         c["log"] = gr.Code(language=None, label="train.log", interactive=False, elem_id="runs-log")
     c["cli"] = gr.Code(
         language="shell",
-        label="Run it again from the command line",
+        label=text("runs.cli_label"),
         interactive=False,
         visible=False,
         elem_id="runs-cli",
     )
     with gr.Row():
         c["delete_btn"] = gr.Button(
-            "Delete", variant="secondary", interactive=False, scale=0, min_width=420, elem_id="runs-delete"
+            text("runs.delete"), variant="secondary", interactive=False, scale=0, min_width=420, elem_id="runs-delete"
         )
         c["confirm_btn"] = gr.Button(
-            "Confirm delete", variant="stop", visible=False, scale=0, min_width=480, elem_id="runs-confirm-delete"
+            text("runs.confirm_delete"),
+            variant="stop",
+            visible=False,
+            scale=0,
+            min_width=480,
+            elem_id="runs-confirm-delete",
         )
-        c["cancel_btn"] = gr.Button("Cancel", visible=False, scale=0, min_width=100, elem_id="runs-cancel-delete")
+        c["cancel_btn"] = gr.Button(
+            text("runs.cancel"), visible=False, scale=0, min_width=100, elem_id="runs-cancel-delete"
+        )
     c["delete_msg"] = gr.Markdown(elem_id="runs-delete-msg")
     c["armed"] = gr.State(None)
     runs = RunsTab(c)

@@ -16,6 +16,7 @@ import pandas as pd
 from lora_studio.config import SECTIONS, RunConfig
 from lora_studio.errors import ConfigError
 from lora_studio.eval_report import format_value as format_score
+from lora_studio.messages import status_words, text
 from lora_studio.metrics import MetricRow
 from lora_studio.runs import (
     ACTIVE_STATES,
@@ -29,14 +30,14 @@ from lora_studio.runs import (
     tail_lines,
 )
 
-TABLE_COLUMNS = (  # what a run reached first (state, losses, latest scores), then the settings that got it there
+COLUMN_KEYS = (  # what a run reached first (state, losses, latest scores), then the settings that got it there
     "run",
     "status",
-    "final loss",
-    "eval loss",
-    "exact match",
-    "ROUGE-L",
-    "chrF",
+    "final_loss",
+    "eval_loss",
+    "exact_match",
+    "rouge_l",
+    "chrf",
     "created",
     "model",
     "r",
@@ -44,12 +45,14 @@ TABLE_COLUMNS = (  # what a run reached first (state, losses, latest scores), th
     "lr",
     "length",
     "batch",
-    "max len",
+    "max_len",
     "steps",
     "note",
 )
+# The metrics' own short names where the Evaluate tab already has them; the rest are runs.col.<key>.
+_HEADER_IDS = {"rouge_l": "evaluate.short.rougeL", "chrf": "evaluate.short.chrf"}
 # The latest evaluation's scores shown per run (eval_report.latest_scores): quality, not only loss.
-SCORE_COLUMNS = {"exact match": "exact_match_loose", "ROUGE-L": "rougeL", "chrF": "chrf"}
+SCORE_COLUMNS = {"exact_match": "exact_match_loose", "rouge_l": "rougeL", "chrf": "chrf"}  # column key → metric
 STATE_ICONS = {
     "queued": "⏳",
     "running": "▶️",
@@ -62,6 +65,11 @@ STATE_ICONS = {
 DASH = "—"
 
 
+def TABLE_COLUMNS() -> tuple[str, ...]:  # a function, not a constant: the headers follow the page's language
+    """The run table's column headers in the current language, in COLUMN_KEYS order."""
+    return tuple(text(_HEADER_IDS.get(key, f"runs.col.{key}")) for key in COLUMN_KEYS)
+
+
 def load_summaries(root: str | Path) -> list[RunSummary]:
     """Every run under `root`, newest first."""
     return [run_summary(paths) for paths in list_runs(root)]
@@ -70,7 +78,7 @@ def load_summaries(root: str | Path) -> list[RunSummary]:
 def status_label(summary: RunSummary) -> str:
     """The state with its icon; a failed run also says which kind of failure."""
     state = summary.status.state
-    label = f"{STATE_ICONS.get(state, '?')} {state}"
+    label = f"{STATE_ICONS.get(state, '?')} {status_words(state)}"
     if state == "failed" and summary.status.error_kind:
         label += f" ({summary.status.error_kind})"
     return label
@@ -95,15 +103,19 @@ def _short_model(name: str) -> str:
 
 
 def _note(summary: RunSummary) -> str:
-    text = summary.config_error or summary.status.error
-    return text if len(text) <= 90 else text[:89] + "…"
+    note = summary.config_error or summary.status.error
+    return note if len(note) <= 90 else note[:89] + "…"
 
 
 def _settings_cells(cfg: RunConfig | None) -> dict[str, Any]:
     if cfg is None:
-        return dict.fromkeys(("model", "r", "alpha", "lr", "length", "batch", "max len"), "?")
+        return dict.fromkeys(("model", "r", "alpha", "lr", "length", "batch", "max_len"), "?")
     train = cfg.training
-    length = f"{train.max_steps} steps" if train.max_steps > 0 else f"{train.num_epochs:g} ep"
+    length = (
+        text("runs.length.steps", steps=train.max_steps)
+        if train.max_steps > 0
+        else text("runs.length.epochs", epochs=train.num_epochs)
+    )
     batch = (
         f"{train.batch_size}×{train.gradient_accumulation}"
         if train.gradient_accumulation > 1
@@ -116,7 +128,7 @@ def _settings_cells(cfg: RunConfig | None) -> dict[str, Any]:
         "lr": f"{train.learning_rate:.1e}",
         "length": length,
         "batch": batch,
-        "max len": str(cfg.data.max_length),
+        "max_len": str(cfg.data.max_length),
     }
 
 
@@ -133,7 +145,8 @@ def _score(scores: dict | None, metric: str) -> str:
 
 
 def runs_table(summaries: list[RunSummary], scores: dict[str, dict] | None = None) -> pd.DataFrame:
-    """One row per run with its state, key settings, progress, losses and its latest evaluation's scores."""
+    """One row per run with its state, key settings, progress, losses and its latest evaluation's scores;
+    the headers are TABLE_COLUMNS() (the page's language), the cells are filled by COLUMN_KEYS."""
     scores = scores or {}
     records = []
     for summary in summaries:
@@ -146,24 +159,26 @@ def runs_table(summaries: list[RunSummary], scores: dict[str, dict] | None = Non
         record.update(
             {
                 "steps": _steps(summary),
-                "final loss": _loss(summary.final_loss),
-                "eval loss": _loss(summary.eval_loss),
+                "final_loss": _loss(summary.final_loss),
+                "eval_loss": _loss(summary.eval_loss),
                 **{column: _score(scores.get(summary.paths.run_id), key) for column, key in SCORE_COLUMNS.items()},
                 "note": _note(summary),
             }
         )
         records.append(record)
-    return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
+    return pd.DataFrame(records, columns=list(COLUMN_KEYS)).set_axis(list(TABLE_COLUMNS()), axis=1)
 
 
 def overview_md(summaries: list[RunSummary], root: str | Path) -> str:
     if not summaries:
-        return f"No runs yet in `{root}`. Start one in the **Train** tab or with `python -m lora_studio train`."
+        return text("runs.overview_empty", root=root)
     counts: dict[str, int] = {}
     for summary in summaries:
         counts[summary.status.state] = counts.get(summary.status.state, 0) + 1
-    parts = ", ".join(f"{n} {state}" for state, n in counts.items())
-    return f"**{len(summaries)} run(s)** in `{root}`: {parts}."
+    parts = text("runs.overview_sep").join(
+        text("runs.overview_state", count=n, state=status_words(state)) for state, n in counts.items()
+    )
+    return text("runs.overview", count=len(summaries), root=root, parts=parts)
 
 
 def _flatten(cfg: RunConfig) -> dict[str, Any]:
@@ -189,7 +204,8 @@ def config_diff(summaries: list[RunSummary]) -> pd.DataFrame:
 
     A run whose config.yaml cannot be read shows "?" and is left out when deciding what differs.
     """
-    columns = ["setting", *(s.paths.run_id for s in summaries)]
+    setting = text("runs.col.setting")
+    columns = [setting, *(s.paths.run_id for s in summaries)]
     flat = {s.paths.run_id: _flatten(s.config) for s in summaries if s.config is not None}
     if len(flat) < 2:
         return pd.DataFrame([], columns=columns)
@@ -198,17 +214,17 @@ def config_diff(summaries: list[RunSummary]) -> pd.DataFrame:
     for name in names:
         values = {run_id: format_value(cfg[name]) for run_id, cfg in flat.items()}
         if len(set(values.values())) > 1:
-            records.append({"setting": name, **{s.paths.run_id: values.get(s.paths.run_id, "?") for s in summaries}})
+            records.append({setting: name, **{s.paths.run_id: values.get(s.paths.run_id, "?") for s in summaries}})
     return pd.DataFrame(records, columns=columns)
 
 
 def diff_note(summaries: list[RunSummary], diff: pd.DataFrame) -> str:
     if len(summaries) < 2:
-        return "Select two or more runs to overlay their loss curves and see which settings differ."
+        return text("runs.diff_pick_two")
     unreadable = [s.paths.run_id for s in summaries if s.config is None]
-    note = f"**{len(diff)} setting(s) differ.**" if len(diff) else "**The selected runs have the same settings.**"
+    note = text("runs.diff_count", count=len(diff)) if len(diff) else text("runs.diff_same")
     if unreadable:
-        note += f" Not compared (config.yaml unreadable): {', '.join(unreadable)}."
+        note += text("runs.diff_unreadable", runs=", ".join(unreadable))
     return note
 
 
@@ -225,31 +241,46 @@ def details_md(summary: RunSummary) -> str:
     status = summary.status
     lines = [
         f"### {summary.paths.run_id}",
-        f"**Status:** {status_label(summary)}"
-        + (f" — {status.phase}" if status.phase and status.phase != status.state else ""),
+        text("runs.details.status", status=status_label(summary))
+        + (f" — {status_words(status.phase)}" if status.phase and status.phase != status.state else ""),
     ]
     lines.append(
-        f"**Created:** {_when(created_at(summary))} · **started:** {_when(status.started)} · "
-        f"**finished:** {_when(status.finished)}"
+        text(
+            "runs.details.times",
+            created=_when(created_at(summary)),
+            started=_when(status.started),
+            finished=_when(status.finished),
+        )
     )
     lines.append(
-        f"**Steps:** {_steps(summary)} · **final loss:** {_loss(summary.final_loss)} · "
-        f"**eval loss:** {_loss(summary.eval_loss)}"
+        text(
+            "runs.details.progress",
+            steps=_steps(summary),
+            final_loss=_loss(summary.final_loss),
+            eval_loss=_loss(summary.eval_loss),
+        )
     )
     if status.trainable_params and status.total_params:
         share = 100 * status.trainable_params / status.total_params
-        lines.append(f"**Trainable parameters:** {status.trainable_params:,} of {status.total_params:,} ({share:.2f}%)")
+        lines.append(
+            text(
+                "runs.details.trainable",
+                trainable=status.trainable_params,
+                total=status.total_params,
+                share=share,
+            )
+        )
     if summary.paths.adapter.is_dir():
-        lines.append(f"**Adapter:** `{summary.paths.adapter}`")
+        lines.append(text("runs.details.adapter", path=summary.paths.adapter))
     if status.error:
-        lines.append(f"> ❌ **{status.error_kind or 'error'}:** {status.error}")
+        lines.append(f"> ❌ **{status.error_kind or text('runs.details.error')}:** {status.error}")
         if status.hint:
             lines.append(f"> 💡 {status.hint}")
     if summary.config_error:
-        lines.append(f"> ⚠️ {summary.config_error}. The run's other files are still readable.")
+        lines.append(text("runs.details.config_error", problem=summary.config_error))
     problem = resume_problem(summary)
     if problem:
-        lines.append(f"> ⚠️ **Cannot resume:** {problem}")
+        lines.append(text("runs.details.cannot_resume", problem=problem))
     return "\n\n".join(lines)
 
 
@@ -263,43 +294,43 @@ def resume_problem(summary: RunSummary) -> str | None:
     except ConfigError as exc:
         return exc.one_line()
     except OSError as exc:
-        return f"its checkpoints cannot be read ({exc})"
+        return text("runs.checkpoints_unreadable", error=exc)
     return None
 
 
 def log_tail(paths: RunPaths, lines: int = 20) -> str:
     """The last `lines` lines of train.log, reading only its end."""
     if not paths.log.exists():
-        return "(no train.log yet)"
-    text = tail_lines(paths.log, lines)
-    return "(train.log cannot be read)" if text is None else text
+        return text("runs.log_missing")
+    tail = tail_lines(paths.log, lines)
+    return text("runs.log_unreadable") if tail is None else tail
 
 
 def cli_commands(summary: RunSummary) -> str:
     """Shell commands to train the same config again headless and, where it makes sense, to resume."""
     paths = summary.paths
     lines = [
-        "# train again with the same settings (a new run folder is created)",
+        f"# {text('runs.cli.again')}",
         f"python -m lora_studio train --config {shlex.quote(str(paths.config))}",
     ]
     if summary.config is None:
         lines = [
-            "# config.yaml is unreadable: fix it before training with it again",
+            f"# {text('runs.cli.config_unreadable')}",
             f"# python -m lora_studio train --config {shlex.quote(str(paths.config))}",
         ]
     else:
         lines += ["", *_elsewhere_command(summary.config)]
     if summary.status.state in RESUMABLE_STATES:
         if has_checkpoint(paths) and resume_problem(summary):
-            lines += ["", "# its checkpoints are incomplete, so it cannot be resumed; train it again instead"]
+            lines += ["", f"# {text('runs.cli.checkpoints_incomplete')}"]
         elif has_checkpoint(paths):
             lines += [
                 "",
-                "# continue this run from its last checkpoint",
+                f"# {text('runs.cli.resume')}",
                 f"python -m lora_studio train --run-dir {shlex.quote(str(paths.root))} --resume",
             ]
         else:
-            lines += ["", "# no checkpoint was saved, so this run cannot be resumed; train it again instead"]
+            lines += ["", f"# {text('runs.cli.no_checkpoint')}"]
     return "\n".join(lines)
 
 
@@ -309,8 +340,8 @@ def _elsewhere_command(cfg: RunConfig) -> list[str]:
     processes = max(int(count), 2) if isinstance(count, int) else 2
     data = shlex.quote(Path(str(cfg.data.path)).name or "DATA.jsonl")
     return [
-        "# on another machine or several GPUs: copy config.yaml and the data file there, then run",
-        "# (one process per GPU, through accelerate launch; set --num-processes to its number of GPUs)",
+        f"# {text('runs.cli.elsewhere')}",
+        f"# {text('runs.cli.elsewhere_processes')}",
         f"python -m lora_studio train --config config.yaml --data {data} --num-processes {processes}",
     ]
 

@@ -15,7 +15,24 @@ from lora_studio.messages import text
 from lora_studio.ui.charts import token_length_histogram
 from lora_studio.ui.engine_access import engine
 
-COLOR_MAP = {"learned": "#2f9e44", "context (not learned)": "#ced4da", "cut off (past max length)": "#fa5252"}
+# The engine's segment labels (engine/preview.py's LEARNED, CONTEXT, CUT: written out, importing it pulls in torch)
+# → the message that names them on the page, and their colour.
+SEGMENT_MESSAGES = {
+    "learned": "data.tokens.learned",
+    "context (not learned)": "data.tokens.context",
+    "cut off (past max length)": "data.tokens.cut",
+}
+SEGMENT_COLORS = {"learned": "#2f9e44", "context (not learned)": "#ced4da", "cut off (past max length)": "#fa5252"}
+
+
+def COLOR_MAP() -> dict[str, str]:
+    """The highlight colour of each segment label, as the current language names it (see `shown`)."""
+    return {text(SEGMENT_MESSAGES[label]): color for label, color in SEGMENT_COLORS.items()}
+
+
+def shown(segments: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """The engine's segments with their labels in the current language, matching COLOR_MAP()'s keys."""
+    return [(piece, text(SEGMENT_MESSAGES[label]) if label in SEGMENT_MESSAGES else label) for piece, label in segments]
 
 
 @dataclass
@@ -45,15 +62,15 @@ def _pair_segments(
         return [], text("tokens.unavailable", problem=exc.one_line())
     segments: list[tuple[str, str | None]] = [
         (text("pairs.chosen_heading"), None),
-        *chosen.segments,
+        *shown(chosen.segments),
         (text("pairs.rejected_heading"), None),
-        *rejected.segments,
+        *shown(rejected.segments),
     ]
     caption = text(
         "pairs.caption",
         position=index + 1,
         rows=len(data.rows),
-        unit="line" if data.kind == "jsonl" else "row",
+        unit=text("data.unit.line") if data.kind == "jsonl" else text("data.unit.row"),
         source=source_row,
         chosen=chosen.n_tokens,
         rejected=rejected.n_tokens,
@@ -88,21 +105,25 @@ def row_segments(
 ) -> tuple[list[tuple[str, str | None]], str]:
     """(highlighted segments, caption) for one row; position is 1-based among usable rows."""
     if not data.rows:
-        return [], "No usable rows."
+        return [], text("data.no_usable_rows")
     index = min(max(int(row_position or 1), 1), len(data.rows)) - 1
     if data.format == "preference":
         return _pair_segments(data, model, index, int(max_length), data.rows[index].get("_row"))
     try:
         view = _view(data, model, assistant_only, index, int(max_length))
     except StudioError as exc:
-        return [], f"Token preview unavailable: {exc.one_line()}"
-    source_row = data.rows[index].get("_row")
-    caption = (
-        f"Usable row {index + 1} of {len(data.rows)} (file {'line' if data.kind == 'jsonl' else 'row'} "
-        f"{source_row}): {view.n_tokens} tokens, {view.n_learned} learned."
+        return [], text("data.preview_unavailable", problem=exc.one_line())
+    caption = text(
+        "data.row_caption",
+        position=index + 1,
+        rows=len(data.rows),
+        unit=text("data.unit.line") if data.kind == "jsonl" else text("data.unit.row"),
+        source=data.rows[index].get("_row"),
+        tokens=view.n_tokens,
+        learned=view.n_learned,
     )
     if view.truncated:
-        caption += f" Truncated at {max_length}."
+        caption += " " + text("data.row_truncated", max_length=max_length)
     if view.dropped:
-        caption += " Nothing left to learn: training drops this row."
-    return [(text, label) for text, label in view.segments], caption
+        caption += " " + text("data.row_dropped")
+    return shown(view.segments), caption

@@ -19,6 +19,7 @@ import gradio as gr
 
 from lora_studio import jobs, settings
 from lora_studio.errors import StudioError
+from lora_studio.messages import current_language, text
 from lora_studio.metrics import MetricRow
 from lora_studio.runs import ACTIVE_STATES, ADAPTER_STATES, RESUMABLE_STATES, RunPaths, list_runs, read_status
 from lora_studio.ui import charts, run_state
@@ -95,15 +96,17 @@ class Shared:
 
     def __init__(self, figures: int = 16) -> None:
         self._figure_lock, self._queue_lock = threading.Lock(), threading.Lock()
-        self._figures: dict[tuple[str, int], Any] = {}
+        self._figures: dict[tuple[str, int, str], Any] = {}
         self._size = figures
         self._line_up: tuple[float, Path | None, tuple[list[str], list[str]]] = (-1.0, None, ([], []))
 
     def loss_figure(self, run_id: str, offset: int, rows: list[MetricRow]) -> Any:
+        """The figure in the current language: pages in other languages share it only with each other."""
+        key = (run_id, offset, current_language())
         with self._figure_lock:  # held while building: sessions arriving meanwhile take the one being built
-            figure = self._figures.get((run_id, offset))
+            figure = self._figures.get(key)
             if figure is None:
-                figure = self._figures[(run_id, offset)] = charts.loss_figure(rows)
+                figure = self._figures[key] = charts.loss_figure(rows)
                 if len(self._figures) > self._size:
                     self._figures.pop(next(iter(self._figures)))  # the oldest
             return figure
@@ -146,7 +149,7 @@ def _redraw(watch: Watch, full: bool) -> dict[str, Any]:
     if not watch.run_id:
         if full:
             values.update(
-                status="No run yet: pick a dataset, check the Config tab, then press **Start training**.",
+                status=text("train.no_run"),
                 progress="",
                 chart=charts.loss_figure([]),
                 preference=gr.update(visible=False),
@@ -163,8 +166,7 @@ def _redraw(watch: Watch, full: bool) -> dict[str, Any]:
     if not paths.root.is_dir():  # deleted (Runs tab, or by hand): say so once, then watch nothing
         gone, watch.run_id = watch.run_id, ""
         values.update(
-            status=f"🗑️ Run `{gone}` was deleted: nothing is left to show or resume. Pick another run, "
-            "or start a new one.",
+            status=text("train.deleted", run_id=gone),
             progress="",
             chart=charts.loss_figure([]),
             log="",
@@ -244,9 +246,9 @@ def on_start(state: dict | None, name: str, request: gr.Request | None = None) -
         return [error_md(exc), *[gr.skip()] * len(OUTPUTS)]
     position = jobs.get_manager().position(paths.run_id)
     message = (
-        f"Queued `{paths.run_id}` at position {position}: it starts when the running job ends."
+        text("train.queued_at", run_id=paths.run_id, position=position)
         if position
-        else f"Started `{paths.run_id}`."
+        else text("train.started", run_id=paths.run_id)
     )
     with SESSIONS.use(request, paths.run_id) as watch:
         return [message, *redraw(watch, full=True)]
@@ -256,25 +258,19 @@ def _act(action: str, request: gr.Request | None) -> str:
     with SESSIONS.use(request) as watch:
         run_id = watch.run_id
     if not run_id:
-        return "Pick a run first."
+        return text("train.pick_run")
     manager = jobs.get_manager()
     try:
         if action == "stop":
             result = manager.stop(run_id)
-            return (
-                "⏹️ Stopping: the adapter is saved at the next step."
-                if result == "stopping"
-                else f"Removed `{run_id}` from the queue."
-            )
+            return text("train.stopping") if result == "stopping" else text("train.dequeued", run_id=run_id)
         if action == "cancel":
             result = manager.cancel(run_id)
-            return (
-                f"🚫 Cancelling `{run_id}`: the worker is terminated (nothing more is saved)."
-                if result == "cancelling"
-                else f"Removed `{run_id}` from the queue."
-            )
+            if result == "cancelling":
+                return text("train.cancelling", run_id=run_id)
+            return text("train.dequeued", run_id=run_id)
         manager.resume(run_id)
-        return f"▶️ Resuming `{run_id}` from its last checkpoint."
+        return text("train.resuming", run_id=run_id)
     except StudioError as exc:
         return error_md(exc)
 
@@ -327,30 +323,29 @@ def build_train_tab(run_config: gr.State, page_tab: gr.Tab | None = None) -> Tra
     c: dict[str, Any] = {}
     with gr.Row(equal_height=True):
         c["name"] = gr.Textbox(
-            label="Run name (optional)",
-            placeholder="named after the data file when empty",
+            label=text("train.name_label"),
+            placeholder=text("train.name_placeholder"),
             scale=3,
             elem_id="train-name",
         )
-        c["start"] = gr.Button("Start training", variant="primary", scale=1, elem_id="train-start")
+        c["start"] = gr.Button(text("train.start"), variant="primary", scale=1, elem_id="train-start")
     c["message"] = gr.Markdown(elem_id="train-message")
     c["queue"] = gr.Markdown(elem_id="train-queue")
     with gr.Row(equal_height=True):
-        c["picker"] = gr.Dropdown([], label="Run shown below", scale=4, elem_id="train-picker")
-        c["stop"] = gr.Button("Stop and save", scale=1, interactive=False, elem_id="train-stop")
-        c["cancel"] = gr.Button("Cancel", variant="stop", scale=1, interactive=False, elem_id="train-cancel")
-        c["resume"] = gr.Button("Resume", scale=1, interactive=False, elem_id="train-resume")
-        c["try"] = gr.Button("Try in Playground", scale=1, interactive=False, elem_id="train-try")
+        c["picker"] = gr.Dropdown([], label=text("train.picker_label"), scale=4, elem_id="train-picker")
+        c["stop"] = gr.Button(text("train.stop"), scale=1, interactive=False, elem_id="train-stop")
+        c["cancel"] = gr.Button(
+            text("evaluate.cancel"), variant="stop", scale=1, interactive=False, elem_id="train-cancel"
+        )
+        c["resume"] = gr.Button(text("train.resume"), scale=1, interactive=False, elem_id="train-resume")
+        c["try"] = gr.Button(text("train.try"), scale=1, interactive=False, elem_id="train-try")
     c["status"] = gr.Markdown(elem_id="train-status")
     c["progress"] = gr.HTML(elem_id="train-progress")
-    c["chart"] = gr.Plot(label="Loss", elem_id="train-chart")
+    c["chart"] = gr.Plot(label=text("train.chart_label"), elem_id="train-chart")
     # DPO and ORPO runs: what they learn, as TRL logs it (shown once the run logs its rewards).
-    c["preference"] = gr.Plot(label="Preference: chosen vs rejected", visible=False, elem_id="train-preference")
-    with gr.Accordion("Sample answers at each checkpoint", open=True):
-        gr.Markdown(
-            "The same prompts answered at step 0 (the base model), at every checkpoint and at the end. "
-            "Change the prompts on the Config tab (*sample prompts*)."
-        )
+    c["preference"] = gr.Plot(label=text("train.preference_label"), visible=False, elem_id="train-preference")
+    with gr.Accordion(text("train.samples_title"), open=True):
+        gr.Markdown(text("train.samples_intro"))
         c["samples"] = gr.Dataframe(interactive=False, wrap=True, max_height=320, elem_id="train-samples")
     with gr.Accordion("train.log", open=False):
         c["log"] = gr.Code(language=None, lines=12, max_lines=24, elem_id="train-log")

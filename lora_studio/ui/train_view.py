@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from lora_studio.config import RunConfig
-from lora_studio.errors import StudioError
+from lora_studio.errors import KINDS, StudioError
+from lora_studio.messages import status_words, text
 from lora_studio.metrics import MetricRow, MetricsReader, latest_per_step
 from lora_studio.reporting import logs_line
 from lora_studio.runs import RunPaths, RunStatus, read_status, tail_lines
@@ -22,15 +23,11 @@ from lora_studio.sample_answers import read_samples
 from lora_studio.ui.runs_view import STATE_ICONS
 
 LOG_LINES = 40
-ERROR_WORDS = {
-    "out_of_memory": "ran out of memory",
-    "data": "stopped on a problem in the data",
-    "config": "was refused: a setting cannot work",
-    "model": "could not load the model",
-    "disk": "could not write its files",
-    "killed": "was killed",
-    "internal": "crashed",
-}
+
+
+def error_words(kind: str) -> str:
+    """What happened to a failed run, by its error kind (errors.KINDS): 'the run ran out of memory'."""
+    return text(f"train.error.{kind}") if kind in KINDS else text("train.error.other")
 
 
 @dataclass
@@ -103,8 +100,8 @@ def log_tail(path: Path, lines: int = LOG_LINES) -> str:
 def samples_table(path: Path) -> pd.DataFrame:
     """Sample answers, newest checkpoint first, so the change as the loss falls reads top-down."""
     rows = read_samples(path)
-    table = [{"step": r.step, "prompt": r.prompt, "answer": r.output.strip()} for r in reversed(rows)]
-    return pd.DataFrame(table, columns=["step", "prompt", "answer"])
+    columns = [text("train.samples.step"), text("train.samples.prompt"), text("train.samples.answer")]
+    return pd.DataFrame([(r.step, r.prompt, r.output.strip()) for r in reversed(rows)], columns=columns)
 
 
 def _clock(seconds: float | None) -> str:
@@ -125,16 +122,16 @@ def progress_html(status: RunStatus, rows: list[MetricRow], now: float | None = 
     share = min(step / total, 1.0) if total else 0.0
     if status.state == "completed":
         share = 1.0
-    parts = [f"step {step}/{total or '?'}"]
+    parts = [text("train.progress.step", step=step, total=total or "?")]
     if last and last.epoch is not None:
-        parts.append(f"epoch {last.epoch:.2f}")
+        parts.append(text("train.progress.epoch", epoch=last.epoch))
     if last and last.tokens_per_sec:
-        parts.append(f"{last.tokens_per_sec:,.0f} tokens/s")
+        parts.append(text("train.progress.speed", speed=last.tokens_per_sec))
     if status.state == "running" and last and last.eta_s is not None:
-        parts.append(f"ETA {_clock(last.eta_s)}")
+        parts.append(text("train.progress.eta", clock=_clock(last.eta_s)))
     if status.state == "running" and status.started:
-        parts.append(f"elapsed {_clock(now - status.started)}")
-    phase = html.escape(status.phase or status.state)
+        parts.append(text("evaluate.elapsed", clock=_clock(now - status.started)))
+    phase = html.escape(status_words(status.phase or status.state))
     busy = status.state == "running" and not logs
     label = f"{phase}…" if busy else phase
     return (
@@ -160,45 +157,42 @@ def describe(
 ) -> str:
     """The run's state in words; a failure says what happened, what to do, and shows the log's last lines. `reports`
     (reports_line) follows as a paragraph of its own."""
-    text = _state_words(status, run_id, queue_position, log)
-    return f"{text}\n\n{reports}" if reports else text
+    words = _state_words(status, run_id, queue_position, log)
+    return f"{words}\n\n{reports}" if reports else words
 
 
 def _state_words(status: RunStatus, run_id: str, queue_position: int | None, log: str) -> str:
     icon = STATE_ICONS.get(status.state, "")
-    head = f"{icon} **Run `{run_id}`: {status.state}**"
+    head = text("train.head", icon=icon, run_id=run_id, state=status_words(status.state))
     if status.state == "queued":
-        where = f"position {queue_position} in the queue" if queue_position else "waiting for its turn"
-        return f"{head} — {where}. One job trains at a time; it starts when the one before it ends."
+        where = text("train.queue_position", position=queue_position) if queue_position else text("train.queue_waiting")
+        return text("train.queued", head=head, where=where)
     if status.state == "running":
-        return f"{head} — {status.phase or 'starting'}."
+        return text("train.running", head=head, phase=status_words(status.phase or "starting"))
     if status.state == "completed":
-        loss = f", final loss {status.final_loss:.4f}" if status.final_loss is not None else ""
-        return f"{head} at step {status.step}/{status.max_steps}{loss}. The adapter is saved in the run folder."
+        loss = text("train.final_loss", loss=status.final_loss) if status.final_loss is not None else ""
+        return text("train.completed", head=head, step=status.step, max_steps=status.max_steps, loss=loss)
     if status.state == "stopped":
-        return (
-            f"{head} at step {status.step}/{status.max_steps}: the adapter was saved. "
-            "**Resume** continues from the last checkpoint."
-        )
-    what = ERROR_WORDS.get(status.error_kind, "ended early")
-    text = f"{head} — the run {what}.\n\n**{status.error or 'No reason was recorded.'}**"
+        return text("train.stopped", head=head, step=status.step, max_steps=status.max_steps)
+    error = status.error or text("train.no_reason")
+    words = text("train.ended", head=head, what=error_words(status.error_kind), error=error)
     if status.hint:
-        text += f"\n\n➡️ {status.hint}"
+        words += f"\n\n➡️ {status.hint}"
     if status.state in ("failed", "interrupted") and log:
         tail = "\n".join(log.splitlines()[-12:])
-        text += f"\n\nLast lines of train.log:\n```\n{tail}\n```"
-    return text
+        words += "\n\n" + text("train.log_tail", tail=tail)
+    return words
 
 
 def queue_markdown(running: list[str], queued: list[str]) -> str:
     """The machine's job line-up: what trains now and what waits, in order."""
     if not running and not queued:
-        return "No job is training on this machine."
-    lines = [f"**Training now:** {', '.join(f'`{r}`' for r in running) or 'nothing'}"]
+        return text("train.queue.idle")
+    lines = [text("train.queue.now", runs=", ".join(f"`{r}`" for r in running) or text("train.queue.nothing"))]
     if queued:
-        lines.append("**Queued:** " + " → ".join(f"{n}. `{r}`" for n, r in enumerate(queued, 1)))
+        lines.append(text("train.queue.queued", runs=" → ".join(f"{n}. `{r}`" for n, r in enumerate(queued, 1))))
     return "  \n".join(lines)
 
 
 def run_label(paths: RunPaths) -> str:
-    return f"{paths.run_id} · {read_status(paths).state}"
+    return f"{paths.run_id} · {status_words(read_status(paths).state)}"

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from lora_studio.messages import text
+
 if TYPE_CHECKING:
     from lora_studio.ui.playground_view import SettingWidget
 
@@ -42,4 +44,4 @@ def setting_widget(w: SettingWidget, prefix: str) -> Any:
         return FormSlider(w.minimum, w.maximum, w.value, step=w.step, precision=w.precision, **common)
     if w.kind == "number":  # no bounds in the browser: the handler says what is wrong in words
         return gr.Number(w.value, precision=w.precision, **common)
-    return gr.Textbox(w.value, lines=2, placeholder="optional", **common)
+    return gr.Textbox(w.value, lines=2, placeholder=text("ui.optional"), **common)

@@ -100,7 +100,8 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1300, "height": 1800})
+    # English pages: a browser set to another language with a page of its own is sent there (ui/languages.py)
+    context = browser.new_context(locale="en-US", viewport={"width": 1300, "height": 1800})
     yield context.new_page()
     context.close()
 

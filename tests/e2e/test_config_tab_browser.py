@@ -9,7 +9,8 @@ PREFLIGHT = "#cfg-preflight"
 
 
 def wait_text(page, selector: str, text: str, timeout: int = 90_000) -> str:
-    page.wait_for_function(f"document.querySelector({selector!r}).innerText.includes({text!r})", timeout=timeout)
+    """Waits until the element exists (a hidden Gradio component is not in the page) and shows `text`."""
+    page.wait_for_function(f"document.querySelector({selector!r})?.innerText.includes({text!r})", timeout=timeout)
     return page.locator(selector).inner_text()
 
 

@@ -34,11 +34,11 @@ def finished_run(tiny_model_dir: Path, chat_file: Path, name: str = "done") -> R
 
 def test_no_finished_run_says_how_to_get_one(tiny_model_dir, chat_file):
     out = as_dict(export_tab.on_refresh(None))
-    assert out["run_info"] == NO_RUN and "Train" in NO_RUN
+    assert out["run_info"] == NO_RUN() and "Train" in NO_RUN()
     assert out["merge_btn"]["interactive"] is False and out["adapter_dl"]["interactive"] is False
     assert export_tab.on_merge(None, "float32").startswith("Pick")
     queued = new_run(settings.runs_dir(), tiny_config(tiny_model_dir, chat_file), "queued")
-    assert as_dict(export_tab.on_refresh(None))["run_info"] == NO_RUN  # not finished: not offered
+    assert as_dict(export_tab.on_refresh(None))["run_info"] == NO_RUN()  # not finished: not offered
     preselected = as_dict(export_tab.select_run(queued.run_id))  # e.g. from another tab, still queued
     assert "only a completed or stopped run" in preselected["run_info"]
     assert preselected["merge_btn"]["interactive"] is False and preselected["adapter_dl"]["interactive"] is False

@@ -49,7 +49,7 @@ def test_refresh_lists_every_run_and_offers_them_for_selection(runs_root):
     assert res["selection"]["choices"] == list(res["table"]["run"])
     assert res["selection"]["value"] == []
     assert "4 run(s)" in res["overview"]
-    assert res["details"] == runs_tab.NO_RUN
+    assert res["details"] == runs_tab.NO_RUN()
     assert not any(res[k]["visible"] for k in ("plot", "cli", "log_panel"))  # nothing to show yet
     assert len(runs_tab.TABLE_WIDTHS) == len(res["table"].columns)
     assert res["delete_btn"]["interactive"] is False
@@ -91,7 +91,7 @@ def test_several_runs_overlay_losses_and_diff_their_configs(runs_root):
 def test_failed_and_corrupt_runs_show_their_problem(runs_root):
     oom = sel_out(runs_tab.on_select(["20240101-000003-oom"]))
     assert "CUDA out of memory" in oom["details"] and "Lower the batch size" in oom["details"]
-    assert WAITING in [a.text for a in oom["plot"]["value"].layout.annotations]
+    assert WAITING() in [a.text for a in oom["plot"]["value"].layout.annotations]
     corrupt = sel_out(runs_tab.on_select(["20240101-000004-corrupt"]))
     assert "status.json is unreadable" in corrupt["details"]
 

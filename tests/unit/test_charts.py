@@ -72,7 +72,7 @@ def test_loss_figure_has_raw_smoothed_eval_and_lr_on_second_axis():
     assert fig.layout.legend.orientation == "h"
     assert fig.layout.title.text == "run-1"
     assert "step" in named["loss"].hovertemplate
-    assert WAITING not in annotations(fig)
+    assert WAITING() not in annotations(fig)
 
 
 def test_loss_figure_uirevision_is_stable_across_updates():
@@ -84,12 +84,12 @@ def test_loss_figure_uirevision_is_stable_across_updates():
 def test_empty_rows_give_a_waiting_annotation():
     fig = loss_figure([])
     assert len(fig.data) == 0
-    assert WAITING in annotations(fig)
+    assert WAITING() in annotations(fig)
 
 
 def test_only_diverged_losses_still_wait_and_do_not_crash():
     fig = loss_figure([log(1, None), log(2, None)])
-    assert WAITING in annotations(fig)
+    assert WAITING() in annotations(fig)
 
 
 def test_diverged_loss_leaves_a_gap_and_figure_serialises():
@@ -123,8 +123,8 @@ def test_compare_figure_one_colour_per_run_with_eval_markers():
 
 
 def test_compare_figure_without_points_says_so():
-    assert NOTHING_TO_COMPARE in annotations(compare_figure({}))
-    assert NOTHING_TO_COMPARE in annotations(compare_figure({"run-a": []}))
+    assert NOTHING_TO_COMPARE() in annotations(compare_figure({}))
+    assert NOTHING_TO_COMPARE() in annotations(compare_figure({"run-a": []}))
 
 
 def test_token_length_histogram_still_marks_max_length():

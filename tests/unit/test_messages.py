@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
 from lora_studio.config import field_metadata, field_names
-from lora_studio.messages import catalogue, field_help, field_label, text
+from lora_studio.generation_config import GenerationSettings
+from lora_studio.messages import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    STATUS_PREFIX,
+    catalogue,
+    current_language,
+    field_help,
+    field_label,
+    language_of,
+    speaking,
+    status_words,
+    text,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_setting_has_a_label_and_help_in_the_catalogue():
@@ -36,31 +54,149 @@ def test_text_fills_placeholders_and_an_unknown_id_is_a_bug():
         text("no.such.message")
 
 
-@pytest.mark.parametrize(
-    "module", ["config_tab", "config_presets", "config_speed", "evaluate_tab", "evaluate_handlers", "evaluate_view"]
-)
-def test_the_config_tab_reads_its_words_from_the_catalogue(module):
-    """No user-facing English sentence is written in the Config tab's modules: each comes from the catalogue."""
-    import ast
-    from pathlib import Path
+# Strings of the dashboard's modules that hold words but are not shown as such: values the code compares or
+# stores (their shown labels come from the catalogue), shell commands, markup, and the web server's plain HTTP
+# answers (given before any page exists, so without a language).
+NOT_SHOWN_AS_WORDS = {
+    "app": {"LoRA Studio"},  # the product's name, the browser tab's title
+    "charts": {"top right"},  # plotly's annotation position
+    "config_view": {"chosen layers"},  # the value of the all-linear switch's second choice
+    "data_tab": {"(not used)"},  # the value of "no column" in the column mapping
+    "token_view": {"context (not learned)", "cut off (past max length)"},  # the engine's segment kinds
+    "languages": None,  # the language switch's markup and script: names of languages in their own words
+    "server_guards": None,  # plain HTTP answers (411, 413, 429) to requests that come before any page
+}
+LOGGING_CALLS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 
-    source = Path(__file__).resolve().parents[2] / "lora_studio" / "ui" / f"{module}.py"
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    docstrings = {
-        id(node.body[0].value)
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in (ROOT / "lora_studio" / "ui").glob("*.py")))
+def test_the_dashboard_reads_its_words_from_the_catalogue(module):
+    """No user-facing English sentence is written in the dashboard's modules: each comes from the catalogue, so
+    every page reads in its own language. Log lines are for the operator and stay English."""
+    import ast
+
+    allowed = NOT_SHOWN_AS_WORDS.get(module, set())
+    if allowed is None:
+        pytest.skip(f"{module}: no words shown on a page")
+    tree = ast.parse((ROOT / "lora_studio" / "ui" / f"{module}.py").read_text(encoding="utf-8"))
+    skipped = {
+        id(node.body[0].value)  # docstrings
         for node in ast.walk(tree)
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
         and node.body
         and isinstance(node.body[0], ast.Expr)
         and isinstance(node.body[0].value, ast.Constant)
     }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in LOGGING_CALLS:
+            skipped |= {id(part) for argument in node.args for part in ast.walk(argument)}  # log.info("...")
+        elif isinstance(node, ast.Raise) and node.exc is not None and "ValueError" in ast.unparse(node.exc):
+            skipped |= {id(part) for part in ast.walk(node.exc)}  # a caller's bug, not a user's problem
     sentences = [
         node.value
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
-        and id(node) not in docstrings
+        and id(node) not in skipped
+        and node.value not in allowed
         and re.search(r"[A-Za-z]{3,} [A-Za-z]{3,}", node.value)
         and not re.search(r"class=|style=|\{ [a-z-]+:", node.value)  # HTML markup and CSS rules, not words
+        and not node.value.lstrip("# ").startswith("python -m lora_studio ")  # a command to copy
     ]
     assert sentences == [], sentences
+
+
+# ---- every language holds every message ---------------------------------------------------------------------
+def _placeholders(template: str) -> set[str]:
+    import string
+
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+@pytest.mark.parametrize("language", [code for code in LANGUAGES if code != DEFAULT_LANGUAGE])
+def test_every_message_exists_in_every_language_with_the_same_placeholders(language):
+    english = importlib.import_module("lora_studio.messages.en").MESSAGES
+    own = importlib.import_module(f"lora_studio.messages.{language}").MESSAGES
+    assert sorted(set(english) - set(own)) == [], f"missing in {language}.py"
+    assert sorted(set(own) - set(english)) == [], f"in {language}.py but not in en.py"
+    for key, template in english.items():
+        assert own[key].strip(), key
+        assert _placeholders(own[key]) == _placeholders(template), key
+
+
+def _source_strings() -> tuple[set[str], tuple[str, ...]]:
+    """Every string constant of the package, and the fixed beginnings of its f-strings ('evaluate.metric.')."""
+    import ast
+
+    constants: set[str] = set()
+    prefixes: set[str] = set()
+    for path in (ROOT / "lora_studio").rglob("*.py"):
+        if path.parent.name == "messages" and path.stem in LANGUAGES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                constants.add(node.value)
+                if re.fullmatch(r"[a-z_]+(\.[a-z_]+)*\.", node.value):  # "evaluate.short." + name
+                    prefixes.add(node.value)
+            elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+                first = str(node.values[0].value)
+                if re.fullmatch(r"[a-z_]+(\.[a-z_]+)*\.", first):
+                    prefixes.add(first)
+    return constants, tuple(sorted(prefixes))
+
+
+def test_no_message_is_left_unused():
+    """A message no code asks for is dead wording (a setting's label and help are asked for by their field's
+    name; a family like evaluate.metric.<name> by its f-string)."""
+    constants, prefixes = _source_strings()
+    names = field_names() + [f"generation.{f.name}" for f in fields(GenerationSettings)]
+    settings = {f"{name}.{part}" for name in names for part in ("label", "help")}
+    english = catalogue()
+    phases = {key for key, words in english.items() if key.startswith(STATUS_PREFIX) and "{" not in words}
+    unused = [
+        key
+        for key in english
+        if key not in constants and key not in settings and not key.startswith(prefixes) and key not in phases
+    ]
+    assert unused == []
+    # a phase is asked for by the words a worker writes into its status file
+    assert sorted(key for key in phases if english[key] not in constants) == []
+
+
+def test_the_current_language_answers_and_an_unknown_one_is_refused():
+    assert text("app.tab.train") == "Train"
+    with speaking("ja"):
+        assert text("app.tab.train") == "学習"
+        assert field_label("lora.r") == "ランク(r)"
+        assert text("app.tab.train", "en") == "Train"  # an explicit language wins
+    assert current_language() == DEFAULT_LANGUAGE
+    with pytest.raises(ValueError, match="unknown language"), speaking("xx"):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("ja-JP,ja;q=0.9,en;q=0.8", "ja"),
+        ("en-US,en;q=0.9,ja;q=0.8", "en"),
+        ("fr;q=0.9, ja;q=0.5", "ja"),
+        ("de-DE", None),
+        ("", None),
+        (None, None),
+        ("ja;q=abc,en", "en"),
+    ],
+)
+def test_a_browser_header_names_its_language(header, expected):
+    assert language_of(header) == expected
+
+
+def test_a_workers_phase_reads_in_the_pages_language_and_an_unknown_one_as_written():
+    """Workers write their phases in English (the CLI and the logs read them too); the page translates them,
+    the words filled into a phrase included."""
+    assert status_words("saving adapter") == "saving adapter"
+    with speaking("ja"):
+        assert status_words("saving adapter") == "アダプターを保存中"
+        assert status_words("merging: loading the adapter") == "マージ中: アダプターを読み込み中"
+        assert status_words("answering with run-7") == "run-7で回答を生成中"
+        assert status_words("something new") == "something new"
+        assert status_words("") == ""

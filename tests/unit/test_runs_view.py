@@ -140,7 +140,7 @@ def test_table_lists_every_run_even_damaged_ones(tmp_path):
     badcfg.config.write_text("model: [", encoding="utf-8")
     table = runs_view.runs_table(runs_view.load_summaries(tmp_path))
 
-    assert list(table.columns) == list(runs_view.TABLE_COLUMNS)
+    assert list(table.columns) == list(runs_view.TABLE_COLUMNS())
     assert list(table["run"]) == [
         "20240101-000004-badcfg",
         "20240101-000003-corrupt",

@@ -72,11 +72,14 @@ def launched(monkeypatch):
     calls: list[dict] = []
 
     class Served:
+        def __init__(self, language=None):
+            self.language = language
+
         def queue(self, **_):
             return self
 
         def launch(self, **kwargs):
-            calls.append(kwargs)
+            calls.append({**kwargs, "home_language": self.language})
 
     monkeypatch.setattr(ui_app, "build_app", Served)
     monkeypatch.setattr(ui_app.jobs, "get_manager", lambda: None)
@@ -121,9 +124,14 @@ def test_serve_auth_flags_reach_launch_and_a_bad_one_stops_before_serving(monkey
     monkeypatch.setattr(ui_app, "launch", lambda **kwargs: seen.append(kwargs))
     monkeypatch.setenv(settings.AUTH_ENV, "ignored:because-flags-win")
     assert cli.main(["serve", "--host", "0.0.0.0", "--auth", "u1:p,1", "--auth", "u2:p2"]) == 0
-    assert seen[-1] == {"host": "0.0.0.0", "port": None, "auth": [("u1", "p,1"), ("u2", "p2")]}
+    assert seen[-1] == {"host": "0.0.0.0", "port": None, "auth": [("u1", "p,1"), ("u2", "p2")], "language": None}
     assert cli.main(["serve", "--auth", "no-colon-secret"]) == 2
     assert len(seen) == 1
+    assert cli.main(["serve", "--lang", "ja"]) == 0 and seen[-1]["language"] == "ja"
+    monkeypatch.setenv("LORA_STUDIO_LANG", "ja")
+    assert cli.main(["serve"]) == 0 and seen[-1]["language"] == "ja"
+    monkeypatch.setenv("LORA_STUDIO_LANG", "klingon")
+    assert cli.main(["serve"]) == 2 and len(seen) == 3  # refused before anything listens
     err = capsys.readouterr().err
     assert "user:password" in err and "no-colon-secret" not in err
 
@@ -245,3 +253,11 @@ def test_launch_lowers_the_page_threads_below_the_workers_by_the_configured_amou
     for raw, expected in (("", 0), ("10", 10), ("40", 19), ("-5", 0), ("many", 0)):
         monkeypatch.setenv("LORA_STUDIO_SERVER_NICE", raw)
         assert settings.server_niceness() == expected
+
+
+def test_an_operators_language_is_the_home_page_and_stops_following_browsers(launched):
+    launch, calls = launched
+    launch(host="127.0.0.1", port=7999, language="ja")
+    assert calls[-1]["home_language"] == "ja" and "follow = false" in calls[-1]["head"]
+    launch(host="127.0.0.1", port=7999)
+    assert calls[-1]["home_language"] is None and "follow = true" in calls[-1]["head"]
