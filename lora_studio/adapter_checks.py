@@ -21,6 +21,7 @@ from typing import Any
 
 from lora_studio import settings
 from lora_studio.errors import ModelError
+from lora_studio.messages import text
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -51,11 +52,14 @@ _LORA_KEY = re.compile(
     r"^(?P<module>.+)\.(?P<part>lora_A|lora_B|lora_embedding_A|lora_embedding_B|"
     r"lora_magnitude_vector)(?:\.[^.]+)?(?:\.weight)?$"
 )
-_RESAVE = "Save the adapter again with peft's save_pretrained"
 
 
-def _refuse(name: str, problem: str, hint: str = _RESAVE) -> ModelError:
-    return ModelError(f"{name} cannot be used: {problem}", hint)
+def _resave() -> str:
+    return text("adapters.resave_hint")
+
+
+def _refuse(name: str, problem: str, hint: str | None = None) -> ModelError:
+    return ModelError(text("adapters.cannot_use", name=name, problem=problem), hint or _resave())
 
 
 # ---- adapter_config.json -----------------------------------------------------------------------
@@ -70,25 +74,25 @@ def read_adapter_config(folder: Path, name: str | None = None) -> dict:
         if size > MAX_CONFIG_BYTES:
             raise _refuse(
                 name,
-                f"its {CONFIG_FILE} is {size / 2**20:.1f} MB (a real one is a few KB; at most "
-                f"{MAX_CONFIG_BYTES // 2**20} MB)",
+                text("adapters.config_too_big", config=CONFIG_FILE, size=size / 2**20, limit=MAX_CONFIG_BYTES // 2**20),
             )
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ModelError(
-            f"{name} has no {CONFIG_FILE}, so it is not a PEFT adapter",
-            "Upload the folder that peft's save_pretrained wrote (or a zip of it)",
+            text("adapters.no_config", name=name, config=CONFIG_FILE), text("adapters.no_config_hint")
         ) from exc
     except (OSError, ValueError, RecursionError) as exc:
-        raise ModelError(f"{CONFIG_FILE} in {name} cannot be read ({type(exc).__name__})", _RESAVE) from exc
+        raise ModelError(
+            text("adapters.config_unreadable", config=CONFIG_FILE, name=name, error=type(exc).__name__), _resave()
+        ) from exc
     if not isinstance(data, dict):
-        raise ModelError(f"{CONFIG_FILE} in {name} is not a JSON object", _RESAVE)
+        raise ModelError(text("adapters.config_not_object", config=CONFIG_FILE, name=name), _resave())
     peft_type = data.get("peft_type")
     peft_type = peft_type.upper() if isinstance(peft_type, str) and len(peft_type) < 40 else ""
     if peft_type != "LORA":
         raise ModelError(
-            f"{name} is a {peft_type or 'unknown'} adapter; the Playground loads LoRA",
-            "Pick a LoRA adapter (peft_type LORA in adapter_config.json)",
+            text("adapters.not_lora", name=name, kind=peft_type or text("adapters.unknown_kind")),
+            text("adapters.not_lora_hint"),
         )
     problem = config_problem(data)
     if problem:
@@ -112,7 +116,7 @@ def config_problem(data: dict) -> str:
         ("layers_to_transform", _layers),
         ("rank_pattern", lambda v: _pattern(v, lambda x: _whole(x, 1, MAX_RANK))),
         ("alpha_pattern", lambda v: _pattern(v, lambda x: _number(x, 0, 1e6, low_open=True))),
-        ("bias", lambda v: "" if v in (None, "none", "all", "lora_only") else "must be none, all or lora_only"),
+        ("bias", lambda v: "" if v in (None, "none", "all", "lora_only") else text("adapters.value.bias")),
         ("fan_in_fan_out", _flag),
         ("use_rslora", _flag),
         ("use_dora", _flag),
@@ -124,33 +128,30 @@ def config_problem(data: dict) -> str:
             lambda v: (
                 ""
                 if v is None or isinstance(v, bool) or v == "gaussian"
-                else f"asks peft to rewrite the base model's weights on load ({str(v)[:20]}): convert it to a "
-                "plain LoRA adapter first (peft's path_initial_model_for_weight_conversion)"
+                else text("adapters.value.rewrites_base", value=str(v)[:20])
             ),
         ),
         # Copies of whole layers, made at load time: nothing the Playground can bound, and LoRA Studio never
         # trains with it.
         (
             "layer_replication",
-            lambda v: (
-                "" if v is None else "copies model layers (layer_replication), which the Playground does not load"
-            ),
+            lambda v: "" if v is None else text("adapters.value.layer_replication"),
         ),
     )
     for key, check in checks:
         if key in data:
             reason = check(data[key])
             if reason:
-                return f"'{key}' in {CONFIG_FILE} {reason}"
+                return text("adapters.config_field", key=key, config=CONFIG_FILE, reason=reason)
     return ""
 
 
 def _size_problem(value: Any, where: str, depth: int) -> str:
     if depth > 8:
-        return f"{where} is nested too deeply"
+        return text("adapters.size.too_deep", where=where)
     if isinstance(value, str):
         return (
-            f"{where} holds a text of {len(value):,} characters (at most {MAX_TEXT_CHARS:,})"
+            text("adapters.size.long_text", where=where, length=len(value), limit=MAX_TEXT_CHARS)
             if len(value) > MAX_TEXT_CHARS
             else ""
         )
@@ -161,10 +162,10 @@ def _size_problem(value: Any, where: str, depth: int) -> str:
     else:
         return ""
     if len(items) > MAX_LIST_ITEMS:
-        return f"'{where}' lists {len(items):,} entries (at most {MAX_LIST_ITEMS:,})"
+        return text("adapters.size.long_list", where=where, count=len(items), limit=MAX_LIST_ITEMS)
     for key, item in items:
         if isinstance(key, str) and len(key) > MAX_TEXT_CHARS:
-            return f"{where} holds a key of {len(key):,} characters (at most {MAX_TEXT_CHARS:,})"
+            return text("adapters.size.long_key", where=where, length=len(key), limit=MAX_TEXT_CHARS)
         problem = _size_problem(item, str(key) if depth == 0 else where, depth + 1)
         if problem:
             return problem
@@ -175,27 +176,27 @@ def _optional_text(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        return "must be text"
+        return text("adapters.value.text")
     if any(ord(ch) < 32 for ch in value):
-        return "holds control characters"
+        return text("adapters.value.control_characters")
     return ""
 
 
 def _flag(value: Any) -> str:
-    return "" if value is None or isinstance(value, bool) else "must be true or false"
+    return "" if value is None or isinstance(value, bool) else text("adapters.value.flag")
 
 
 def _whole(value: Any, low: int, high: int) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
-        return "must be a whole number"
-    return "" if low <= value <= high else f"must be between {low} and {high}, not {value}"
+        return text("adapters.value.whole")
+    return "" if low <= value <= high else text("adapters.value.between", low=low, high=high, value=value)
 
 
 def _number(value: Any, low: float, high: float, low_open: bool = False, high_open: bool = False) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return "must be a number"
+        return text("adapters.value.number")
     if value < low or (low_open and value <= low) or value > high or (high_open and value >= high):
-        return f"must be between {low:g} and {high:g}, not {value:g}"
+        return text("adapters.value.between", low=f"{low:g}", high=f"{high:g}", value=f"{value:g}")
     return ""
 
 
@@ -207,26 +208,26 @@ def _names(value: Any) -> str:
         try:
             re.compile(value)
         except re.error:
-            return "is neither a list of module names nor a valid pattern"
+            return text("adapters.value.bad_pattern")
         return ""
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return ""
-    return "must be a list of module names or a pattern"
+    return text("adapters.value.names")
 
 
 def _layers(value: Any) -> str:
     if value is None:
         return ""
     items = value if isinstance(value, list) else [value]
-    return "" if all(not _whole(i, 0, 100_000) for i in items) else "must be layer numbers"
+    return "" if all(not _whole(i, 0, 100_000) for i in items) else text("adapters.value.layers")
 
 
 def _pattern(value: Any, check) -> str:
     if not isinstance(value, dict):
-        return "must be a mapping of module patterns to values"
+        return text("adapters.value.mapping")
     for key, item in value.items():
         if _names(key) or check(item):
-            return f"has an unusable entry for '{str(key)[:60]}'"
+            return text("adapters.value.bad_entry", entry=str(key)[:60])
     return ""
 
 
@@ -251,14 +252,9 @@ def check_adapter_folder(folder: Path, name: str | None = None) -> dict:
         if settings.allow_pickle_adapters():
             return config
         raise ModelError(
-            f"{name} holds pickle weights ({PICKLE_FILE}), which can run code when loaded",
-            f"Save it as {WEIGHTS_FILE} (peft's save_pretrained does by default), or have the "
-            "operator start LoRA Studio with LORA_STUDIO_ALLOW_PICKLE=1 if it comes from someone trusted",
+            text("adapters.pickle", name=name, pickle=PICKLE_FILE), text("adapters.pickle_hint", weights=WEIGHTS_FILE)
         )
-    raise ModelError(
-        f"{name} has no weights ({WEIGHTS_FILE})",
-        "Upload the whole adapter folder: adapter_config.json and adapter_model.safetensors",
-    )
+    raise ModelError(text("adapters.no_weights", name=name, weights=WEIGHTS_FILE), text("adapters.no_weights_hint"))
 
 
 # ---- adapter_model.safetensors -----------------------------------------------------------------
@@ -266,22 +262,20 @@ def safetensors_shapes(path: Path, name: str | None = None) -> dict[str, list[in
     """Tensor name → shape from a safetensors header, without reading the weights. The header must account for
     every byte of the file: each tensor's bytes inside the file and of the size its dtype and shape give."""
     path = Path(path)
-    label = f"{name}'s {path.name}" if name else path.name
+    label = text("adapters.file_of", name=name, file=path.name) if name else path.name
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
             (header_size,) = struct.unpack("<Q", fh.read(8))
             if header_size > min(_HEADER_LIMIT, size - 8):
-                raise ValueError("its header is larger than the file")
+                raise ValueError(text("adapters.st.header_too_big"))
             header = json.loads(fh.read(header_size))
         if not isinstance(header, dict):
-            raise ValueError("its header is not a JSON object")
+            raise ValueError(text("adapters.st.header_not_object"))
         shapes = _checked_tensors(header, size - 8 - header_size)
     except (OSError, ValueError, struct.error, RecursionError) as exc:
         raise ModelError(
-            f"{label} is not a readable safetensors file ({exc})".splitlines()[0],
-            "Copy or download the adapter again (the file may be cut short), or save it again with "
-            "peft's save_pretrained",
+            text("adapters.st.unreadable", file=label, reason=exc).splitlines()[0], text("adapters.st.unreadable_hint")
         ) from exc
     return shapes
 
@@ -292,7 +286,7 @@ def _checked_tensors(header: dict, data_bytes: int) -> dict[str, list[int]]:
         if key == "__metadata__":
             continue
         if not isinstance(meta, dict):
-            raise ValueError(f"tensor {_short(key)} has no description")
+            raise ValueError(text("adapters.st.no_description", tensor=_short(key)))
         shape, offsets, dtype = meta.get("shape"), meta.get("data_offsets"), meta.get("dtype")
         if (
             not isinstance(shape, list)
@@ -302,16 +296,16 @@ def _checked_tensors(header: dict, data_bytes: int) -> dict[str, list[int]]:
             or not all(isinstance(o, int) for o in offsets)
             or dtype not in _DTYPE_BYTES
         ):
-            raise ValueError(f"tensor {_short(key)} is described wrongly")
+            raise ValueError(text("adapters.st.described_wrongly", tensor=_short(key)))
         start, end = offsets
         if not 0 <= start <= end <= data_bytes:
-            raise ValueError(f"tensor {_short(key)} lies past the end of the file")
+            raise ValueError(text("adapters.st.past_end", tensor=_short(key)))
         if end - start != math.prod(shape) * _DTYPE_BYTES[dtype]:
-            raise ValueError(f"tensor {_short(key)} has the wrong number of bytes")
+            raise ValueError(text("adapters.st.wrong_bytes", tensor=_short(key)))
         end_max = max(end_max, end)
         shapes[key] = shape
     if end_max != data_bytes:
-        raise ValueError("the file holds bytes no tensor accounts for")
+        raise ValueError(text("adapters.st.extra_bytes"))
     return shapes
 
 
@@ -336,15 +330,21 @@ def fit_problems(shapes: dict[str, list[int]], dims: dict[str, tuple[int, int]])
             continue
         inputs, outputs = dims[module]
         if part in ("lora_A", "lora_embedding_A") and len(shape) > 1 and shape[1] != inputs:
-            wrong.append(f"{module} takes {inputs} inputs here but {shape[1]} in the adapter")
+            wrong.append(text("adapters.fit.inputs", module=module, here=inputs, adapter=shape[1]))
         elif part in ("lora_B", "lora_embedding_B", "lora_magnitude_vector") and shape[0] != outputs:
-            wrong.append(f"{module} gives {outputs} outputs here but {shape[0]} in the adapter")
+            wrong.append(text("adapters.fit.outputs", module=module, here=outputs, adapter=shape[0]))
     problems = []
     if missing:
         unique = sorted(set(missing))
-        more = f" and {len(unique) - 1} more" if len(unique) > 1 else ""
-        problems.append(f"it changes layers this model does not have ({unique[0]}{more})")
+        problems.append(
+            text("adapters.fit.missing_more", module=unique[0], count=len(unique) - 1)
+            if len(unique) > 1
+            else text("adapters.fit.missing", module=unique[0])
+        )
     if wrong:
-        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
-        problems.append(f"layer sizes differ: {wrong[0]}{more}")
+        problems.append(
+            text("adapters.fit.sizes_more", first=wrong[0], count=len(wrong) - 1)
+            if len(wrong) > 1
+            else text("adapters.fit.sizes", first=wrong[0])
+        )
     return problems

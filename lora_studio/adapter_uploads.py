@@ -22,6 +22,7 @@ from lora_studio import settings
 from lora_studio.adapter_checks import CONFIG_FILE, PICKLE_FILE, WEIGHTS_FILE, check_adapter_folder, recorded_base
 from lora_studio.adapters import MAX_NAME_CHARS, UPLOAD_NOTE, AdapterInfo, adapters_dir
 from lora_studio.errors import ModelError
+from lora_studio.messages import text
 
 # What an adapter folder may hold; anything else in an upload (optimizer state, pickles, scripts) is left out.
 KEEP_SUFFIXES = (".json", ".safetensors", ".txt", ".model", ".jinja", ".md", ".tiktoken")
@@ -35,19 +36,19 @@ def _check_upload_size(path: Path) -> None:
     size = path.stat().st_size
     if size > limit:
         raise ModelError(
-            f"{path.name} is {size / 2**20:.0f} MB, above the {limit / 2**20:.0f} MB upload limit",
-            "Use a smaller adapter, or raise LORA_STUDIO_MAX_UPLOAD_MB when starting LoRA Studio",
+            text("datafile.too_big", name=path.name, size=size / 2**20, limit=limit / 2**20),
+            text("adapters.too_big_hint"),
         )
 
 
 def _unsafe_reason(info: zipfile.ZipInfo) -> str:
     name = info.filename.replace("\\", "/")
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        return "an absolute path"
+        return text("adapters.zip.absolute_path")
     if ".." in PurePosixPath(name).parts:
-        return "a '..' path that points outside the folder"
+        return text("adapters.zip.parent_path")
     if stat.S_ISLNK(info.external_attr >> 16):
-        return "a symbolic link"
+        return text("adapters.zip.symbolic_link")
     return ""
 
 
@@ -63,12 +64,12 @@ def _adapter_root(members: list[zipfile.ZipInfo], zip_name: str) -> str:
     )
     if not roots:
         raise ModelError(
-            f"{zip_name} holds no {CONFIG_FILE}, so it is not a PEFT adapter",
-            "Zip the folder that peft's save_pretrained wrote",
+            text("adapters.zip.no_config", name=zip_name, config=CONFIG_FILE), text("adapters.zip.no_config_hint")
         )
     if len(roots) > 1:
         raise ModelError(
-            f"{zip_name} holds {len(roots)} adapters ({', '.join(roots[:3])})", "Upload one adapter per zip"
+            text("adapters.zip.several", name=zip_name, count=len(roots), folders=", ".join(roots[:3])),
+            text("adapters.zip.several_hint"),
         )
     return "" if roots[0] == "." else roots[0]
 
@@ -86,7 +87,8 @@ def _finish_import(tmp: Path, digest: str, original_name: str) -> AdapterInfo:
         tmp.replace(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return AdapterInfo(f"upload:{digest}", f"{original_name} (uploaded)", target, recorded_base(target), "upload")
+    label = text("adapters.label.uploaded", name=original_name)
+    return AdapterInfo(f"upload:{digest}", label, target, recorded_base(target), "upload")
 
 
 def _digest(paths: Sequence[Path]) -> str:
@@ -114,26 +116,24 @@ def import_zip(zip_path: str | Path, original_name: str | None = None) -> Adapte
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ModelError(f"{name} is not a readable zip file", "Zip the adapter folder again and upload it") from exc
+        raise ModelError(text("adapters.zip.unreadable", name=name), text("adapters.zip.unreadable_hint")) from exc
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) > MAX_ZIP_ENTRIES:
             raise ModelError(
-                f"{name} holds {len(members):,} files; an adapter folder holds a handful",
-                "Zip only the adapter folder's own files",
+                text("adapters.zip.too_many_files", name=name, count=len(members)), text("adapters.zip.own_files_hint")
             )
         for member in archive.infolist():
             reason = _unsafe_reason(member)
             if reason:
                 raise ModelError(
-                    f"{name} was refused: entry '{member.filename[:MAX_NAME_CHARS]}' is {reason}",
-                    "Zip only the adapter folder's own files",
+                    text("adapters.zip.refused", name=name, entry=member.filename[:MAX_NAME_CHARS], reason=reason),
+                    text("adapters.zip.own_files_hint"),
                 )
         limit = settings.max_upload_bytes() * MAX_UNPACKED_FACTOR
         if sum(m.file_size for m in members) > limit:
             raise ModelError(
-                f"{name} unpacks to more than {limit / 2**20:.0f} MB",
-                "Zip only the adapter files, or raise LORA_STUDIO_MAX_UPLOAD_MB",
+                text("adapters.zip.too_big", name=name, limit=limit / 2**20), text("adapters.zip.too_big_hint")
             )
         root = _adapter_root(members, name)
         digest = _digest([source])
@@ -148,8 +148,8 @@ def import_zip(zip_path: str | Path, original_name: str | None = None) -> Adapte
             shutil.rmtree(tmp, ignore_errors=True)
             # A damaged entry (bad checksum, cut short), an encrypted one, or a compression zipfile cannot read.
             raise ModelError(
-                f"{name} cannot be unpacked ({type(exc).__name__}: {str(exc)[:120]})",
-                "Zip the adapter folder again (plain zip, no password) and upload it",
+                text("adapters.zip.broken", name=name, error=f"{type(exc).__name__}: {str(exc)[:120]}"),
+                text("adapters.zip.broken_hint"),
             ) from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -174,10 +174,7 @@ def import_upload(paths: Sequence[str | Path]) -> AdapterInfo:
     """A zip, or the files of an adapter folder, as the browser uploaded them."""
     files = [Path(p) for p in paths or []]
     if not files:
-        raise ModelError(
-            "No file was uploaded",
-            "Drop an adapter .zip, or its adapter_config.json and adapter_model.safetensors together",
-        )
+        raise ModelError(text("adapters.no_upload"), text("adapters.no_upload_hint"))
     if len(files) == 1 and files[0].suffix.lower() == ".zip":
         return import_zip(files[0])
     return import_files(files)

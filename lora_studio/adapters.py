@@ -16,6 +16,7 @@ from lora_studio import settings
 from lora_studio.adapter_checks import CONFIG_FILE, check_adapter_folder, recorded_base
 from lora_studio.config import RunConfig
 from lora_studio.errors import ConfigError, ModelError, StudioError
+from lora_studio.messages import status_words, text
 from lora_studio.modelref import parse_model_ref
 from lora_studio.runs import ADAPTER_STATES, RunPaths, list_runs, read_status
 
@@ -26,6 +27,8 @@ MAX_NAME_CHARS = 100  # an uploaded file's name as it is shown
 @dataclass(frozen=True)
 class AdapterInfo:
     key: str  # "run:<run_id>" or "upload:<hash>": stable across refreshes
+    # The name and where it comes from, in the language of the listing: "<run id> (run)". Every language writes
+    # it as "<name> (<where from>)", which `name` relies on.
     label: str
     path: Path
     base_model: str  # the reference to load as its base (a run's model setting, else what peft recorded)
@@ -64,7 +67,7 @@ def _run_adapter_info(paths: RunPaths) -> AdapterInfo:
         base = recorded_base(paths.adapter)
     return AdapterInfo(
         f"run:{paths.run_id}",
-        f"{paths.run_id} (run)",
+        text("adapters.label.run", name=paths.run_id),
         paths.adapter,
         _display(base),
         "run",
@@ -104,7 +107,7 @@ def uploaded_adapters() -> list[AdapterInfo]:
         found.append(
             AdapterInfo(
                 f"upload:{path.name}",
-                f"{name} (uploaded)",
+                text("adapters.label.uploaded", name=name),
                 path,
                 "" if problem else recorded_base(path),
                 "upload",
@@ -123,9 +126,7 @@ def usable(info: AdapterInfo) -> AdapterInfo:
     if info.problem:
         raise ModelError(
             info.problem,
-            "Delete it and upload a working adapter (saved by peft's save_pretrained)"
-            if info.source == "upload"
-            else "Train the run again, or pick another adapter",
+            text("adapters.unusable_upload_hint") if info.source == "upload" else text("adapters.unusable_run_hint"),
         )
     return info
 
@@ -134,7 +135,7 @@ def find_adapter(key: str) -> AdapterInfo:
     for info in list_adapters():
         if info.key == key:
             return info
-    raise ModelError(f"There is no adapter '{key}' any more", "Refresh the list and pick another adapter")
+    raise ModelError(text("adapters.gone", key=key), text("adapters.gone_hint"))
 
 
 def run_adapter(run: str | RunPaths) -> AdapterInfo:
@@ -143,12 +144,12 @@ def run_adapter(run: str | RunPaths) -> AdapterInfo:
     paths = run if isinstance(run, RunPaths) else RunPaths(settings.runs_dir() / run)
     run_id = paths.run_id
     if not paths.config.is_file():
-        raise ModelError(f"There is no run '{run_id}'", "Pick a run listed on the Runs tab")
+        raise ModelError(text("adapters.no_run", run_id=run_id), text("adapters.no_run_hint"))
     state = read_status(paths).state
     if state not in ADAPTER_STATES or not (paths.adapter / CONFIG_FILE).is_file():
         raise ModelError(
-            f"Run {run_id} has no adapter to try ({state})",
-            "An adapter is saved when a run completes or is stopped with 'Stop and save'",
+            text("adapters.run_no_adapter", run_id=run_id, state=status_words(state)),
+            text("adapters.run_no_adapter_hint"),
         )
     return _run_adapter_info(paths)
 
@@ -167,9 +168,11 @@ def start_adapter(cfg: RunConfig) -> AdapterInfo | None:
         raise ConfigError(f"lora.start_from: {exc.message}", exc.hint) from exc
     if info.base_model and not same_base(info.base_model, str(cfg.model.name_or_path)):
         raise ConfigError(
-            f"lora.start_from: run {info.run_id} trained its adapter on {info.base_model}, not on "
-            f"{cfg.model.name_or_path}",
-            f"Pick the same base model ({info.base_model}), or start from the base model instead",
+            "lora.start_from: "
+            + text(
+                "adapters.start_other_base", run_id=info.run_id, trained_on=info.base_model, base=cfg.model.name_or_path
+            ),
+            text("adapters.start_other_base_hint", trained_on=info.base_model),
         )
     return info
 
@@ -184,7 +187,7 @@ def merged_models(root: Path | None = None) -> list[tuple[str, str]]:
         for folder in candidates:
             if (folder / "config.json").is_file():
                 suffix = "" if folder == paths.merged else f"/{folder.name}"
-                found.append((f"{paths.run_id}{suffix} (merged)", str(folder)))
+                found.append((text("adapters.label.merged", name=f"{paths.run_id}{suffix}"), str(folder)))
         # Exported GGUF files that passed their check load too (converted once, as any local .gguf).
         for gguf in sorted((paths.root / "gguf").glob("*.gguf")):
             if (gguf.with_suffix(".verification.json")).is_file():

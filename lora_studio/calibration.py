@@ -17,6 +17,7 @@ from typing import Any
 
 from lora_studio import processes, settings
 from lora_studio.config import RunConfig
+from lora_studio.messages import text
 from lora_studio.processes import WorkerStatus
 from lora_studio.runs import tail_lines, write_json_atomic
 
@@ -154,7 +155,7 @@ class CalibrationStatus(WorkerStatus):
 
     @property
     def message(self) -> str:
-        return f"{self.error}. {self.hint}" if self.hint else self.error
+        return text("calib.error_and_hint", error=self.error, hint=self.hint) if self.hint else self.error
 
 
 def calibrations_dir() -> Path:
@@ -213,7 +214,7 @@ def poll_calibration(job: CalibrationJob) -> CalibrationStatus:
             state="failed",
             error_kind="killed",
             **base,
-            error=f"The measurement stopped without a result. Last lines of {job.log}:\n" + log_tail(job.log),
+            error=text("calib.no_result", log=job.log, tail=log_tail(job.log)),
         )
     if result.get("error"):
         return CalibrationStatus(
@@ -228,4 +229,4 @@ def poll_calibration(job: CalibrationJob) -> CalibrationStatus:
 
 
 def log_tail(path: Path, lines: int = 8) -> str:
-    return tail_lines(path, lines) or "(no log)"
+    return tail_lines(path, lines) or text("calib.no_log")

@@ -29,6 +29,7 @@ from lora_studio.dataset_files import ROW_KEY
 from lora_studio.dataset_rows import LoadedData, load_dataset_file, split_indices
 from lora_studio.errors import ConfigError, DataError, ModelError
 from lora_studio.generation_config import GenerationSettings
+from lora_studio.messages import DEFAULT_LANGUAGE, text
 from lora_studio.processes import WorkerStatus
 from lora_studio.runs import RunPaths, _status_lock, list_runs, tail_lines, write_json_atomic
 
@@ -42,12 +43,6 @@ MODEL_METRICS = ("loss", "perplexity", "answer_tokens", "seconds_per_row")  # me
 # Pairs of answers: the share of pairs whose chosen answer the model finds more likely than the rejected one
 # (summed log-probabilities, teacher-forced: what DPO's implicit reward compares).
 PREFERENCE_METRIC = "preference_accuracy"
-DEAD = {
-    "error": "The evaluation worker stopped before it could report",
-    "error_kind": "killed",
-    "hint": "See eval.log; if the machine ran out of memory, lower the batch size or stop a training run, "
-    "then try again",
-}
 
 
 @dataclass
@@ -116,8 +111,7 @@ def update_eval_status(root: Path, **changes: object) -> EvalStatus:
     root.mkdir(parents=True, exist_ok=True)
     with _status_lock(RunPaths(root)):
         status = read_eval_status(root)
-        for key, value in changes.items():
-            setattr(status, key, value)
+        status.change(changes)
         write_json_atomic(status_path(root), asdict(status))
     return status
 
@@ -131,18 +125,18 @@ def _eval_row(row: dict, fmt: str) -> tuple[EvalRow | None, str]:
         prompt = as_turns(row["prompt"], "user")
         chosen, rejected = (_answer_text(row[k]) for k in ("chosen", "rejected"))
         if not any(t["role"] == "user" for t in prompt):
-            return None, "no user turn before the answers"
+            return None, text("evals.skip.no_user_before_answers")
         raw = row["prompt"] if isinstance(row["prompt"], str) else ""
         return EvalRow(number, prompt, chosen, raw, rejected), ""
     if fmt == "messages":
         turns = row["messages"]
         last = max((i for i, t in enumerate(turns) if t["role"] == "assistant"), default=-1)
         if last < 0 or not turns[last]["content"].strip():
-            return None, "no assistant reply to compare with"
+            return None, text("evals.skip.no_assistant_reply")
         if not any(t["role"] == "user" for t in turns[:last]):
-            return None, "no user turn before the assistant reply"
+            return None, text("evals.skip.no_user_before_reply")
         return EvalRow(number, turns[:last], turns[last]["content"]), ""
-    return None, "plain text has no reference answer"
+    return None, text("evals.skip.plain_text")
 
 
 def as_turns(value: str | list, role: str) -> list[dict]:
@@ -157,10 +151,7 @@ def _answer_text(value: str | list) -> str:
 def rows_from_data(data: LoadedData, indices: list[int] | None = None) -> tuple[list[EvalRow], list[dict]]:
     """(rows to evaluate, skipped rows with the reason) from loaded data, optionally only `indices`."""
     if data.format == "text":
-        raise DataError(
-            f"{data.path.name} holds plain text rows, which have no reference answer to score against",
-            "Evaluate with chat rows that end in an assistant reply, or prompt/completion rows",
-        )
+        raise DataError(text("evals.plain_text", name=data.path.name), text("evals.plain_text_hint"))
     skipped = [{"row": issue.row, "reason": issue.message} for issue in data.errors]
     rows = []
     for i in indices if indices is not None else range(len(data.rows)):
@@ -175,31 +166,28 @@ def rows_from_data(data: LoadedData, indices: list[int] | None = None) -> tuple[
 def _require_rows(rows: list[EvalRow], skipped: list[dict], where: str) -> None:
     if rows:
         return
-    first = f" (row {skipped[0]['row']}: {skipped[0]['reason']})" if skipped else ""
-    raise DataError(
-        f"{where} has no row with a reference answer to evaluate{first}",
-        "Each row needs a prompt and the answer you expect: a chat ending in an assistant reply, or "
-        "prompt/completion columns",
+    message = (
+        text("evals.no_rows_first", where=where, row=skipped[0]["row"], reason=skipped[0]["reason"])
+        if skipped
+        else text("evals.no_rows", where=where)
     )
+    raise DataError(message, text("evals.no_rows_hint"))
 
 
 def split_rows(paths: RunPaths, limit: int = 0) -> EvalRows:
     """The run's held-out rows: exactly the ones the Data tab showed as eval and training evaluated on."""
     cfg = RunConfig.load(paths.config)
     if cfg.data.eval_fraction <= 0:
-        raise DataError(
-            f"Run {paths.run_id} held out no rows for evaluation (its eval fraction is 0)",
-            "Evaluate on a file instead, or train with an eval fraction above 0 (the Data tab)",
-        )
+        raise DataError(text("evals.no_held_out", run_id=paths.run_id), text("evals.no_held_out_hint"))
     if not cfg.data.path or not Path(cfg.data.path).is_file():
         raise DataError(
-            f"The data file of run {paths.run_id} is no longer there ({cfg.data.path or 'none recorded'})",
-            "Evaluate on a file instead",
+            text("evals.data_gone", run_id=paths.run_id, path=cfg.data.path or text("evals.none_recorded")),
+            text("evals.data_gone_hint"),
         )
     data = load_dataset_file(cfg.data.path, cfg.data.format, cfg.data.columns)
     _, eval_idx = split_indices(len(data.rows), cfg.data.eval_fraction, cfg.training.seed)
     rows, skipped = rows_from_data(data, eval_idx)
-    _require_rows(rows, skipped, f"The held-out split of run {paths.run_id}")
+    _require_rows(rows, skipped, text("evals.split_of_run", run_id=paths.run_id))
     return EvalRows(rows[:limit] if limit else rows, "split", str(cfg.data.path), data.format, skipped, paths.run_id)
 
 
@@ -219,15 +207,15 @@ def models_for(base_ref: str, include_base: bool, adapters: list[AdapterInfo]) -
         usable(info)
         if info.base_model and not same_base(info.base_model, base_ref):
             raise ModelError(
-                f"{info.name} was trained on {info.base_model}, not on {base_ref}",
-                "Compare adapters of one base model at a time",
+                text("evals.other_base", name=info.name, trained_on=info.base_model, base=base_ref),
+                text("evals.other_base_hint"),
             )
         models.append(EvalModel(info.run_id or info.name, str(info.path), info.run_id))
     if not models:
-        raise ConfigError("No model to evaluate", "Tick the base model or pick at least one adapter")
+        raise ConfigError(text("evals.no_model"), text("evals.no_model_hint"))
     labels = [m.label for m in models]
     if len(set(labels)) != len(labels):
-        raise ConfigError("The same adapter is picked twice", "Pick each adapter once")
+        raise ConfigError(text("evals.picked_twice"), text("evals.picked_twice_hint"))
     return models
 
 
@@ -251,7 +239,7 @@ def write_spec(
 ) -> Path:
     """A new hidden folder holding spec.json; the worker renames it to eval/<id> when the scores are written."""
     if not 1 <= batch_size <= 256:
-        raise ConfigError(f"Batch size {batch_size} is outside 1-256", "Use 16 on a CPU, 32-64 on a GPU")
+        raise ConfigError(text("evals.bad_batch", size=batch_size), text("evals.bad_batch_hint"))
     generation.require_valid()
     eval_id = _new_id(root)
     folder = root / f".{eval_id}"
@@ -285,7 +273,7 @@ def begin(spec_folder: Path) -> dict:
     root = spec_folder.parent
     if active_evaluation() is not None:
         shutil.rmtree(spec_folder, ignore_errors=True)
-        raise ConfigError("Another evaluation is running", "Wait for it to finish, or cancel it")
+        raise ConfigError(text("evals.busy"), text("evals.busy_hint"))
     spec = json.loads((spec_folder / SPEC_FILE).read_text(encoding="utf-8"))
     update_eval_status(
         root,
@@ -332,7 +320,7 @@ def poll_evaluation(root: Path) -> EvalStatus:
             return status  # the worker reported in meanwhile
         if status.state == "running":
             state = "cancelled" if status.cancel_requested else "failed"
-            ended = {"error": "Cancelled by the user", "error_kind": "", "hint": ""} if state == "cancelled" else DEAD
+            ended = _ended(state)
             status = EvalStatus.from_dict({**asdict(status), **ended, "state": state, "phase": state})
             status.finished = time.time()
             write_json_atomic(status_path(root), asdict(status))
@@ -344,7 +332,7 @@ def cancel_evaluation(root: Path) -> str:
     status = poll_evaluation(root)
     worker = processes.attach(status.pid, status.pid_start, root) if status.state == "running" else None
     if worker is None:
-        raise ConfigError("No evaluation is running", "Nothing to cancel")
+        raise ConfigError(text("evals.not_running"), text("evals.not_running_hint"))
     update_eval_status(root, cancel_requested=True, phase="cancelling")
     worker.stop(GRACE_S)
     return "cancelling"
@@ -352,3 +340,15 @@ def cancel_evaluation(root: Path) -> str:
 
 def eval_log_tail(root: Path, lines: int = 20) -> str:
     return tail_lines(log_path(root), lines) or ""
+
+
+def _ended(state: str) -> dict[str, str]:
+    """Why an evaluation ended without its worker's word, in English words (status.json is also the worker's and
+    the CLI's) that a page says again in its language."""
+    if state == "cancelled":
+        return {"error": text("jobs.cancelled_by_user", DEFAULT_LANGUAGE), "error_kind": "", "hint": ""}
+    return {
+        "error": text("evals.worker_dead", DEFAULT_LANGUAGE),
+        "error_kind": "killed",
+        "hint": text("evals.worker_dead_hint", DEFAULT_LANGUAGE),
+    }

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from lora_studio import processes, settings
 from lora_studio.errors import ConfigError, StudioError
+from lora_studio.messages import DEFAULT_LANGUAGE, status_words, text
 from lora_studio.modelcard import adapter_export_files
 from lora_studio.processes import WorkerStatus
 from lora_studio.runs import (
@@ -45,13 +46,18 @@ TOKEN_ENV = "HF_TOKEN"
 GRACE_S = 10.0  # a cancelled worker gets this long to end before its group is killed
 _REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 _STORED = (".safetensors", ".bin", ".pt", ".gguf")  # already dense: deflating them costs time for nothing
-CANCELLED = {"error": "Cancelled by the user", "error_kind": "", "hint": ""}
-DEAD = {
-    "error": "The export worker stopped before it could report",
-    "error_kind": "killed",
-    "hint": "See export.log; if the machine ran out of memory, close other programs or stop a training run, "
-    "then try again",
-}
+
+
+def _ended(state: str) -> dict[str, str]:
+    """Why an export ended without its worker's word. Written into exports/status.json, which the worker (in
+    English) and the CLI also write and read: English words that a page says again in its language."""
+    if state != "failed":
+        return {"error": text("jobs.cancelled_by_user", DEFAULT_LANGUAGE), "error_kind": "", "hint": ""}
+    return {
+        "error": text("exports.worker_dead", DEFAULT_LANGUAGE),
+        "error_kind": "killed",
+        "hint": text("exports.worker_dead_hint", DEFAULT_LANGUAGE),
+    }
 
 
 @dataclass
@@ -113,21 +119,15 @@ def exportable_runs(root: str | Path) -> list[RunPaths]:
 def check_exportable(paths: RunPaths) -> None:
     """Raise ConfigError (with what to do) unless the run is finished and has its adapter."""
     if not paths.config.is_file():
-        raise ConfigError(
-            f"{paths.root} is not a run folder (no config.yaml)",
-            "Pass the folder of a finished run, e.g. one listed in the Runs tab",
-        )
+        raise ConfigError(text("exports.not_run_folder", root=paths.root), text("exports.not_run_folder_hint"))
     state = read_status(paths).state
     if state not in EXPORTABLE_STATES:
         raise ConfigError(
-            f"Run {paths.run_id} is {state}; only a completed or stopped run can be exported",
-            "Wait for it to finish, or resume it and let it complete",
+            text("exports.not_finished", run_id=paths.run_id, state=status_words(state)),
+            text("exports.not_finished_hint"),
         )
     if not (paths.adapter / "adapter_config.json").is_file():
-        raise ConfigError(
-            f"Run {paths.run_id} has no adapter (adapter/adapter_config.json is missing)",
-            "Train it again: the adapter is written when a run completes or is stopped and saved",
-        )
+        raise ConfigError(text("exports.no_adapter", run_id=paths.run_id), text("exports.no_adapter_hint"))
 
 
 # ---- status ------------------------------------------------------------------------------------
@@ -142,9 +142,9 @@ def read_export_status(paths: RunPaths) -> ExportStatus:
     except (ValueError, OSError) as exc:
         return ExportStatus(
             state="failed",
-            error=f"exports/status.json is unreadable ({exc})",
+            error=text("exports.status_unreadable", error=exc),
             error_kind="internal",
-            hint="Start the export again",
+            hint=text("exports.status_unreadable_hint"),
         )
 
 
@@ -153,8 +153,7 @@ def update_export_status(paths: RunPaths, **changes: object) -> ExportStatus:
     paths.exports.mkdir(parents=True, exist_ok=True)
     with _status_lock(paths):
         status = read_export_status(paths)
-        for key, value in changes.items():
-            setattr(status, key, value)
+        status.change(changes)
         write_json_atomic(status_path(paths), asdict(status))
     return status
 
@@ -180,8 +179,8 @@ def zip_folder(folder: Path, out: Path, top: str, extra: dict[str, str] | None =
                 if name not in extra:
                     method = zipfile.ZIP_STORED if file.suffix in _STORED else zipfile.ZIP_DEFLATED
                     archive.write(file, f"{top}/{name}", compress_type=method)
-            for name, text in extra.items():
-                archive.writestr(f"{top}/{name}", text)
+            for name, content in extra.items():
+                archive.writestr(f"{top}/{name}", content)
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -197,8 +196,8 @@ def write_adapter_export(paths: RunPaths) -> Path:
     tmp = paths.exports / f".adapter.tmp-{os.getpid()}-{threading.get_ident()}"
     try:
         shutil.copytree(paths.adapter, tmp)
-        for name, text in adapter_export_files(paths).items():
-            (tmp / name).write_text(text, encoding="utf-8")
+        for name, content in adapter_export_files(paths).items():
+            (tmp / name).write_text(content, encoding="utf-8")
         shutil.rmtree(out, ignore_errors=True)
         tmp.replace(out)
     except BaseException:
@@ -214,7 +213,7 @@ def adapter_zip(paths: RunPaths, out: str | Path | None = None) -> Path:
     check_exportable(paths)
     target = Path(out) if out else paths.exports / f"{paths.run_id}-adapter.zip"
     if target.is_dir():
-        raise ConfigError(f"{target} is a folder", "Give a file name ending in .zip")
+        raise ConfigError(text("exports.zip_is_folder", target=target), text("exports.zip_is_folder_hint"))
     return zip_folder(paths.adapter, target, f"{paths.run_id}-adapter", adapter_export_files(paths))
 
 
@@ -222,9 +221,8 @@ def merged_zip(paths: RunPaths, dtype: str, out: Path) -> Path:
     folder = merged_dir(paths, dtype)
     if folder not in list_merged(paths):
         raise ConfigError(
-            f"Run {paths.run_id} has no verified {dtype} merge",
-            f"Press Merge with dtype {dtype} first (or: python -m lora_studio merge --run-dir "
-            f"{paths.root} --out DIR --dtype {dtype})",
+            text("exports.no_verified_merge", run_id=paths.run_id, dtype=dtype),
+            text("exports.no_verified_merge_hint", dtype=dtype, root=paths.root),
         )
     return zip_folder(folder, out, f"{paths.run_id}-merged-{dtype}")
 
@@ -246,7 +244,7 @@ def active_export(root: str | Path) -> str | None:
 def _refuse_if_busy(paths: RunPaths) -> None:
     busy = active_export(paths.root.parent)
     if busy:
-        raise ConfigError(f"An export of run {busy} is running", "Wait for it to finish, or cancel it")
+        raise ConfigError(text("exports.busy", run_id=busy), text("exports.busy_hint"))
 
 
 def _launch(
@@ -274,7 +272,9 @@ def _launch(
 def start_merge(paths: RunPaths, dtype: str) -> ExportStatus:
     """Merge the run's adapter into its base, verify and save it to merged/<dtype>/ in a worker process."""
     if dtype not in EXPORT_DTYPES:
-        raise ConfigError(f"Unknown dtype '{dtype}'", f"Choose one of {', '.join(EXPORT_DTYPES)}")
+        raise ConfigError(
+            text("exports.unknown_dtype", dtype=dtype), text("exports.choose_one", choices=", ".join(EXPORT_DTYPES))
+        )
     check_exportable(paths)
     _refuse_if_busy(paths)
     target = merged_dir(paths, dtype)
@@ -287,7 +287,9 @@ def start_gguf(paths: RunPaths, qtype: str) -> ExportStatus:
     from lora_studio.gguf_files import GGUF_TYPES, gguf_path
 
     if qtype not in GGUF_TYPES:
-        raise ConfigError(f"Unknown GGUF type '{qtype}'", f"Choose one of {', '.join(GGUF_TYPES)}")
+        raise ConfigError(
+            text("exports.unknown_gguf_type", qtype=qtype), text("exports.choose_one", choices=", ".join(GGUF_TYPES))
+        )
     check_exportable(paths)
     _refuse_if_busy(paths)
     target = gguf_path(paths, qtype)
@@ -298,8 +300,8 @@ def check_repo_id(repo_id: str) -> str:
     repo_id = (repo_id or "").strip()
     if not _REPO_ID_RE.match(repo_id) or ".." in repo_id:
         raise ConfigError(
-            f"'{repo_id}' is not a Hub repository id" if repo_id else "No repository id was given",
-            "Type it as owner/name, e.g. my-user/my-lora (letters, digits, - _ .)",
+            text("exports.bad_repo_id", repo_id=repo_id) if repo_id else text("exports.no_repo_id"),
+            text("exports.bad_repo_id_hint"),
         )
     return repo_id
 
@@ -312,13 +314,15 @@ def push_source(paths: RunPaths, what: str) -> Path:
         from lora_studio.gguf_files import gguf_dir
 
         if not any(gguf_dir(paths).glob("*.gguf")):
-            raise ConfigError(f"Run {paths.run_id} has no GGUF file to push", "Export GGUF first")
+            raise ConfigError(
+                text("exports.no_gguf_to_push", run_id=paths.run_id), text("exports.no_gguf_to_push_hint")
+            )
         return gguf_dir(paths)
     dtype = what.removeprefix("merged-")
     folder = merged_dir(paths, dtype)
     if not what.startswith("merged-") or folder not in list_merged(paths):
         raise ConfigError(
-            f"Run {paths.run_id} has no verified merged model '{what}' to push", "Merge it first, or push the adapter"
+            text("exports.no_merged_to_push", run_id=paths.run_id, what=what), text("exports.no_merged_to_push_hint")
         )
     return folder
 
@@ -329,22 +333,12 @@ def start_push(
     """Upload the adapter or a merged model to the Hub in a worker; the token goes through its environment."""
     repo_id = check_repo_id(repo_id)
     if settings.hub_offline():
-        raise StudioError(
-            "The Hugging Face Hub is switched off here (HF_HUB_OFFLINE is set), so nothing can be pushed",
-            "Download the .zip instead, or start LoRA Studio without HF_HUB_OFFLINE on a machine with network access",
-            kind="config",
-        )
+        raise StudioError(text("exports.hub_offline"), text("exports.hub_offline_hint"), kind="config")
     server_token = settings.push_with_server_token()
     if not (token or (server_token and os.environ.get(TOKEN_ENV))):
         raise ConfigError(
-            "No Hugging Face token",
-            "Paste a token with write access (huggingface.co/settings/tokens)"
-            + (
-                " or start LoRA Studio with HF_TOKEN set"
-                if server_token
-                else "; on a Space the server's HF_TOKEN is not lent to visitors unless the operator sets "
-                "LORA_STUDIO_SHARE_SERVER_TOKEN=1"
-            ),
+            text("exports.no_token"),
+            text("exports.no_token_hint_server" if server_token else "exports.no_token_hint_visitor"),
         )
     check_exportable(paths)
     _refuse_if_busy(paths)
@@ -366,7 +360,7 @@ def poll_export(paths: RunPaths) -> ExportStatus:
         status = read_export_status(paths)
         if status.state == "running":
             ended = {"finished": time.time(), "state": "cancelled" if status.cancel_requested else "failed"}
-            ended.update(phase=ended["state"], **(DEAD if ended["state"] == "failed" else CANCELLED))
+            ended.update(phase=ended["state"], **_ended(str(ended["state"])))
             status = ExportStatus.from_dict({**asdict(status), **ended})
             write_json_atomic(status_path(paths), asdict(status))
     return status
@@ -377,7 +371,7 @@ def cancel_export(paths: RunPaths) -> str:
     status = poll_export(paths)
     worker = processes.attach(status.pid, status.pid_start, paths.root) if status.state == "running" else None
     if worker is None:
-        raise ConfigError(f"No export of run {paths.run_id} is running", "Nothing to cancel")
+        raise ConfigError(text("exports.nothing_running", run_id=paths.run_id), text("exports.nothing_running_hint"))
     update_export_status(paths, cancel_requested=True, phase="cancelling")
     worker.stop(GRACE_S)
     return "cancelling"

@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+from lora_studio.messages import speaking, text
 from lora_studio.runs import RunPaths
 
 GGUF_TYPES = ("q8_0", "f16", "bf16", "f32")  # q8_0 first: a quarter of f32's size, the usual choice
@@ -87,7 +88,9 @@ def write_card(paths: RunPaths, base_id: str) -> Path:
         if not report or not report.get("passed"):
             continue
         commands = "\n".join(run_commands(gguf, here=False))
-        lines += ["", f"## {gguf.name}", "", report_summary(report), "", "```bash", commands, "```"]
+        with speaking("en"):  # the card goes out with the files, to other people's machines: English
+            summary = report_summary(report)
+        lines += ["", f"## {gguf.name}", "", summary, "", "```bash", commands, "```"]
     card = gguf_dir(paths) / "README.md"
     card.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return card
@@ -102,17 +105,25 @@ def read_report(gguf: Path) -> dict | None:
 
 
 def report_summary(report: dict) -> str:
-    """The verification in one paragraph (the CLI, the tab and the model card)."""
-    verdict = "passed" if report.get("passed") else "FAILED"
+    """The verification in one paragraph, in the current language (the CLI and the tab; the card asks for it in
+    English)."""
+    verdict = "ggufs.summary.passed" if report.get("passed") else "ggufs.summary.failed"
     parts = [
-        f"GGUF {report.get('type')} verification {verdict} (read back with {report.get('reader')})",
-        f"same token ids: {'yes' if report.get('same_token_ids') else 'no'}",
-        f"greedy answers equal on {100 * float(report.get('greedy_agreement', 0)):.0f}% of "
-        f"{len(report.get('prompts') or [])} prompts (needed {100 * float(report.get('min_agreement', 1)):.0f}%)",
+        text(verdict, type=report.get("type"), reader=report.get("reader")),
+        text("ggufs.summary.same_ids" if report.get("same_token_ids") else "ggufs.summary.different_ids"),
+        text(
+            "ggufs.summary.greedy",
+            share=100 * float(report.get("greedy_agreement", 0)),
+            prompts=len(report.get("prompts") or []),
+            needed=100 * float(report.get("min_agreement", 1)),
+        ),
     ]
     if report.get("next_token_agreement") is not None:
-        parts.append(f"same next token at {100 * float(report['next_token_agreement']):.1f}% of answer positions")
+        parts.append(text("ggufs.summary.next_token", share=100 * float(report["next_token_agreement"])))
     tolerance = report.get("logit_tolerance")
-    bound = f"allowed {tolerance:g}" if tolerance is not None else "quantized: not bounded"
-    parts.append(f"max logit difference {report.get('max_logit_diff', 0):.2e} ({bound})")
-    return "; ".join(parts) + "."
+    diff = report.get("max_logit_diff", 0)
+    if tolerance is not None:
+        parts.append(text("ggufs.summary.logits_allowed", diff=diff, tolerance=tolerance))
+    else:
+        parts.append(text("ggufs.summary.logits_quantized", diff=diff))
+    return text("ggufs.summary", parts=text("ggufs.summary.separator").join(parts))

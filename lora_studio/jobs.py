@@ -22,6 +22,7 @@ from lora_studio import processes, settings
 from lora_studio.config import RunConfig
 from lora_studio.errors import ConfigError
 from lora_studio.launch import WorkerCommand, check_startable, worker_command
+from lora_studio.messages import DEFAULT_LANGUAGE, status_words, text
 from lora_studio.runs import (
     ACTIVE_STATES,
     RESUMABLE_STATES,
@@ -36,15 +37,6 @@ from lora_studio.runs import (
 )
 
 log = logging.getLogger(__name__)
-
-KILLED_HINT = (
-    "Resume it from its last checkpoint. If nobody here stopped it, the machine's log (for example "
-    "`dmesg`) says what sent the signal"
-)
-OOM_KILLED_HINT = (
-    "Resume it with less memory: lower training.batch_size or data.max_length, turn on "
-    "gradient checkpointing, or load the model in 8-bit"
-)
 
 
 @dataclass
@@ -105,17 +97,13 @@ class JobManager:
             status = read_status(paths)
             if status.state not in RESUMABLE_STATES:
                 raise ConfigError(
-                    f"Run {run_id} is {status.state}; only a stopped, failed, interrupted or "
-                    "cancelled run can be resumed",
-                    "Wait for it to end, or start a new run",
+                    text("jobs.not_resumable", run_id=run_id, state=status_words(status.state)),
+                    text("jobs.not_resumable_hint"),
                 )
             # The worker resumes from the newest complete checkpoint; when a kill or a full disk left only
             # incomplete ones, this says so now instead of queueing a run that would fail.
             if resumable_checkpoint(paths, log_skipped=False) is None:  # the worker logs what it skips
-                raise ConfigError(
-                    f"Run {run_id} has no checkpoint to resume from (it ended before its first save)",
-                    "Start a new run with the same settings, or lower training.save_steps",
-                )
+                raise ConfigError(text("jobs.no_checkpoint", run_id=run_id), text("jobs.no_checkpoint_hint"))
             update_status(
                 paths,
                 state="queued",
@@ -136,10 +124,12 @@ class JobManager:
             paths = self._paths(run_id)
             state = read_status(paths).state
             if state == "queued":
-                self._end_queued(paths, "Stopped before it started")
+                self._end_queued(paths, text("jobs.stopped_before_start", DEFAULT_LANGUAGE))
                 return "cancelled"
             if state != "running":
-                raise ConfigError(f"Run {run_id} is not running (it is {state})", "Nothing to stop")
+                raise ConfigError(
+                    text("jobs.not_running", run_id=run_id, state=status_words(state)), text("jobs.nothing_to_stop")
+                )
             request_stop(paths)
             update_status(paths, phase="stopping: saving at the next step")
             return "stopping"
@@ -150,11 +140,13 @@ class JobManager:
             paths = self._paths(run_id)
             state = read_status(paths).state
             if state == "queued":
-                self._end_queued(paths, "Cancelled before it started")
+                self._end_queued(paths, text("jobs.cancelled_before_start", DEFAULT_LANGUAGE))
                 return "cancelled"
             job = self.jobs.get(run_id)
             if job is None or state != "running":  # ended already: its final state stands
-                raise ConfigError(f"Run {run_id} is not running (it is {state})", "Nothing to cancel")
+                raise ConfigError(
+                    text("jobs.not_running", run_id=run_id, state=status_words(state)), text("jobs.nothing_to_cancel")
+                )
             job.cancel_requested = True
             update_status(paths, phase="cancelling")
             job.worker.stop(self.grace_s)
@@ -208,7 +200,7 @@ class JobManager:
                     self.jobs[paths.run_id] = Job(paths, worker)
                     log.info("Re-attached to run %s (worker pid %s)", paths.run_id, pid)
                 else:
-                    _mark_dead(paths, "The worker stopped while the server was away")
+                    _mark_dead(paths, text("jobs.server_away", DEFAULT_LANGUAGE))
                     marked.append(paths.run_id)
             self.poll()
         return marked
@@ -265,7 +257,7 @@ class JobManager:
     def _paths(self, run_id: str) -> RunPaths:
         paths = RunPaths(self.runs_root / run_id)
         if "/" in run_id or run_id in ("", ".", "..") or not paths.config.is_file():
-            raise ConfigError(f"There is no run named '{run_id}'", "Pick a run from the list")
+            raise ConfigError(text("jobs.no_such_run", run_id=run_id), text("jobs.no_such_run_hint"))
         return paths
 
     def _start(self, paths: RunPaths) -> None:
@@ -304,8 +296,8 @@ class JobManager:
                 phase="cancelled",
                 finished=time.time(),
                 error_kind="",
-                error="Cancelled by the user",
-                hint="Resume it from its last checkpoint, if it saved one",
+                error=text("jobs.cancelled_by_user", DEFAULT_LANGUAGE),
+                hint=text("jobs.resume_if_saved", DEFAULT_LANGUAGE),
             )
         elif status.state in ACTIVE_STATES:
             _mark_dead(job.paths, *_death(job, code))
@@ -327,10 +319,13 @@ def _read_pid(paths: RunPaths) -> int | None:
 def _death(job: Job, code: int) -> tuple[str, str, str]:
     """(message, kind, hint) for a worker that ended without reporting."""
     what, kind = job.worker.death(code)
-    return f"The worker {what}", kind, OOM_KILLED_HINT if kind == "out_of_memory" else KILLED_HINT
+    hint = "jobs.oom_killed_hint" if kind == "out_of_memory" else "jobs.killed_hint"
+    return text("jobs.worker_died", DEFAULT_LANGUAGE, what=what), kind, text(hint, DEFAULT_LANGUAGE)
 
 
-def _mark_dead(paths: RunPaths, message: str, kind: str = "killed", hint: str = KILLED_HINT) -> None:
+def _mark_dead(paths: RunPaths, message: str, kind: str = "killed", hint: str | None = None) -> None:
+    """The run as interrupted, in English words that pages say again in their own language (messages.spoken)."""
+    hint = hint if hint is not None else text("jobs.killed_hint", DEFAULT_LANGUAGE)
     update_status(
         paths, state="interrupted", phase="interrupted", finished=time.time(), error=message, error_kind=kind, hint=hint
     )

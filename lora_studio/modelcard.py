@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lora_studio.config import RunConfig
 from lora_studio.errors import ConfigError, StudioError
+from lora_studio.messages import speaking, text
 from lora_studio.modelref import PublicBase, public_base
 from lora_studio.runs import RunPaths, run_summary, write_json_atomic
 from lora_studio.settings import EMBEDDED_MODEL_NAME
@@ -77,11 +78,18 @@ def shareable_adapter_config(adapter: Path, base: PublicBase) -> str:
         config = json.loads((Path(adapter) / ADAPTER_CONFIG).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(
-            f"{Path(adapter).name}/{ADAPTER_CONFIG} cannot be read ({type(exc).__name__})",
-            "Train the run again: its adapter is damaged",
+            text(
+                "card.adapter_config_unreadable",
+                file=f"{Path(adapter).name}/{ADAPTER_CONFIG}",
+                error=type(exc).__name__,
+            ),
+            text("card.adapter_config_unreadable_hint"),
         ) from exc
     if not isinstance(config, dict):
-        raise ConfigError(f"{Path(adapter).name}/{ADAPTER_CONFIG} is not a JSON object", "Train the run again")
+        raise ConfigError(
+            text("card.adapter_config_not_object", file=f"{Path(adapter).name}/{ADAPTER_CONFIG}"),
+            text("card.adapter_config_not_object_hint"),
+        )
     config["base_model_name_or_path"] = base.id
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
@@ -141,28 +149,36 @@ def adapter_export_files(paths: RunPaths) -> dict[str, str]:
 
 # ---- the card ----------------------------------------------------------------------------------------
 def verification_summary(report: dict | None) -> str:
-    """The verification report in a few lines of Markdown, for the model card and the dashboard."""
+    """The verification report in a few lines of Markdown, in the current language: for the dashboard and the CLI,
+    and in English for the model card (model_card asks for it so). The notes and the tolerance rule come from the
+    report as the merge wrote them (English: verification.json leaves the machine with the model)."""
     if not report:
-        return "Not verified."
+        return text("card.not_verified")
     lines = []
-    for key, label in (("float32", "float32 merge vs. base + adapter"), ("cast", "saved {dtype} vs. base + adapter")):
+    for key in ("float32", "cast"):
         part = report.get(key)
         if not part:
             continue
-        mark = "passed" if part.get("passed") else "FAILED"
+        label = text("card.check.float32") if key == "float32" else text("card.check.cast", dtype=part.get("dtype", ""))
+        rule = part.get("tolerance_rule")
         lines.append(
-            f"- {label.format(dtype=part.get('dtype', ''))}: **{mark}**, max logit difference "
-            f"{part['max_logit_diff']:.2e} (tolerance {part['tolerance']:.0e}"
-            f"{'; ' + part['tolerance_rule'] if part.get('tolerance_rule') else ''}); greedy generations of "
-            f"{report.get('max_new_tokens', '?')} tokens match for {part['generations_matched']} of "
-            f"{part['prompts']} prompts"
+            text(
+                "card.check.passed" if part.get("passed") else "card.check.failed",
+                label=label,
+                diff=part["max_logit_diff"],
+                tolerance=part["tolerance"],
+                rule=text("card.check.rule", rule=rule) if rule else "",
+                tokens=report.get("max_new_tokens", "?"),
+                matched=part["generations_matched"],
+                prompts=part["prompts"],
+            )
         )
     if report.get("adapter_effect") is not None:
-        lines.append(f"- the adapter changes the base model's logits by up to {report['adapter_effect']:.3g}")
+        lines.append(text("card.adapter_effect", effect=report["adapter_effect"]))
     for note in report.get("notes", []):
         lines.append(f"- {note}")
-    verdict = "✅ Verified" if report.get("passed") else "❌ Verification failed"
-    return f"{verdict} on {report.get('prompts', '?')} fixed prompts.\n\n" + "\n".join(lines)
+    verdict = "card.verified" if report.get("passed") else "card.verification_failed"
+    return text(verdict, prompts=report.get("prompts", "?")) + "\n\n" + "\n".join(lines)
 
 
 def method_line(cfg: RunConfig) -> str:
@@ -235,5 +251,7 @@ def model_card(paths: RunPaths, kind: str, verification: dict | None = None, dty
         "",
     ]
     if kind == "merged" or verification:
-        body += ["## Verification", "", verification_summary(verification), ""]
+        with speaking("en"):  # the card goes out with the model, to other people's machines: English
+            checks = verification_summary(verification)
+        body += ["## Verification", "", checks, ""]
     return "\n".join([*front, "", *body])

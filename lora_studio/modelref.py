@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lora_studio.errors import ModelError
+from lora_studio.messages import text
 from lora_studio.settings import (
     CONVERTED_SOURCE_FILE,
     EMBEDDED_ALIASES,
@@ -28,10 +29,10 @@ _SNAPSHOT_RE = re.compile(r"models--([A-Za-z0-9][A-Za-z0-9_.-]*)--([A-Za-z0-9][A
 # where it would raise "File name too long" instead of a message.
 MAX_REFERENCE_CHARS = 4096
 
-ALTERNATIVES = (
-    f"Use '{EMBEDDED_MODEL_NAME}' (works offline), a local folder with config.json and weights, "
-    "or a Hugging Face Hub id such as HuggingFaceTB/SmolLM2-360M-Instruct when online"
-)
+
+def ALTERNATIVES() -> str:  # a function, not a constant: the text follows the current language
+    """What a model reference may be, as the hint of a model that cannot be loaded."""
+    return text("modelref.alternatives", embedded=EMBEDDED_MODEL_NAME)
 
 
 @dataclass(frozen=True)
@@ -49,34 +50,28 @@ def is_embedded(text: str) -> bool:
     return norm == EMBEDDED_MODEL_NAME.lower() or norm in {a.lower() for a in EMBEDDED_ALIASES}
 
 
-def parse_model_ref(text: str) -> ModelRef:
+def parse_model_ref(reference: str) -> ModelRef:
     """Classify a reference; raise ModelError naming the alternatives when it cannot be one.
 
     Whatever the reason a local reference cannot be used (no such path, a file that is not a model, a folder
     without config.json, a name the file system refuses), the message is the same and echoes only the text
     the user typed: the model field must not tell a visitor which paths exist on the server.
     """
-    text = (text or "").strip() if isinstance(text, str) else ""
-    if not text:
-        raise ModelError("No model was chosen", ALTERNATIVES)
-    if len(text) > MAX_REFERENCE_CHARS or "\0" in text:
+    reference = (reference or "").strip() if isinstance(reference, str) else ""
+    if not reference:
+        raise ModelError(text("modelref.none"), ALTERNATIVES())
+    if len(reference) > MAX_REFERENCE_CHARS or "\0" in reference:
         raise ModelError(
-            f"Model '{_shorten(text)}' was not found: a model reference is a hub id (owner/name) or "
-            f"a path of at most {MAX_REFERENCE_CHARS} characters",
-            ALTERNATIVES,
+            text("modelref.too_long", model=_shorten(reference), limit=MAX_REFERENCE_CHARS), ALTERNATIVES()
         )
-    if is_embedded(text):
+    if is_embedded(reference):
         return ModelRef("embedded", EMBEDDED_MODEL_NAME)
-    local = _local_ref(text)
+    local = _local_ref(reference)
     if local is not None:
         return local
-    if _looks_like_path(text) or not _HUB_ID_RE.match(text):
-        raise ModelError(
-            f"Model '{_shorten(text)}' was not found: it is not a model folder (with config.json) or "
-            ".gguf file on this machine, nor a hub id of the form owner/name",
-            ALTERNATIVES,
-        )
-    return ModelRef("hub", text)
+    if _looks_like_path(reference) or not _HUB_ID_RE.match(reference):
+        raise ModelError(text("modelref.not_found", model=_shorten(reference)), ALTERNATIVES())
+    return ModelRef("hub", reference)
 
 
 def _shorten(text: str, limit: int = 120) -> str:

@@ -10,6 +10,7 @@ import yaml
 
 from lora_studio.config import RunConfig, merge_dict
 from lora_studio.errors import ConfigError
+from lora_studio.messages import text
 from lora_studio.settings import PRESETS_DIR, user_presets_dir
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -42,7 +43,7 @@ def _description(path: Path) -> str:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: a date like 2001-13-01
-        return f"(unreadable preset: {exc})"
+        return text("presets.unreadable", error=exc)
     return str(data.get("description", "")) if isinstance(data, dict) else ""
 
 
@@ -51,8 +52,8 @@ def load_preset(name: str, warnings: list[str] | None = None) -> RunConfig:
     for preset in list_presets():
         if preset.name == name:
             return preset_config(preset.path, warnings)
-    known = ", ".join(p.name for p in list_presets()) or "none"
-    raise ConfigError(f"There is no preset named '{name}'", f"Pick one of: {known}")
+    known = ", ".join(p.name for p in list_presets()) or text("presets.none")
+    raise ConfigError(text("presets.no_such", name=name), text("presets.no_such_hint", known=known))
 
 
 def preset_config(path: Path, warnings: list[str] | None = None) -> RunConfig:
@@ -63,9 +64,9 @@ def _read_sections(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
-        raise ConfigError(f"Preset {path.name} is not valid YAML ({exc})", "Fix or delete the file") from exc
+        raise ConfigError(text("presets.bad_yaml", name=path.name, error=exc), text("presets.fix_file")) from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"Preset {path.name} must be a mapping of sections", "Fix or delete the file")
+        raise ConfigError(text("presets.not_mapping", name=path.name), text("presets.fix_file"))
     data.pop("description", None)
     return data
 
@@ -73,16 +74,14 @@ def _read_sections(path: Path) -> dict:
 def save_preset(name: str, cfg: RunConfig, description: str = "") -> Path:
     """Save the user's preset; shipped presets cannot be overwritten. The data file is not kept."""
     if not _NAME_RE.match(name):
-        raise ConfigError(
-            f"'{name}' is not a usable preset name", "Use letters, digits, '-', '_' or '.', up to 64 characters"
-        )
+        raise ConfigError(text("presets.bad_name", name=name), text("presets.bad_name_hint"))
     if (PRESETS_DIR / f"{name}.yaml").exists():
-        raise ConfigError(f"'{name}' is a shipped preset and cannot be overwritten", "Choose another name")
+        raise ConfigError(text("presets.shipped", name=name), text("presets.shipped_hint"))
     data = cfg.to_dict()
     data["data"].pop("path", None)
     folder = user_presets_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.yaml"
-    text = yaml.safe_dump({"description": description, **data}, sort_keys=False)
-    path.write_text(text, encoding="utf-8")
+    body = yaml.safe_dump({"description": description, **data}, sort_keys=False)
+    path.write_text(body, encoding="utf-8")
     return path

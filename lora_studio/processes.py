@@ -26,12 +26,13 @@ import sys
 import sysconfig
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lora_studio.errors import StudioError
+from lora_studio.messages import DEFAULT_LANGUAGE, say_again, spoken, text
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,24 @@ class WorkerStatus:
     error_kind: str = ""
     hint: str = ""
     cancel_requested: bool = False
+    # How to say `error` and `hint` again in a page's language, when they came from the message catalogue (workers
+    # write English: the CLI and the logs read these files too).
+    said: dict[str, Any] = field(default_factory=dict)
+
+    def change(self, changes: Mapping[str, object]) -> None:
+        """Set the fields in `changes`; an error or a hint keeps how to say it again (messages.spoken)."""
+        for key, value in changes.items():
+            setattr(self, key, value)
+            if key in ("error", "hint"):
+                how = spoken(value) if isinstance(value, str) else None
+                self.said = {k: v for k, v in self.said.items() if k != key} | ({key: how} if how else {})
+
+    def error_words(self) -> str:
+        """The error in the current language (as written when the catalogue does not know it)."""
+        return say_again(self.error, self.said.get("error"))
+
+    def hint_words(self) -> str:
+        return say_again(self.hint, self.said.get("hint"))
 
     @classmethod
     def from_dict(cls: type[_S], data: dict[str, Any]) -> _S:
@@ -163,21 +182,27 @@ class WorkerStatus:
 PACKAGE_PARENT = (
     Path(__file__).resolve().parent.parent
 )  # the folder that holds lora_studio/ (checkout or site-packages)
-START_HINT = "Check that the Python environment is complete (make setup, or pip install lora-studio again)"
 
 
 class WorkerStartError(StudioError):
-    """The operating system refused to start a worker (no such interpreter, no memory, too many processes)."""
+    """The operating system refused to start a worker (no such interpreter, no memory, too many processes).
+    Its message is in the current language; `status_fields` writes the English words into a status file."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(text("machine.start_failed", reason=reason), text("machine.start_hint"), kind="internal")
+        self.reason = reason
 
     def status_fields(self, what: str) -> dict[str, Any]:
         """The fields a kind's status file records for it: failed now, with `what` the worker was for."""
+        english = DEFAULT_LANGUAGE  # a status file is also read by the CLI and the logs
+        error = text("machine.start_failed", english, reason=self.reason)
         return {
             "state": "failed",
             "phase": "failed",
             "finished": time.time(),
             "error_kind": self.kind,
-            "error": f"{self.message} for {what}",
-            "hint": self.hint,
+            "error": f"{error} for {what}",
+            "hint": text("machine.start_hint", english),
         }
 
 
@@ -259,19 +284,15 @@ class Worker:
         A signal is only blamed on memory when the kernel's OOM-kill count grew while it ran: a `kill -9` by a
         person is not an out-of-memory."""
         if code >= 0:
-            return f"exited with code {code} before it could report", "killed"
+            return text("machine.death.exit", DEFAULT_LANGUAGE, code=code), "killed"
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
         now, before = oom_kills(), self.oom_kills_at_start
         if -code == signal.SIGKILL and now is not None and before is not None and now > before:
-            return (
-                "was killed by the system because the machine ran out of memory (the kernel's out-of-memory "
-                "killer ended it)",
-                "out_of_memory",
-            )
-        return f"was stopped by a signal ({name}) before it could report", "killed"
+            return text("machine.death.oom", DEFAULT_LANGUAGE), "out_of_memory"
+        return text("machine.death.signal", DEFAULT_LANGUAGE, name=name), "killed"
 
 
 def start(
@@ -296,7 +317,7 @@ def start(
                 start_new_session=True,
             )
     except OSError as exc:
-        raise WorkerStartError(f"Could not start the worker ({exc})", START_HINT, kind="internal") from exc
+        raise WorkerStartError(str(exc)) from exc
     with _CHILDREN_LOCK:
         _CHILDREN[process.pid] = process
     return Worker(process.pid, process_start_time(process.pid), marker, oom_kills())
@@ -326,7 +347,7 @@ def run_in_foreground(argv: list[str], on_start: Callable[[Worker], None] | None
     try:
         process = subprocess.Popen(argv, env=worker_env(), stdin=subprocess.DEVNULL)
     except OSError as exc:
-        raise WorkerStartError(f"Could not start the worker ({exc})", START_HINT, kind="internal") from exc
+        raise WorkerStartError(str(exc)) from exc
     if on_start is not None:
         on_start(Worker(process.pid, process_start_time(process.pid), None, oom_kills()))
     interrupted = False

@@ -26,6 +26,7 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]  # the lock is skipped where there is no fcntl
 from lora_studio.errors import ConfigError, StudioError
+from lora_studio.messages import status_words, text
 from lora_studio.metrics import MetricRow, latest_per_step, read_all
 from lora_studio.processes import WorkerStatus
 from lora_studio.settings import runs_dir
@@ -119,14 +120,14 @@ def _status_lock(paths: RunPaths) -> Iterator[None]:
 def update_status(paths: RunPaths, **changes: object) -> RunStatus:
     with _status_lock(paths):
         status = read_status(paths)
-        for key, value in changes.items():
-            setattr(status, key, value)
+        status.change(changes)
         write_status(paths, status)
     return status
 
 
 def read_status(paths: RunPaths) -> RunStatus:
-    """The run's status; a missing or corrupt file becomes a status that says so."""
+    """The run's status; a missing or corrupt file becomes a status that says so (in the current language: it is
+    read to be shown, and written back only by an update that replaces its error)."""
     try:
         data = json.loads(paths.status.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
@@ -135,16 +136,16 @@ def read_status(paths: RunPaths) -> RunStatus:
     except FileNotFoundError:
         return RunStatus(
             state="failed",
-            error="status.json is missing",
+            error=text("runs_core.status_missing"),
             error_kind="internal",
-            hint="The run's other files are still on disk; resume or delete the run",
+            hint=text("runs_core.status_missing_hint"),
         )
     except (ValueError, OSError) as exc:
         return RunStatus(
             state="failed",
-            error=f"status.json is unreadable ({exc})",
+            error=text("runs_core.status_unreadable", error=exc),
             error_kind="internal",
-            hint="The run's files are still on disk; resume or delete the run",
+            hint=text("runs_core.status_unreadable_hint"),
         )
 
 
@@ -164,14 +165,14 @@ def new_run_dir(root: str | Path, name: str = "run") -> RunPaths:
             return RunPaths(candidate)
         except FileExistsError:
             continue
-    raise ConfigError(f"Could not create a run folder in {root}", "Delete old runs or choose another folder")
+    raise ConfigError(text("runs_core.no_folder", root=root), text("runs_core.no_folder_hint"))
 
 
 def create_run(paths: RunPaths, cfg: RunConfig) -> None:
     """Freeze the config and mark the run queued. Called once, before any worker starts."""
     paths.root.mkdir(parents=True, exist_ok=True)
     if paths.config.exists():
-        raise ConfigError(f"{paths.root} already holds a run", "Pick a new run folder or resume that run")
+        raise ConfigError(text("runs_core.folder_taken", root=paths.root), text("runs_core.folder_taken_hint"))
     # Status first: a run is listed once config.yaml exists, and by then its status is readable.
     write_status(paths, RunStatus(state="queued"))
     cfg.save(paths.config)
@@ -219,18 +220,21 @@ def resumable_checkpoint(paths: RunPaths, log_skipped: bool = True) -> Path | No
         if folder.is_dir()
         else []
     )
-    problems: list[str] = []
+    incomplete: list[tuple[str, str]] = []  # (checkpoint, the files it lacks)
     for candidate in sorted(found, key=lambda p: int(p.name.split("-")[1]), reverse=True):
         missing = missing_checkpoint_files(candidate)
         if not missing:
-            for problem in problems if log_skipped else ():
-                log.warning("%s: resuming from %s instead", problem, candidate.name)
+            for name, lacks in incomplete if log_skipped else ():
+                log.warning("%s lacks %s: resuming from %s instead", name, lacks, candidate.name)
             return candidate
-        problems.append(f"{candidate.name} lacks {', '.join(missing)}")
-    if problems:
+        incomplete.append((candidate.name, ", ".join(missing)))
+    if incomplete:
+        problems = text("runs_core.list_separator").join(
+            text("runs_core.checkpoint_lacks", checkpoint=name, files=lacks) for name, lacks in incomplete
+        )
         raise ConfigError(
-            f"Run {paths.run_id} has no complete checkpoint to resume from ({'; '.join(problems)})",
-            "Start a new run with the same settings (Runs tab: its command), or restore the missing files",
+            text("runs_core.no_complete_checkpoint", run_id=paths.run_id, problems=problems),
+            text("runs_core.no_complete_checkpoint_hint"),
         )
     return None
 
@@ -248,16 +252,16 @@ def delete_run(paths: RunPaths, root: str | Path | None = None) -> None:
     base = Path(root if root is not None else runs_dir()).resolve()
     if paths.root.is_symlink() or paths.root.resolve().parent != base:
         raise ConfigError(
-            f"{paths.root} is not a run folder inside {base}", "Only runs listed in the Runs tab can be deleted"
+            text("runs_core.outside_runs", root=paths.root, base=base), text("runs_core.outside_runs_hint")
         )
     if not paths.config.is_file() and not paths.status.is_file():
-        raise ConfigError(
-            f"{paths.root} is not a run folder (no config.yaml or status.json)",
-            "Delete it by hand if it is really yours",
-        )
+        raise ConfigError(text("runs_core.not_a_run", root=paths.root), text("runs_core.not_a_run_hint"))
     state = read_status(paths).state
     if state in ACTIVE_STATES:
-        raise ConfigError(f"Run {paths.run_id} is {state}", "Stop or cancel it first, then delete it")
+        raise ConfigError(
+            text("runs_core.still_active", run_id=paths.run_id, state=status_words(state)),
+            text("runs_core.still_active_hint"),
+        )
     shutil.rmtree(paths.root)
 
 
@@ -297,5 +301,5 @@ def run_summary(paths: RunPaths) -> RunSummary:
     try:
         config = RunConfig.load(paths.config)
     except (StudioError, OSError, ValueError) as exc:
-        config_error = f"config.yaml is unreadable ({exc})"
+        config_error = text("runs_core.config_unreadable", error=exc)
     return RunSummary(paths, read_status(paths), config, config_error, latest_per_step(read_all(paths.metrics)))

@@ -33,6 +33,7 @@ from lora_studio.errors import StudioError
 from lora_studio.eval_report import build_results, write_results
 from lora_studio.evaluation import MAX_NEW_TOKENS, SPEC_FILE, EvalRow, read_eval_status, update_eval_status
 from lora_studio.generation_config import GenerationSettings
+from lora_studio.messages import DEFAULT_LANGUAGE, text
 from lora_studio.processes import process_start_time
 from lora_studio.runs import RunPaths
 
@@ -243,7 +244,12 @@ def _run_reported(spec: Path) -> int:
     except KeyboardInterrupt:
         shutil.rmtree(folder, ignore_errors=True)
         update_eval_status(
-            root, state="cancelled", phase="cancelled", finished=time.time(), error="Cancelled by the user", hint=""
+            root,
+            state="cancelled",
+            phase="cancelled",
+            finished=time.time(),
+            error=text("jobs.cancelled_by_user", DEFAULT_LANGUAGE),
+            hint="",
         )
         return 130
     except Exception as exc:  # noqa: BLE001 - every failure is reported in words

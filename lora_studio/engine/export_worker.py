@@ -31,6 +31,7 @@ from lora_studio.exports import (
     scrub,
     update_export_status,
 )
+from lora_studio.messages import DEFAULT_LANGUAGE, text
 from lora_studio.processes import process_start_time
 from lora_studio.runs import RunPaths
 
@@ -76,7 +77,7 @@ def _interrupted(paths: RunPaths) -> None:
         state="cancelled",
         phase="cancelled",
         finished=time.time(),
-        error="Cancelled by the user",
+        error=text("jobs.cancelled_by_user", DEFAULT_LANGUAGE),
         error_kind="",
         hint="",
     )

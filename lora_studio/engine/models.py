@@ -178,7 +178,7 @@ def _resolve_hub(repo_id: str) -> str:
             return _embedded_for(repo_id, "the hub is offline")
         raise ModelError(
             f"Hub model '{repo_id}' is not in the local cache and the hub is offline (HF_HUB_OFFLINE is set)",
-            ALTERNATIVES,
+            ALTERNATIVES(),
         )
     from huggingface_hub import HfApi
     from huggingface_hub.errors import RepositoryNotFoundError
@@ -194,7 +194,7 @@ def _resolve_hub(repo_id: str) -> str:
         if is_embedded_public_id(repo_id):
             return _embedded_for(repo_id, f"the Hub cannot be reached ({type(exc).__name__})")
         raise ModelError(
-            f"Cannot reach the Hugging Face Hub to fetch '{repo_id}' ({type(exc).__name__})", ALTERNATIVES
+            f"Cannot reach the Hugging Face Hub to fetch '{repo_id}' ({type(exc).__name__})", ALTERNATIVES()
         ) from exc
     return repo_id
 
@@ -270,7 +270,7 @@ def load_tokenizer(model_dir: str):
     except (OSError, ValueError) as exc:
         raise ModelError(
             f"Could not load a tokenizer from {model_dir} ({exc})".splitlines()[0],
-            "The folder needs tokenizer files (tokenizer.json or tokenizer_config.json); " + ALTERNATIVES,
+            "The folder needs tokenizer files (tokenizer.json or tokenizer_config.json); " + ALTERNATIVES(),
         ) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -299,7 +299,7 @@ def load_model(model_cfg: ModelSettings, model_dir: str, device: str):
     try:
         model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
     except OSError as exc:
-        raise ModelError(f"Could not load model from {model_dir} ({exc})".splitlines()[0], ALTERNATIVES) from exc
+        raise ModelError(f"Could not load model from {model_dir} ({exc})".splitlines()[0], ALTERNATIVES()) from exc
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
             raise ModelError(

@@ -66,7 +66,7 @@ def model_config(name: str):
         return AutoConfig.from_pretrained(model_dir, trust_remote_code=settings.trust_remote_code())
     except (OSError, ValueError) as exc:
         raise StudioError(
-            f"Cannot read the model config of '{name}' ({exc})".splitlines()[0], ALTERNATIVES, kind="model"
+            f"Cannot read the model config of '{name}' ({exc})".splitlines()[0], ALTERNATIVES(), kind="model"
         ) from exc
 
 
@@ -80,7 +80,7 @@ def meta_model(name: str):
             return AutoModelForCausalLM.from_config(config, trust_remote_code=settings.trust_remote_code())
     except ValueError as exc:  # e.g. an architecture this transformers does not know, or remote code
         raise StudioError(
-            f"Cannot build '{name}' as a causal language model ({exc})".splitlines()[0], ALTERNATIVES, kind="model"
+            f"Cannot build '{name}' as a causal language model ({exc})".splitlines()[0], ALTERNATIVES(), kind="model"
         ) from exc
 
 

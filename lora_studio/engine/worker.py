@@ -25,38 +25,31 @@ from lora_studio import logs
 from lora_studio.config import RunConfig
 from lora_studio.engine import distributed
 from lora_studio.errors import StudioError
+from lora_studio.messages import text
 from lora_studio.metrics import MetricRow, format_progress, read_all
 from lora_studio.processes import process_start_time
 from lora_studio.runs import RunPaths, read_status, update_status
 
 log = logging.getLogger("lora_studio.worker")
 
-OOM_HINT = (
-    "Lower training.batch_size or data.max_length, turn on training.gradient_checkpointing, "
-    "or load the model in 8-bit (model.load_in_8bit)"
-)
-
 
 # Allocation failures as the libraries word them: CUDA's "out of memory", torch's CPU allocator
 # ("DefaultCPUAllocator: can't allocate memory ... Error code 12"), C++'s std::bad_alloc.
 _OOM_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory", "bad_alloc")
 # Failed writes: Python's OSError carries an errno; safetensors and tokenizers (Rust) and torch.save only words.
-_DISK_ERRNOS = {
-    errno.ENOSPC: "the disk is full",
-    errno.EDQUOT: "the disk quota is used up",
-    errno.EFBIG: "a file grew past the size limit",
-    errno.EROFS: "the disk is read-only",
+_DISK_ERRNOS = {  # → the message id of the reason
+    errno.ENOSPC: "worker.disk.full",
+    errno.EDQUOT: "worker.disk.quota",
+    errno.EFBIG: "worker.disk.file_size",
+    errno.EROFS: "worker.disk.read_only",
 }
 _DISK_WORDS = {
-    "no space left on device": "the disk is full",
-    "disk quota exceeded": "the disk quota is used up",
-    "file too large": "a file grew past the size limit",
-    "read-only file system": "the disk is read-only",
-    "file write failed": "a file could not be written",
+    "no space left on device": "worker.disk.full",
+    "disk quota exceeded": "worker.disk.quota",
+    "file too large": "worker.disk.file_size",
+    "read-only file system": "worker.disk.read_only",
+    "file write failed": "worker.disk.not_written",
 }
-DISK_HINT = (
-    "Free some space on the disk (delete old runs or exports), then Resume: the checkpoints saved before are kept"
-)
 
 
 def classify(exc: BaseException) -> tuple[str, str, str]:
@@ -65,19 +58,23 @@ def classify(exc: BaseException) -> tuple[str, str, str]:
         return exc.kind, exc.message, exc.hint
     import torch
 
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or any(w in text.lower() for w in _OOM_WORDS):
-        asked = re.search(r"tried to allocate (\d+) bytes", text)
-        more = f", asking for {int(asked.group(1)) / 2**20:,.0f} MiB more" if asked else ""
-        return "out_of_memory", f"Training ran out of memory ({type(exc).__name__}{more})", OOM_HINT
+    said = str(exc).strip()
+    first = said.splitlines()[0] if said else ""
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or any(w in said.lower() for w in _OOM_WORDS):
+        asked = re.search(r"tried to allocate (\d+) bytes", said)
+        more = text("worker.oom_asked", mib=int(asked.group(1)) / 2**20) if asked else ""
+        return "out_of_memory", text("worker.oom", error=type(exc).__name__, more=more), text("worker.oom_hint")
     reason = _DISK_ERRNOS.get(exc.errno) if isinstance(exc, OSError) and exc.errno is not None else None
-    reason = reason or next((r for w, r in _DISK_WORDS.items() if w in text.lower()), None)
+    reason = reason or next((r for w, r in _DISK_WORDS.items() if w in said.lower()), None)
     if reason:
-        return "disk", f"Could not write to disk: {reason} ({first})"[:500], DISK_HINT
+        return "disk", text("worker.disk", reason=text(reason), detail=first[:400]), text("worker.disk_hint")
     if isinstance(exc, PermissionError):
-        return "disk", f"Cannot write the run files to disk ({exc})", "Check the permissions of the runs folder"
-    return "internal", f"{type(exc).__name__}: {first}"[:500], "See train.log for the full traceback"
+        return "disk", text("worker.permission", error=str(exc)), text("worker.permission_hint")
+    return (
+        "internal",
+        text("worker.internal", error=type(exc).__name__, detail=first[:400]),
+        text("worker.internal_hint"),
+    )
 
 
 def run(run_dir: str | Path, resume: bool = False) -> int:
@@ -130,10 +127,9 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
             state="interrupted",
             phase="interrupted",
             finished=time.time(),
-            error="Training was interrupted",
+            error=text("worker.interrupted"),
             error_kind="killed",
-            hint="Resume it from its last checkpoint (Resume in the dashboard, or: "
-            f"python -m lora_studio train --run-dir {paths.root} --resume)",
+            hint=text("worker.interrupted_hint", run_dir=str(paths.root)),
         )
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is classified for the UI

@@ -63,11 +63,52 @@ def catalogue(language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
     return {**english, **own}
 
 
+class Message(str):
+    """A message as words, remembering its id and values: a worker writes them beside the words into its status
+    file, so a page can say the message again in its own language (`say_again`)."""
+
+    message_id: str
+    values: dict[str, object]
+
+
 def text(message_id: str, language: str | None = None, **values: object) -> str:
     """The message `message_id` in `language` (default: the current one), with `{name}` placeholders filled from
     `values`. An unknown id is a bug: KeyError."""
     template = catalogue(language or _current.get())[message_id]
-    return template.format(**values) if values else template
+    message = Message(template.format(**values) if values else template)
+    message.message_id, message.values = message_id, values
+    return message
+
+
+def spoken(words: str) -> dict | None:
+    """How to say `words` again ({"id": ..., "values": {...}}, JSON-ready), when they came from `text()`. A value
+    that is itself a message keeps its words and how to say them again."""
+    if not isinstance(words, Message):
+        return None
+    values: dict[str, object] = {}
+    for name, value in words.values.items():
+        if isinstance(value, Message):
+            values[name] = {"words": str(value), "message": spoken(value)}
+        else:
+            values[name] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+    return {"id": words.message_id, "values": values}
+
+
+def say_again(words: str, how: dict | None) -> str:
+    """`words` as written (in English, by a worker) said again in the current language when `how` (from
+    `spoken`) names a message this catalogue knows; otherwise the words as they are."""
+    if not how or current_language() == DEFAULT_LANGUAGE:
+        return words
+    values = {
+        name: say_again(str(value.get("words", "")), value["message"])
+        if isinstance(value, dict) and "message" in value
+        else value
+        for name, value in dict(how.get("values") or {}).items()
+    }
+    try:
+        return text(str(how["id"]), **values)
+    except (KeyError, ValueError, TypeError, IndexError):  # an id or a value this version does not know
+        return words
 
 
 def field_label(dotted: str, language: str | None = None) -> str:

@@ -192,5 +192,5 @@ def status_md(status: EvalStatus) -> str:
     if status.state == "cancelled":
         return text("evaluate.state.cancelled")
     if status.state == "failed":
-        return error_md(StudioError(status.error or "?", status.hint))
+        return error_md(StudioError(status.error_words() or "?", status.hint_words()))
     return ""

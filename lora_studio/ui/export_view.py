@@ -109,9 +109,9 @@ def status_md(status: ExportStatus, log: str = "") -> str:
         if status.action == "push":
             return f"{head} — [{status.url}]({status.url})" if status.url else head
         return text("export.status.saved", head=head, target=status.target)
-    said = head + (f"\n\n{status.error}" if status.error else "")
+    said = head + (f"\n\n{status.error_words()}" if status.error else "")
     if status.hint:
-        said += f"\n\n➡️ {status.hint}"
+        said += f"\n\n➡️ {status.hint_words()}"
     if status.state == "failed" and log.strip():
         said += "\n\n" + text("export.status.log_tail") + "\n\n```\n" + log.strip()[-1500:] + "\n```"
     return said

@@ -103,7 +103,7 @@ def _short_model(name: str) -> str:
 
 
 def _note(summary: RunSummary) -> str:
-    note = summary.config_error or summary.status.error
+    note = summary.config_error or summary.status.error_words()
     return note if len(note) <= 90 else note[:89] + "…"
 
 
@@ -273,9 +273,9 @@ def details_md(summary: RunSummary) -> str:
     if summary.paths.adapter.is_dir():
         lines.append(text("runs.details.adapter", path=summary.paths.adapter))
     if status.error:
-        lines.append(f"> ❌ **{status.error_kind or text('runs.details.error')}:** {status.error}")
+        lines.append(f"> ❌ **{status.error_kind or text('runs.details.error')}:** {status.error_words()}")
         if status.hint:
-            lines.append(f"> 💡 {status.hint}")
+            lines.append(f"> 💡 {status.hint_words()}")
     if summary.config_error:
         lines.append(text("runs.details.config_error", problem=summary.config_error))
     problem = resume_problem(summary)

@@ -174,10 +174,10 @@ def _state_words(status: RunStatus, run_id: str, queue_position: int | None, log
         return text("train.completed", head=head, step=status.step, max_steps=status.max_steps, loss=loss)
     if status.state == "stopped":
         return text("train.stopped", head=head, step=status.step, max_steps=status.max_steps)
-    error = status.error or text("train.no_reason")
+    error = status.error_words() or text("train.no_reason")
     words = text("train.ended", head=head, what=error_words(status.error_kind), error=error)
     if status.hint:
-        words += f"\n\n➡️ {status.hint}"
+        words += f"\n\n➡️ {status.hint_words()}"
     if status.state in ("failed", "interrupted") and log:
         tail = "\n".join(log.splitlines()[-12:])
         words += "\n\n" + text("train.log_tail", tail=tail)

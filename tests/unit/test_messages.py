@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from lora_studio.messages import (
     field_help,
     field_label,
     language_of,
+    say_again,
     speaking,
     status_words,
     text,
@@ -200,3 +202,22 @@ def test_a_workers_phase_reads_in_the_pages_language_and_an_unknown_one_as_writt
         assert status_words("answering with run-7") == "run-7で回答を生成中"
         assert status_words("something new") == "something new"
         assert status_words("") == ""
+
+
+def test_words_a_worker_wrote_in_english_are_said_again_in_the_pages_language():
+    """A worker runs in English and writes its error into a status file, with how to say it again; the Japanese
+    page shows it in Japanese, a nested message included. Words from elsewhere are shown as written."""
+    from lora_studio.runs import RunStatus
+
+    status = RunStatus()
+    reason = text("worker.disk.full")
+    status.change({"error": text("worker.disk", reason=reason, detail="Errno 28"), "hint": "plain words"})
+    saved = RunStatus.from_dict(json.loads(json.dumps(asdict(status))))  # through the status file
+    assert saved.error == "Could not write to disk: the disk is full (Errno 28)"
+    assert saved.error_words() == saved.error and saved.hint_words() == "plain words"
+    with speaking("ja"):
+        assert saved.error_words() == "ディスクに書き込めませんでした: ディスクがいっぱいです(Errno 28)"
+        assert saved.hint_words() == "plain words"
+        assert say_again("kept", {"id": "no.such.id", "values": {}}) == "kept"  # a file from another version
+    saved.change({"error": ""})
+    assert "error" not in saved.said
