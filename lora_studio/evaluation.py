@@ -29,7 +29,7 @@ from lora_studio.dataset_files import ROW_KEY
 from lora_studio.dataset_rows import LoadedData, load_dataset_file, split_indices
 from lora_studio.errors import ConfigError, DataError, ModelError
 from lora_studio.generation_config import GenerationSettings
-from lora_studio.messages import DEFAULT_LANGUAGE, text
+from lora_studio.messages import english, text
 from lora_studio.processes import WorkerStatus
 from lora_studio.runs import RunPaths, _status_lock, list_runs, tail_lines, write_json_atomic
 
@@ -346,9 +346,9 @@ def _ended(state: str) -> dict[str, str]:
     """Why an evaluation ended without its worker's word, in English words (status.json is also the worker's and
     the CLI's) that a page says again in its language."""
     if state == "cancelled":
-        return {"error": text("jobs.cancelled_by_user", DEFAULT_LANGUAGE), "error_kind": "", "hint": ""}
+        return {"error": english("jobs.cancelled_by_user"), "error_kind": "", "hint": ""}
     return {
-        "error": text("evals.worker_dead", DEFAULT_LANGUAGE),
+        "error": english("evals.worker_dead"),
         "error_kind": "killed",
-        "hint": text("evals.worker_dead_hint", DEFAULT_LANGUAGE),
+        "hint": english("evals.worker_dead_hint"),
     }

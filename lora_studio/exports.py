@@ -27,7 +27,7 @@ from pathlib import Path
 
 from lora_studio import processes, settings
 from lora_studio.errors import ConfigError, StudioError
-from lora_studio.messages import DEFAULT_LANGUAGE, status_words, text
+from lora_studio.messages import english, status_words, text
 from lora_studio.modelcard import adapter_export_files
 from lora_studio.processes import WorkerStatus
 from lora_studio.runs import (
@@ -52,11 +52,11 @@ def _ended(state: str) -> dict[str, str]:
     """Why an export ended without its worker's word. Written into exports/status.json, which the worker (in
     English) and the CLI also write and read: English words that a page says again in its language."""
     if state != "failed":
-        return {"error": text("jobs.cancelled_by_user", DEFAULT_LANGUAGE), "error_kind": "", "hint": ""}
+        return {"error": english("jobs.cancelled_by_user"), "error_kind": "", "hint": ""}
     return {
-        "error": text("exports.worker_dead", DEFAULT_LANGUAGE),
+        "error": english("exports.worker_dead"),
         "error_kind": "killed",
-        "hint": text("exports.worker_dead_hint", DEFAULT_LANGUAGE),
+        "hint": english("exports.worker_dead_hint"),
     }
 
 

@@ -22,7 +22,7 @@ from lora_studio import processes, settings
 from lora_studio.config import RunConfig
 from lora_studio.errors import ConfigError
 from lora_studio.launch import WorkerCommand, check_startable, worker_command
-from lora_studio.messages import DEFAULT_LANGUAGE, status_words, text
+from lora_studio.messages import english, status_words, text
 from lora_studio.runs import (
     ACTIVE_STATES,
     RESUMABLE_STATES,
@@ -124,7 +124,7 @@ class JobManager:
             paths = self._paths(run_id)
             state = read_status(paths).state
             if state == "queued":
-                self._end_queued(paths, text("jobs.stopped_before_start", DEFAULT_LANGUAGE))
+                self._end_queued(paths, english("jobs.stopped_before_start"))
                 return "cancelled"
             if state != "running":
                 raise ConfigError(
@@ -140,7 +140,7 @@ class JobManager:
             paths = self._paths(run_id)
             state = read_status(paths).state
             if state == "queued":
-                self._end_queued(paths, text("jobs.cancelled_before_start", DEFAULT_LANGUAGE))
+                self._end_queued(paths, english("jobs.cancelled_before_start"))
                 return "cancelled"
             job = self.jobs.get(run_id)
             if job is None or state != "running":  # ended already: its final state stands
@@ -200,7 +200,7 @@ class JobManager:
                     self.jobs[paths.run_id] = Job(paths, worker)
                     log.info("Re-attached to run %s (worker pid %s)", paths.run_id, pid)
                 else:
-                    _mark_dead(paths, text("jobs.server_away", DEFAULT_LANGUAGE))
+                    _mark_dead(paths, english("jobs.server_away"))
                     marked.append(paths.run_id)
             self.poll()
         return marked
@@ -296,8 +296,8 @@ class JobManager:
                 phase="cancelled",
                 finished=time.time(),
                 error_kind="",
-                error=text("jobs.cancelled_by_user", DEFAULT_LANGUAGE),
-                hint=text("jobs.resume_if_saved", DEFAULT_LANGUAGE),
+                error=english("jobs.cancelled_by_user"),
+                hint=english("jobs.resume_if_saved"),
             )
         elif status.state in ACTIVE_STATES:
             _mark_dead(job.paths, *_death(job, code))
@@ -320,12 +320,12 @@ def _death(job: Job, code: int) -> tuple[str, str, str]:
     """(message, kind, hint) for a worker that ended without reporting."""
     what, kind = job.worker.death(code)
     hint = "jobs.oom_killed_hint" if kind == "out_of_memory" else "jobs.killed_hint"
-    return text("jobs.worker_died", DEFAULT_LANGUAGE, what=what), kind, text(hint, DEFAULT_LANGUAGE)
+    return english("jobs.worker_died", what=what), kind, english(hint)
 
 
 def _mark_dead(paths: RunPaths, message: str, kind: str = "killed", hint: str | None = None) -> None:
     """The run as interrupted, in English words that pages say again in their own language (messages.spoken)."""
-    hint = hint if hint is not None else text("jobs.killed_hint", DEFAULT_LANGUAGE)
+    hint = hint if hint is not None else english("jobs.killed_hint")
     update_status(
         paths, state="interrupted", phase="interrupted", finished=time.time(), error=message, error_kind=kind, hint=hint
     )

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lora_studio.errors import StudioError
-from lora_studio.messages import DEFAULT_LANGUAGE, say_again, spoken, text
+from lora_studio.messages import english, say_again, spoken, text
 
 log = logging.getLogger(__name__)
 
@@ -194,15 +194,14 @@ class WorkerStartError(StudioError):
 
     def status_fields(self, what: str) -> dict[str, Any]:
         """The fields a kind's status file records for it: failed now, with `what` the worker was for."""
-        english = DEFAULT_LANGUAGE  # a status file is also read by the CLI and the logs
-        error = text("machine.start_failed", english, reason=self.reason)
+        # English (a status file is also read by the CLI and the logs), said again on a page in its language
         return {
             "state": "failed",
             "phase": "failed",
             "finished": time.time(),
             "error_kind": self.kind,
-            "error": f"{error} for {what}",
-            "hint": text("machine.start_hint", english),
+            "error": english("machine.start_failed_for", reason=self.reason, what=what),
+            "hint": english("machine.start_hint"),
         }
 
 
@@ -284,15 +283,15 @@ class Worker:
         A signal is only blamed on memory when the kernel's OOM-kill count grew while it ran: a `kill -9` by a
         person is not an out-of-memory."""
         if code >= 0:
-            return text("machine.death.exit", DEFAULT_LANGUAGE, code=code), "killed"
+            return english("machine.death.exit", code=code), "killed"
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
         now, before = oom_kills(), self.oom_kills_at_start
         if -code == signal.SIGKILL and now is not None and before is not None and now > before:
-            return text("machine.death.oom", DEFAULT_LANGUAGE), "out_of_memory"
-        return text("machine.death.signal", DEFAULT_LANGUAGE, name=name), "killed"
+            return english("machine.death.oom"), "out_of_memory"
+        return english("machine.death.signal", name=name), "killed"
 
 
 def start(

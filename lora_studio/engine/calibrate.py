@@ -20,6 +20,7 @@ from lora_studio.calibration import key_for, record
 from lora_studio.config import RunConfig
 from lora_studio.errors import StudioError
 from lora_studio.launch import check_startable
+from lora_studio.messages import remember_how_to_say_again
 from lora_studio.runs import RunPaths, write_json_atomic
 
 log = logging.getLogger("lora_studio.calibrate")
@@ -111,6 +112,7 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    remember_how_to_say_again()  # the errors written into the status file can be said again on a page
     from lora_studio.engine.worker import configure_logging
 
     parser = argparse.ArgumentParser(prog="lora_studio.engine.calibrate", description=__doc__)

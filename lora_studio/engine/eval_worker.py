@@ -33,7 +33,7 @@ from lora_studio.errors import StudioError
 from lora_studio.eval_report import build_results, write_results
 from lora_studio.evaluation import MAX_NEW_TOKENS, SPEC_FILE, EvalRow, read_eval_status, update_eval_status
 from lora_studio.generation_config import GenerationSettings
-from lora_studio.messages import DEFAULT_LANGUAGE, text
+from lora_studio.messages import english, remember_how_to_say_again
 from lora_studio.processes import process_start_time
 from lora_studio.runs import RunPaths
 
@@ -248,7 +248,7 @@ def _run_reported(spec: Path) -> int:
             state="cancelled",
             phase="cancelled",
             finished=time.time(),
-            error=text("jobs.cancelled_by_user", DEFAULT_LANGUAGE),
+            error=english("jobs.cancelled_by_user"),
             hint="",
         )
         return 130
@@ -269,6 +269,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    remember_how_to_say_again()  # the errors written into the status file can be said again on a page
     from lora_studio.engine.worker import configure_logging
 
     parser = argparse.ArgumentParser(prog="lora_studio.engine.eval_worker", description=__doc__)

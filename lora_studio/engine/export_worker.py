@@ -31,7 +31,7 @@ from lora_studio.exports import (
     scrub,
     update_export_status,
 )
-from lora_studio.messages import DEFAULT_LANGUAGE, text
+from lora_studio.messages import english, remember_how_to_say_again
 from lora_studio.processes import process_start_time
 from lora_studio.runs import RunPaths
 
@@ -77,7 +77,7 @@ def _interrupted(paths: RunPaths) -> None:
         state="cancelled",
         phase="cancelled",
         finished=time.time(),
-        error=text("jobs.cancelled_by_user", DEFAULT_LANGUAGE),
+        error=english("jobs.cancelled_by_user"),
         error_kind="",
         hint="",
     )
@@ -315,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    remember_how_to_say_again()  # the errors written into the status file can be said again on a page
     from lora_studio.engine.worker import configure_logging
 
     args = build_parser().parse_args(argv)

@@ -25,7 +25,7 @@ from lora_studio import logs
 from lora_studio.config import RunConfig
 from lora_studio.engine import distributed
 from lora_studio.errors import StudioError
-from lora_studio.messages import text
+from lora_studio.messages import remember_how_to_say_again, text
 from lora_studio.metrics import MetricRow, format_progress, read_all
 from lora_studio.processes import process_start_time
 from lora_studio.runs import RunPaths, read_status, update_status
@@ -247,6 +247,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    remember_how_to_say_again()  # the errors written into the status file can be said again on a page
     parser = argparse.ArgumentParser(prog="lora_studio.engine.worker", description=__doc__)
     parser.add_argument("--run-dir", required=True, help="run directory holding config.yaml")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")

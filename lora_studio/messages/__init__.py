@@ -71,11 +71,33 @@ class Message(str):
     values: dict[str, object]
 
 
+_remember = False  # set in worker processes: their words go into status files that pages say again
+
+
+def remember_how_to_say_again() -> None:
+    """From now on in this process, `text()` answers with words that remember their id and values (a `Message`):
+    a worker calls it first, so the errors it writes into its status file can be said again on a page. Not in the
+    web server, whose JSON encoder (orjson) refuses a subclass of str as a key."""
+    global _remember
+    _remember = True
+
+
 def text(message_id: str, language: str | None = None, **values: object) -> str:
     """The message `message_id` in `language` (default: the current one), with `{name}` placeholders filled from
     `values`. An unknown id is a bug: KeyError."""
     template = catalogue(language or _current.get())[message_id]
-    message = Message(template.format(**values) if values else template)
+    words = template.format(**values) if values else template
+    return english_words(words, message_id, values) if _remember else words
+
+
+def english(message_id: str, **values: object) -> str:
+    """The message in English, remembering how to say it again: for words the server writes into a status file
+    (read by the CLI and the logs too) that a page shows in its own language (`say_again`)."""
+    return english_words(text(message_id, DEFAULT_LANGUAGE, **values), message_id, values)
+
+
+def english_words(words: str, message_id: str, values: dict[str, object]) -> Message:
+    message = Message(words)
     message.message_id, message.values = message_id, values
     return message
 

@@ -1238,4 +1238,6 @@ MESSAGES: dict[str, str] = {
     "evals.worker_dead": "The evaluation worker stopped before it could report",
     "evals.worker_dead_hint": "See eval.log; if the machine ran out of memory, lower the batch size or stop a "
     "training run, then try again",
+    # ---- a worker the system would not start (processes.py) --------------------------------------------------
+    "machine.start_failed_for": "Could not start the worker ({reason}) for {what}",
 }

@@ -1276,4 +1276,6 @@ MESSAGES: dict[str, str] = {
     "evals.worker_dead": "評価のワーカーが結果を報告する前に止まりました",
     "evals.worker_dead_hint": "eval.logを見てください。マシンのメモリが足りなくなった場合は、"
     "バッチサイズを小さくするか学習中の実行を止めてから、もう一度試してください",
+    # ---- a worker the system would not start (processes.py) --------------------------------------------------
+    "machine.start_failed_for": "ワーカーを起動できませんでした({reason}、対象: {what})",
 }

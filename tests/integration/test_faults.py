@@ -26,6 +26,7 @@ from lora_studio.engine.worker import classify
 from lora_studio.errors import ConfigError
 from lora_studio.jobs import JobManager
 from lora_studio.launch import WorkerCommand, worker_command
+from lora_studio.messages import speaking
 from lora_studio.metrics import MetricsReader, read_all
 from lora_studio.processes import group_alive
 from lora_studio.runs import RunPaths, missing_checkpoint_files, read_status, resumable_checkpoint
@@ -176,6 +177,9 @@ def test_out_of_memory_fails_in_words_naming_what_to_lower_and_leaves_no_process
     assert all(
         name in status.hint for name in ("training.batch_size", "data.max_length", "training.gradient_checkpointing")
     )
+    with speaking("ja"):  # the worker wrote English; a Japanese page says it again in Japanese
+        assert status.error_words().startswith("学習中にメモリが足りなくなりました") and "MiB" in status.error_words()
+        assert "training.batch_size" in status.hint_words() and "小さく" in status.hint_words()
     assert job.worker.returncode == 1  # it reported and exited; poll() reaped it
     assert not Path(f"/proc/{job.pid}").exists() and not group_alive(job.pid)  # no zombie, no stray child
     assert "Training failed: Training ran out of memory" in paths.log.read_text()

@@ -204,11 +204,15 @@ def test_a_workers_phase_reads_in_the_pages_language_and_an_unknown_one_as_writt
         assert status_words("") == ""
 
 
-def test_words_a_worker_wrote_in_english_are_said_again_in_the_pages_language():
+def test_words_a_worker_wrote_in_english_are_said_again_in_the_pages_language(monkeypatch):
     """A worker runs in English and writes its error into a status file, with how to say it again; the Japanese
     page shows it in Japanese, a nested message included. Words from elsewhere are shown as written."""
+    from lora_studio import messages
     from lora_studio.runs import RunStatus
 
+    assert type(text("worker.disk.full")) is str  # in the web server: plain words (orjson refuses str subclasses)
+    assert messages.spoken(messages.english("jobs.server_away")) == {"id": "jobs.server_away", "values": {}}
+    monkeypatch.setattr(messages, "_remember", True)  # what remember_how_to_say_again() does in a worker
     status = RunStatus()
     reason = text("worker.disk.full")
     status.change({"error": text("worker.disk", reason=reason, detail="Errno 28"), "hint": "plain words"})
