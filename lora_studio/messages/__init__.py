@@ -2,8 +2,8 @@
 
 `text(id, **values)` formats the message in the current language: the one `speaking(code)` set for
 this thread of work (the dashboard sets it for each page it builds and each event it handles), else
-English. Adding a language means adding one file beside `en.py` with the same ids and its name in
-LANGUAGES. The settings' labels and help live here too, under `<section>.<field>.label` and
+English. Adding a language means adding one file beside `en.py` (`xx.py`, with its NAME and the same ids
+in MESSAGES): its page appears at /xx. The settings' labels and help live here too, under `<section>.<field>.label` and
 `<section>.<field>.help`, so the Config tab, the Data tab and the CLI read one wording. Plain data,
 no gradio and no torch: the CLI and core modules may read it.
 """
@@ -11,6 +11,7 @@ no gradio and no torch: the CLI and core modules may read it.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +19,19 @@ from contextvars import ContextVar
 from functools import cache
 
 DEFAULT_LANGUAGE = "en"
-# Language code → its own name, as the switch shows it. Each code has a module of the same name here.
-LANGUAGES: dict[str, str] = {"en": "English", "ja": "日本語"}
+
+
+def _languages() -> dict[str, str]:
+    """Language code → its own name, as the switch shows it: one module per language in this package (its file
+    name is the code; NAME and MESSAGES inside), English first."""
+    codes = sorted(
+        (m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"[a-z]{2,3}", m.name)),
+        key=lambda code: (code != DEFAULT_LANGUAGE, code),
+    )
+    return {code: importlib.import_module(f"{__name__}.{code}").NAME for code in codes}
+
+
+LANGUAGES: dict[str, str] = _languages()
 
 _current: ContextVar[str] = ContextVar("lora_studio_language", default=DEFAULT_LANGUAGE)
 

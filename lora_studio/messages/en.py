@@ -1,5 +1,7 @@
 """English: every message of the dashboard, by id (see lora_studio/messages/__init__.py)."""
 
+NAME = "English"  # as the language switch shows it
+
 MESSAGES: dict[str, str] = {
     # ---- settings: label and help of every RunConfig field ----------------------------------------------
     "model.name_or_path.label": "Base model",

@@ -1,5 +1,7 @@
 """日本語: every message of the dashboard, by id (see lora_studio/messages/__init__.py)."""
 
+NAME = "日本語"  # as the language switch shows it
+
 MESSAGES: dict[str, str] = {
     # ---- settings: label and help of every RunConfig field ----------------------------------------------
     "model.name_or_path.label": "ベースモデル",
