@@ -22,6 +22,7 @@ from lora_studio.config import ModelSettings
 from lora_studio.engine.generation import on_torch_thread
 from lora_studio.engine.models import load_model, load_tokenizer
 from lora_studio.errors import ModelError, StudioError
+from lora_studio.messages import english, text
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -36,7 +37,7 @@ class LoadedAdapter:
     info: AdapterInfo
     tokenizer: PreTrainedTokenizerBase = field(repr=False)
     bytes: int = 0
-    warning: str = ""
+    warning: str = ""  # in English, remembering how to say it again (messages.english): pages of any language read it
 
 
 def _peft_name(key: str) -> str:
@@ -93,9 +94,10 @@ class AdapterAttachment:
 
     def check_fit(self, info: AdapterInfo) -> tuple[str, PreTrainedTokenizerBase]:
         """(warning, tokenizer): refuses in words an adapter that cannot sit on this base; warns when only the
-        name of the base it was trained on differs. The tokenizer is the adapter's own when it carries one."""
+        name of the base it was trained on differs. The tokenizer is the adapter's own when it carries one. The
+        warning is kept with the adapter, which every page shows: English that remembers how to say it again."""
         if not self.loaded:
-            raise ModelError("No base model is loaded", "Choose a base model and press Load first")
+            raise ModelError(text("engine.no_base"), text("engine.no_base_hint"))
         assert self.base is not None  # loaded
         config = check_adapter_folder(usable(info).path, info.name)
         recorded = str(config.get("base_model_name_or_path") or "")
@@ -105,25 +107,33 @@ class AdapterAttachment:
         tokenizer = self._adapter_tokenizer(info)
         vocab = cast(int, self.base.get_input_embeddings().num_embeddings)
         if len(tokenizer) > vocab:
-            problems.append(f"its tokenizer has {len(tokenizer)} tokens, this model's embeddings only {vocab}")
+            problems.append(text("engine.tokenizer_too_big", tokens=len(tokenizer), vocab=vocab))
         # A run's own model setting first: what peft recorded is the base's public name (an export's, never a path
         # of this machine), which need not be how this machine loads it.
-        trained_on = info.base_model or recorded or "another model"
+        named = info.base_model or recorded
         if problems:
+            trained_on = named or text("engine.another_model")
             raise ModelError(
-                f"Adapter {info.label} does not fit {self.base_ref}: it was trained on {trained_on}, "
-                f"and {'; '.join(problems)}",
-                f"Load the base it was trained on ({info.base_model or trained_on}), or pick an "
-                "adapter trained on this model",
+                text(
+                    "engine.adapter_does_not_fit",
+                    label=info.label,
+                    base=self.base_ref,
+                    trained_on=trained_on,
+                    problems=text("runs_core.list_separator").join(problems),
+                ),
+                text("engine.adapter_does_not_fit_hint", base=info.base_model or trained_on),
             )
         if same_base(recorded, self.base_ref, self.model_dir) or same_base(
             info.base_model, self.base_ref, self.model_dir
         ):
             return "", tokenizer
-        return (
-            f"{info.label} was trained on {trained_on}, not on {self.base_ref}; it loads because the layer "
-            "sizes match, but its answers may not make sense"
-        ), tokenizer
+        warning = english(
+            "engine.other_base_warning",
+            label=info.label,
+            trained_on=named or english("engine.another_model"),
+            base=self.base_ref,
+        )
+        return warning, tokenizer
 
     def _adapter_tokenizer(self, info: AdapterInfo) -> PreTrainedTokenizerBase:
         """The adapter's own tokenizer when it carries one (its chat template may differ), else the base's."""
@@ -133,11 +143,10 @@ class AdapterAttachment:
         try:
             return load_tokenizer(str(info.path))
         except Exception as exc:  # transformers raises many kinds for damaged tokenizer files
-            why = "no complete tokenizer among them" if isinstance(exc, StudioError) else type(exc).__name__
+            why = text("engine.no_complete_tokenizer") if isinstance(exc, StudioError) else type(exc).__name__
             raise ModelError(
-                f"{info.name}'s tokenizer files cannot be read ({why})",
-                "Save them again with the tokenizer's save_pretrained, or upload the adapter without "
-                "its tokenizer files (the base model's tokenizer is then used)",
+                text("engine.adapter_tokenizer_unreadable", name=info.name, why=why),
+                text("engine.adapter_tokenizer_unreadable_hint"),
             ) from exc
 
     def _attach(self, info: AdapterInfo, name: str) -> None:
@@ -161,9 +170,8 @@ class AdapterAttachment:
             self._undo_attach(name, first, active, before)
             detail = (str(exc).splitlines() or [""])[0][:200]
             raise ModelError(
-                f"{info.name} could not be loaded ({type(exc).__name__}: {detail}); the model is as it was before",
-                "Check that the adapter was trained on this base model, or save "
-                "it again with peft (and upload it again) if it comes from elsewhere",
+                text("engine.adapter_load_failed", name=info.name, error=f"{type(exc).__name__}: {detail}"),
+                text("engine.adapter_load_failed_hint"),
             ) from exc
 
     def _undo_attach(self, name: str, first: bool, active: str | None, before: list) -> None:

@@ -16,6 +16,7 @@ from lora_studio.config import DataSettings
 from lora_studio.dataset_rows import LoadedData, split_indices, training_rows
 from lora_studio.errors import DataError
 from lora_studio.evaluation import as_turns
+from lora_studio.messages import text
 
 log = logging.getLogger(__name__)
 _TEMPLATES = Path(__file__).parent / "chat_templates"
@@ -79,8 +80,7 @@ def to_trl_rows(data: LoadedData, tokenizer) -> list[dict]:
             ]
         if any(not isinstance(r["prompt"], str) for r in rows):
             raise DataError(
-                f"{data.path.name} holds chat turns, but this model has no chat template to write them with",
-                "Write prompt, chosen and rejected as plain text, or pick a chat model",
+                text("engine.pairs_need_template", name=data.path.name), text("engine.pairs_need_template_hint")
             )
         return rows
     if data.format != "prompt_completion" or not tokenizer.chat_template:
@@ -97,7 +97,7 @@ def to_trl_rows(data: LoadedData, tokenizer) -> list[dict]:
 def build_datasets(data: LoadedData, data_cfg: DataSettings, seed: int, tokenizer) -> tuple[Dataset, Dataset | None]:
     """The same deterministic split the Data tab shows (lora_studio.dataset_rows.split_indices)."""
     if not data.rows:
-        raise DataError(f"{data.path.name} has no usable rows", "Add at least one example row")
+        raise DataError(text("engine.no_usable_rows", name=data.path.name), text("datafile.empty_hint"))
     rows = to_trl_rows(data, tokenizer)
     train_idx, eval_idx = split_indices(len(rows), data_cfg.eval_fraction, seed)
     train = Dataset.from_list([rows[i] for i in train_idx])

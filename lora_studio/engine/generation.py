@@ -10,10 +10,11 @@ request thread and answers written in fresh threads generated 0.6x as fast as a 
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import cast
 
 import torch
@@ -21,17 +22,31 @@ from transformers import StoppingCriteria, TextIteratorStreamer
 
 from lora_studio.errors import StudioError
 from lora_studio.generation_config import GenerationSettings
+from lora_studio.messages import text
 
-__all__ = ["TORCH_THREAD", "Generation", "GenerationSettings", "explain", "on_torch_thread"]  # the settings: core
+__all__ = [
+    "TORCH_THREAD",
+    "Generation",
+    "GenerationSettings",  # declared in core
+    "explain",
+    "on_torch_thread",
+    "submit_to_torch_thread",
+]
 
 TORCH_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lora-studio-torch")
+
+
+def submit_to_torch_thread(fn: Callable, *args, **kwargs) -> Future:
+    """fn(*args, **kwargs) on the one torch thread, without waiting. It runs in a copy of the caller's context, so
+    the messages it raises are in the language of the page whose event started it (messages.speaking)."""
+    return TORCH_THREAD.submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 def on_torch_thread(fn: Callable, *args, **kwargs):
     """fn(*args, **kwargs) on the one torch thread, waiting for its result."""
     if threading.current_thread().name.startswith("lora-studio-torch"):
         return fn(*args, **kwargs)
-    return TORCH_THREAD.submit(fn, *args, **kwargs).result()
+    return submit_to_torch_thread(fn, *args, **kwargs).result()
 
 
 class Generation(TextIteratorStreamer, StoppingCriteria):
@@ -80,12 +95,8 @@ def explain(exc: BaseException) -> BaseException:
     if isinstance(exc, StudioError):
         return exc
     if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
-        return StudioError(
-            "Memory ran out while answering",
-            "Lower max new tokens, unload adapters you do not need, or choose a smaller base model",
-            kind="out_of_memory",
-        )
+        return StudioError(text("engine.answer_oom"), text("engine.answer_oom_hint"), kind="out_of_memory")
     return StudioError(
-        f"Generation failed ({type(exc).__name__}: {exc})".splitlines()[0],
-        "Try again with other settings; the server log has the details",
+        text("engine.generation_failed", error=f"{type(exc).__name__}: {exc}").splitlines()[0],
+        text("engine.generation_failed_hint"),
     )

