@@ -29,7 +29,7 @@ def test_prepared_model_is_reused_and_loads_quickly(embedded_dir):
 
 def test_cli_quick_start_on_200_chat_rows(tmp_path, embedded_dir):
     """The spine's acceptance: quick-start on the embedded model leaves a loadable adapter and
-    the last logged loss is below the first. 20 of its 50 steps: the whole preset's time is measured
+    the last logged loss is below the first. 10 of its 50 steps: the whole preset's time is measured
     in bench/train_throughput.py, not here."""
     run_dir = tmp_path / "quick"
     proc = subprocess.run(
@@ -45,7 +45,7 @@ def test_cli_quick_start_on_200_chat_rows(tmp_path, embedded_dir):
             "--run-dir",
             str(run_dir),
             "--set",
-            "training.max_steps=20",
+            "training.max_steps=10",
         ],
         capture_output=True,
         text=True,
@@ -54,7 +54,7 @@ def test_cli_quick_start_on_200_chat_rows(tmp_path, embedded_dir):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [r for r in read_all(RunPaths(run_dir).metrics) if r.event == "log"]
-    assert rows[-1].step == rows[-1].max_steps == 20
+    assert rows[-1].step == rows[-1].max_steps == 10
     assert rows[-1].loss < rows[0].loss
 
     tokenizer = AutoTokenizer.from_pretrained(run_dir / "adapter")
@@ -86,6 +86,7 @@ def test_dpo_on_the_shipped_pairs_prefers_the_chosen_answers_more_than_the_base(
         [
             f"data.path={SAMPLES_DIR / 'preference-pairs.jsonl'}",
             "training.max_steps=6",
+            "training.batch_size=2",
             "training.gradient_accumulation=1",
             "training.learning_rate=0.0002",
             "training.warmup_ratio=0",
