@@ -43,15 +43,22 @@ browser:
 	      >/dev/null 2>&1; }; } || \
 	  echo "No Japanese font: the Japanese screenshots will show boxes (the tests do not need it)"; }
 
+# Two passes. Everything but the browser tests runs on two pytest workers, a module per worker, torch at one
+# thread each (most of that time is single-threaded Python: imports, worker start-up, the tiny model's small
+# steps, so a second core was idle). Then the browser tests, one at a time: each drives a server, a worker and
+# Chromium, which already keep both cores busy, and their waits are timed.
 test: setup browser
-	$(PY) -m pytest
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not e2e" -n 2 --dist loadfile
+	$(PY) -m pytest -m e2e
 
 # Everything but the browser tests and the real SmolLM2 ones (markers by folder, tests/conftest.py): no Chromium needed.
 test-fast: setup
-	$(PY) -m pytest -m "not e2e and not slow"
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not e2e and not slow" -n 2 --dist loadfile
 
-# Every benchmark, side by side with its reference; rewrites docs/BENCHMARKS.md (about 40 min on 2 CPU cores).
+# Every benchmark, side by side with its reference; rewrites docs/BENCHMARKS.md (about 3 h on 2 CPU cores;
+# bench/quality.py, the presets' time to quality, is 2 h of it and keeps its results in bench/.quality/).
 bench: setup
+	$(PY) bench/quality.py
 	$(PY) bench/train_throughput.py
 	$(PY) bench/preference_train.py
 	$(PY) bench/chart_latency.py

@@ -14,6 +14,23 @@ from tests.integration.helpers import tiny_config
 FOOTER_DONE = "tokens/s"
 
 
+def set_slider(page, selector: str, value: str) -> None:
+    """Type into a slider's number box and leave it (it reports on leaving), until the slider shows the value:
+    a box typed into while the accordion was still opening kept its old value once in a full run."""
+    box, slider = page.locator(f"{selector} input[type=number]"), page.locator(f"{selector} input[type=range]")
+    for _ in range(5):
+        box.fill(value)
+        box.press("Tab")
+        try:
+            page.wait_for_function(
+                f"document.querySelector({selector + ' input[type=range]'!r}).value === {value!r}", timeout=5_000
+            )
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: type it again
+            continue
+    assert slider.input_value() == value
+
+
 @pytest.fixture
 def tiny_run(server_home, tiny_model_dir, chat_file) -> str:
     """A run trained a few steps on the tiny model, in the e2e server's runs folder (as the worker leaves it)."""
@@ -48,9 +65,7 @@ def test_choose_base_and_adapter_chat_and_compare_side_by_side(server, page, tin
     page.get_by_role("tab", name="Compare side by side").click()
     assert tiny_run in page.locator("#pg-compare-with").inner_text()
     page.get_by_text("Generation settings").click()
-    page.locator("#pg-temperature input[type=number]").fill("0")  # greedy: the same answer every time
-    page.locator("#pg-temperature input[type=number]").press("Tab")  # the slider's box reports on leaving it
-    page.wait_for_function("document.querySelector('#pg-temperature input[type=range]').value === '0'")
+    set_slider(page, "#pg-temperature", "0")  # greedy: the same answer every time
     page.locator("#pg-compare-prompt textarea").fill("What is 12 plus 30?")
     page.locator("#pg-compare").click()
     adapter_answer = wait_text(page, "#pg-answer-1", FOOTER_DONE, timeout=120_000)
