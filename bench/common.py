@@ -29,10 +29,21 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, GPU: {gpu}"
 
 
-def write_section(key: str, title: str, command: str, rows: list[tuple[str, str, str]]) -> str:
-    """Replace (or append) the section `key` of docs/BENCHMARKS.md with a table; returns it."""
+def write_section(
+    key: str,
+    title: str,
+    command: str,
+    rows: list[tuple[str, ...]],
+    header: tuple[str, ...] = ("measure", "median", "note"),
+    notes: str = "",
+) -> str:
+    """Replace (or append) the section `key` of docs/BENCHMARKS.md with a table (and notes below it); returns it."""
     begin, end = f"<!-- {key}:begin -->", f"<!-- {key}:end -->"
-    table = ["| measure | median | note |", "| --- | --- | --- |", *[f"| {a} | {b} | {c} |" for a, b, c in rows]]
+    table = [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+        *["| " + " | ".join(row) + " |" for row in rows],
+    ]
     section = "\n".join(
         [
             begin,
@@ -41,6 +52,7 @@ def write_section(key: str, title: str, command: str, rows: list[tuple[str, str,
             f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. Command: `{command}`.",
             "",
             *table,
+            *(["", notes.strip()] if notes.strip() else []),
             end,
         ]
     )

@@ -4,7 +4,11 @@ Imports nothing from lora_studio. Two modes, same model, data, LoRA settings, se
 - `identical`: every setting a LoRA Studio job uses (float32 on CPU, no gradient checkpointing,
   the marked chat template for assistant-only loss) — measures the job machinery's overhead;
 - `trl-defaults`: the same hyper-parameters, TRL's own defaults for everything else
-  (gradient checkpointing on, bf16 mixed precision, the model's stored dtype) — what our defaults beat.
+  (gradient checkpointing on, bf16 mixed precision, the model's stored dtype) — what our defaults beat;
+- `recipe`: what bench/quality.py compares the presets with — TRL's defaults for everything (its batch size,
+  scheduler, max length, loss on every token, the tokenizer's own chat template) and a common LoRA recipe:
+  r 8, alpha 16, dropout 0.05, all-linear, lr 2e-4, `--epochs` 2. The result also holds the seconds of
+  `trainer.train()`.
 
 Run: python bench/plain_trl.py --mode identical --model DIR --data FILE --template FILE --steps N --out RESULT.json
 The result holds one row per log event (step, time, num_tokens, loss) and the peak RSS; the
@@ -46,11 +50,12 @@ class Timing(TrainerCallback):
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--mode", choices=["identical", "trl-defaults"], required=True)
+    p.add_argument("--mode", choices=["identical", "trl-defaults", "recipe"], required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
-    p.add_argument("--template", required=True, help="chat template with generation markers (assistant-only loss)")
-    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--template", help="chat template with generation markers (assistant-only loss; not in recipe)")
+    p.add_argument("--steps", type=int, default=0)
+    p.add_argument("--epochs", type=float, default=2.0, help="recipe mode: passes over the data")
     p.add_argument("--out", required=True)
     p.add_argument("--output-dir", required=True)
     # quick-start's hyper-parameters
@@ -69,11 +74,15 @@ def main() -> None:
 
     cpu = not torch.cuda.is_available()
     tokenizer = AutoTokenizer.from_pretrained(a.model)
-    with Path(a.template).open(encoding="utf-8") as f:
-        tokenizer.chat_template = f.read().rstrip("\n")
     with Path(a.data).open(encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     dataset = Dataset.from_list([{"messages": r["messages"]} for r in rows])
+    timing = Timing()
+    if a.mode == "recipe":
+        recipe(a, tokenizer, dataset, timing, started)
+        return
+    with Path(a.template).open(encoding="utf-8") as f:
+        tokenizer.chat_template = f.read().rstrip("\n")
 
     common = dict(
         output_dir=a.output_dir,
@@ -102,7 +111,6 @@ def main() -> None:
     else:
         model = AutoModelForCausalLM.from_pretrained(a.model)
         args = SFTConfig(**common)
-    timing = Timing()
     lora = LoraConfig(
         r=a.r, lora_alpha=a.alpha, lora_dropout=a.dropout, target_modules="all-linear", task_type="CAUSAL_LM"
     )
@@ -122,6 +130,46 @@ def main() -> None:
                 "dtype": str(model.dtype),
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if not cpu else None,
+            },
+            f,
+        )
+
+
+def recipe(a, tokenizer, dataset, timing: Timing, started: float) -> None:
+    """TRL's defaults and the common LoRA recipe, for a number of epochs (bench/quality.py)."""
+    cpu = not torch.cuda.is_available()
+    model = AutoModelForCausalLM.from_pretrained(a.model)
+    args = SFTConfig(
+        output_dir=a.output_dir,
+        num_train_epochs=a.epochs,
+        learning_rate=2e-4,
+        seed=a.seed,
+        report_to="none",
+        disable_tqdm=True,
+        save_strategy="no",
+        use_cpu=cpu,
+    )
+    lora = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=lora, callbacks=[timing]
+    )
+    t0 = time.time()
+    result = trainer.train()
+    train_s = time.time() - t0
+    trainer.save_model(a.output_dir + "/adapter")
+    with Path(a.out).open("w", encoding="utf-8") as f:
+        json.dump(
+            {
+                "mode": a.mode,
+                "started": started,
+                "rows": timing.rows,
+                "train_s": train_s,
+                "final_loss": result.training_loss,
+                "gradient_checkpointing": bool(args.gradient_checkpointing),
+                "bf16": bool(args.bf16),
+                "batch_size": args.per_device_train_batch_size,
+                "steps": trainer.state.global_step,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             },
             f,
         )

@@ -23,6 +23,7 @@ class JobRecord:
     paths: RunPaths
     submitted: float
     started: float  # JobManager marked the run running (it has just spawned the worker)
+    ended: float = 0.0  # the worker was seen gone, its adapter saved (or the job over)
     phase_times: dict[str, float] = field(default_factory=dict)  # first time each phase was seen
     rows: list[dict] = field(default_factory=list)
     peak_rss_mb: float = 0.0
@@ -86,6 +87,7 @@ def run_job(runs_root: Path, data: Path, overrides: dict, preset: str = "quick-s
         # Fine-grained until the first step, to time the start's parts; then at the dashboard's own tick, so
         # this instrument does not take CPU from the worker it measures (at 20 ms it cost ~3% on 2 cores).
         time.sleep(0.02 if "training" not in record.phase_times else 0.5)
+    record.ended = time.time()
     if status.state != "completed":
         raise RuntimeError(
             f"bench run {paths.run_id} ended {status.state}: {status.error}\n{paths.log.read_text()[-3000:]}"
