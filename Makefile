@@ -43,17 +43,17 @@ browser:
 	      >/dev/null 2>&1; }; } || \
 	  echo "No Japanese font: the Japanese screenshots will show boxes (the tests do not need it)"; }
 
-# Two passes. Everything but the browser tests runs on two pytest workers, a module per worker, torch at one
-# thread each (most of that time is single-threaded Python: imports, worker start-up, the tiny model's small
-# steps, so a second core was idle). Then the browser tests, one at a time: each drives a server, a worker and
-# Chromium, which already keep both cores busy, and their waits are timed.
+# On two pytest workers, torch at one thread in each (and in the servers and workers they start): most of the
+# suite's time is single-threaded Python (imports, worker start-up, the tiny model's small steps), so one core
+# sat idle. The browser tests run one at a time on one worker, the others beside them a module at a time
+# (tests/conftest.py: RUN_ORDER and the groups).
+PYTEST_WORKERS := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
 test: setup browser
-	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not e2e" -n 2 --dist loadfile
-	$(PY) -m pytest -m e2e
+	$(PYTEST_WORKERS)
 
 # Everything but the browser tests and the real SmolLM2 ones (markers by folder, tests/conftest.py): no Chromium needed.
 test-fast: setup
-	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not e2e and not slow" -n 2 --dist loadfile
+	$(PYTEST_WORKERS) -m "not e2e and not slow"
 
 # Every benchmark, side by side with its reference; rewrites docs/BENCHMARKS.md (about 3 h on 2 CPU cores;
 # bench/quality.py, the presets' time to quality, is 2 h of it and keeps its results in bench/.quality/).

@@ -25,18 +25,30 @@ SAMPLE_CHAT = SAMPLES / "chat-assistant.jsonl"
 # Every test carries the marker of its folder (declared in pyproject.toml), so `-m` selects by kind:
 # `make test-fast` deselects e2e (the only tests that need Chromium) and slow.
 FOLDER_MARKERS = ("unit", "integration", "e2e", "slow")
+# The order in which `make test` hands the folders to its two pytest workers (pytest-xdist, --dist loadgroup,
+# --no-loadscope-reorder): the browser tests first, as one group that runs on one worker one test at a time
+# (each drives a server, a worker and Chromium, and their waits are timed), beside them the real-model tests,
+# then the rest, each module a unit that stays on one worker (its module fixtures are built once).
+RUN_ORDER = ("e2e", "slow", "integration", "unit")
+BROWSER_GROUP = "browser"
+
+
+def _folder(item) -> str:
+    tests = Path(__file__).resolve().parent
+    path = Path(item.path).resolve()
+    return path.relative_to(tests).parts[0] if path.is_relative_to(tests) else ""
 
 
 def pytest_collection_modifyitems(config, items):
-    tests = Path(__file__).resolve().parent
     for item in items:
-        path = Path(item.path).resolve()
-        folder = path.relative_to(tests).parts[0] if path.is_relative_to(tests) else ""
+        folder = _folder(item)
         if folder not in FOLDER_MARKERS:
             raise pytest.UsageError(
                 f"{item.nodeid}: put the test in one of tests/{{{','.join(FOLDER_MARKERS)}}}/ so it gets its marker"
             )
         item.add_marker(getattr(pytest.mark, folder))
+        item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP if folder == "e2e" else item.nodeid.split("::")[0]))
+    items.sort(key=lambda item: RUN_ORDER.index(_folder(item)))  # stable: a module's tests stay together
 
 
 @pytest.fixture(autouse=True)
