@@ -49,18 +49,6 @@ def pick(page, elem_id: str, option: str) -> None:
     page.keyboard.press("Escape")
 
 
-def set_model(page, model_dir) -> None:
-    """Type a base model into the Data tab, then wait until the run config has it (the CLI command names it).
-    A sample picked while the change was on its way brought the previous model back: the run then trained the
-    real model, not the tiny one (a DPO browser test took 117 s instead of 35)."""
-    box = page.locator("#data-model textarea, #data-model input").first
-    box.fill(str(model_dir))
-    box.press("Enter")
-    page.wait_for_function(
-        f"document.querySelector('#data-cli')?.innerText.includes({str(model_dir)!r})", timeout=60_000
-    )
-
-
 def test_sample_with_other_column_names_is_mapped_in_the_browser(server, page):
     page.goto(server)
     page.wait_for_selector("#data-sample")
