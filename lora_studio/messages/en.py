@@ -617,7 +617,8 @@ MESSAGES: dict[str, str] = {
     "ui.bool.false": "False",
     "preset.chat-assistant.description": "The best result per minute: one pass over your data at a high learning "
     "rate, learning from assistant replies only; holds out 5% and scores base vs adapter on it at the end. On our "
-    "three test tasks it got every held-out answer right in about half the time of a plain TRL script (53-78%).",
+    "three test tasks it got every held-out answer right in about half the time of a plain TRL script, which got "
+    "52-61%.",
     "preset.low-memory-8bit.description": "For big models on small GPUs - the frozen base is loaded in 8-bit "
     "(bitsandbytes) and activations are recomputed, trading speed for memory.",
     "preset.olora.description": "OLoRA - the adapter starts from an orthonormal (QR) factorisation of the base "
