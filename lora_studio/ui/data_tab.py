@@ -176,6 +176,13 @@ def _control_fields(controls: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def on_settle(state: dict | None, controls: dict[str, Any]) -> dict[str, Any]:
+    """Before a file loads: the settings as the page shows them, into the run config. A model typed just before
+    a click may still be on its way there (its blur event races the click); this step runs first, so the file
+    loads with what the user sees (and the tab does not redraw the old file for it)."""
+    return _drawn(run_state.with_fields(run_state.from_state(state), _control_fields(controls)))
+
+
 def on_settings(state: dict | None, controls: dict[str, Any], mapping: dict | None = None) -> dict[str, Any]:
     """A setting beside the dataset changed (or a column mapping was applied): into the run config, and the
     file shown again with it. Without a file, the settings still count."""
@@ -347,10 +354,23 @@ def _wire(tab: DataTab) -> None:
         picked = {key: values[c[key]] for key in ("format", *(f"map_{r}" for r in COLUMN_ROLES))}
         return out(on_settings(values[state], named(values), mapping_from(picked)))
 
+    def settle(run_config: dict | None, *values: Any) -> dict:
+        return out(on_settle(run_config, dict(zip(CONTROLS, values, strict=True))))
+
+    def settled(trigger: Any) -> Any:
+        """`trigger` first puts the visible settings into the run config; what loads the file goes `.then`."""
+        return trigger(
+            settle,
+            [state, *(c[name] for name in CONTROLS)],
+            [state, c["shown"]],
+            show_progress="hidden",
+            api_visibility="private",
+        )
+
     # The stored copy is what counts; clearing the box makes it ready for the next file.
-    c["upload"].upload(lambda v: out(on_upload(v[state], v[c["upload"]])), {state, c["upload"]}, outputs).then(
-        lambda: None, None, c["upload"]
-    )
+    settled(c["upload"].upload).then(
+        lambda v: out(on_upload(v[state], v[c["upload"]])), {state, c["upload"]}, outputs
+    ).then(lambda: None, None, c["upload"])
 
     def sample(run_config: dict | None, name: str | None) -> dict:
         return out(on_sample(run_config, name))
@@ -360,8 +380,8 @@ def _wire(tab: DataTab) -> None:
 
     # Named, so a gradio_client user calls them as the page does: /data_settings (model, max length, assistant
     # replies only, eval fraction, seed), then /sample (its name).
-    c["sample_btn"].click(sample, [state, c["sample"]], outputs, api_name="sample")
-    c["hub_btn"].click(lambda v: out(on_hub(v[state], v[c["hub_id"]])), {state, c["hub_id"]}, outputs)
+    settled(c["sample_btn"].click).then(sample, [state, c["sample"]], outputs, api_name="sample")
+    settled(c["hub_btn"].click).then(lambda v: out(on_hub(v[state], v[c["hub_id"]])), {state, c["hub_id"]}, outputs)
     c["apply_btn"].click(apply_mapping, {state, *controls, *mapping_inputs}, outputs)
     # User edits only: a redraw from the run config sets these widgets without asking for another analysis.
     edits = [

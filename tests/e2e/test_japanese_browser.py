@@ -11,7 +11,7 @@ import pytest
 from lora_studio.messages import text
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_config_tab_browser import wait_text
-from tests.e2e.test_data_tab_browser import pick
+from tests.e2e.test_data_tab_browser import pick, type_model
 
 # Words that are English in every language: names of products and services, and commands to type.
 NAMES = {"LoRA Studio", "Hugging Face Hub", "accelerate launch", "pip install tensorboard"}
@@ -63,8 +63,7 @@ def test_a_japanese_browser_fine_tunes_in_japanese_and_can_switch_to_english(ser
     assert "学習できません" in page.locator("#data-status").inner_text()
     screenshot(page, "ja-data-broken-file")
 
-    page.locator("#data-model textarea, #data-model input").first.fill(str(tiny_model_dir))
-    page.locator("#data-model textarea, #data-model input").first.press("Enter")
+    type_model(page, tiny_model_dir)
     pick(page, "data-sample", "chat-assistant.jsonl")
     page.locator("#data-sample-btn").click()
     status = wait_text(page, "#data-status", "学習の準備ができました")

@@ -7,7 +7,7 @@ import time
 
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_config_tab_browser import wait_text
-from tests.e2e.test_data_tab_browser import pick
+from tests.e2e.test_data_tab_browser import MODEL_BOX, pick, type_model
 
 PROGRESS = "#train-progress"
 
@@ -31,10 +31,12 @@ def open_sample_on_tiny_model(page, server: str, model_dir, sample: str) -> None
     """The Data tab with the tiny test model as base and a shipped sample chosen."""
     page.goto(server)
     page.wait_for_selector("#data-sample")
-    page.locator("#data-model textarea, #data-model input").first.fill(str(model_dir))
-    page.locator("#data-model textarea, #data-model input").first.press("Enter")
+    type_model(page, model_dir)
     pick(page, "data-sample", sample)
     page.locator("#data-sample-btn").click()
+    # The sample loads for the model typed just before (the click settles what the page shows first).
+    wait_text(page, "#data-status", "Ready to train")
+    assert page.locator(MODEL_BOX).first.input_value() == str(model_dir)
 
 
 def test_train_watch_reload_stop_and_history(server, page, tiny_model_dir):

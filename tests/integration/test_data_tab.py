@@ -159,3 +159,18 @@ def test_settings_count_before_a_file_is_chosen():
     cfg = run_state.from_state(state)
     assert cfg.data.max_length == 1024 and cfg.data.eval_fraction == 0.1 and cfg.data.path == ""
     assert cfg.model.name_or_path == RunConfig().model.name_or_path  # an empty box means the embedded model
+
+
+def test_a_model_typed_just_before_a_sample_click_is_kept(tmp_path):
+    """The click first settles what the page shows (its blur event may not have reached the run config yet):
+    the sample then loads for the typed model, and the Data tab does not redraw for its own change."""
+    loaded = data_tab.on_sample(STATE, "chat-assistant.jsonl")  # the stale copy the click would have sent
+    typed = {**CONTROLS, "model": f"  {tmp_path}  ", "max_length": 512}
+    settled = data_tab.on_settle(loaded["run_config"], typed)
+    assert set(settled) == {"run_config", "shown"}
+    cfg = run_state.from_state(settled["run_config"])
+    assert cfg.model.name_or_path == str(tmp_path) and cfg.data.max_length == 512
+    assert data_tab.on_change(settled["run_config"], settled["shown"]) == {}  # drawn by the next step
+    res = data_tab.on_sample(settled["run_config"], "chat-assistant.jsonl")
+    assert run_state.from_state(res["run_config"]).model.name_or_path == str(tmp_path)
+    assert "max_length: 512" in res["config"]
