@@ -1,11 +1,13 @@
-"""The message catalogue: every text a person reads in the dashboard, keyed by id, one module per language.
+"""The message catalogue: every text a person reads in the dashboard, keyed by id, one folder per language.
 
 `text(id, **values)` formats the message in the current language: the one `speaking(code)` set for
 this thread of work (the dashboard sets it for each page it builds and each event it handles), else
-English. Adding a language means adding one file beside `en.py` (`xx.py`, with its NAME and the same ids
-in MESSAGES): its page appears at /xx. The settings' labels and help live here too, under `<section>.<field>.label` and
-`<section>.<field>.help`, so the Config tab, the Data tab and the CLI read one wording. Plain data,
-no gradio and no torch: the CLI and core modules may read it.
+English. Each language is a folder beside this file (`en/`, `ja/`): a module per part of the product (`settings`,
+`data`, `config`, `train`, ...: the same parts in every language) gathered by its `__init__.py` into NAME and MESSAGES.
+Adding a language means adding one such folder (`xx/`, the same ids): its page appears at /xx. The settings'
+labels and help live here too (the `settings` part), under `<section>.<field>.label` and `<section>.<field>.help`,
+so the Config tab, the Data tab and the CLI read one wording. Plain data, no gradio and no torch: the CLI and core
+modules may read it.
 """
 
 from __future__ import annotations

@@ -119,11 +119,39 @@ def _placeholders(template: str) -> set[str]:
 def test_every_message_exists_in_every_language_with_the_same_placeholders(language):
     english = importlib.import_module("lora_studio.messages.en").MESSAGES
     own = importlib.import_module(f"lora_studio.messages.{language}").MESSAGES
-    assert sorted(set(english) - set(own)) == [], f"missing in {language}.py"
-    assert sorted(set(own) - set(english)) == [], f"in {language}.py but not in en.py"
+    assert sorted(set(english) - set(own)) == [], f"missing in {language}/"
+    assert sorted(set(own) - set(english)) == [], f"in {language}/ but not in en/"
     for key, template in english.items():
         assert own[key].strip(), key
         assert _placeholders(own[key]) == _placeholders(template), key
+
+
+@pytest.mark.parametrize("language", [code for code in LANGUAGES if code != DEFAULT_LANGUAGE])
+def test_every_language_keeps_each_message_in_the_same_part_as_english(language):
+    """A translator finds an id where the English one is: the same part modules, the same ids in each."""
+    folder = ROOT / "lora_studio" / "messages"
+    parts = sorted(p.stem for p in (folder / DEFAULT_LANGUAGE).glob("*.py") if p.stem != "__init__")
+    assert sorted(p.stem for p in (folder / language).glob("*.py") if p.stem != "__init__") == parts
+    for part in parts:
+        english = importlib.import_module(f"lora_studio.messages.{DEFAULT_LANGUAGE}.{part}").MESSAGES
+        own = importlib.import_module(f"lora_studio.messages.{language}.{part}").MESSAGES
+        assert sorted(english) == sorted(own), part
+
+
+def test_an_id_in_two_parts_of_a_language_is_refused():
+    from types import SimpleNamespace
+
+    from lora_studio.messages.gather import gather
+
+    first = SimpleNamespace(__name__="xx.first", MESSAGES={"a.one": "One", "a.two": "Two"})
+    second = SimpleNamespace(__name__="xx.second", MESSAGES={"a.two": "Again", "a.three": "Three"})
+    assert gather(first, SimpleNamespace(__name__="xx.third", MESSAGES={"a.three": "Three"})) == {
+        "a.one": "One",
+        "a.two": "Two",
+        "a.three": "Three",
+    }
+    with pytest.raises(ValueError, match=r"xx\.second repeats message ids of an earlier part: a\.two"):
+        gather(first, second)
 
 
 def _source_strings() -> tuple[set[str], tuple[str, ...]]:
@@ -133,7 +161,7 @@ def _source_strings() -> tuple[set[str], tuple[str, ...]]:
     constants: set[str] = set()
     prefixes: set[str] = set()
     for path in (ROOT / "lora_studio").rglob("*.py"):
-        if path.parent.name == "messages" and path.stem in LANGUAGES:
+        if path.parent.parent.name == "messages" and path.parent.name in LANGUAGES:  # a catalogue's own parts
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):

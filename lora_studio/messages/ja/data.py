@@ -1,0 +1,91 @@
+"""Japanese: the messages of the Data tab and token statistics of a data file."""
+
+MESSAGES: dict[str, str] = {
+    # ---- token statistics of a data file (the Data tab and `inspect`) ----------------------------------
+    "data.pairs_method": "回答のペアは**DPO**または**ORPO**で学習します。「設定」タブで*preference-dpo*か*preference"
+    "-orpo*のプリセットを選ぶか、そこで*学習方法*を設定してください。",
+    "tokens.unavailable": "トークンの統計を取得できません: {problem}",
+    "tokens.no_rows": "測定できる使用可能な行がありません。",
+    "tokens.sampled": "(全{total}行のうち最初の{measured}行で測定)",
+    "tokens.per_row": "**1行あたりのトークン数**{sampled}: 中央値{median}、最大{longest}。"
+    "損失に数えられるトークンは{learned}個です。",
+    "tokens.per_pair": "**1ペアあたりのトークン数**{sampled}: プロンプト+選ばれた回答は中央値{median}、"
+    "最大{longest}。プロンプト+却下された回答は中央値{rejected_median}、最大{rejected_longest}。"
+    "損失に数えられる回答トークンは{learned}個です。",
+    "pairs.chosen_heading": "▶ プロンプトと選ばれた回答:\n",
+    "pairs.rejected_heading": "\n\n▶ 却下された回答(同じプロンプトに続くもの):\n",
+    "pairs.caption": "使用可能なペア {rows}件中{position}件目(ファイルの{unit} {source}): プロンプト+選ばれた回答 "
+    "{chosen}トークン、プロンプト+却下された回答 {rejected}トークン。学習される回答トークンは{learned}個です。",
+    "pairs.truncated": "最大長{max_length}で切り詰められます。",
+    "pairs.dropped": "プロンプトだけで最大長に達するため、学習ではこのペアを除外します。",
+    "tokens.truncated": "✂️ **{count}行**が最大長{max_length}より長いため、切り詰められます。",
+    "tokens.none_truncated": "最大長{max_length}より長い行はありません。",
+    "tokens.dropped": "🗑️ **{count}行が除外されます**: {reasons}。残すには最大長を上げてください。",
+    "tokens.all_long": "⚠️ **すべての行が最大長{max_length}より長くなっています**: 最大長を上げてください。"
+    "そうしないと、モデルは例の最後の部分を一度も読めません。",
+    "tokens.nothing_left": "⛔ **切り詰めた後、学習する内容が残っている行がありません**: 学習を開始できません。",
+    # ---- the Data tab (lora_studio/ui/data_tab.py, data_view.py, token_view.py) ------------------------------
+    "data.intro": "学習に使う例を用意してください。LoRA Studioがファイルを読み込み、何が見つかったかを伝え、"
+    "モデルが何から学習するのかを正確に示します — 学習を1ステップも始める前に。",
+    "data.upload_label": "データセットをアップロード({suffixes})",
+    "data.sample_label": "…またはサンプルから始める",
+    "data.sample_button": "このサンプルを使う",
+    "data.hub_label": "…またはHubのデータセットID(ネットワークが必要)",
+    "data.hub_button": "取得",
+    "data.no_dataset": "まだデータセットがありません。アップロードするか、サンプルを選んでください。",
+    "data.mapping_title": "形式と列の対応付け",
+    "data.not_used": "(使わない)",
+    "data.column_label": "{role}の列",
+    "data.apply_mapping": "対応付けを適用",
+    "data.issues_label": "問題(エラーがあると学習できません。警告があっても学習できます)",
+    "data.preview_label": "最初の行",
+    "data.sees_title": "### モデルが読む内容",
+    "data.histogram_label": "トークン数の分布",
+    "data.row_label": "確認する行",
+    "data.tokens_label": "モデルのチャットテンプレートで整形した内容",
+    "data.split_title": "### 学習用と評価用の分割",
+    "data.eval_rows_label": "取り分けた行",
+    "data.in_config_title": "実行設定の中のこのデータセット",
+    "data.config_label": "config.yaml(modelとdataのセクション)",
+    "data.cli_label": "コマンドラインから今すぐ学習する",
+    "data.all_too_long": "⚠️ すべての行が最大長より長くなっています。下のトークンの統計を確認してください。",
+    "data.which_columns": "🧭 **{name}: モデルはどの列から学習すればよいですか?** {problem}。"
+    "*形式と列の対応付け*で列を選び、**対応付けを適用**を押してください。",
+    "data.no_sample": "サンプルが選ばれていません",
+    "data.no_sample_hint": "まず一覧から1つ選んでください",
+    "data.preview_unavailable": "トークンのプレビューを表示できません: {problem}",
+    "data.format_name.messages": "チャットのメッセージ",
+    "data.format_name.prompt_completion": "プロンプトと応答(prompt / completion)",
+    "data.format_name.text": "プレーンテキスト",
+    "data.format_name.preference": "回答のペア(prompt / chosen / rejected: DPOまたはORPO用)",
+    "data.status": "**{name}** · 使用可能な行 {rows:,}行 · 形式 **{format}** ({reason}) · {kind}、{encoding}",
+    "data.blocked": "⛔ **{count}件の問題のため学習できません。** 「問題」に挙げた行を修正するか削除してから、"
+    "ファイルをもう一度読み込んでください。",
+    "data.ready_with_warnings": "✅ 学習の準備ができました。確認しておきたい警告が{count}件あります。",
+    "data.ready": "✅ 学習の準備ができました。問題は見つかりませんでした。",
+    "data.col.row": "行",
+    "data.col.severity": "重大度",
+    "data.col.where": "場所",
+    "data.col.problem": "問題",
+    "data.severity.error": "エラー",
+    "data.severity.warning": "警告",
+    "data.unit.line": "行",
+    "data.unit.row": "行",
+    "data.where.row": "{row}{unit}目",
+    "data.where.file": "ファイル全体",
+    "data.where.column": "{where}、列「{column}」",
+    "data.split.none": "{rows:,}行すべてを学習に使います。評価用に取り分けた行はありません。",
+    "data.split.some": "{train:,}行を学習に使い、{held_out:,}行を評価用に取り分けます(シード{seed}: "
+    "毎回同じ行になります)。",
+    "data.unusable": "❌ **このファイルは使えません。** {problem}。",
+    "data.what_to_do": "**対処方法:** {hint}",
+    "data.still_selected": "引き続き**{name}**が選ばれています(何も失われていません)。",
+    "data.tokens.learned": "学習される",
+    "data.tokens.context": "文脈(学習されない)",
+    "data.tokens.cut": "切り捨て(最大長を超えた部分)",
+    "data.no_usable_rows": "使用可能な行がありません。",
+    "data.row_caption": "使用可能な行 {rows}行中{position}行目(ファイルの{unit} {source}): {tokens}トークン、"
+    "そのうち学習されるのは{learned}個です。",
+    "data.row_truncated": "{max_length}トークンで切り詰められます。",
+    "data.row_dropped": "学習する内容が残らないため、学習ではこの行を除外します。",
+}
