@@ -36,6 +36,12 @@ class MetricsCallback(TrainerCallback):
         self.start_step = state.global_step  # non-zero when resuming
         self.last = (self.started, float(state.num_input_tokens_seen or 0))
 
+    def exclude(self, seconds: float) -> None:
+        """`seconds` just spent on something else than training (the starting point's sample answers): speed,
+        elapsed time and ETA do not count them."""
+        self.started += seconds
+        self.last = (self.last[0] + seconds, self.last[1])
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
@@ -114,6 +120,11 @@ class SampleGenerationCallback(TrainerCallback):
 
     Greedy, so answers at different steps differ only because the weights did. Nothing runs per
     step; a failed generation is logged and training goes on.
+
+    The answers of the starting point (step 0, or the step a run resumes from) are written after the first
+    logged step, not before it: a person watching sees the first loss point first. They are still the starting
+    point's: the trainable weights are kept as they were when training began and put back for those answers.
+    The time they take is reported to `on_pause`, so that speed and ETA do not count it.
     """
 
     def __init__(
@@ -123,6 +134,7 @@ class SampleGenerationCallback(TrainerCallback):
         prompts: list[str],
         settings: GenerationSettings,
         chat_template: str | None,
+        on_pause: Callable[[float], None] | None = None,
     ) -> None:
         self.samples_path = Path(samples_path)
         self.tokenizer = tokenizer
@@ -130,7 +142,10 @@ class SampleGenerationCallback(TrainerCallback):
         self.settings = settings
         # The model's own template: the tokenizer may carry the training copy with loss markers.
         self.chat_template = chat_template
+        self.on_pause = on_pause
         self.last_step: int | None = None
+        # The starting point, until its answers are written: its step and its trainable weights.
+        self.start: tuple[int, dict[str, torch.Tensor]] | None = None
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if not state.is_world_process_zero:
@@ -138,15 +153,46 @@ class SampleGenerationCallback(TrainerCallback):
         if state.global_step in sampled_steps(self.samples_path):
             self.last_step = state.global_step  # a resumed run already has answers for this step
             return
-        self.generate(model, state.global_step)  # step 0: the base model's answers, for reference
+        trainable = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+        self.start = (state.global_step, trainable)
+
+    def on_log(self, args, state, control, model=None, **kwargs):
+        # After the metrics callback has written the point (it comes first in the list).
+        if state.is_world_process_zero:
+            self._answer_the_start(model)
 
     def on_save(self, args, state, control, model=None, **kwargs):
-        if state.is_world_process_zero and self.last_step != state.global_step:
-            self.generate(model, state.global_step)
+        if state.is_world_process_zero:
+            self._answer_the_start(model)
+            if self.last_step != state.global_step:
+                self.generate(model, state.global_step)
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        if state.is_world_process_zero and self.last_step != state.global_step:
-            self.generate(model, state.global_step)
+        if state.is_world_process_zero:
+            self._answer_the_start(model)
+            if self.last_step != state.global_step:
+                self.generate(model, state.global_step)
+
+    @torch.no_grad()
+    def _answer_the_start(self, model) -> None:
+        """The starting point's answers, once: its trainable weights swapped in, then the current ones back."""
+        if self.start is None:
+            return
+        (step, kept), self.start = self.start, None
+        started = time.time()
+        params = {name: p for name, p in model.named_parameters() if name in kept}
+        now = {name: p.detach().clone() for name, p in params.items()}
+        try:
+            for name, p in params.items():
+                p.copy_(kept[name])
+            last = self.last_step
+            self.generate(model, step)
+            self.last_step = last  # what was answered last in training order stays the later step
+        finally:
+            for name, p in params.items():
+                p.copy_(now[name])
+            if self.on_pause:
+                self.on_pause(time.time() - started)
 
     def generate(self, model, step: int) -> None:
         """Answer every prompt at `step` and append the rows; failures are logged, never raised."""
@@ -193,7 +239,12 @@ class SampleGenerationCallback(TrainerCallback):
 
 
 def sample_callbacks(
-    cfg: RunConfig, data: LoadedData, paths: RunPaths, tokenizer, chat_template: str | None
+    cfg: RunConfig,
+    data: LoadedData,
+    paths: RunPaths,
+    tokenizer,
+    chat_template: str | None,
+    on_pause: Callable[[float], None] | None = None,
 ) -> list[TrainerCallback]:
     """The sample callback for a run, or none when samples are off or the data offers no prompt."""
     t = cfg.training
@@ -206,7 +257,7 @@ def sample_callbacks(
     # Plain text trains continuation, not chat: its samples continue the raw prompt.
     template = chat_template if data.format != "text" else None
     settings = GenerationSettings.greedy(t.sample_max_new_tokens)
-    return [SampleGenerationCallback(paths.samples, tokenizer, prompts, settings, template)]
+    return [SampleGenerationCallback(paths.samples, tokenizer, prompts, settings, template, on_pause)]
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -284,8 +284,13 @@ def train(
             train_dataset=train_ds,
             eval_dataset=eval_ds,
             processing_class=tokenizer,
-            # Samples first, so the base model's answers at step 0 do not count into the first tokens/s.
-            callbacks=[*sample_callbacks(cfg, data, paths, tokenizer, original_template), metrics_cb, stop_cb],
+            # Metrics first: the first loss point is written before the starting point's sample answers, whose
+            # time the metrics then leave out of speed and ETA.
+            callbacks=[
+                metrics_cb,
+                *sample_callbacks(cfg, data, paths, tokenizer, original_template, metrics_cb.exclude),
+                stop_cb,
+            ],
             optimizers=(loraplus_optimizer(peft_model, cfg), None),
         )
         trainer: Any

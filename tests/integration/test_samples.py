@@ -14,6 +14,7 @@ from lora_studio.dataset_rows import load_dataset_file, split_indices
 from lora_studio.engine.callbacks import SampleGenerationCallback, sample_callbacks
 from lora_studio.engine.train import train
 from lora_studio.generation_config import GenerationSettings
+from lora_studio.metrics import read_all
 from lora_studio.runs import RunPaths
 from lora_studio.sample_answers import read_samples
 from tests.conftest import write_jsonl
@@ -64,6 +65,12 @@ def test_answers_at_start_every_save_and_end(tmp_path, tiny_model_dir, chat_file
     assert [(r.step, r.prompt) for r in rows] == [(s, p) for s in (0, 3, 6) for p in PROMPTS]
     assert all(isinstance(r.output, str) and r.output and r.seconds > 0 and r.time > 0 for r in rows)
     assert [r.time for r in rows] == sorted(r.time for r in rows)
+    # The first loss point is written before the starting point's answers (a person watching sees it first);
+    # the speed and the elapsed time of the next points leave the answers' time out.
+    points = [p for p in read_all(paths.metrics) if p.event == "log"]
+    assert points[0].step == 1 and points[0].time < rows[0].time
+    answering = rows[len(PROMPTS) - 1].time - rows[0].time + rows[0].seconds
+    assert points[1].elapsed_s < points[1].time - points[0].time + points[0].elapsed_s - 0.9 * answering
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     template = tokenizer.chat_template
@@ -215,6 +222,38 @@ def test_end_of_training_answers_unless_that_step_was_just_saved(tmp_path, tiny_
         None, state(3), None, model=model
     )
     assert [r.step for r in read_samples(path)] == [0, 3, 5]
+
+
+def test_the_starting_points_answers_come_after_the_first_step_with_its_weights(tmp_path, tiny_model_dir):
+    """Written at the first logged step, from the weights training started with; the trained ones are back after,
+    and the time it took is reported so that speed leaves it out."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    template = tokenizer.chat_template
+    before = greedy(model, tokenizer, PROMPTS[0], 6, template)
+    paused: list[float] = []
+    path = tmp_path / "samples.jsonl"
+    callback = SampleGenerationCallback(
+        path, tokenizer, PROMPTS[:1], GenerationSettings.greedy(6), template, paused.append
+    )
+    state = SimpleNamespace(global_step=0, is_world_process_zero=True)
+    callback.on_train_begin(None, state, None, model=model)
+    assert read_samples(path) == [] and paused == []  # nothing before the first step
+    with torch.no_grad():  # "training": the weights move
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    trained = {n: p.detach().clone() for n, p in model.named_parameters()}
+    after = greedy(model, tokenizer, PROMPTS[0], 6, template)
+    assert after != before  # so the check below can fail
+    model.train()
+    state.global_step = 1
+    callback.on_log(None, state, None, model=model)
+    assert [(r.step, r.output) for r in read_samples(path)] == [(0, before)]
+    assert all(torch.equal(p, trained[n]) for n, p in model.named_parameters()) and model.training
+    assert len(paused) == 1 and paused[0] >= read_samples(path)[0].seconds
+    callback.on_log(None, state, None, model=model)  # once only
+    callback.on_save(None, SimpleNamespace(global_step=2, is_world_process_zero=True), None, model=model)
+    assert [(r.step, r.output) for r in read_samples(path)] == [(0, before), (2, after)]
 
 
 def test_plain_text_data_samples_continue_the_raw_text(tmp_path, tiny_model_dir):
