@@ -125,6 +125,8 @@ class SampleGenerationCallback(TrainerCallback):
     logged step, not before it: a person watching sees the first loss point first. They are still the starting
     point's: the trainable weights are kept as they were when training began and put back for those answers.
     The time they take is reported to `on_pause`, so that speed and ETA do not count it.
+
+    When a person stops the run (`stopping()` is true), nothing more is answered: Stop saves within the step.
     """
 
     def __init__(
@@ -135,8 +137,10 @@ class SampleGenerationCallback(TrainerCallback):
         settings: GenerationSettings,
         chat_template: str | None,
         on_pause: Callable[[float], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> None:
         self.samples_path = Path(samples_path)
+        self.stopping = stopping or (lambda: False)
         self.tokenizer = tokenizer
         self.prompts = list(prompts)
         self.settings = settings
@@ -162,16 +166,18 @@ class SampleGenerationCallback(TrainerCallback):
             self._answer_the_start(model)
 
     def on_save(self, args, state, control, model=None, **kwargs):
-        if state.is_world_process_zero:
-            self._answer_the_start(model)
-            if self.last_step != state.global_step:
-                self.generate(model, state.global_step)
+        self._answer_now(state, model)
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        if state.is_world_process_zero:
-            self._answer_the_start(model)
-            if self.last_step != state.global_step:
-                self.generate(model, state.global_step)
+        self._answer_now(state, model)
+
+    def _answer_now(self, state, model) -> None:
+        """At a save and at the end: the starting point's answers if still owed, then this step's."""
+        if not state.is_world_process_zero or self.stopping():
+            return
+        self._answer_the_start(model)
+        if self.last_step != state.global_step:
+            self.generate(model, state.global_step)
 
     @torch.no_grad()
     def _answer_the_start(self, model) -> None:
@@ -245,6 +251,7 @@ def sample_callbacks(
     tokenizer,
     chat_template: str | None,
     on_pause: Callable[[float], None] | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> list[TrainerCallback]:
     """The sample callback for a run, or none when samples are off or the data offers no prompt."""
     t = cfg.training
@@ -257,7 +264,7 @@ def sample_callbacks(
     # Plain text trains continuation, not chat: its samples continue the raw prompt.
     template = chat_template if data.format != "text" else None
     settings = GenerationSettings.greedy(t.sample_max_new_tokens)
-    return [SampleGenerationCallback(paths.samples, tokenizer, prompts, settings, template, on_pause)]
+    return [SampleGenerationCallback(paths.samples, tokenizer, prompts, settings, template, on_pause, stopping)]
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -285,10 +285,12 @@ def train(
             eval_dataset=eval_ds,
             processing_class=tokenizer,
             # Metrics first: the first loss point is written before the starting point's sample answers, whose
-            # time the metrics then leave out of speed and ETA.
+            # time the metrics then leave out of speed and ETA. A stop skips the answers: it saves at once.
             callbacks=[
                 metrics_cb,
-                *sample_callbacks(cfg, data, paths, tokenizer, original_template, metrics_cb.exclude),
+                *sample_callbacks(
+                    cfg, data, paths, tokenizer, original_template, metrics_cb.exclude, lambda: stop_cb.stopped
+                ),
                 stop_cb,
             ],
             optimizers=(loraplus_optimizer(peft_model, cfg), None),

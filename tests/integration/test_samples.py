@@ -147,6 +147,8 @@ def test_resume_does_not_repeat_the_start(tmp_path, tiny_model_dir, chat_file):
 
     stopped = train(cfg, paths, on_row=stop_at_step_2)
     assert stopped.state == "stopped"
+    # Stop saves at once: no answers at the step it stopped at (the next attempt answers its starting point).
+    assert [r.step for r in read_samples(paths.samples)] == [0]
     paths.stop.unlink()  # whoever starts the next attempt clears the old request (jobs and the CLI do)
     assert run(paths.root, resume=True) == 0
     steps = Counter(r.step for r in read_samples(paths.samples))
