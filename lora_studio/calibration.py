@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ class Calibration:
     tokens_per_sec: float
     measured_at: float = field(default_factory=time.time)
     source: str = "measured"  # "measured" (Measure speed) or "training" (a real run)
+    flops: float = 0.0  # the rough model's FLOP/s that this speed comes to (estimates.effective_flops); 0: unknown
 
     @property
     def date(self) -> str:
@@ -110,16 +112,38 @@ def lookup(key: CalibrationKey) -> Calibration | None:
             float(entry["tokens_per_sec"]),
             float(entry["measured_at"]),
             str(entry.get("source", "measured")),
+            float(entry.get("flops", 0.0)),
         )
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def record(key: CalibrationKey, sec_per_step: float, tokens_per_sec: float, source: str = "measured") -> Calibration:
-    """Store a speed for `key` (the newest measurement replaces an older one)."""
+def machine_flops(device: str, quantized: str) -> tuple[float, int] | None:
+    """(FLOP/s, how many speeds it comes from): the median of what the speeds measured on `device` come to in the
+    rough model, so that a setting never measured gets an ETA from this machine's real speed instead of an
+    assumption. Speeds with the same quantization count when there are any (8-bit and 4-bit run at their own
+    pace), else all. None when nothing was measured on `device`."""
+    measured = []
+    for entry in _read_entries().values():
+        try:
+            key, flops = entry["key"], float(entry.get("flops", 0.0))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if isinstance(key, dict) and key.get("device") == device and flops > 0:
+            own = "8-bit" if key.get("load_in_8bit") else "4-bit" if key.get("load_in_4bit") else ""
+            measured.append((own == quantized, flops))
+    alike = [flops for same, flops in measured if same] or [flops for _, flops in measured]
+    return (statistics.median(alike), len(alike)) if alike else None
+
+
+def record(
+    key: CalibrationKey, sec_per_step: float, tokens_per_sec: float, source: str = "measured", flops: float = 0.0
+) -> Calibration:
+    """Store a speed for `key` (the newest measurement replaces an older one); `flops` is what it comes to in the
+    rough model (estimates.effective_flops), when the caller knows the model's size."""
     if not sec_per_step > 0:
         raise ValueError(f"sec_per_step must be positive, got {sec_per_step}")
-    entry = Calibration(float(sec_per_step), float(tokens_per_sec), time.time(), source)
+    entry = Calibration(float(sec_per_step), float(tokens_per_sec), time.time(), source, float(flops))
     entries = _read_entries()
     entries[key.id()] = {"key": asdict(key), **asdict(entry)}
     path = cache_path()

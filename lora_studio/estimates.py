@@ -41,7 +41,8 @@ class ModelFacts:
     device: str  # label, e.g. "cpu" or "cuda:NVIDIA H100 80GB HBM3"
     dtype_bytes: int  # bytes per weight in the chosen (resolved) dtype
     device_memory: int | None  # bytes of GPU memory, or of RAM on CPU
-    assumed_flops: float
+    assumed_flops: float  # what the rough time per step divides by: measured on this machine, else assumed
+    flops_runs: int = 0  # how many measured speeds on this machine `assumed_flops` comes from (0: assumed)
 
 
 # ---- rows and steps ----------------------------------------------------------------------------------------
@@ -147,16 +148,27 @@ def estimate_memory(cfg: RunConfig, facts: ModelFacts) -> MemoryEstimate:
     return MemoryEstimate(int(weights), int(optimizer), int(hidden + logits))
 
 
-def rough_sec_per_step(cfg: RunConfig, facts: ModelFacts, mean_tokens: float | None) -> float:
-    """(4 + 2 with checkpointing + 2 for DPO's reference pass) x parameters x tokens per optimizer step, at the
-    device's assumed FLOP/s; preference methods count two sequences per row, DoRA its weight-norm overhead."""
-    per_row = (mean_tokens if mean_tokens else cfg.data.max_length) * sequences_per_row(cfg)
-    tokens = cfg.training.batch_size * cfg.training.gradient_accumulation * per_row
+def _work_per_token(cfg: RunConfig, all_params: int) -> float:
+    """FLOPs per trained token, as the rough model counts them: (4 + 2 with checkpointing + 2 for DPO's reference
+    pass) x parameters, DoRA's weight-norm overhead on top."""
     passes = 6 if cfg.training.gradient_checkpointing else 4
     if cfg.training.method == "dpo":
         passes += 2  # a forward pass of the reference (the adapter switched off) on both answers
-    seconds = passes * facts.all_params * tokens / facts.assumed_flops
-    return seconds * (DORA_TIME_FACTOR if cfg.lora.use_dora is True else 1.0)
+    return passes * all_params * (DORA_TIME_FACTOR if cfg.lora.use_dora is True else 1.0)
+
+
+def rough_sec_per_step(cfg: RunConfig, facts: ModelFacts, mean_tokens: float | None) -> float:
+    """The rough model's FLOPs per token x tokens per optimizer step, at the device's FLOP/s (`assumed_flops`);
+    preference methods count two sequences per row."""
+    per_row = (mean_tokens if mean_tokens else cfg.data.max_length) * sequences_per_row(cfg)
+    tokens = cfg.training.batch_size * cfg.training.gradient_accumulation * per_row
+    return _work_per_token(cfg, facts.all_params) * tokens / facts.assumed_flops
+
+
+def effective_flops(cfg: RunConfig, all_params: int, tokens_per_sec: float) -> float:
+    """The FLOP/s the rough model would need to reach a measured speed: what a measurement of one setting teaches
+    the rough estimate of every other setting on the same machine."""
+    return _work_per_token(cfg, all_params) * tokens_per_sec
 
 
 # ---- token statistics --------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Measure training speed for a config: `python -m lora_studio.engine.calibrate --config FILE --out FILE`.
 
 Loads the model, builds the same peft model, datasets and SFT trainer the worker builds, runs a few
-warm-up steps and then times a few more on the real data. Writes seconds per optimizer step and
-tokens per second to --out (or an error with a hint) and stores the speed in the calibration cache.
+warm-up steps and then times a few more on the real data. The steps are batches: gradient accumulation off,
+and the optimizer step's time is the batch's x gradient_accumulation (the optimizer's own share of a LoRA step
+is small), so measuring takes the same few batches whatever the accumulation. Writes seconds per optimizer step
+and tokens per second to --out (or an error with a hint) and stores the speed in the calibration cache.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from lora_studio.calibration import key_for, record
 from lora_studio.config import RunConfig
 from lora_studio.errors import StudioError
+from lora_studio.estimates import effective_flops
 from lora_studio.launch import check_startable
 from lora_studio.messages import remember_how_to_say_again
 from lora_studio.runs import RunPaths, write_json_atomic
@@ -75,8 +78,12 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
     # Measured without a logging tool (training.report_to): it would slow the timed steps, and need not be installed.
     cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, report_to="none"))
     data = check_startable(cfg)
+    accumulation = max(int(cfg.training.gradient_accumulation), 1)
     timed = dataclasses.replace(
-        cfg, training=dataclasses.replace(cfg.training, max_steps=warmup + steps, logging_steps=1, save_steps=100_000)
+        cfg,
+        training=dataclasses.replace(
+            cfg.training, max_steps=warmup + steps, logging_steps=1, save_steps=100_000, gradient_accumulation=1
+        ),
     )
     log.info("loading model")
     model, tokenizer, device, _ = load_for_training(cfg.model)
@@ -93,14 +100,16 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
         processing_class=tokenizer,
         callbacks=[_clock_callback(clock)],
     )
-    log.info("timing %d steps after %d warm-up steps on %s", steps, warmup, device)
+    log.info("timing %d batches after %d warm-up batches on %s", steps, warmup, device)
     try:
         trainer.train()
     finally:
         shutil.rmtree(paths.checkpoints, ignore_errors=True)
-    sec_per_step, tokens_per_sec = clock.speed(warmup)
+    sec_per_batch, tokens_per_sec = clock.speed(warmup)
+    sec_per_step = sec_per_batch * accumulation
     label = device_label()
-    record(key_for(cfg, label), sec_per_step, tokens_per_sec)
+    _, all_params = peft_model.get_nb_trainable_parameters()
+    record(key_for(cfg, label), sec_per_step, tokens_per_sec, flops=effective_flops(cfg, all_params, tokens_per_sec))
     log.info("%.3f s/step, %.0f tokens/s on %s", sec_per_step, tokens_per_sec, label)
     return {
         "sec_per_step": sec_per_step,

@@ -16,6 +16,7 @@ from typing import Literal, cast
 import torch
 
 from lora_studio import settings
+from lora_studio.calibration import machine_flops
 from lora_studio.config import DTYPES, LORA_BIASES, ConfigIssue, RunConfig
 from lora_studio.engine.models import first_line, resolve_device, resolve_dtype, resolve_model_dir
 from lora_studio.errors import ConfigError, StudioError
@@ -166,7 +167,13 @@ def inspect(cfg: RunConfig) -> ModelFacts:
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     device = resolve_device()
     dtype = resolve_dtype(cfg.model.dtype, device, cfg.model.quantized == "8-bit")
-    flops = ASSUMED_FLOPS["cuda"] if device == "cuda" else ASSUMED_FLOPS["cpu_per_core"] * (os.cpu_count() or 1)
+    label = device_label()
+    measured = machine_flops(label, cfg.model.quantized)
+    if measured:
+        flops, runs = measured
+    else:
+        flops = ASSUMED_FLOPS["cuda"] if device == "cuda" else ASSUMED_FLOPS["cpu_per_core"] * (os.cpu_count() or 1)
+        runs = 0
     return ModelFacts(
         model=name,
         trainable_params=trainable,
@@ -176,10 +183,11 @@ def inspect(cfg: RunConfig) -> ModelFacts:
         hidden_size=int(getattr(text_config, "hidden_size", 0) or 0),
         num_layers=int(getattr(text_config, "num_hidden_layers", 0) or 0),
         vocab_size=int(getattr(text_config, "vocab_size", 0) or 0),
-        device=device_label(),
+        device=label,
         dtype_bytes=torch.empty((), dtype=dtype).element_size(),
         device_memory=_device_memory(device),
         assumed_flops=flops,
+        flops_runs=runs,
     )
 
 

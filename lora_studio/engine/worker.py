@@ -163,7 +163,7 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
         final_loss=result.final_loss,
     )
     if distributed.world_size() == 1:  # the speed cache's key does not count processes
-        _record_speed(cfg, paths)
+        _record_speed(cfg, paths, result.total_params)
     if result.state == "completed" and cfg.training.evaluate_at_end and cfg.data.eval_fraction > 0:
         _evaluate_at_end(result, cfg, paths)
     log.info(
@@ -203,11 +203,13 @@ def _end_status(paths: RunPaths, **changes) -> None:
     update_status(paths, **changes)
 
 
-def _record_speed(cfg: RunConfig, paths: RunPaths) -> None:
-    """Store the speed this run really reached, so the Config tab's next ETA for these settings is measured.
-    Counted from the first logged step on, so model loading is left out and checkpoints/samples are in."""
+def _record_speed(cfg: RunConfig, paths: RunPaths, all_params: int) -> None:
+    """Store the speed this run really reached, so the Config tab's next ETA for these settings is measured, and
+    the rough ETA of other settings learns this machine's pace. Counted from the first logged step on, so model
+    loading and the starting point's sample answers are left out; checkpoints and later samples are in."""
     from lora_studio import calibration
     from lora_studio.engine.preflight import device_label
+    from lora_studio.estimates import effective_flops
 
     logs = [r for r in read_all(paths.metrics) if r.event == "log" and r.elapsed_s is not None]
     if len(logs) < 2 or logs[-1].step <= logs[0].step:
@@ -216,12 +218,14 @@ def _record_speed(cfg: RunConfig, paths: RunPaths) -> None:
     assert first.elapsed_s is not None and last.elapsed_s is not None  # the filter above
     seconds = last.elapsed_s - first.elapsed_s
     tokens = (last.tokens_seen or 0) - (first.tokens_seen or 0)
+    speed = tokens / seconds if seconds > 0 else 0.0
     try:
         calibration.record(
             calibration.key_for(cfg, device_label()),
             seconds / (last.step - first.step),
-            tokens / seconds if seconds > 0 else 0.0,
+            speed,
             source="training",
+            flops=effective_flops(cfg, all_params, speed),
         )
     except (OSError, ValueError) as exc:  # a speed note must never turn a finished run into a failure
         log.warning("Could not store the measured speed: %s", exc)

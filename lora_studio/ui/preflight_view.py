@@ -80,12 +80,13 @@ def eta_md(
         )
     rough = rough_sec_per_step(cfg, facts, rows.mean_tokens if rows else None)
     return text(
-        "preflight.eta_rough",
+        "preflight.eta_rough_machine" if facts.flops_runs else "preflight.eta_rough",
         duration=format_duration(steps * rough),
         step_s=rough,
         chars=CHARS_PER_TOKEN,
         gflops=facts.assumed_flops / 1e9,
         device=facts.device,
+        runs=facts.flops_runs,
         extra=extra,
     )
 

@@ -68,6 +68,12 @@ def test_steps_and_eta_rough_then_measured(tiny_model_dir, chat_file):
     calibration.record(calibration.key_for(cfg, device_label()), 2.0, 100.0)
     measured = config_tab.refresh(state, None)["preflight"]
     assert "ETA ~ 00:18** (measured on" in measured and "rough" not in measured
+    # Another setting, never measured: its estimate takes this machine's pace from the measured ones.
+    other = run_state.with_fields(cfg, {"training.batch_size": 2})
+    assert "rough, not measured" in config_tab.refresh(other.to_dict(), None)["preflight"]  # no pace known yet
+    calibration.record(calibration.key_for(cfg, device_label()), 2.0, 100.0, flops=1e9)
+    paced = config_tab.refresh(other.to_dict(), None)["preflight"]
+    assert "estimated, these settings not measured yet" in paced and "1 GFLOP/s, from 1 measured speed" in paced
     assert (
         config_tab.refresh(state, {"folder": "x", "pid": 1, "started": 0})["measure_btn"]["interactive"] is False
     )  # one measurement at a time

@@ -74,7 +74,8 @@ def _wait(job: calibration.CalibrationJob, timeout: float = 240) -> calibration.
 
 
 def test_measure_speed_in_a_subprocess_and_cache_it(tiny_model_dir, chat_file):
-    cfg = tiny_config(tiny_model_dir, chat_file, "training.batch_size=2")
+    """A few batches, whatever the accumulation: the step's time is the batch's x the accumulation."""
+    cfg = tiny_config(tiny_model_dir, chat_file, "training.batch_size=2", "training.gradient_accumulation=50")
     job = calibration.start_calibration(cfg, warmup=1, steps=2)
     assert calibration.running_job() is not None or job.result.exists()
     outcome = _wait(job)
@@ -82,7 +83,10 @@ def test_measure_speed_in_a_subprocess_and_cache_it(tiny_model_dir, chat_file):
     assert outcome.result["sec_per_step"] > 0 and outcome.result["tokens_per_sec"] > 0
     cached = calibration.lookup(calibration.key_for(cfg, preflight.device_label()))
     assert cached is not None and cached.sec_per_step == pytest.approx(outcome.result["sec_per_step"])
+    assert cached.flops > 0
     assert not (job.config.parent / "checkpoints").exists()
+    log = job.log.read_text(encoding="utf-8")
+    assert "timing 2 batches after 1 warm-up batches" in log  # not 150 batches
 
 
 def test_a_measurement_that_cannot_run_says_why(tiny_model_dir, tmp_path):

@@ -81,6 +81,8 @@ def test_a_finished_run_stores_its_real_speed_for_the_next_eta(tmp_path, tiny_mo
     stored = calibration.lookup(key)
     assert stored is not None and stored.source == "training"
     assert 0 < stored.sec_per_step < 60 and stored.tokens_per_sec > 0
+    assert stored.flops > 0  # what it teaches the rough estimate of other settings
+    assert calibration.machine_flops(device_label(), "") == (stored.flops, 1)
 
 
 def test_a_config_that_cannot_be_read_fails_the_run_in_words(tmp_path, tiny_model_dir, chat_file):

@@ -51,6 +51,23 @@ def test_key_holds_what_changes_the_step_time():
     assert a == b
 
 
+def test_the_machines_pace_is_the_median_of_its_measured_speeds_alike_in_quantization(studio_home):
+    def key(*overrides: str, device: str = "cpu"):
+        return key_for(apply_overrides(RunConfig(), list(overrides)), device)
+
+    assert calibration.machine_flops("cpu", "") is None  # nothing measured: the estimate keeps its assumption
+    record(key("lora.r=4"), 2.0, 100.0, flops=3e10)
+    record(key("lora.r=8"), 2.0, 100.0, flops=5e10)
+    record(key("lora.r=16"), 2.0, 100.0, flops=4.2e10)
+    record(key("lora.r=32"), 2.0, 100.0)  # size unknown: no pace
+    record(key("lora.r=4", device="cuda:NVIDIA H100"), 0.1, 9000.0, flops=2e13)  # another device
+    record(key("model.load_in_8bit=true"), 9.0, 20.0, flops=6e9)
+    assert calibration.machine_flops("cpu", "") == (4.2e10, 3)
+    assert calibration.machine_flops("cpu", "8-bit") == (6e9, 1)  # 8-bit runs at its own pace
+    assert calibration.machine_flops("cpu", "4-bit") == (3.6e10, 4)  # none alike: every speed of the machine
+    assert calibration.machine_flops("cuda:NVIDIA H100", "") == (2e13, 1)
+
+
 def test_a_damaged_cache_is_ignored_and_replaced(studio_home):
     studio_home.mkdir(parents=True, exist_ok=True)
     calibration.cache_path().write_text("{not json", encoding="utf-8")

@@ -9,7 +9,7 @@ from lora_studio import calibration, settings
 from lora_studio.adapters import start_adapter
 from lora_studio.config import RunConfig, apply_overrides
 from lora_studio.errors import ConfigError
-from lora_studio.estimates import ModelFacts, estimate_memory, rough_sec_per_step
+from lora_studio.estimates import ModelFacts, effective_flops, estimate_memory, rough_sec_per_step
 from lora_studio.metrics import MetricRow, format_progress
 from lora_studio.modelcard import method_line
 from lora_studio.ui.charts import has_preference_points, preference_figure
@@ -54,6 +54,23 @@ def test_preference_methods_count_two_sequences_and_dpo_its_reference_pass():
     assert rough_sec_per_step(cfg("training.method=orpo"), FACTS, 100) == pytest.approx(2 * base)
     assert rough_sec_per_step(cfg("training.method=dpo"), FACTS, 100) == pytest.approx(2 * base * 6 / 4)
     assert rough_sec_per_step(cfg("lora.use_dora=true"), FACTS, 100) > base
+
+
+@pytest.mark.parametrize(
+    "measured", [(), ("training.gradient_checkpointing=true",), ("training.method=dpo",), ("lora.use_dora=true",)]
+)
+def test_a_speed_measured_for_one_setting_sets_the_pace_of_the_rough_estimate_for_others(measured):
+    """effective_flops is the rough model read backwards: with the FLOP/s one measured setting comes to, the rough
+    time per step of that same setting is the measured one, and another setting's scales by its own work."""
+    seen = cfg(*measured, "training.batch_size=4", "training.gradient_accumulation=2")
+    tokens_per_step = 4 * 2 * 100 * (2 if "dpo" in str(measured) else 1)
+    tokens_per_sec = 250.0
+    flops = effective_flops(seen, FACTS.all_params, tokens_per_sec)
+    paced = ModelFacts(**{**FACTS.__dict__, "assumed_flops": flops, "flops_runs": 1})
+    assert rough_sec_per_step(seen, paced, 100) == pytest.approx(tokens_per_step / tokens_per_sec)
+    plain = cfg("training.batch_size=4", "training.gradient_accumulation=2")
+    ratio = rough_sec_per_step(plain, paced, 100) / rough_sec_per_step(seen, paced, 100)
+    assert ratio == pytest.approx(rough_sec_per_step(plain, FACTS, 100) / rough_sec_per_step(seen, FACTS, 100))
 
 
 def test_the_speed_cache_tells_methods_apart():

@@ -100,6 +100,10 @@ MESSAGES: dict[str, str] = {
     "preflight.eta_rough": "**ETA ~ {duration} — rough, not measured** (~{step_s:.2f} s/step from the model size, "
     "~{chars} characters per token and an assumed {gflops:,.0f} GFLOP/s on {device}). Press **Measure speed** for a "
     "real figure.{extra}",
+    "preflight.eta_rough_machine": "**ETA ~ {duration} — estimated, these settings not measured yet** "
+    "(~{step_s:.2f} s/step from the model size, ~{chars} characters per token and the pace this machine ({device}) "
+    "reached with other settings: {gflops:,.0f} GFLOP/s, from {runs} measured speed(s)). Press **Measure speed** "
+    "for a real figure.{extra}",
     # ---- why a training worker stopped (lora_studio/engine/worker.py) ----------------------------------------
     "worker.oom": "Training ran out of memory ({error}{more})",
     "worker.oom_asked": ", asking for {mib:,.0f} MiB more",

@@ -101,6 +101,10 @@ MESSAGES: dict[str, str] = {
     "preflight.eta_rough": "**所要時間 約{duration} — 測定値ではない大まかな見積もり** (モデルの大きさ、"
     "1トークンあたり約{chars}文字、{device}で{gflops:,.0f} GFLOP/sという仮定から、約{step_s:.2f}秒/ステップ)。"
     "実際の値を知るには**速度を測定**を押してください。{extra}",
+    "preflight.eta_rough_machine": "**所要時間 約{duration} — 見積もり(この設定はまだ測定していません)** "
+    "(モデルの大きさ、1トークンあたり約{chars}文字、このマシン({device})がほかの設定で出した速さ"
+    "({runs}回の測定から{gflops:,.0f} GFLOP/s)から、約{step_s:.2f}秒/ステップ)。"
+    "実際の値を知るには**速度を測定**を押してください。{extra}",
     # ---- why a training worker stopped (lora_studio/engine/worker.py) ----------------------------------------
     "worker.oom": "学習中にメモリが足りなくなりました({error}{more})",
     "worker.oom_asked": "、さらに{mib:,.0f} MiBが必要でした",
