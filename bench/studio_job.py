@@ -41,14 +41,15 @@ class JobRecord:
         later = self.rows[0]["time"]
         for phase in reversed(PHASES):
             later = t.setdefault(phase, later)
-        step0_samples = sum(s.seconds for s in read_samples(self.paths.samples) if s.step == 0)
         first_row = self.rows[0]["time"]
+        # The starting point's answers are written after the first point now; only those before it delay it.
+        step0_samples = sum(s.seconds for s in read_samples(self.paths.samples) if s.step == 0 and s.time <= first_row)
         return {
             "worker start: Python and imports (torch, transformers, peft, trl)": t["reading data"] - self.submitted,
             "reading and checking the data": t["loading model"] - t["reading data"],
             "model load + LoRA wrap": t["tokenising"] - t["loading model"],
             "tokenisation + trainer set-up": t["training"] - t["tokenising"],
-            "sample answers at step 0 (the base model's, for reference)": step0_samples,
+            "sample answers at step 0 before the first point (written after it since issue 19)": step0_samples,
             "first training step": first_row - t["training"] - step0_samples,
         }
 
