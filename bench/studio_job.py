@@ -94,13 +94,19 @@ def run_job(runs_root: Path, data: Path, overrides: dict, preset: str = "quick-s
             f"bench run {paths.run_id} ended {status.state}: {status.error}\n{paths.log.read_text()[-3000:]}"
         )
     logs = [r for r in read_all(paths.metrics) if r.event == "log"]
-    record.rows = [{"step": r.step, "time": r.time, "num_tokens": r.tokens_seen, "loss": r.loss} for r in logs]
+    record.rows = [
+        {"step": r.step, "time": r.time, "elapsed": r.elapsed_s, "num_tokens": r.tokens_seen, "loss": r.loss}
+        for r in logs
+    ]
     if len(record.rows) < 2:
         raise RuntimeError(f"bench run {paths.run_id} logged {len(record.rows)} row(s): give it more steps")
     first, last = record.rows[0], record.rows[-1]
+    # Training time between the first and the last point: `elapsed` leaves out the starting point's sample answers,
+    # written after the first point (the worker's own clock; the plain script has no such answers).
+    seconds = last["elapsed"] - first["elapsed"]
     if first["num_tokens"] is not None and last["num_tokens"] is not None:  # TRL's experimental ORPO logs none
-        record.tokens_per_s = (last["num_tokens"] - first["num_tokens"]) / (last["time"] - first["time"])
-    record.s_per_step = (last["time"] - first["time"]) / (last["step"] - first["step"])
+        record.tokens_per_s = (last["num_tokens"] - first["num_tokens"]) / seconds
+    record.s_per_step = seconds / (last["step"] - first["step"])
     record.final_loss = last["loss"]
     record.first_loss_s = first["time"] - submitted
     record.trainable_params, record.total_params = status.trainable_params or 0, status.total_params or 0

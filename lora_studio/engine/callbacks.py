@@ -162,7 +162,7 @@ class SampleGenerationCallback(TrainerCallback):
 
     def on_log(self, args, state, control, model=None, **kwargs):
         # After the metrics callback has written the point (it comes first in the list).
-        if state.is_world_process_zero:
+        if state.is_world_process_zero and not self.stopping():
             self._answer_the_start(model)
 
     def on_save(self, args, state, control, model=None, **kwargs):
