@@ -105,11 +105,13 @@ MESSAGES: dict[str, str] = {
     "52-61%.",
     "preset.low-memory-8bit.description": "For big models on small GPUs - the frozen base is loaded in 8-bit "
     "(bitsandbytes) and activations are recomputed, trading speed for memory.",
-    "preset.olora.description": "OLoRA - the adapter starts from an orthonormal (QR) factorisation of the base "
-    "weights, which often converges faster. The saved adapter still works on the original model.",
+    "preset.olora.description": "OLoRA: the adapter starts from an orthonormal (QR) factorisation of the base "
+    "weights. Two passes over your data: on our three test tasks it got every held-out answer right, which "
+    "chat-assistant does in one pass, in about half the time. The saved adapter still works on the original model.",
     "preset.preference-dpo.description": "Teach a model which of two answers is better (DPO) from pairs of prompt, "
-    "chosen and rejected answers. Keeps close to the model it starts from; start from an earlier run's adapter to "
-    "refine a supervised run. Holds out 10% to check that chosen answers win.",
+    "chosen and rejected answers. Keeps close to the model it starts from, so start from an earlier supervised "
+    "run's adapter: from the base model alone it got none of our three test tasks' held-out answers right. Holds "
+    "out 10% to check that chosen answers win.",
     "preset.preference-orpo.description": "Learn the chosen answers and, at the same time, to prefer them over the "
     "rejected ones (ORPO), in one run from the base model, without a reference pass. Holds out 10% to check that "
     "chosen answers win.",
