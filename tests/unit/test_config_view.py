@@ -30,6 +30,7 @@ class Facts:
     dtype_bytes: int = 4
     device_memory: int | None = 8 * 2**30
     assumed_flops: float = 1e10
+    flops_runs: int = 0
 
 
 def test_one_widget_per_config_owned_field_and_none_for_data_owned():
@@ -213,6 +214,11 @@ def test_preflight_text_says_measured_or_rough(chat_file):
     assert "trainable params:" not in rough and "hidden size 64 × 2 layers" in rough  # the formula: in a tooltip
     assert "activations <abbr title=" in rough
     assert "**9 optimizer steps**" in rough and "rough, not measured" in rough and "Measure speed" in rough
+    paced = preflight_view.preflight_md(cfg, Facts(assumed_flops=5e9, flops_runs=2), rows, None)
+    assert "estimated, these settings not measured yet" in paced and "5 GFLOP/s, from 2 measured speed(s)" in paced
+    assert "rough" not in paced and "Measure speed" in paced
+    # Half the pace: twice the time per step.
+    assert paced.split("~")[2].split(" s/step")[0] == f"{2 * float(rough.split('~')[2].split(' s/step')[0]):.2f}"
     measured = preflight_view.preflight_md(cfg, facts, rows, Calibration(10.0, 123.0, measured_at=0.0))
     assert "ETA ~ 01:30** (measured on 1970-01-01" in measured and "rough" not in measured
     assert "choose a dataset" in preflight_view.preflight_md(apply_overrides(cfg, ["data.path="]), facts, None, None)
