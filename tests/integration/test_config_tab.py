@@ -11,7 +11,7 @@ from lora_studio.runs import RunPaths, create_run
 from lora_studio.settings import EMBEDDED_MODEL_NAME, runs_dir
 from lora_studio.ui import config_presets, config_speed, config_tab, run_state
 from lora_studio.ui import config_view as view
-from lora_studio.ui.data_tab import on_sample
+from lora_studio.ui.data_handlers import on_sample
 from tests.integration.helpers import tiny_config
 
 

@@ -12,8 +12,8 @@ from lora_studio.cli_train import build_config
 from lora_studio.config import RunConfig
 from lora_studio.engine.train import train
 from lora_studio.runs import RunPaths, create_run
-from lora_studio.ui import data_tab, run_state
-from lora_studio.ui.data_tab import on_settings, on_upload
+from lora_studio.ui import data_handlers, run_state
+from lora_studio.ui.data_handlers import on_settings, on_upload
 from lora_studio.ui.data_view import Selection
 from tests.conftest import write_jsonl
 
@@ -30,7 +30,7 @@ STATE = state_with(CONTROLS)
 
 def out(values: dict) -> dict:
     """A handler's answer, with what it leaves unchanged shown as gr.skip() (as the browser sees it)."""
-    return {name: values.get(name, gr.skip()) for name in data_tab.OUTPUTS}
+    return {name: values.get(name, gr.skip()) for name in data_handlers.OUTPUTS}
 
 
 def path_of(state: dict) -> str:
@@ -38,7 +38,7 @@ def path_of(state: dict) -> str:
 
 
 def test_sample_previews_with_learned_tokens_and_eval_rows():
-    res = out(data_tab.on_sample(STATE, "chat-assistant.jsonl"))
+    res = out(data_handlers.on_sample(STATE, "chat-assistant.jsonl"))
     assert path_of(res["run_config"]).endswith("chat-assistant.jsonl")
     assert "Ready to train" in res["status"] and "chat messages" in res["status"]
     assert len(res["preview"]) == 50 and "messages" in res["preview"].columns
@@ -49,7 +49,7 @@ def test_sample_previews_with_learned_tokens_and_eval_rows():
 
 
 def test_broken_upload_keeps_the_previous_dataset(tmp_path):
-    good = out(data_tab.on_sample(STATE, "chat-assistant.jsonl"))
+    good = out(data_handlers.on_sample(STATE, "chat-assistant.jsonl"))
     broken = tmp_path / "broken.json"
     broken.write_text('[{"messages": ')
     res = out(on_upload(good["run_config"], str(broken)))
@@ -88,7 +88,7 @@ def test_uploads_are_kept_in_the_studio_home(tmp_path, studio_home):
 
 
 def test_unmapped_columns_ask_for_a_mapping_then_train_ready():
-    res = out(data_tab.on_sample(STATE, "support-faq.csv"))
+    res = out(data_handlers.on_sample(STATE, "support-faq.csv"))
     assert "which columns" in res["status"]
     assert path_of(res["run_config"]).endswith("support-faq.csv")
     assert "customer_question" in res["map_prompt"]["choices"]
@@ -100,20 +100,20 @@ def test_unmapped_columns_ask_for_a_mapping_then_train_ready():
 
 
 def test_hub_dataset_offline_is_a_clear_message():
-    res = out(data_tab.on_hub(STATE, "someone/some-data"))
+    res = out(data_handlers.on_hub(STATE, "someone/some-data"))
     assert "offline" in res["status"] and res["run_config"] == gr.skip()
 
 
 def test_the_chosen_dataset_flows_into_training(tmp_path, tiny_model_dir):
     """The tab's selection → the run config (and the CLI command it shows) → a real training run."""
     controls = {**CONTROLS, "model": str(tiny_model_dir)}
-    res = out(data_tab.on_sample(state_with(controls), "support-faq.csv"))
+    res = out(data_handlers.on_sample(state_with(controls), "support-faq.csv"))
     mapping = {"format": "auto", "columns": {"prompt": "customer_question", "completion": "agent_answer"}}
     cfg = run_state.from_state(out(on_settings(res["run_config"], controls, mapping))["run_config"])
     sel = Selection.from_config(cfg)
     assert cfg.data.columns == mapping["columns"] and cfg.data.eval_fraction == 0.1 and cfg.validate() == []
 
-    argv = shlex.split(data_tab.data_view.cli_command(sel))[3:]  # after "python -m lora_studio"
+    argv = shlex.split(data_handlers.data_view.cli_command(sel))[3:]  # after "python -m lora_studio"
     from_cli = build_config(build_parser().parse_args(argv))
     assert from_cli.data == cfg.data and from_cli.model.name_or_path == str(tiny_model_dir)
 
@@ -124,22 +124,22 @@ def test_the_chosen_dataset_flows_into_training(tmp_path, tiny_model_dir):
 
 
 def test_unknown_sample_and_a_model_without_tokenizer_explain_themselves(tmp_path):
-    res = out(data_tab.on_sample(STATE, "no-such-sample.jsonl"))
+    res = out(data_handlers.on_sample(STATE, "no-such-sample.jsonl"))
     assert "no sample dataset named" in res["status"] and res["run_config"] == gr.skip()
     folder = tmp_path / "weights-only"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
-    res = out(data_tab.on_sample(state_with({**CONTROLS, "model": str(folder)}), "chat-assistant.jsonl"))
+    res = out(data_handlers.on_sample(state_with({**CONTROLS, "model": str(folder)}), "chat-assistant.jsonl"))
     assert "Ready to train" in res["status"]  # the data itself is fine
     assert "Token statistics unavailable" in res["stats"] and "tokenizer" in res["stats"]
     assert res["tokens"] == [] and "Token preview unavailable" in res["caption"]
 
 
 def test_a_change_from_another_tab_redraws_and_the_tabs_own_does_not():
-    loaded = data_tab.on_sample(STATE, "chat-assistant.jsonl")
-    assert data_tab.on_change(loaded["run_config"], loaded["shown"]) == {}  # drawn already
+    loaded = data_handlers.on_sample(STATE, "chat-assistant.jsonl")
+    assert data_handlers.on_change(loaded["run_config"], loaded["shown"]) == {}  # drawn already
     other = run_state.with_fields(run_state.from_state(loaded["run_config"]), {"data.eval_fraction": 0.2})
-    redrawn = data_tab.on_change(other.to_dict(), loaded["shown"])
+    redrawn = data_handlers.on_change(other.to_dict(), loaded["shown"])
     assert redrawn["eval_fraction"] == 0.2 and "160 rows train, 40 held out" in redrawn["split"]
     assert "run_config" not in redrawn  # a reader never writes its (maybe older) copy back
 
@@ -149,7 +149,7 @@ def test_a_page_cannot_point_the_server_at_any_file(tmp_path):
     secret = tmp_path / "secret.jsonl"
     write_jsonl(secret, [{"text": "do not show me"}])
     forged = run_state.with_fields(RunConfig(), {"data.path": str(secret)}).to_dict()
-    drawn = data_tab.on_change(forged, None)
+    drawn = data_handlers.on_change(forged, None)
     assert "No dataset yet" in drawn["status"] and "do not show me" not in str(drawn)
     assert run_state.from_state(forged).data.path == ""
 
@@ -164,13 +164,13 @@ def test_settings_count_before_a_file_is_chosen():
 def test_a_model_typed_just_before_a_sample_click_is_kept(tmp_path):
     """The click first settles what the page shows (its blur event may not have reached the run config yet):
     the sample then loads for the typed model, and the Data tab does not redraw for its own change."""
-    loaded = data_tab.on_sample(STATE, "chat-assistant.jsonl")  # the stale copy the click would have sent
+    loaded = data_handlers.on_sample(STATE, "chat-assistant.jsonl")  # the stale copy the click would have sent
     typed = {**CONTROLS, "model": f"  {tmp_path}  ", "max_length": 512}
-    settled = data_tab.on_settle(loaded["run_config"], typed)
+    settled = data_handlers.on_settle(loaded["run_config"], typed)
     assert set(settled) == {"run_config", "shown"}
     cfg = run_state.from_state(settled["run_config"])
     assert cfg.model.name_or_path == str(tmp_path) and cfg.data.max_length == 512
-    assert data_tab.on_change(settled["run_config"], settled["shown"]) == {}  # drawn by the next step
-    res = data_tab.on_sample(settled["run_config"], "chat-assistant.jsonl")
+    assert data_handlers.on_change(settled["run_config"], settled["shown"]) == {}  # drawn by the next step
+    res = data_handlers.on_sample(settled["run_config"], "chat-assistant.jsonl")
     assert run_state.from_state(res["run_config"]).model.name_or_path == str(tmp_path)
     assert "max_length: 512" in res["config"]

@@ -63,7 +63,7 @@ NOT_SHOWN_AS_WORDS = {
     "app": {"LoRA Studio"},  # the product's name, the browser tab's title
     "charts": {"top right"},  # plotly's annotation position
     "config_view": {"chosen layers"},  # the value of the all-linear switch's second choice
-    "data_tab": {"(not used)"},  # the value of "no column" in the column mapping
+    "data_handlers": {"(not used)"},  # the value of "no column" in the column mapping
     "token_view": {"context (not learned)", "cut off (past max length)"},  # the engine's segment kinds
     "languages": None,  # the language switch's markup and script: names of languages in their own words
     "server_guards": None,  # plain HTTP answers (411, 413, 429) to requests that come before any page

@@ -24,7 +24,7 @@ MESSAGES: dict[str, str] = {
     "tokens.all_long": "⚠️ **Every row is longer than max length {max_length}**: raise max length, or the model "
     "will never see the end of an example.",
     "tokens.nothing_left": "⛔ **No row has anything left to learn** after truncation: training cannot start.",
-    # ---- the Data tab (lora_studio/ui/data_tab.py, data_view.py, token_view.py) ------------------------------
+    # ---- the Data tab (lora_studio/ui/data_tab.py, data_handlers.py, data_view.py, token_view.py) ------------
     "data.intro": "Bring your examples. LoRA Studio reads the file, tells you what it found, and shows exactly what "
     "the model will learn from — before a single training step.",
     "data.upload_label": "Upload a dataset ({suffixes})",

@@ -24,7 +24,7 @@ MESSAGES: dict[str, str] = {
     "tokens.all_long": "⚠️ **すべての行が最大長{max_length}より長くなっています**: 最大長を上げてください。"
     "そうしないと、モデルは例の最後の部分を一度も読めません。",
     "tokens.nothing_left": "⛔ **切り詰めた後、学習する内容が残っている行がありません**: 学習を開始できません。",
-    # ---- the Data tab (lora_studio/ui/data_tab.py, data_view.py, token_view.py) ------------------------------
+    # ---- the Data tab (lora_studio/ui/data_tab.py, data_handlers.py, data_view.py, token_view.py) ------------
     "data.intro": "学習に使う例を用意してください。LoRA Studioがファイルを読み込み、何が見つかったかを伝え、"
     "モデルが何から学習するのかを正確に示します — 学習を1ステップも始める前に。",
     "data.upload_label": "データセットをアップロード({suffixes})",
