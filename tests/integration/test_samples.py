@@ -155,6 +155,17 @@ def test_resume_does_not_repeat_the_start(tmp_path, tiny_model_dir, chat_file):
     assert steps == Counter({0: 1, stopped.step: 1, 6: 1})
 
 
+def test_a_stop_asked_before_the_first_step_ends_writes_no_answers(tmp_path, tiny_model_dir, chat_file):
+    """The first logged step comes right after the stop is seen: the starting point's answers are skipped too."""
+    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=6", f"training.sample_prompts={quoted(PROMPTS)}")
+    paths = new_run(tmp_path, cfg)
+    paths.stop.touch()
+    stopped = train(cfg, paths)
+    assert (stopped.state, stopped.step) == ("stopped", 1)
+    assert read_samples(paths.samples) == []
+    assert (paths.adapter / "adapter_model.safetensors").is_file()  # saved all the same
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
