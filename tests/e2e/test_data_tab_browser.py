@@ -57,12 +57,12 @@ MODEL_BOX = "#data-model textarea, #data-model input"
 def type_model(page, model_dir) -> None:
     """Type a base model on the Data tab. The page's first draw of the kept run config sets this box too: a
     model typed before that draw landed is drawn over, as a person typing that fast would see. So type again
-    until the box keeps it for a second."""
+    until the box keeps it for three seconds."""
     box = page.locator(MODEL_BOX).first
     for _ in range(10):
         box.fill(str(model_dir))
         box.press("Enter")
-        time.sleep(1.0)
+        time.sleep(3.0)
         if box.input_value() == str(model_dir):
             return
     raise AssertionError(f"the model box does not keep {model_dir}: {box.input_value()!r}")
