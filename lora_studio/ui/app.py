@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -72,10 +73,17 @@ def _build_page(app: gr.Blocks, home: str) -> None:
             build_evaluate_tab(evaluate_tab)
         with gr.Tab(text("app.tab.runs"), id="runs") as runs_tab:
             build_runs_tab(runs_tab)
-    app.load(run_state.restore, [kept], [run_config])
+
+    # The page's first draw is one event: the kept run config, and each tab drawn from it in the same answer, so
+    # no later draw of an older copy lands on what a person typed (the Data tab is usable once it is drawn).
+    def first_draw(kept_value: Any, page_value: dict | None, calib: dict | None) -> dict[Any, Any]:
+        restored = run_state.restore(kept_value)
+        state = restored if isinstance(restored, dict) else page_value
+        return {run_config: restored, **data_tab.first_draw(state), **config.first_draw(state, calib)}
+
+    outputs = dict.fromkeys([run_config, *data_tab.draw_outputs(), *config.draw_outputs()])
+    app.load(first_draw, [kept, run_config, config.components["calib"]], list(outputs))
     run_config.change(lambda state: state, [run_config], [kept], show_progress="hidden")
-    data_tab.attach(app)
-    config.attach(app)
     train.attach(app)
     _wire_try_in_playground(train, playground, tabs)
 

@@ -18,7 +18,7 @@ from lora_studio.config import RunConfig
 from lora_studio.dataset_sources import store_upload
 from lora_studio.errors import StudioError
 from lora_studio.messages import text
-from lora_studio.presets import Preset, list_presets, load_preset, save_preset
+from lora_studio.presets import Preset, list_presets, load_preset, preset_config, save_preset
 from lora_studio.runs import RunPaths, list_runs, read_status
 from lora_studio.ui import run_state
 
@@ -45,6 +45,25 @@ def preset_description(preset: Preset) -> str:
         with suppress(KeyError):
             return text(f"preset.{preset.name}.description")
     return preset.description
+
+
+def matching_preset(cfg: RunConfig) -> str | None:
+    """The preset whose settings the run config holds now (its dataset and base model aside), if any: what the
+    Preset box shows, so that after an edit or a reload it never names a preset the settings no longer are."""
+    current = cfg.to_dict()
+    for preset in list_presets():
+        try:
+            if _keep_dataset(preset_config(preset.path), cfg).to_dict() == current:
+                return preset.name
+        except StudioError:  # an unreadable user preset matches nothing
+            continue
+    return None
+
+
+def preset_shown(cfg: RunConfig) -> Any:
+    """The Preset box for the run config: the preset it matches, or empty with a line saying the settings differ."""
+    name = matching_preset(cfg)
+    return gr.update(value=name, info=text("config.preset_info" if name else "config.preset_changed"))
 
 
 def on_preset(name: str | None, state: dict | None) -> dict[str, Any]:

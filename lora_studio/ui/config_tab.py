@@ -26,7 +26,7 @@ from lora_studio.messages import text
 from lora_studio.presets import load_preset
 from lora_studio.ui import config_view as view
 from lora_studio.ui import preflight_view, run_state
-from lora_studio.ui.config_presets import on_preset, on_run, on_save, preset_choices, run_choices
+from lora_studio.ui.config_presets import on_preset, on_run, on_save, preset_choices, preset_shown, run_choices
 from lora_studio.ui.config_speed import on_measure, on_tick
 from lora_studio.ui.engine_access import engine
 from lora_studio.ui.handlers import by_component
@@ -39,6 +39,7 @@ PROCESSES = "training.num_processes"
 SECTIONS = ("model", "lora", "training")  # titles in the catalogue: config.section.<name>
 DISPLAYS = (
     "summary",
+    "preset",
     "data_owned",
     "data_issues",
     "preflight",
@@ -95,6 +96,7 @@ def refresh(state: dict | None, calib: dict | None) -> dict[str, Any]:
         "preflight": panel,
         "yaml": cfg.to_yaml(),
         "measure_btn": gr.update(interactive=can_measure),
+        "preset": preset_shown(cfg),
         **{f"issues:{s}": view.section_issues_md(issues, s) for s in SECTIONS},
     }
     for spec in view.widget_specs():
@@ -149,14 +151,13 @@ class ConfigTab:
     def out(self, values: dict[str, Any]) -> dict[Any, Any]:
         return by_component(self.components, values)
 
-    def attach(self, app: gr.Blocks) -> None:
-        """On every page load, draw the run config the browser kept."""
-        c = self.components
-        app.load(
-            lambda state, calib: self.out(on_change(state, None, calib)),
-            [c["run_config"], c["calib"]],
-            _change_outputs(c),
-        )
+    def draw_outputs(self) -> list[Any]:
+        """What the page's first draw sets (ui/app.py): every display and widget."""
+        return _change_outputs(self.components)
+
+    def first_draw(self, state: dict | None, calib: dict | None) -> dict[Any, Any]:
+        """The run config the browser kept, drawn on page load."""
+        return self.out(on_change(state, None, calib))
 
 
 def initial_config() -> RunConfig:

@@ -6,6 +6,7 @@ can be used, so a broken upload leaves the previous dataset selected.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from lora_studio.messages import text
 from lora_studio.ui import data_view, run_state, token_view
 from lora_studio.ui.data_view import Selection
 
+log = logging.getLogger(__name__)
 NONE = "(not used)"  # the value of a column dropdown's "not used" choice (its label is data.not_used)
 # The widgets beside the dataset that set run-config fields (the Data tab owns them) → those fields.
 CONTROLS = {
@@ -204,6 +206,27 @@ def on_change(state: dict | None, shown: dict | None) -> dict[str, Any]:
         return {**values, **show(Selection.from_config(cfg))}
     except StudioError as exc:  # the file went away or broke since: say so, keep the choice
         return {**values, **_cleared(), "status": data_view.describe_error(exc, None)}
+
+
+# What a person can act with before the page's first draw of the kept run config lands: built unusable, made usable
+# by that draw, so nothing typed, picked or uploaded before it is drawn over (ui/app.py, first_draw).
+UNTIL_DRAWN = (*CONTROLS, "upload", "sample_btn", "hub_btn")
+
+
+def first_draw(state: dict | None) -> dict[str, Any]:
+    """On page load: the run config the browser kept, drawn (see on_change), and the tab made usable. A draw that
+    fails for an unexpected reason still makes the tab usable: it is logged, the page shows its own defaults."""
+    try:
+        values = on_change(state, None)
+    except Exception:  # a tab left unusable would lose the page
+        log.exception("Drawing the kept run config on the Data tab failed")
+        values = {}
+    for name in UNTIL_DRAWN:
+        if name in values:
+            values[name] = gr.update(value=values[name], interactive=True)
+        else:
+            values[name] = gr.update(interactive=True)
+    return values
 
 
 def on_row(state: dict | None, position: float | None) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from lora_studio.ui.data_handlers import (
     CONTROLS,
     NONE,
     OUTPUTS,
+    UNTIL_DRAWN,
+    first_draw,
     mapping_from,
     not_used,
     on_change,
@@ -44,10 +46,14 @@ class DataTab:
     def out(self, values: dict[str, Any]) -> dict[Any, Any]:
         return by_component(self.components, values)
 
-    def attach(self, app: gr.Blocks) -> None:
-        """On every page load, draw the run config the browser kept (its dataset analysed again)."""
-        c = self.components
-        app.load(lambda state: self.out(on_change(state, None)), [c["run_config"]], self.outputs())
+    def draw_outputs(self) -> list[Any]:
+        """What the page's first draw sets: every output but the run config, and what waits for that draw."""
+        names = dict.fromkeys([*OUTPUTS, *UNTIL_DRAWN])
+        return [self.components[name] for name in names if name != "run_config"]
+
+    def first_draw(self, state: dict | None) -> dict[Any, Any]:
+        """The run config the browser kept, drawn on page load (its dataset analysed again); ui/app.py calls it."""
+        return self.out(first_draw(state))
 
 
 def _info(dotted: str) -> dict[str, Any]:
@@ -65,14 +71,15 @@ def build_data_tab(run_config: gr.State) -> DataTab:
                 file_types=list(SUPPORTED_SUFFIXES),
                 type="filepath",
                 elem_id="data-upload",
+                interactive=False,  # this and every widget in UNTIL_DRAWN: usable once the first draw lands
             )
         with gr.Column(scale=2):
             samples = [(f"{s.name} — {s.description}" if s.description else s.name, s.name) for s in list_samples()]
             c["sample"] = gr.Dropdown(samples, value=None, label=text("data.sample_label"), elem_id="data-sample")
-            c["sample_btn"] = gr.Button(text("data.sample_button"), elem_id="data-sample-btn")
+            c["sample_btn"] = gr.Button(text("data.sample_button"), elem_id="data-sample-btn", interactive=False)
             with gr.Row():
                 c["hub_id"] = gr.Textbox(label=text("data.hub_label"), placeholder="owner/name", scale=3)
-                c["hub_btn"] = gr.Button(text("data.hub_button"), scale=1)
+                c["hub_btn"] = gr.Button(text("data.hub_button"), scale=1, interactive=False)
     c["status"] = gr.Markdown(text("data.no_dataset"), elem_id="data-status")
     with gr.Accordion(text("data.mapping_title"), open=False) as c["mapping"]:
         with gr.Row():
@@ -90,7 +97,11 @@ def build_data_tab(run_config: gr.State) -> DataTab:
     defaults = RunConfig()
     with gr.Row():
         c["model"] = gr.Textbox(
-            defaults.model.name_or_path, scale=3, elem_id="data-model", **_info("model.name_or_path")
+            defaults.model.name_or_path,
+            scale=3,
+            elem_id="data-model",
+            interactive=False,
+            **_info("model.name_or_path"),
         )
         # A number box, not a slider: the valid range (16 to 131,072) is far wider than a slider can show.
         c["max_length"] = gr.Number(
@@ -99,12 +110,14 @@ def build_data_tab(run_config: gr.State) -> DataTab:
             step=16,
             scale=2,
             elem_id="data-max-length",
+            interactive=False,
             **_info("data.max_length"),
         )
         c["assistant_only"] = gr.Checkbox(
             defaults.data.assistant_only_loss,
             scale=2,
             elem_id="data-assistant-only",
+            interactive=False,
             **_info("data.assistant_only_loss"),
         )
     c["stats"] = gr.Markdown(elem_id="data-stats")
@@ -128,9 +141,12 @@ def build_data_tab(run_config: gr.State) -> DataTab:
             defaults.data.eval_fraction,
             step=0.01,
             elem_id="data-eval-fraction",
+            interactive=False,
             **_info("data.eval_fraction"),
         )
-        c["seed"] = gr.Number(defaults.training.seed, precision=0, elem_id="data-seed", **_info("training.seed"))
+        c["seed"] = gr.Number(
+            defaults.training.seed, precision=0, elem_id="data-seed", interactive=False, **_info("training.seed")
+        )
     c["split"] = gr.Markdown(elem_id="data-split")
     c["eval_rows"] = gr.Dataframe(label=text("data.eval_rows_label"), interactive=False, wrap=True, max_height=240)
     with gr.Accordion(text("data.in_config_title"), open=False):

@@ -55,17 +55,13 @@ MODEL_BOX = "#data-model textarea, #data-model input"
 
 
 def type_model(page, model_dir) -> None:
-    """Type a base model on the Data tab. The page's first draw of the kept run config sets this box too: a
-    model typed before that draw landed is drawn over, as a person typing that fast would see. So type again
-    until the box keeps it for three seconds."""
+    """Type a base model on the Data tab. The box is usable only once the page's first draw of the kept run config
+    has landed (fill waits for that), so nothing typed is drawn over: it must keep the value."""
     box = page.locator(MODEL_BOX).first
-    for _ in range(10):
-        box.fill(str(model_dir))
-        box.press("Enter")
-        time.sleep(3.0)
-        if box.input_value() == str(model_dir):
-            return
-    raise AssertionError(f"the model box does not keep {model_dir}: {box.input_value()!r}")
+    box.fill(str(model_dir))
+    box.press("Enter")
+    time.sleep(1.0)
+    assert box.input_value() == str(model_dir), "the page drew over a model typed after it was usable"
 
 
 def test_sample_with_other_column_names_is_mapped_in_the_browser(server, page):

@@ -56,6 +56,8 @@ def test_a_reload_keeps_the_dataset_and_every_setting(server, page):
     page.get_by_role("tab", name="Config").click()
     value_is(page, "#cfg-lora-r input[type=number]", "12")
     wait_text(page, "#cfg-data-owned", "chat-assistant.jsonl")
+    wait_text(page, "#cfg-preset", "differ from every preset")  # rank 12 is no preset's: the box names none
+    value_is(page, "#cfg-preset input", "")
     screenshot(page, "config-after-reload")
 
 
@@ -74,6 +76,9 @@ def test_a_preset_round_trip_gives_the_preset_again(server, page):
     pick(page, "cfg-preset", "chat-assistant")
     wait_text(page, "#cfg-data-owned", "1024 tokens")
     assert "0.05" in page.locator("#cfg-data-owned").inner_text()
+    page.reload(wait_until="load")  # the box names the kept settings' preset, not the page's default
+    page.get_by_role("tab", name="Config").click()
+    value_is(page, "#cfg-preset input", "chat-assistant")
     pick(page, "cfg-preset", "quick-start")
     wait_text(page, "#cfg-data-owned", "256 tokens")
     value_is(page, "#cfg-lora-r input[type=number]", first["lora-r"])

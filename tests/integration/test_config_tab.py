@@ -123,6 +123,20 @@ def test_presets_are_idempotent():
     assert "❌" in config_presets.on_preset("no-such-preset", start)["message"]
 
 
+def test_the_preset_box_names_the_preset_the_settings_are_and_none_once_they_differ():
+    """After a reload the page draws the kept run config: the Preset box shows the preset it holds, not the
+    page's default, and nothing (with a line saying so) once a setting differs from every preset."""
+    start = on_sample(RunConfig().to_dict(), "chat-assistant.jsonl")["run_config"]
+    olora = config_presets.on_preset("olora", start)["run_config"]
+    shown = config_tab.on_change(olora, None, None)["preset"]
+    assert shown["value"] == "olora" and "Choosing one fills" in shown["info"]
+    changed = with_fields(olora, training__learning_rate=3e-4)
+    shown = config_tab.on_change(changed, None, None)["preset"]
+    assert shown["value"] is None and "differ from every preset" in shown["info"]
+    back = with_fields(changed, training__learning_rate=run_state.from_state(olora).training.learning_rate)
+    assert config_presets.matching_preset(run_state.from_state(back)) == "olora"
+
+
 def test_load_a_past_run_with_its_data_file_then_without(tiny_model_dir, chat_file):
     cfg = tiny_config(tiny_model_dir, chat_file, "lora.r=12", "data.max_length=96", "data.eval_fraction=0.1")
     create_run(RunPaths(runs_dir() / "20250101-000000-old"), cfg)

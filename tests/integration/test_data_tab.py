@@ -174,3 +174,22 @@ def test_a_model_typed_just_before_a_sample_click_is_kept(tmp_path):
     res = data_handlers.on_sample(settled["run_config"], "chat-assistant.jsonl")
     assert run_state.from_state(res["run_config"]).model.name_or_path == str(tmp_path)
     assert "max_length: 512" in res["config"]
+
+
+def test_the_first_draw_shows_the_kept_config_and_only_then_makes_the_tab_usable(monkeypatch):
+    """Built unusable, the tab's controls and loaders are made usable by the page's first draw, with the kept
+    values: nothing a person typed before it lands can be drawn over. A draw that breaks still frees them."""
+    loaded = data_handlers.on_sample(STATE, "chat-assistant.jsonl")
+    kept = run_state.with_fields(run_state.from_state(loaded["run_config"]), {"data.max_length": 384}).to_dict()
+    drawn = data_handlers.first_draw(kept)
+    assert set(data_handlers.UNTIL_DRAWN) <= set(drawn) and "run_config" not in drawn
+    assert all(drawn[name]["interactive"] is True for name in data_handlers.UNTIL_DRAWN)
+    assert drawn["max_length"]["value"] == 384 and "Ready to train" in drawn["status"]
+    assert data_handlers.on_change(kept, drawn["shown"]) == {}  # the run config's own change then draws nothing
+
+    def broken(state, shown):
+        raise RuntimeError("a bug in a view")
+
+    monkeypatch.setattr(data_handlers, "on_change", broken)
+    freed = data_handlers.first_draw(kept)
+    assert all(freed[name] == gr.update(interactive=True) for name in data_handlers.UNTIL_DRAWN)

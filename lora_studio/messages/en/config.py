@@ -41,6 +41,7 @@ MESSAGES: dict[str, str] = {
     "config.layers_info": "The model's own linear layers (the output head never gets one)",
     "config.preset_label": "Preset",
     "config.preset_info": "Choosing one fills every setting below (the dataset and base model stay)",
+    "config.preset_changed": "Your settings now differ from every preset. Choosing one fills every setting below again",
     "config.run_label": "…or the settings of a past run",
     "config.run_info": "Its config.yaml, and its data file when it still exists",
     "config.runs_refresh": "🔄 Runs",

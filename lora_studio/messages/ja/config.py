@@ -42,6 +42,9 @@ MESSAGES: dict[str, str] = {
     "config.layers_info": "モデル自身の線形層(出力ヘッドには付きません)",
     "config.preset_label": "プリセット",
     "config.preset_info": "選ぶと下のすべての設定が埋まります(データセットとベースモデルはそのまま)",
+    "config.preset_changed": (
+        "いまの設定はどのプリセットとも違います。選ぶと下のすべての設定がそのプリセットで埋まり直します"
+    ),
     "config.run_label": "…または過去の実行の設定",
     "config.run_info": "その実行のconfig.yamlと、まだ存在していればデータファイル",
     "config.runs_refresh": "🔄 実行一覧",
