@@ -77,9 +77,10 @@ def _build_page(app: gr.Blocks, home: str) -> None:
     # The page's first draw is one event: the kept run config, and each tab drawn from it in the same answer, so
     # no later draw of an older copy lands on what a person typed (the Data tab is usable once it is drawn).
     def first_draw(kept_value: Any, page_value: dict | None, calib: dict | None) -> dict[Any, Any]:
-        restored = run_state.restore(kept_value)
-        state = restored if isinstance(restored, dict) else page_value
-        return {run_config: restored, **data_tab.first_draw(state), **config.first_draw(state, calib)}
+        restored = run_state.kept_config(kept_value)
+        state = restored if restored is not None else page_value
+        drawn = {**data_tab.first_draw(state), **config.first_draw(state, calib)}
+        return {run_config: restored if restored is not None else gr.skip(), **drawn}
 
     outputs = dict.fromkeys([run_config, *data_tab.draw_outputs(), *config.draw_outputs()])
     app.load(first_draw, [kept, run_config, config.components["calib"]], list(outputs))

@@ -3,7 +3,7 @@
 `ui/app.py` creates it and hands it to every tab. A tab reads it whole and writes only the fields it owns
 (declared on each field in config.py: metadata owner "data" or "config"); the Train tab starts exactly
 what it holds. Each change is copied into a `gr.BrowserState` (the browser's storage, encrypted with a key
-kept in LORA_STUDIO_HOME so it outlives a server restart) and `restore` brings it back on page load: a
+kept in LORA_STUDIO_HOME so it outlives a server restart) and `kept_config` brings it back on page load: a
 reload or a restarted server loses no setting and no dataset choice. The copy is never written by a tab.
 
 Because the browser sends its copy back, nothing in it is trusted: `from_state` reads it through the config's
@@ -76,11 +76,9 @@ def from_state(state: Any, fallback: RunConfig | None = None) -> RunConfig:
     return cfg
 
 
-def restore(kept: Any) -> Any:
-    """On page load: the run config the browser kept, read defensively (nothing kept: leave the page's own)."""
-    import gradio as gr  # this module is imported by tabs only; the gradio import stays at the edge
-
-    return from_state(kept).to_dict() if isinstance(kept, dict) else gr.skip()
+def kept_config(kept: Any) -> dict | None:
+    """On page load: the run config the browser kept, read defensively; None when it kept none."""
+    return from_state(kept).to_dict() if isinstance(kept, dict) else None
 
 
 def owned_by(owner: str) -> list[str]:

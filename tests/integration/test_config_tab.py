@@ -137,6 +137,22 @@ def test_the_preset_box_names_the_preset_the_settings_are_and_none_once_they_dif
     assert config_presets.matching_preset(run_state.from_state(back)) == "olora"
 
 
+def test_a_first_visit_draws_the_pages_own_run_config_and_a_kept_one_replaces_it():
+    """The page's first draw, as Gradio calls it: nothing kept (a first visit) draws the page's quick-start (it drew
+    the bare defaults once: max length 512, no preset named); a kept run config is restored and drawn."""
+    from lora_studio.ui.app import build_app
+
+    app = build_app()
+    draw = next(f.fn for f in app.fns.values() if f.name == "first_draw" and f.page == "")
+    fresh = {getattr(k, "elem_id", None): v for k, v in draw(None, config_tab.initial_config().to_dict(), None).items()}
+    assert fresh["data-max-length"]["value"] == 256 and fresh["cfg-preset"]["value"] == "quick-start"
+    kept = with_fields(config_tab.initial_config().to_dict(), data__max_length=384)
+    restored = draw(kept, config_tab.initial_config().to_dict(), None)
+    by_id = {getattr(k, "elem_id", None): v for k, v in restored.items()}
+    assert by_id["data-max-length"]["value"] == 384 and by_id["cfg-preset"]["value"] is None
+    assert any(type(v) is dict and v == run_state.from_state(kept).to_dict() for v in restored.values())  # restored
+
+
 def test_load_a_past_run_with_its_data_file_then_without(tiny_model_dir, chat_file):
     cfg = tiny_config(tiny_model_dir, chat_file, "lora.r=12", "data.max_length=96", "data.eval_fraction=0.1")
     create_run(RunPaths(runs_dir() / "20250101-000000-old"), cfg)
