@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import logging
 import shutil
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -149,4 +148,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lora_studio.processes import exit_worker
+
+    exit_worker(main())

@@ -19,7 +19,6 @@ import math
 import os
 import shutil
 import signal
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -281,4 +280,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lora_studio.processes import exit_worker
+
+    exit_worker(main())

@@ -15,7 +15,6 @@ import argparse
 import logging
 import os
 import signal
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -347,4 +346,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lora_studio.processes import exit_worker
+
+    exit_worker(main())

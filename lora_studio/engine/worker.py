@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import signal
-import sys
 import time
 import traceback
 import warnings
@@ -274,4 +273,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lora_studio.processes import exit_worker
+
+    exit_worker(main())

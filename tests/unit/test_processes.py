@@ -76,3 +76,27 @@ def test_the_environment_imports_this_package_and_keeps_secrets_out_of_argv(monk
     env = processes.worker_env({"EXTRA": "1"}, drop=("HF_TOKEN",))
     assert "HF_TOKEN" not in env and env["EXTRA"] == "1" and env["PYTHONUNBUFFERED"] == "1"
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(PACKAGE.parent)
+
+
+def test_a_finished_worker_exits_with_its_code_its_exit_handlers_run_and_a_working_thread_is_awaited(tmp_path):
+    """exit_worker skips the interpreter's teardown (seconds with torch loaded) but nothing a worker reports."""
+    import subprocess
+    import sys
+
+    script = f"""
+import atexit, threading, time
+from lora_studio.processes import exit_worker
+atexit.register(lambda: open({str(tmp_path / "atexit")!r}, "w").write("ran"))
+print("said before the end", end="")
+if __import__("sys").argv[1] == "thread":
+    def work():
+        time.sleep(0.5)
+        open({str(tmp_path / "thread")!r}, "w").write("done")
+    threading.Thread(target=work).start()
+exit_worker(3)
+"""
+    plain = subprocess.run([sys.executable, "-c", script, "plain"], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 3 and plain.stdout == "said before the end"
+    assert (tmp_path / "atexit").read_text() == "ran"
+    waited = subprocess.run([sys.executable, "-c", script, "thread"], capture_output=True, text=True, timeout=60)
+    assert waited.returncode == 3 and (tmp_path / "thread").read_text() == "done"
