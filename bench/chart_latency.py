@@ -9,9 +9,9 @@ each run is queued with the files the Train tab's Start leaves, so the server's 
 worker. Latency = when a step's point is first in a chart served to a client, minus the `time` its
 metrics row carries (one machine, one clock). Each repetition trains three times, watched by:
 - nobody: the training-speed reference;
-- 20 pollers: sessions doing what the page does (on_load, then the Timer's tick through
-  /gradio_api/queue/join + the SSE stream, `always_last`); a point counts when its response arrives.
-  They run in this process, on the same 2 cores as the server and the worker;
+- 20 viewers: sessions doing what the page does (on_load, then the live stream its timer starts, through
+  /gradio_api/queue/join + the SSE stream: the first message whole, then diffs); a point counts when the
+  message that brings it arrives. They run in this process, on the same 2 cores as the server and the worker;
 - 1 browser: headless Chromium on the page; a script in it notes when each step first is in the plot's data.
 """
 
@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from gradio_client.utils import apply_diff
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -75,27 +76,29 @@ class Endpoints:
     """Where the Train tab's events live in this server's config (as the page finds them)."""
 
     load_fn: int
-    tick_fn: int
+    stream_fn: int
     timer_id: int
-    period_s: float
-    chart_index: int  # position of the chart among the tick's outputs
+    period_s: float  # the timer that starts the stream (and again when it ended)
+    chart_index: int  # position of the chart among the stream's outputs
     load_inputs: int = 0  # the load event's inputs (the browser's kept run: none here, as on a first visit)
+    stream_inputs: int = 1  # the run the page's list shows
 
 
 def endpoints(url: str) -> Endpoints:
     config = json.loads(urllib.request.urlopen(url.rstrip("/") + "/config", timeout=10).read())
     deps = {d.get("api_name"): d for d in config["dependencies"]}
-    tick, load = deps["on_tick"], deps["on_load"]
+    stream, load = deps["on_stream"], deps["on_load"]
     chart_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "train-chart")
-    timer_id = tick["targets"][0][0]
+    timer_id = stream["targets"][0][0]
     timer = next(c for c in config["components"] if c["id"] == timer_id)
     return Endpoints(
         load["id"],
-        tick["id"],
+        stream["id"],
         timer_id,
         float(timer["props"]["value"]),
-        tick["outputs"].index(chart_id),
+        stream["outputs"].index(chart_id),
         len(load.get("inputs", [])),
+        len(stream.get("inputs", [])),
     )
 
 
@@ -112,7 +115,8 @@ def chart_steps(value: object) -> list[int] | None:
 
 @dataclass
 class ChartPoller:
-    """One browser session watching the Train tab: on_load once, then a tick every Timer period."""
+    """One browser session watching the Train tab: on_load once, then the live stream the page's timer starts (and
+    starts again when it ended), read as the page reads it: the first message whole, then diffs."""
 
     http: httpx.AsyncClient
     ends: Endpoints
@@ -120,10 +124,13 @@ class ChartPoller:
     seen: dict[int, float] = field(default_factory=dict)  # step -> when its point first arrived
     errors: list[str] = field(default_factory=list)
     requests: int = 0
-    live_updates: int = 0  # responses that brought at least one new point
+    live_updates: int = 0  # messages that brought at least one new point
+    _chart: object = None  # the chart as the page holds it (streamed messages are diffs of it)
+    _first: bool = True
 
     async def call(self, fn: int, trigger: int | None, inputs: int = 0) -> None:
         self.requests += 1
+        self._first = True
         body = {
             "data": [None] * inputs,
             "event_data": None,
@@ -145,36 +152,41 @@ class ChartPoller:
         kind = msg.get("msg")
         if kind == "unexpected_error":
             raise RuntimeError(msg.get("message") or "unexpected error")
-        if kind == "process_completed":
-            if not msg.get("success"):
+        if kind in ("process_generating", "process_completed"):
+            if not msg.get("success", True):
                 raise RuntimeError(f"the event failed: {str(msg.get('output'))[:200]}")
-            arrived = time.time()
-            steps = chart_steps(msg["output"]["data"][self.ends.chart_index])
-            new = [step for step in steps or [] if step not in self.seen]
-            self.live_updates += bool(new)
-            for step in new:
-                self.seen[step] = arrived
+            value = msg["output"]["data"][self.ends.chart_index]
+            if kind == "process_generating" and not self._first:
+                value = apply_diff(self._chart, value)
+            self._chart, self._first = value, False
+            self._points(value)
         return kind == "close_stream"
+
+    def _points(self, chart: object) -> None:
+        arrived = time.time()
+        new = [step for step in chart_steps(chart) or [] if step not in self.seen]
+        self.live_updates += bool(new)
+        for step in new:
+            self.seen[step] = arrived
 
     async def run(self, stop: asyncio.Event, offset_s: float = 0.0) -> None:
         await asyncio.sleep(offset_s)  # browsers' timers are not in step with each other
         await self.call(self.ends.load_fn, None, self.ends.load_inputs)
-        due = time.monotonic()
         while not stop.is_set():
-            due += self.ends.period_s
-            await self.call(self.ends.tick_fn, self.ends.timer_id)
-            wait = due - time.monotonic()
-            if wait <= 0:
-                due = time.monotonic()  # a tick fell while this one was out: it goes now (always_last)
-                continue
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
+            await asyncio.sleep(self.ends.period_s)  # the timer's tick starts the stream
+            stream = asyncio.create_task(self.call(self.ends.stream_fn, self.ends.timer_id, self.ends.stream_inputs))
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({stream, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (stream, stopped):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 async def poll(
     url: str, clients: int, finished: Callable[[], bool], max_step: Callable[[], int], timeout_s: float = 600
 ) -> list[ChartPoller]:
-    """`clients` sessions poll the chart until `finished()` and each has the last step (or a 10 s grace)."""
+    """`clients` sessions watch the chart until `finished()` and each has the last step (or a 10 s grace)."""
     ends = endpoints(url)
     limits = httpx.Limits(max_connections=4 * clients, max_keepalive_connections=2 * clients)
     async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=30, limits=limits) as http:
@@ -359,7 +371,7 @@ def summary(trials: dict[str, list[Trial]], clients: int) -> list[tuple[str, str
     rows, reps = [], len(trials["none"])
     for mode, label in (
         ("browser", "1 browser (Chromium page, plot data read in the page)"),
-        ("pollers", f"{clients} concurrent pollers (the page's queue/join + SSE calls)"),
+        ("pollers", f"{clients} concurrent viewers (the page's load, then its live stream over queue/join + SSE)"),
     ):
         lost = sum(t.missing for t in trials[mode])
         errs = sum(len(t.errors) for t in trials[mode])
@@ -375,20 +387,20 @@ def summary(trials: dict[str, list[Trial]], clients: int) -> list[tuple[str, str
     rows += [
         ("training tokens/s, nobody watching", f"{base:,.0f}", f"steady state: median over steps > {WARMUP_STEPS}"),
         (
-            f"training tokens/s, {clients} pollers",
+            f"training tokens/s, {clients} viewers",
             f"{loaded:,.0f}",
-            f"{med('pollers', lambda t: t.requests):,.0f} requests per run",
+            f"{med('pollers', lambda t: t.requests):,.0f} requests per run (a load and a stream per viewer)",
         ),
-        (f"ratio {clients} pollers / nobody", f"{loaded / base:.3f}", "target ≥ 0.95 (drop < 5%)"),
+        (f"ratio {clients} viewers / nobody", f"{loaded / base:.3f}", "target ≥ 0.95 (drop < 5%)"),
         (
             "training tokens/s, 1 browser",
             f"{med('browser', lambda t: t.tokens_per_sec):,.0f}",
             "Chromium draws on the same 2 cores",
         ),
         (
-            f"server CPU: nobody / {clients} pollers",
+            f"server CPU: nobody / {clients} viewers",
             f"{med('none', lambda t: t.server_cpu):.2f} / {med('pollers', lambda t: t.server_cpu):.2f} cores",
-            f"the pollers themselves used {med('pollers', lambda t: t.client_cpu):.2f} cores of the same machine",
+            f"the viewers themselves used {med('pollers', lambda t: t.client_cpu):.2f} cores of the same machine",
         ),
     ]
     return rows
@@ -440,12 +452,12 @@ def main() -> None:
     )
     command = (
         f".venv/bin/python bench/chart_latency.py ({args.reps} repetitions of {args.steps} steps each "
-        "with nobody / pollers / a browser watching, interleaved; medians over repetitions)"
+        "with nobody / 20 viewers / a browser watching, interleaved; medians over repetitions)"
     )
     if args.no_write:
         print("\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows))
     else:
-        print(write_section("chart-latency", "Live-chart latency and 20 pollers", command, rows))
+        print(write_section("chart-latency", "Live-chart latency and 20 viewers", command, rows))
     shutil.rmtree(home, ignore_errors=True)
 
 

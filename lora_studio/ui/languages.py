@@ -16,7 +16,7 @@ import functools
 import html
 import inspect
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -34,8 +34,26 @@ def page_path(code: str, home: str) -> str:
 def in_language(fn: Callable[..., Any], language: str) -> Callable[..., Any]:
     """`fn` answering in `language`. The wrapper keeps fn's signature (Gradio reads it to pass gr.Request and
     to count inputs) and its kind (a generator stays a generator, each step of it run in the language)."""
-    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+    if inspect.iscoroutinefunction(fn):
         raise TypeError(f"{fn.__qualname__}: async handlers are not wrapped for a language; make it a plain function")
+    if inspect.isasyncgenfunction(fn):  # a live stream (the Train tab's): each step in the language, closed with it
+
+        @functools.wraps(fn)
+        async def async_steps(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            with speaking(language):
+                produced = fn(*args, **kwargs)
+            try:
+                while True:
+                    with speaking(language):
+                        try:
+                            value = await produced.__anext__()
+                        except StopAsyncIteration:
+                            return
+                    yield value
+            finally:
+                await produced.aclose()
+
+        return async_steps
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)

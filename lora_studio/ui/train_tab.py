@@ -1,41 +1,39 @@
 """The Train tab: start a run, watch its loss fall live, stop, cancel or resume it.
 
 Training never runs here: `jobs.JobManager` starts a worker process and this tab only reads the
-run directory. A `gr.Timer` polls it and reads only the new metrics lines, so a refreshed page or
-a restarted server redraws the full history from disk and goes on live.
+run directory. The live view is pushed: one reader of the runs folder (ui/train_feed.py) reads each
+watched run once for every page, and each page's stream (`on_stream`, a generator Gradio sends over
+its event stream) draws what changed when the reader says so. A page's timer only starts that stream,
+and starts it again when it ended (a restarted server), so a refreshed page or a restarted server
+redraws the full history from disk and goes on live.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import gradio as gr
 
 from lora_studio import jobs, settings
 from lora_studio.errors import StudioError
 from lora_studio.messages import current_language, text
 from lora_studio.metrics import MetricRow
-from lora_studio.runs import ACTIVE_STATES, ADAPTER_STATES, RESUMABLE_STATES, RunPaths, list_runs, read_status
+from lora_studio.runs import ACTIVE_STATES, ADAPTER_STATES, RESUMABLE_STATES, RunPaths, list_runs
 from lora_studio.ui import charts, run_state
 from lora_studio.ui.formatting import error_md
-from lora_studio.ui.train_view import (
-    Watch,
-    describe,
-    log_tail,
-    progress_html,
-    queue_markdown,
-    refresh,
-    reports_line,
-    run_label,
-)
+from lora_studio.ui.train_feed import READ_S, Feed, Seen
+from lora_studio.ui.train_view import describe, progress_html, queue_markdown, reports_line, run_label
 
-TICK_S = 0.5  # polling period: a new loss point shows within about a second of being written
+RESTART_S = 1.0  # the page's timer: starts the live stream, and again within a second if it ended
+CLOCK_S = 1.0  # while the watched run trains or waits, its elapsed clock moves at least this often
+HEARTBEAT_S = 10.0  # otherwise a stream says "nothing new" this often, so a closed page's stream ends
 # Order of the values every redraw returns (see TrainTab.outputs()).
 OUTPUTS = (
     "picker",
@@ -50,7 +48,6 @@ OUTPUTS = (
     "cancel",
     "resume",
     "try",
-    "timer",
 )
 
 
@@ -58,150 +55,171 @@ def _root() -> Path:
     return settings.runs_dir()
 
 
+@dataclass
+class Viewer:
+    """One page's view of the Train tab: the run it watches and what of it the page has drawn."""
+
+    run_id: str = ""
+    seen: Seen = field(default_factory=Seen)
+    queue_key: str = ""
+    active: bool = False  # the watched run trains or waits: its clock moves
+
+
 class Sessions:
-    """Each browser session's Watch, kept here rather than in gr.State: ticks run concurrently with a
-    pick or a start, and a slow tick returning an old gr.State would put the previous run back. Here
-    every handler of one session works on the one current Watch under that session's lock."""
+    """Each browser session's Viewer, kept here rather than in gr.State: the stream runs concurrently with a
+    pick or a start, and a slow draw returning an old gr.State would put the previous run back. Here
+    every handler of one session works on the one current Viewer under that session's lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._watches: dict[str, tuple[threading.Lock, Watch]] = {}
+        self._viewers: dict[str, tuple[threading.Lock, Viewer]] = {}
 
     @contextmanager
-    def use(self, request: gr.Request | None, run_id: str | None = None) -> Iterator[Watch]:
-        """The session's Watch under its lock; `run_id` (not None) starts watching that run afresh."""
-        key = getattr(request, "session_hash", None) or "local"
+    def use(self, request: gr.Request | None, run_id: str | None = None) -> Iterator[Viewer]:
+        """The session's Viewer under its lock; `run_id` (not None) starts watching that run afresh."""
+        key = _key(request)
         with self._lock:
-            lock, watch = self._watches.setdefault(key, (threading.Lock(), Watch()))
+            lock, viewer = self._viewers.setdefault(key, (threading.Lock(), Viewer()))
         with lock:
             if run_id is not None:
-                watch = Watch(run_id=run_id)
+                viewer = Viewer(run_id=run_id)
                 with self._lock:
-                    self._watches[key] = (lock, watch)
-            yield watch
+                    self._viewers[key] = (lock, viewer)
+            yield viewer
+
+    def known(self, request: gr.Request | None) -> bool:
+        with self._lock:
+            return _key(request) in self._viewers
+
+    def watched(self) -> set[tuple[Path, str]]:
+        """(runs folder, run id) of every run a page watches: what the reader keeps current."""
+        root = _root()
+        with self._lock:
+            return {(root, viewer.run_id) for _, viewer in self._viewers.values() if viewer.run_id}
 
     def forget(self, request: gr.Request | None) -> None:
         with self._lock:
-            self._watches.pop(getattr(request, "session_hash", None) or "local", None)
+            self._viewers.pop(_key(request), None)
+
+
+def _key(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
 
 
 SESSIONS = Sessions()
 
 
 class Shared:
-    """What every session's tick would compute alike, computed once for all of them (20 pollers measured:
-    bench/chart_latency.py). A loss figure costs more to build than the rest of a tick, and sessions that read
-    a run's append-only metrics file to the same offset hold the same rows; `queued()` reads the status of
-    every run in the folder, so each session repeating it on every tick grows with the run history."""
+    """What every page's draw would compute alike, computed once for all of them (20 viewers measured:
+    bench/chart_latency.py). A loss figure costs more to build than the rest of a draw, and pages drawing a run
+    read to the same offset of its append-only metrics file hold the same rows; `queued()` reads the status of
+    every run in the folder, so each page repeating it would grow with the run history."""
 
     def __init__(self, figures: int = 16) -> None:
         self._figure_lock, self._queue_lock = threading.Lock(), threading.Lock()
-        self._figures: dict[tuple[str, int, str], Any] = {}
+        self._figures: dict[tuple[str, str, int, str], Any] = {}
         self._size = figures
         self._line_up: tuple[float, Path | None, tuple[list[str], list[str]]] = (-1.0, None, ([], []))
 
-    def loss_figure(self, run_id: str, offset: int, rows: list[MetricRow]) -> Any:
-        """The figure in the current language: pages in other languages share it only with each other."""
-        key = (run_id, offset, current_language())
+    def figure(self, kind: str, run_id: str, offset: int, rows: list[MetricRow]) -> Any:
+        """The loss ("loss") or preference ("preference") figure of a run's rows read up to `offset` (its metrics
+        file only grows), in the current language: pages in other languages share it only with each other."""
+        key = (kind, run_id, offset, current_language())
         with self._figure_lock:  # held while building: sessions arriving meanwhile take the one being built
             figure = self._figures.get(key)
             if figure is None:
-                figure = self._figures[key] = charts.loss_figure(rows)
+                build = charts.loss_figure if kind == "loss" else charts.preference_figure
+                figure = self._figures[key] = build(rows)
                 if len(self._figures) > self._size:
                     self._figures.pop(next(iter(self._figures)))  # the oldest
             return figure
 
     def line_up(self, fresh: bool = False) -> tuple[list[str], list[str]]:
-        """(running, queued) as of at most half a tick ago; `fresh` reads it now."""
+        """(running, queued) as of at most half a reader's period ago; `fresh` reads it now."""
         manager = jobs.get_manager()
         with self._queue_lock:
             stamp, root, _ = self._line_up
-            if fresh or root != manager.runs_root or time.monotonic() - stamp > TICK_S / 2:
+            if fresh or root != manager.runs_root or time.monotonic() - stamp > READ_S / 2:
                 self._line_up = (time.monotonic(), manager.runs_root, (manager.running(), manager.queued()))
             return self._line_up[2]
 
 
 SHARED = Shared()
+FEED = Feed(lambda: SHARED.line_up(fresh=True))
 
 
-def redraw(watch: Watch, full: bool = False) -> list[Any]:
-    """Every output for the watched run; unchanged ones are skipped so the page does not flicker."""
-    values = _redraw(watch, full)
-    running, queued = SHARED.line_up()
-    state = read_status(RunPaths(_root() / watch.run_id)).state if watch.run_id else ""
-    # The page polls only while something trains or waits: an idle dashboard costs (almost) nothing.
-    polling = bool(running or queued) or state in ACTIVE_STATES
-    if full or polling != watch.polling:
-        watch.polling = polling
-        values["timer"] = gr.Timer(active=polling)
+def redraw(viewer: Viewer, full: bool = False, read: bool = True) -> list[Any]:
+    """Every output for the watched run; unchanged ones are skipped so the page does not flicker. `full` draws
+    everything (a page load, a pick); `read` reads the run's files now, else the reader's last read is drawn."""
+    values = _redraw(viewer, full, read)
     return [values[name] for name in OUTPUTS]
 
 
-def _redraw(watch: Watch, full: bool) -> dict[str, Any]:
-    manager = jobs.get_manager()
+def _cleared(status: str) -> dict[str, Any]:
+    return {
+        "status": status,
+        "progress": "",
+        "chart": charts.loss_figure([]),
+        "preference": gr.update(visible=False),
+        "log": "",
+        "samples": None,
+        "stop": gr.update(interactive=False),
+        "cancel": gr.update(interactive=False),
+        "resume": gr.update(interactive=False),
+        "picker": gr.update(choices=run_choices(), value=None),
+        "try": gr.update(interactive=False),
+    }
+
+
+def _redraw(viewer: Viewer, full: bool, read: bool) -> dict[str, Any]:
     values: dict[str, Any] = {name: gr.skip() for name in OUTPUTS}
     running, queued = SHARED.line_up(fresh=full)
     queue_key = repr((running, queued))
-    queue_moved = queue_key != watch.queue_key
+    queue_moved = queue_key != viewer.queue_key
     if queue_moved or full:
-        watch.queue_key = queue_key
+        viewer.queue_key = queue_key
         values["queue"] = queue_markdown(running, queued)
-    if not watch.run_id:
+    if full:
+        viewer.seen = Seen()
+    if not viewer.run_id:
+        viewer.active = False
         if full:
-            values.update(
-                status=text("train.no_run"),
-                progress="",
-                chart=charts.loss_figure([]),
-                preference=gr.update(visible=False),
-                log="",
-                samples=None,
-                stop=gr.update(interactive=False),
-                cancel=gr.update(interactive=False),
-                resume=gr.update(interactive=False),
-                picker=gr.update(choices=run_choices(), value=None),
-                **{"try": gr.update(interactive=False)},
-            )
+            values.update(_cleared(text("train.no_run")))
         return values
-    paths = RunPaths(_root() / watch.run_id)
+    paths = RunPaths(_root() / viewer.run_id)
     if not paths.root.is_dir():  # deleted (Runs tab, or by hand): say so once, then watch nothing
-        gone, watch.run_id = watch.run_id, ""
-        values.update(
-            status=text("train.deleted", run_id=gone),
-            progress="",
-            chart=charts.loss_figure([]),
-            log="",
-            samples=None,
-            stop=gr.update(interactive=False),
-            cancel=gr.update(interactive=False),
-            resume=gr.update(interactive=False),
-            picker=gr.update(choices=run_choices(), value=None),
-            **{"try": gr.update(interactive=False)},
-        )
+        gone, viewer.run_id, viewer.active = viewer.run_id, "", False
+        values.update(_cleared(text("train.deleted", run_id=gone)))
         return values
-    changes = refresh(watch, _root(), full)
-    status = changes.status or read_status(paths)
-    rows = watch.metric_rows()
-    if changes.rows is not None:
-        values["chart"] = SHARED.loss_figure(watch.run_id, watch.offset, rows)
+    view = FEED.view(_root(), viewer.run_id, read=read)
+    with view.lock:
+        changed = viewer.seen.changed(view)
+        status, rows, log, samples = view.status, view.rows, view.log, view.samples
+        offset = view.watch.offset
+    viewer.active = status.state in ACTIVE_STATES
+    if "rows" in changed:
+        values["chart"] = SHARED.figure("loss", viewer.run_id, offset, rows)
         shown = charts.has_preference_points(rows)
         values["preference"] = (
-            gr.update(value=charts.preference_figure(rows), visible=True) if shown else gr.update(visible=False)
+            gr.update(value=SHARED.figure("preference", viewer.run_id, offset, rows), visible=True)
+            if shown
+            else gr.update(visible=False)
         )
-    if changes.status is not None or changes.rows is not None or status.state == "running":
-        values["progress"] = progress_html(status, rows)  # the elapsed clock ticks between metric rows too
-    if changes.log is not None:
-        values["log"] = changes.log
-    if changes.status is not None or (queue_moved and status.state == "queued"):
-        # The log as it is now: a crash's traceback may have landed on an earlier tick than the status.
-        log = changes.log if changes.log is not None else log_tail(paths.log)
-        values["status"] = describe(status, watch.run_id, manager.position(watch.run_id), log, reports_line(paths))
+    if changed & {"rows", "status"} or status.state == "running":
+        values["progress"] = progress_html(status, rows)  # the elapsed clock moves between metric rows too
+    if "log" in changed:
+        values["log"] = log
+    if "status" in changed or (queue_moved and status.state == "queued"):
+        position = queued.index(viewer.run_id) + 1 if viewer.run_id in queued else None
+        # The log as the reader holds it: a crash's traceback may have landed on an earlier read than the status.
+        values["status"] = describe(status, viewer.run_id, position, log, reports_line(paths))
         values["stop"] = gr.update(interactive=status.state in ACTIVE_STATES)
         values["cancel"] = gr.update(interactive=status.state in ACTIVE_STATES)
         values["resume"] = gr.update(interactive=status.state in RESUMABLE_STATES)
         values["try"] = gr.update(interactive=status.state in ADAPTER_STATES and paths.adapter.is_dir())
-        values["picker"] = gr.update(choices=run_choices(), value=watch.run_id)  # labels carry the state
-    if changes.samples is not None:
-        values["samples"] = changes.samples
+        values["picker"] = gr.update(choices=run_choices(), value=viewer.run_id)  # labels carry the state
+    if "samples" in changed:
+        values["samples"] = samples
     return values
 
 
@@ -223,18 +241,51 @@ def default_run() -> str:
 def on_load(kept: str | None = None, request: gr.Request | None = None) -> list[Any]:
     """A page (re)loads: the run this browser watched before, if it is still there, else the default one."""
     run_id = kept if isinstance(kept, str) and kept and (_root() / kept).is_dir() else default_run()
-    with SESSIONS.use(request, run_id) as watch:
-        return redraw(watch, full=True)
+    with SESSIONS.use(request, run_id) as viewer:
+        return redraw(viewer, full=True)
 
 
 def on_tick(request: gr.Request | None = None) -> list[Any]:
-    with SESSIONS.use(request) as watch:
-        return redraw(watch)
+    """What changed since this page last drew, read now (the tab opened)."""
+    with SESSIONS.use(request) as viewer:
+        return redraw(viewer)
+
+
+async def on_stream(kept: str | None = None, request: gr.Request | None = None) -> AsyncIterator[list[Any]]:
+    """The page's live view, pushed: waits (in memory) for the reader's next round, then sends what changed. Started
+    by the page's timer, which starts it again if it ends; it ends when the page goes (unload forgets the session).
+    A session this server does not know (it restarted) watches the run this browser `kept`, as a page load does."""
+    if not SESSIONS.known(request):
+        yield await anyio.to_thread.run_sync(_rejoined, kept, request)
+    FEED.opened(SESSIONS.watched)
+    try:
+        seen_round, said = -1, time.monotonic()
+        while SESSIONS.known(request):
+            values, active = await anyio.to_thread.run_sync(_pushed, request)
+            if not all(_skipped(value) for value in values) or time.monotonic() - said > HEARTBEAT_S:
+                said = time.monotonic()
+                yield values
+            seen_round = await FEED.wait(seen_round, CLOCK_S if active else HEARTBEAT_S)
+    finally:
+        FEED.closed()
+
+
+def _rejoined(kept: str | None, request: gr.Request | None) -> list[Any]:
+    return on_load(kept, request)
+
+
+def _skipped(value: Any) -> bool:
+    return type(value) is dict and value == gr.skip()  # a figure or a table is never compared by value
+
+
+def _pushed(request: gr.Request | None) -> tuple[list[Any], bool]:
+    with SESSIONS.use(request) as viewer:
+        return redraw(viewer, read=False), viewer.active
 
 
 def on_pick(run_id: str | None, request: gr.Request | None = None) -> list[Any]:
-    with SESSIONS.use(request, run_id or "") as watch:
-        return redraw(watch, full=True)
+    with SESSIONS.use(request, run_id or "") as viewer:
+        return redraw(viewer, full=True)
 
 
 def on_start(state: dict | None, name: str, request: gr.Request | None = None) -> list[Any]:
@@ -250,13 +301,13 @@ def on_start(state: dict | None, name: str, request: gr.Request | None = None) -
         if position
         else text("train.started", run_id=paths.run_id)
     )
-    with SESSIONS.use(request, paths.run_id) as watch:
-        return [message, *redraw(watch, full=True)]
+    with SESSIONS.use(request, paths.run_id) as viewer:
+        return [message, *redraw(viewer, full=True)]
 
 
 def _act(action: str, request: gr.Request | None) -> str:
-    with SESSIONS.use(request) as watch:
-        run_id = watch.run_id
+    with SESSIONS.use(request) as viewer:
+        run_id = viewer.run_id
     if not run_id:
         return text("train.pick_run")
     manager = jobs.get_manager()
@@ -283,15 +334,14 @@ def on_cancel(request: gr.Request | None = None) -> str:
     return _act("cancel", request)
 
 
-def on_resume(request: gr.Request | None = None) -> tuple[str, Any]:
-    """Resume, and poll again: an idle page's timer was stopped."""
-    return _act("resume", request), gr.Timer(active=True)
+def on_resume(request: gr.Request | None = None) -> str:
+    return _act("resume", request)
 
 
 def current_run(request: gr.Request | None = None) -> str:
     """The run this session is watching (for cross-tab actions such as Try in Playground)."""
-    with SESSIONS.use(request) as watch:
-        return watch.run_id
+    with SESSIONS.use(request) as viewer:
+        return viewer.run_id
 
 
 def on_unload(request: gr.Request | None = None) -> None:
@@ -311,6 +361,12 @@ class TrainTab:
         its full history; the browser keeps which run that is."""
         kept = gr.BrowserState(None, storage_key=run_state.RUN_KEY, secret=run_state.secret())
         app.load(on_load, [kept], self.outputs())
+        # Many browsers may watch at once: streams never wait in the queue behind each other. "once": while this
+        # page's stream runs, the timer's ticks are ignored in the browser (no request); when it ended (a restarted
+        # server), the next tick starts one, which watches the run this browser kept.
+        self.components["timer"].tick(
+            on_stream, [kept], self.outputs(), show_progress="hidden", concurrency_limit=None, trigger_mode="once"
+        )
         self.components["picker"].change(
             lambda run_id: run_id or None, [self.components["picker"]], [kept], show_progress="hidden"
         )
@@ -349,16 +405,14 @@ def build_train_tab(run_config: gr.State, page_tab: gr.Tab | None = None) -> Tra
         c["samples"] = gr.Dataframe(interactive=False, wrap=True, max_height=320, elem_id="train-samples")
     with gr.Accordion("train.log", open=False):
         c["log"] = gr.Code(language=None, lines=12, max_lines=24, elem_id="train-log")
-    c["timer"] = gr.Timer(TICK_S, active=False)  # started by the page load or a start when a job is active
+    c["timer"] = gr.Timer(RESTART_S)  # starts the live stream (on_stream); ignored while it runs
     tab = TrainTab(c)
     outputs = tab.outputs()
     c["start"].click(on_start, [run_config, c["name"]], [c["message"], *outputs], concurrency_limit=1)
     c["picker"].input(on_pick, [c["picker"]], outputs)
-    # Many browsers may watch at once: ticks never wait in the queue behind each other.
-    c["timer"].tick(on_tick, None, outputs, show_progress="hidden", concurrency_limit=None, trigger_mode="always_last")
     if page_tab is not None:
         page_tab.select(on_tick, None, outputs, show_progress="hidden", api_visibility="private")
     c["stop"].click(on_stop, None, [c["message"]])
     c["cancel"].click(on_cancel, None, [c["message"]])
-    c["resume"].click(on_resume, None, [c["message"], c["timer"]])
+    c["resume"].click(on_resume, None, [c["message"]])
     return tab

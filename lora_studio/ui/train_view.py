@@ -1,7 +1,8 @@
 """What the Train tab shows for one run: plain values from the run directory, no gradio, no torch.
 
-`Watch` is a browser session's view of one run (which run, how far its metrics were read).
-`refresh()` reads only what changed since the last tick; `describe()` turns a status into words.
+`Watch` is a reader's view of one run (which run, how far its metrics were read): the Train tab's one reader of the
+runs folder keeps one per watched run (ui/train_feed.py). `refresh()` reads only what changed since the last read;
+`describe()` turns a status into words.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def error_words(kind: str) -> str:
 
 @dataclass
 class Watch:
-    """One browser session's view of one run (kept by the Train tab per session, on the server)."""
+    """A reader's view of one run: how far its files were read, and what was read last."""
 
     run_id: str = ""
     offset: int = 0  # bytes of metrics.jsonl already read
@@ -41,7 +42,7 @@ class Watch:
     log_size: int = -1
     samples_size: int = -1
     queue_key: str = ""
-    polling: bool | None = None  # whether this page's timer ticks (only while a job is active or queued)
+    status: RunStatus | None = None  # the status as last read, step included
 
     def metric_rows(self) -> list[MetricRow]:
         return latest_per_step(self.rows)
@@ -71,7 +72,7 @@ def refresh(watch: Watch, root: Path, full: bool = False) -> Changes:
     if new or full:
         watch.rows.extend(new)
         changes.rows = watch.metric_rows()
-    status = read_status(paths)
+    status = watch.status = read_status(paths)
     # Not keyed on the step: it moves with each metrics row, which redraws the chart and progress anyway, and
     # a status redraw (text, buttons, the run list that reads every run's status) per step per session is waste.
     key = repr({k: v for k, v in asdict(status).items() if k != "step"})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -31,6 +33,27 @@ def as_dict(values: list) -> dict:
     return dict(zip(NAMES, values, strict=True))
 
 
+def streamed(until: Callable[[], bool], timeout_s: float = 180, kept: str | None = None) -> list[dict]:
+    """What this page's live stream sends until `until()` holds after a send (or `timeout_s`), as a browser gets it."""
+
+    async def collect() -> list[dict]:
+        got: list[dict] = []
+        stream = train_tab.on_stream(kept)
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for values in stream:
+                    got.append(dict(zip(OUTPUTS, values, strict=True)))
+                    if until():
+                        break
+        except TimeoutError:
+            pass
+        finally:
+            await stream.aclose()
+        return got
+
+    return asyncio.run(collect())
+
+
 def run_config(tiny_model_dir, chat_file, *overrides: str) -> dict:
     """The page's run config: the tiny model and 40 chat rows, uploaded as the Data tab stores them."""
     return tiny_config(tiny_model_dir, store_upload(chat_file), *overrides).to_dict()
@@ -55,14 +78,12 @@ def test_a_run_started_in_the_tab_streams_its_chart_and_ends_completed(tiny_mode
     assert "Started" in out["message"]
     run_id = out["picker"]["value"]
     assert "from-the-tab" in run_id
-    points, deadline = 0, time.time() + 180
-    while time.time() < deadline:
-        tick = dict(zip(OUTPUTS, on_tick(), strict=True))
-        if hasattr(tick["chart"], "data"):  # a figure, not gr.skip()
-            points = max(points, len(tick["chart"].data[0].x or []))
-        if read_status(jobs.get_manager()._paths(run_id)).state == "completed" and not jobs.get_manager().running():
-            break
-        time.sleep(0.3)
+    manager = jobs.get_manager()
+    sent = streamed(lambda: read_status(manager._paths(run_id)).state == "completed" and not manager.running())
+    charts = [len(values["chart"].data[0].x or []) for values in sent if hasattr(values["chart"], "data")]
+    points = max(charts, default=0)
+    assert len([n for n in charts if n]) >= 2, f"the chart was not live: {charts}"  # points arrived over sends
+    assert "completed" in next(v["status"] for v in reversed(sent) if v["status"] != train_tab.gr.skip())
     final = dict(zip(OUTPUTS, on_pick(run_id), strict=True))
     assert "completed" in final["status"] and "step 12/12" in final["progress"]
     assert len(final["chart"].data[0].x) == 12  # every logged step, redrawn in full for a fresh page
@@ -131,22 +152,38 @@ def test_deleting_the_watched_run_says_deleted_without_resume_and_drops_it_from_
     assert tick["resume"]["interactive"] is False and tick["stop"]["interactive"] is False
     assert tick["picker"]["value"] is None and paths.run_id not in [v for _, v in tick["picker"]["choices"]]
     quiet = dict(zip(OUTPUTS, on_tick(), strict=True))  # said once; later ticks change nothing
-    assert all(value == train_tab.gr.skip() for name, value in quiet.items() if name not in ("queue", "timer"))
-    assert "Pick a run first" in train_tab.on_resume()[0]
+    assert all(value == train_tab.gr.skip() for name, value in quiet.items() if name != "queue")
+    assert "Pick a run first" in train_tab.on_resume()
 
 
-def test_an_idle_page_stops_polling_and_a_started_run_polls_again(tiny_model_dir, chat_file):
-    """The Timer ticked twice a second for ever, with nothing to watch."""
-    idle = dict(zip(OUTPUTS, on_load(), strict=True))
-    assert idle["timer"].active is False
+def test_an_idle_page_is_sent_nothing_and_a_training_run_moves_its_clock(tiny_model_dir, chat_file):
+    """The Timer ticked twice a second for ever, with nothing to watch. Now an idle page's stream sends nothing, and
+    while a run trains its stream sends at least the elapsed clock every second."""
+    on_load()
+    assert streamed(lambda: True, timeout_s=3) == []  # no run, nothing changing: not one message
     state = run_config(tiny_model_dir, chat_file, "training.max_steps=5000")
     started = as_dict(on_start(state, ""))
-    assert started["timer"].active is True
-    tick = dict(zip(OUTPUTS, on_tick(), strict=True))
-    assert tick["timer"] == train_tab.gr.skip()  # unchanged while it trains: no redraw of the timer
-    assert "progress" in tick and tick["progress"] != train_tab.gr.skip()  # the elapsed clock ticks every time
+    run_id = started["picker"]["value"]
+    manager = jobs.get_manager()
+    began = time.time()
+    sent = streamed(lambda: time.time() - began > 4, timeout_s=60)
+    assert len(sent) >= 3 and all(v["progress"] != train_tab.gr.skip() for v in sent[1:])
     on_cancel()
-    manager, deadline = jobs.get_manager(), time.time() + 60
+    deadline = time.time() + 60
     while manager.running() and time.time() < deadline:
         time.sleep(0.2)
-    assert dict(zip(OUTPUTS, on_tick(), strict=True))["timer"].active is False
+    assert read_status(manager._paths(run_id)).state == "cancelled"
+
+
+def test_a_page_the_server_does_not_know_watches_the_run_it_kept(tiny_model_dir, chat_file):
+    """After a server restart the page's timer starts its stream again: the new server has no session for it, so the
+    stream draws in full the run this browser kept, as a page load does."""
+    from lora_studio import settings
+    from lora_studio.runs import RunPaths, create_run, update_status
+
+    paths = RunPaths(settings.runs_dir() / "20250101-000000-shown")
+    create_run(paths, RunConfig())
+    update_status(paths, state="stopped", phase="stopped")
+    train_tab.SESSIONS.forget(None)
+    first = streamed(lambda: True, timeout_s=10, kept=paths.run_id)[0]
+    assert first["picker"]["value"] == paths.run_id and "stopped" in first["status"]

@@ -36,6 +36,33 @@ def test_each_step_of_a_wrapped_generator_runs_in_its_language():
     assert list(produced) == ["ja"]
 
 
+def test_each_step_of_a_wrapped_async_generator_runs_in_its_language_and_closing_it_closes_the_handler():
+    import asyncio
+
+    closed = []
+
+    async def stream():
+        try:
+            yield text("app.tab.train")
+            await asyncio.sleep(0)
+            yield current_language()
+            yield "never asked for"
+        finally:
+            closed.append(current_language())
+
+    wrapped = languages.in_language(stream, "ja")
+    assert inspect.isasyncgenfunction(wrapped)  # Gradio streams it as before
+
+    async def scenario():
+        produced = wrapped()
+        got = [await produced.__anext__(), current_language(), await produced.__anext__()]
+        await produced.aclose()  # a page that went away
+        return got
+
+    assert asyncio.run(scenario()) == ["学習", "en", "ja"]  # between steps the caller's language is back
+    assert len(closed) == 1  # the handler's own clean-up ran
+
+
 def test_async_handlers_are_refused_rather_than_left_in_english():
     async def handler() -> None:
         return None

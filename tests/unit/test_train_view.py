@@ -129,11 +129,11 @@ def test_sessions_at_the_same_offset_share_one_figure_and_a_new_row_builds_a_new
 
     shared = Shared(figures=2)
     rows = [MetricRow("log", 1, 10, loss=2.0)]
-    first = shared.loss_figure("r1", 100, rows)
-    assert shared.loss_figure("r1", 100, list(rows)) is first
+    first = shared.figure("loss", "r1", 100, rows)
+    assert shared.figure("loss", "r1", 100, list(rows)) is first
     more = [*rows, MetricRow("log", 2, 10, loss=1.0)]
-    second = shared.loss_figure("r1", 200, more)
+    second = shared.figure("loss", "r1", 200, more)
     assert second is not first
     assert list(second.data[0].y)[-1] == 1.0
-    shared.loss_figure("r2", 100, rows)
-    assert shared.loss_figure("r1", 100, rows) is not first  # the oldest was dropped beyond the size
+    shared.figure("loss", "r2", 100, rows)
+    assert shared.figure("loss", "r1", 100, rows) is not first  # the oldest was dropped beyond the size

@@ -1,0 +1,162 @@
+"""One reader of the runs folder for every page that watches the Train tab (issue 19: watching costs almost nothing).
+
+A thread reads each watched run's files, once for all pages (`train_view.refresh` over one `Watch` per run), and the
+line-up of running and queued runs, and counts a new `round` whenever something changed. Each page's stream
+(ui/train_tab.py, `on_stream`) waits in memory for the next round, then draws from what the reader holds: twenty
+viewers cost one reader and one small answer each per change, not twenty readers per tick. The reader reads only while
+a page streams. No gradio, no torch here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from lora_studio.metrics import MetricRow
+from lora_studio.runs import ACTIVE_STATES, RunStatus
+from lora_studio.ui.train_view import Watch, refresh
+
+log = logging.getLogger(__name__)
+
+READ_S = 0.25  # how often the reader looks while a run trains or waits: a new point shows within about this
+IDLE_READ_S = 1.0  # while nothing trains or waits (a run queued by the CLI shows within a second)
+WAKE_S = 0.05  # how often a waiting stream looks at the round counter (memory only)
+PARTS = ("rows", "status", "log", "samples")
+
+
+@dataclass
+class RunView:
+    """What the reader holds for one run. `versions` count the changes of each part: a page compares them with the
+    ones it drew. Read and written under `lock`."""
+
+    watch: Watch
+    versions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
+    rows: list[MetricRow] = field(default_factory=list)  # latest per step
+    log: str = ""
+    samples: pd.DataFrame | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def status(self) -> RunStatus:
+        return self.watch.status or RunStatus()
+
+
+@dataclass
+class Seen:
+    """What one page drew of a run: the run's versions (see RunView) and the reader's line-up version."""
+
+    versions: dict[str, int] = field(default_factory=dict)
+    line_up: int = -1
+
+    def changed(self, view: RunView) -> set[str]:
+        """The parts of `view` this page has not drawn yet, now counted as drawn (call under view.lock)."""
+        new = {part for part in PARTS if self.versions.get(part) != view.versions[part]}
+        self.versions = dict(view.versions)
+        return new
+
+
+class Feed:
+    """The reader. `view()` gives a run's view, read now (a page load, a pick); the thread keeps the views of the runs
+    `watched()` names current while `streams` > 0, and the line-up from `line_up()`."""
+
+    def __init__(self, line_up: Callable[[], tuple[list[str], list[str]]]) -> None:
+        self._line_up_now = line_up
+        self._lock = threading.Lock()
+        self._views: dict[Path, RunView] = {}
+        self._thread: threading.Thread | None = None
+        self.round = 0
+        self.streams = 0
+        self.line_up: tuple[list[str], list[str]] = ([], [])
+        self.line_up_version = 0
+
+    # ---- what pages call -----------------------------------------------------------------------
+    def view(self, root: Path, run_id: str, read: bool = True) -> RunView:
+        """The run's view; `read` (or a run not viewed yet) reads its files first."""
+        key = root / run_id
+        with self._lock:
+            view = self._views.get(key)
+            fresh = view is None
+            if view is None:
+                view = self._views[key] = RunView(Watch(run_id=run_id))
+        if fresh or read:
+            self._read(root, view, full=fresh)
+        return view
+
+    async def wait(self, seen_round: int, timeout_s: float) -> int:
+        """The round after `seen_round`, or the same one after `timeout_s`: a page's stream waits here, in memory."""
+        end = time.monotonic() + timeout_s
+        while self.round == seen_round and time.monotonic() < end:
+            await asyncio.sleep(WAKE_S)
+        return self.round
+
+    def opened(self, watched: Callable[[], set[tuple[Path, str]]]) -> None:
+        """A page's stream began: count it, and start the reader on first use."""
+        with self._lock:
+            self.streams += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, args=(watched,), name="lora-studio-train-feed", daemon=True
+                )
+                self._thread.start()
+
+    def closed(self) -> None:
+        with self._lock:
+            self.streams = max(self.streams - 1, 0)
+
+    # ---- the reader ----------------------------------------------------------------------------
+    def read_round(self, watched: set[tuple[Path, str]]) -> bool:
+        """Read the line-up and every watched run once; a new round when anything changed. Views of runs no page
+        watches any more are dropped."""
+        changed = False
+        line_up = self._line_up_now()
+        if line_up != self.line_up:
+            self.line_up, self.line_up_version, changed = line_up, self.line_up_version + 1, True
+        keys = {root / run_id for root, run_id in watched}
+        with self._lock:
+            for key in [k for k in self._views if k not in keys]:
+                del self._views[key]
+            views = [(key.parent, view) for key, view in self._views.items()]
+        for root, view in views:
+            changed |= self._read(root, view)
+        if changed:
+            self.round += 1
+        return changed
+
+    def busy(self) -> bool:
+        """Something trains or waits: the reader looks more often."""
+        running, queued = self.line_up
+        with self._lock:
+            views = list(self._views.values())
+        return bool(running or queued) or any(v.status.state in ACTIVE_STATES for v in views)
+
+    def _loop(self, watched: Callable[[], set[tuple[Path, str]]]) -> None:
+        while True:
+            if self.streams:
+                try:
+                    self.read_round(watched())
+                except Exception:  # one damaged run folder must not stop every page's live view
+                    log.exception("Reading the watched runs failed; trying again")
+            time.sleep(READ_S if self.streams and self.busy() else IDLE_READ_S)
+
+    def _read(self, root: Path, view: RunView, full: bool = False) -> bool:
+        with view.lock:
+            if not (root / view.watch.run_id).is_dir():
+                return False  # deleted: the page says so (it checks first)
+            changes = refresh(view.watch, root, full)
+            if changes.rows is not None:
+                view.rows = changes.rows
+            if changes.log is not None:
+                view.log = changes.log
+            if changes.samples is not None:
+                view.samples = changes.samples
+            moved = [part for part in PARTS if getattr(changes, part) is not None]
+            for part in moved:
+                view.versions[part] += 1
+            return bool(moved)

@@ -1,0 +1,117 @@
+"""The Train tab's one reader of the runs folder (ui/train_feed.py) and the pages' streams that draw from it."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from lora_studio import jobs
+from lora_studio.config import RunConfig
+from lora_studio.metrics import MetricRow, append_row
+from lora_studio.runs import RunPaths, create_run, update_status
+from lora_studio.ui import train_feed, train_tab
+from lora_studio.ui.train_feed import Feed, Seen
+
+NO_LINE_UP = ([], [])
+
+
+def make_run(root, run_id="r1") -> RunPaths:
+    paths = RunPaths(root / run_id)
+    create_run(paths, RunConfig())
+    update_status(paths, state="running", phase="training")
+    return paths
+
+
+def test_a_round_counts_only_when_something_changed_and_each_page_sees_each_change_once(tmp_path):
+    paths = make_run(tmp_path)
+    feed = Feed(lambda: NO_LINE_UP)
+    view = feed.view(tmp_path, "r1")
+    first, second = Seen(), Seen()
+    assert first.changed(view) == set(train_feed.PARTS)  # a new page draws everything
+    assert not feed.read_round({(tmp_path, "r1")}) and feed.round == 0  # nothing new: no round
+    append_row(paths.metrics, MetricRow("log", 1, 10, loss=2.0))
+    assert feed.read_round({(tmp_path, "r1")}) and feed.round == 1
+    assert first.changed(view) == {"rows"} and first.changed(view) == set()
+    assert second.changed(view) == set(train_feed.PARTS)  # a page that drew nothing yet
+    assert [r.step for r in view.rows] == [1]
+    update_status(paths, state="stopped", phase="stopped")
+    assert feed.read_round({(tmp_path, "r1")}) and first.changed(view) == {"status"}
+    assert view.status.state == "stopped"
+    feed.read_round(set())  # no page watches it any more: the view goes
+    assert feed.view(tmp_path, "r1", read=False) is not view
+
+
+def test_the_line_up_moving_is_a_round(tmp_path):
+    line_up = [([], [])]
+    feed = Feed(lambda: line_up[0])
+    assert not feed.read_round(set())
+    line_up[0] = (["a"], ["b"])
+    assert feed.read_round(set()) and feed.line_up == (["a"], ["b"]) and feed.line_up_version == 1
+
+
+def test_a_waiting_stream_wakes_on_the_next_round_or_after_its_timeout():
+    feed = Feed(lambda: NO_LINE_UP)
+
+    async def scenario():
+        quiet = await feed.wait(0, 0.1)  # nothing happens: back after the timeout with the same round
+        waiter = asyncio.create_task(feed.wait(0, 5.0))
+        await asyncio.sleep(0.1)
+        feed.round += 1  # as the reader does
+        return quiet, await asyncio.wait_for(waiter, 1.0)
+
+    assert asyncio.run(scenario()) == (0, 1)
+
+
+@pytest.fixture
+def manager(studio_home):
+    yield jobs.get_manager()
+    if jobs._manager is not None:
+        jobs._manager.shutdown()
+        jobs._manager = None
+
+
+def test_twenty_pages_are_served_by_one_reader_and_each_gets_every_point(studio_home, manager, monkeypatch):
+    """Twenty pages watching one run: the run's files are read once per round for all of them, not once per page,
+    and every page's stream delivers every new point."""
+    from lora_studio import settings
+
+    paths = make_run(settings.runs_dir(), "watched")
+    reads = []
+    real_refresh = train_feed.refresh
+    monkeypatch.setattr(train_feed, "refresh", lambda *a, **k: reads.append(1) or real_refresh(*a, **k))
+    pages = [SimpleNamespace(session_hash=f"page-{i}") for i in range(20)]
+    for page in pages:
+        train_tab.on_load("watched", page)
+    got: dict[str, set[int]] = {page.session_hash: set() for page in pages}
+
+    async def watch(page):
+        stream = train_tab.on_stream("watched", page)
+        try:
+            async for values in stream:
+                chart = dict(zip(train_tab.OUTPUTS, values, strict=True))["chart"]
+                if hasattr(chart, "data") and chart.data:
+                    got[page.session_hash].update(int(x) for x in chart.data[0].x or [])
+                if len(got[page.session_hash]) == 3:
+                    return
+        finally:
+            await stream.aclose()
+
+    async def scenario():
+        tasks = [asyncio.create_task(watch(page)) for page in pages]
+        await asyncio.sleep(0.5)
+        reads.clear()
+        for step in (1, 2, 3):
+            append_row(paths.metrics, MetricRow("log", step, 10, loss=3.0 - step / 2))
+            await asyncio.sleep(0.6)
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for page in pages:
+            train_tab.SESSIONS.forget(page)
+    assert all(steps == {1, 2, 3} for steps in got.values())
+    rounds_read = len(reads)
+    assert rounds_read <= 2 * 1.8 / train_feed.READ_S + 4, f"{rounds_read} reads: the pages read the run themselves"
