@@ -17,6 +17,7 @@ from lora_studio.ui.evaluate_view import CSS as EVALUATE_CSS
 from lora_studio.ui.export_tab import build_export_tab
 from lora_studio.ui.playground_tab import PlaygroundTab, build_playground_tab, select_adapter
 from lora_studio.ui.runs_tab import build_runs_tab
+from lora_studio.ui.train_feed import STREAMS_MAX
 from lora_studio.ui.train_tab import TrainTab, build_train_tab, current_run
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,14 @@ def _build_page(app: gr.Blocks, home: str) -> None:
     # The page's first draw is one event: the kept run config, and each tab drawn from it in the same answer, so
     # no later draw of an older copy lands on what a person typed (the Data tab is usable once it is drawn).
     def first_draw(kept_value: Any, page_value: dict | None, calib: dict | None) -> dict[Any, Any]:
-        restored = run_state.kept_config(kept_value)
-        state = restored if restored is not None else page_value
-        drawn = {**data_tab.first_draw(state), **config.first_draw(state, calib)}
-        return {run_config: restored if restored is not None else gr.skip(), **drawn}
+        try:
+            restored = run_state.kept_config(kept_value)
+            state = restored if restored is not None else page_value
+            drawn = {**data_tab.first_draw(state), **config.first_draw(state, calib)}
+            return {run_config: restored if restored is not None else gr.skip(), **drawn}
+        except Exception:  # a page left unusable would lose everything on it: it shows its own defaults instead
+            log.exception("The page's first draw failed")
+            return data_tab.usable()
 
     outputs = dict.fromkeys([run_config, *data_tab.draw_outputs(), *config.draw_outputs()])
     app.load(first_draw, [kept, run_config, config.components["calib"]], list(outputs))
@@ -136,7 +141,10 @@ def launch(
     ]
     # run_history=False: Gradio would otherwise keep every event's inputs in the browser's storage, the Hub
     # token typed into the Merge & Export tab included.
+    # Each page watching the Train tab holds one of the queue's slots while its live stream runs (ui/train_feed.py):
+    # room for those and for Gradio's usual 40 other events at once.
     build_app(language).queue(default_concurrency_limit=4).launch(
+        max_threads=STREAMS_MAX + 40,
         server_name=host,
         server_port=port or settings.server_port(),
         max_file_size=settings.max_upload_bytes(),

@@ -47,16 +47,27 @@ def preset_description(preset: Preset) -> str:
     return preset.description
 
 
+_READ_PRESETS: dict[tuple[str, int], RunConfig | None] = {}  # (file, its mtime) → its settings (None: unreadable)
+
+
 def matching_preset(cfg: RunConfig) -> str | None:
     """The preset whose settings the run config holds now (its dataset and base model aside), if any: what the
-    Preset box shows, so that after an edit or a reload it never names a preset the settings no longer are."""
+    Preset box shows, so that after an edit or a reload it never names a preset the settings no longer are. Each
+    preset file is read once until it changes (this runs on every change of the run config)."""
     current = cfg.to_dict()
     for preset in list_presets():
         try:
-            if _keep_dataset(preset_config(preset.path), cfg).to_dict() == current:
-                return preset.name
-        except StudioError:  # an unreadable user preset matches nothing
+            key = (str(preset.path), preset.path.stat().st_mtime_ns)
+        except OSError:  # deleted meanwhile
             continue
+        if key not in _READ_PRESETS:
+            try:
+                _READ_PRESETS[key] = preset_config(preset.path)
+            except (StudioError, OSError):  # an unreadable user preset matches nothing
+                _READ_PRESETS[key] = None
+        settings_of = _READ_PRESETS[key]
+        if settings_of is not None and _keep_dataset(settings_of, cfg).to_dict() == current:
+            return preset.name
     return None
 
 

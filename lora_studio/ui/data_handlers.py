@@ -222,11 +222,13 @@ def first_draw(state: dict | None) -> dict[str, Any]:
         log.exception("Drawing the kept run config on the Data tab failed")
         values = {}
     for name in UNTIL_DRAWN:
-        if name in values:
-            values[name] = gr.update(value=values[name], interactive=True)
-        else:
-            values[name] = gr.update(interactive=True)
+        values[name] = gr.update(value=values[name], interactive=True) if name in values else usable()[name]
     return values
+
+
+def usable() -> dict[str, Any]:
+    """The tab made usable, nothing else drawn: what a page whose first draw failed still gets."""
+    return {name: gr.update(interactive=True) for name in UNTIL_DRAWN}
 
 
 def on_row(state: dict | None, position: float | None) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from lora_studio.ui.data_handlers import (
     on_settings,
     on_settle,
     on_upload,
+    usable,
 )
 from lora_studio.ui.handlers import by_component
 from lora_studio.ui.widgets import FormSlider
@@ -54,6 +55,9 @@ class DataTab:
     def first_draw(self, state: dict | None) -> dict[Any, Any]:
         """The run config the browser kept, drawn on page load (its dataset analysed again); ui/app.py calls it."""
         return self.out(first_draw(state))
+
+    def usable(self) -> dict[Any, Any]:
+        return self.out(usable())
 
 
 def _info(dotted: str) -> dict[str, Any]:

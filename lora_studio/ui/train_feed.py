@@ -10,6 +10,7 @@ a page streams. No gradio, no torch here.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 import time
@@ -26,8 +27,9 @@ from lora_studio.ui.train_view import Watch, refresh
 log = logging.getLogger(__name__)
 
 READ_S = 0.25  # how often the reader looks while a run trains or waits: a new point shows within about this
-IDLE_READ_S = 1.0  # while nothing trains or waits (a run queued by the CLI shows within a second)
-WAKE_S = 0.05  # how often a waiting stream looks at the round counter (memory only)
+IDLE_READ_S = 2.0  # while nothing trains or waits (a run queued elsewhere shows within two seconds)
+WAKE_S = 0.1  # how often a waiting stream looks at the round counter (memory only)
+STREAMS_MAX = 64  # pages streaming at once; beyond it a page is drawn once a second by its timer instead
 PARTS = ("rows", "status", "log", "samples")
 
 
@@ -37,7 +39,8 @@ class RunView:
     ones it drew. Read and written under `lock`."""
 
     watch: Watch
-    versions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARTS, 0))
+    versions: dict[str, int] = field(default_factory=dict)  # numbers from the feed's one counter: never reused
+    gone: bool = False  # its folder was deleted
     rows: list[MetricRow] = field(default_factory=list)  # latest per step
     log: str = ""
     samples: pd.DataFrame | None = None
@@ -71,6 +74,7 @@ class Feed:
         self._lock = threading.Lock()
         self._views: dict[Path, RunView] = {}
         self._thread: threading.Thread | None = None
+        self._versions = itertools.count(1)  # one counter for every view: a view made again never repeats a number
         self.round = 0
         self.streams = 0
         self.line_up: tuple[list[str], list[str]] = ([], [])
@@ -85,8 +89,9 @@ class Feed:
             fresh = view is None
             if view is None:
                 view = self._views[key] = RunView(Watch(run_id=run_id))
-        if fresh or read:
-            self._read(root, view, full=fresh)
+                view.versions = {part: next(self._versions) for part in PARTS}
+        if (fresh or read) and self._read(root, view, full=fresh):
+            self._next_round()  # read by a page (a load, a pick): the other pages on this run wake too
         return view
 
     async def wait(self, seen_round: int, timeout_s: float) -> int:
@@ -96,15 +101,19 @@ class Feed:
             await asyncio.sleep(WAKE_S)
         return self.round
 
-    def opened(self, watched: Callable[[], set[tuple[Path, str]]]) -> None:
-        """A page's stream began: count it, and start the reader on first use."""
+    def opened(self, watched: Callable[[], set[tuple[Path, str]]]) -> bool:
+        """A page's stream would begin: count it and start the reader on first use. False when STREAMS_MAX pages
+        stream already (each holds one of Gradio's queue slots): that page is then drawn by its timer."""
         with self._lock:
+            if self.streams >= STREAMS_MAX:
+                return False
             self.streams += 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._loop, args=(watched,), name="lora-studio-train-feed", daemon=True
                 )
                 self._thread.start()
+        return True
 
     def closed(self) -> None:
         with self._lock:
@@ -126,8 +135,12 @@ class Feed:
         for root, view in views:
             changed |= self._read(root, view)
         if changed:
-            self.round += 1
+            self._next_round()
         return changed
+
+    def _next_round(self) -> None:
+        with self._lock:
+            self.round += 1
 
     def busy(self) -> bool:
         """Something trains or waits: the reader looks more often."""
@@ -147,8 +160,10 @@ class Feed:
 
     def _read(self, root: Path, view: RunView, full: bool = False) -> bool:
         with view.lock:
-            if not (root / view.watch.run_id).is_dir():
-                return False  # deleted: the page says so (it checks first)
+            if not (root / view.watch.run_id).is_dir():  # deleted: its pages say so (they check first), once
+                changed, view.gone = not view.gone, True
+                return changed
+            view.gone = False
             changes = refresh(view.watch, root, full)
             if changes.rows is not None:
                 view.rows = changes.rows
@@ -158,5 +173,5 @@ class Feed:
                 view.samples = changes.samples
             moved = [part for part in PARTS if getattr(changes, part) is not None]
             for part in moved:
-                view.versions[part] += 1
+                view.versions[part] = next(self._versions)
             return bool(moved)

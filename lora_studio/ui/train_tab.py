@@ -4,7 +4,7 @@ Training never runs here: `jobs.JobManager` starts a worker process and this tab
 run directory. The live view is pushed: one reader of the runs folder (ui/train_feed.py) reads each
 watched run once for every page, and each page's stream (`on_stream`, a generator Gradio sends over
 its event stream) draws what changed when the reader says so. A page's timer only starts that stream,
-and starts it again when it ended (a restarted server), so a refreshed page or a restarted server
+and starts it again when it ended; a refreshed page (Gradio reloads the page after a server restart)
 redraws the full history from disk and goes on live.
 """
 
@@ -76,10 +76,19 @@ class Sessions:
 
     @contextmanager
     def use(self, request: gr.Request | None, run_id: str | None = None) -> Iterator[Viewer]:
-        """The session's Viewer under its lock; `run_id` (not None) starts watching that run afresh."""
+        """The session's Viewer under its lock; `run_id` (not None) starts watching that run afresh. A session not
+        known here (forgotten, or begun before a restart) gets a Viewer of nothing that is not kept: only a load or
+        a pick makes a session known, so its stream begins again from the run the browser kept."""
         key = _key(request)
         with self._lock:
-            lock, viewer = self._viewers.setdefault(key, (threading.Lock(), Viewer()))
+            if key not in self._viewers and run_id is None:
+                kept = None
+            else:
+                kept = self._viewers.setdefault(key, (threading.Lock(), Viewer()))
+        if kept is None:
+            yield Viewer()
+            return
+        lock, viewer = kept
         with lock:
             if run_id is not None:
                 viewer = Viewer(run_id=run_id)
@@ -254,10 +263,16 @@ def on_tick(request: gr.Request | None = None) -> list[Any]:
 async def on_stream(kept: str | None = None, request: gr.Request | None = None) -> AsyncIterator[list[Any]]:
     """The page's live view, pushed: waits (in memory) for the reader's next round, then sends what changed. Started
     by the page's timer, which starts it again if it ends; it ends when the page goes (unload forgets the session).
-    A session this server does not know (it restarted) watches the run this browser `kept`, as a page load does."""
+    A session this server does not know (forgotten while the page stayed open, or its first tick came before its
+    load) watches the run this browser `kept`, as a page load does. Beyond STREAMS_MAX streaming pages, a page is
+    drawn once and the stream ends: its timer draws it again a second later."""
     if not SESSIONS.known(request):
         yield await anyio.to_thread.run_sync(_rejoined, kept, request)
-    FEED.opened(SESSIONS.watched)
+    if not FEED.opened(SESSIONS.watched):
+        values, _ = await anyio.to_thread.run_sync(_pushed, request)
+        if not all(_skipped(value) for value in values):
+            yield values
+        return
     try:
         seen_round, said = -1, time.monotonic()
         while SESSIONS.known(request):
@@ -361,9 +376,9 @@ class TrainTab:
         its full history; the browser keeps which run that is."""
         kept = gr.BrowserState(None, storage_key=run_state.RUN_KEY, secret=run_state.secret())
         app.load(on_load, [kept], self.outputs())
-        # Many browsers may watch at once: streams never wait in the queue behind each other. "once": while this
-        # page's stream runs, the timer's ticks are ignored in the browser (no request); when it ended (a restarted
-        # server), the next tick starts one, which watches the run this browser kept.
+        # Many browsers may watch at once: streams never wait in the queue behind each other (each holds one of the
+        # queue's slots: ui/app.py's launch makes room for STREAMS_MAX). "once": while this page's stream runs, the
+        # timer's ticks are ignored in the browser (no request); when it ended, the next tick starts one.
         self.components["timer"].tick(
             on_stream, [kept], self.outputs(), show_progress="hidden", concurrency_limit=None, trigger_mode="once"
         )

@@ -153,6 +153,22 @@ def test_a_first_visit_draws_the_pages_own_run_config_and_a_kept_one_replaces_it
     assert any(type(v) is dict and v == run_state.from_state(kept).to_dict() for v in restored.values())  # restored
 
 
+def test_a_first_draw_that_fails_still_makes_the_data_tab_usable(monkeypatch):
+    from lora_studio.ui.app import build_app
+    from lora_studio.ui.data_handlers import UNTIL_DRAWN
+
+    app = build_app()
+    draw = next(f.fn for f in app.fns.values() if f.name == "first_draw" and f.page == "")
+
+    def broken(*args, **kwargs):
+        raise OSError("a preset file went away mid-read")
+
+    monkeypatch.setattr(config_tab, "on_change", broken)
+    values = draw(None, config_tab.initial_config().to_dict(), None)
+    assert len(values) == len(UNTIL_DRAWN)
+    assert all(v == {"__type__": "update", "interactive": True} for v in values.values())
+
+
 def test_load_a_past_run_with_its_data_file_then_without(tiny_model_dir, chat_file):
     cfg = tiny_config(tiny_model_dir, chat_file, "lora.r=12", "data.max_length=96", "data.eval_fraction=0.1")
     create_run(RunPaths(runs_dir() / "20250101-000000-old"), cfg)

@@ -30,9 +30,10 @@ def test_a_round_counts_only_when_something_changed_and_each_page_sees_each_chan
     view = feed.view(tmp_path, "r1")
     first, second = Seen(), Seen()
     assert first.changed(view) == set(train_feed.PARTS)  # a new page draws everything
-    assert not feed.read_round({(tmp_path, "r1")}) and feed.round == 0  # nothing new: no round
+    start = feed.round
+    assert not feed.read_round({(tmp_path, "r1")}) and feed.round == start  # nothing new: no round
     append_row(paths.metrics, MetricRow("log", 1, 10, loss=2.0))
-    assert feed.read_round({(tmp_path, "r1")}) and feed.round == 1
+    assert feed.read_round({(tmp_path, "r1")}) and feed.round == start + 1
     assert first.changed(view) == {"rows"} and first.changed(view) == set()
     assert second.changed(view) == set(train_feed.PARTS)  # a page that drew nothing yet
     assert [r.step for r in view.rows] == [1]
@@ -41,6 +42,40 @@ def test_a_round_counts_only_when_something_changed_and_each_page_sees_each_chan
     assert view.status.state == "stopped"
     feed.read_round(set())  # no page watches it any more: the view goes
     assert feed.view(tmp_path, "r1", read=False) is not view
+
+
+def test_a_page_that_reads_wakes_the_others_and_a_deleted_run_is_one_round(tmp_path):
+    import shutil
+
+    paths = make_run(tmp_path)
+    feed = Feed(lambda: NO_LINE_UP)
+    view = feed.view(tmp_path, "r1")
+    start = feed.round
+    append_row(paths.metrics, MetricRow("log", 1, 10, loss=2.0))
+    feed.view(tmp_path, "r1")  # a page loads or picks it: read now
+    assert feed.round == start + 1  # the pages streaming it wake at once, not at their timeout
+    shutil.rmtree(paths.root)
+    assert feed.read_round({(tmp_path, "r1")}) and not feed.read_round({(tmp_path, "r1")})
+    assert view.gone
+
+
+def test_a_view_made_again_never_repeats_a_version_a_page_drew(tmp_path):
+    """A view dropped (no page watched it for a round) and made again starts from fresh numbers: a page that drew
+    the old one draws every part again instead of missing what changed in between."""
+    make_run(tmp_path)
+    feed = Feed(lambda: NO_LINE_UP)
+    page = Seen()
+    page.changed(feed.view(tmp_path, "r1"))
+    feed.read_round(set())  # dropped
+    assert page.changed(feed.view(tmp_path, "r1")) == set(train_feed.PARTS)
+
+
+def test_beyond_the_most_streams_a_page_is_refused_a_stream(monkeypatch):
+    monkeypatch.setattr(train_feed, "STREAMS_MAX", 2)
+    feed = Feed(lambda: NO_LINE_UP)
+    assert feed.opened(set) and feed.opened(set) and not feed.opened(set)
+    feed.closed()
+    assert feed.opened(set)
 
 
 def test_the_line_up_moving_is_a_round(tmp_path):
@@ -115,3 +150,13 @@ def test_twenty_pages_are_served_by_one_reader_and_each_gets_every_point(studio_
     assert all(steps == {1, 2, 3} for steps in got.values())
     rounds_read = len(reads)
     assert rounds_read <= 2 * 1.8 / train_feed.READ_S + 4, f"{rounds_read} reads: the pages read the run themselves"
+
+
+def test_a_session_this_server_does_not_know_is_not_kept_by_a_handler():
+    """A Stop, a tab opened or a tick from a page the server forgot must not make it known with nothing watched:
+    its stream would then never draw the run the browser kept again."""
+    page = SimpleNamespace(session_hash="forgotten")
+    train_tab.SESSIONS.forget(page)
+    assert "Pick a run first" in train_tab.on_stop(page)
+    train_tab.on_tick(page)
+    assert not train_tab.SESSIONS.known(page)
