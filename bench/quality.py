@@ -221,8 +221,9 @@ def table(results: dict[str, dict[str, list[dict]]], scores: dict[str, dict[str,
         base = scores[t.name][BASE]
         rows.append((t.name, BASE, f"{base['score']:.3f}", "", f"{base['loss']:.3f}", "", "", ""))
         for name, runs in results[t.name].items():
-            per_seed = [scores[t.name][f"{name}-s{s}"]["score"] for s in seeds]
-            loss = median([scores[t.name][f"{name}-s{s}"]["loss"] for s in seeds])
+            ran = [r["seed"] for r in runs]  # every seed, or the first alone for a --one-seed side
+            per_seed = [scores[t.name][f"{name}-s{s}"]["score"] for s in ran]
+            loss = median([scores[t.name][f"{name}-s{s}"]["loss"] for s in ran])
             job_s = median([r["job_s"] for r in runs])
             ratio = f"{job_s / plain_s:.2f}×" if plain_s else ""
             rows.append(
@@ -275,6 +276,11 @@ def main() -> None:
     parser.add_argument("--configs", default="", help="comma-separated: plain and/or preset names (default: all)")
     parser.add_argument("--variant", action="append", default=[], help="NAME=PRESET:key=value,key=value")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    parser.add_argument(
+        "--one-seed",
+        default="",
+        help="comma-separated sides trained with the first seed only (time-boxed; the notes say which)",
+    )
     parser.add_argument("--work", default=str(WORK))
     parser.add_argument("--fresh", action="store_true", help="run everything again, keeping nothing")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave docs/BENCHMARKS.md alone")
@@ -290,17 +296,16 @@ def main() -> None:
     all_sides = sides(list(filter(None, args.configs.split(","))), args.variant)
     results: dict[str, dict[str, list[dict]]] = {t.name: {} for t in chosen}
     started = time.time()
+    one_seed = set(filter(None, args.one_seed.split(",")))
     for seed in seeds:  # seeds outermost: drift in the machine's load reaches every side alike
         for t in chosen:
             for name, side in all_sides.items():
+                if name in one_seed and seed != seeds[0]:
+                    continue
                 results[t.name].setdefault(name, []).append(trained(work, t, name, side, seed, args.fresh))
     scores = {}
     for t in chosen:
-        adapters = {
-            f"{name}-s{s}": r["adapter"]
-            for name, runs in results[t.name].items()
-            for s, r in zip(seeds, runs, strict=True)
-        }
+        adapters = {f"{name}-s{r['seed']}": r["adapter"] for name, runs in results[t.name].items() for r in runs}
         scores[t.name] = evaluate(t, adapters, work)
     rows = table(results, scores, seeds)
     widths = [max(len(str(r[i])) for r in [HEADER, *rows]) for i in range(len(HEADER))]
@@ -317,6 +322,11 @@ def main() -> None:
             "Scores: " + "; ".join(f"{t.name} ({t.kind}): {t.metric} — {t.about}" for t in chosen) + ".",
             "",
             *(f"- chat-assistant vs plain, {line}" for line in checks),
+            *(
+                [f"- Trained with seed {seeds[0]} only (time-boxed): {', '.join(sorted(one_seed))}."]
+                if one_seed
+                else []
+            ),
         ]
     )
     command = " ".join([COMMAND, *sys.argv[1:]])
