@@ -84,7 +84,7 @@ def test_the_dashboard_reads_its_words_from_the_catalogue(module):
     skipped = {
         id(node.body[0].value)  # docstrings
         for node in ast.walk(tree)
-        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
         and node.body
         and isinstance(node.body[0], ast.Expr)
         and isinstance(node.body[0].value, ast.Constant)

@@ -104,8 +104,12 @@ MESSAGES: dict[str, str] = {
     "rate, learning from assistant replies only; holds out 5% and scores base vs adapter on it at the end. On our "
     "three test tasks it got every held-out answer right in about half the time of a plain TRL script, which got "
     "52-61%.",
-    "preset.low-memory-8bit.description": "For big models on small GPUs - the frozen base is loaded in 8-bit "
-    "(bitsandbytes) and activations are recomputed, trading speed for memory.",
+    "preset.low-memory-8bit.description": (
+        "For big models on small GPUs - the frozen base is loaded in 8-bit (bitsandbytes) and activ"
+        "ations are recomputed, trading speed for memory. On a CPU it is slow and learned little in"
+        " our test (0-38% of held-out answers right, one seed): use it on a GPU with too little mem"
+        "ory for the others."
+    ),
     "preset.olora.description": "OLoRA: the adapter starts from an orthonormal (QR) factorisation of the base "
     "weights. Two passes over your data: on our three test tasks it got every held-out answer right, which "
     "chat-assistant does in one pass, in about half the time. The saved adapter still works on the original model.",
@@ -113,9 +117,12 @@ MESSAGES: dict[str, str] = {
     "chosen and rejected answers. Keeps close to the model it starts from, so start from an earlier supervised "
     "run's adapter: from the base model alone it got none of our three test tasks' held-out answers right. Holds "
     "out 10% to check that chosen answers win.",
-    "preset.preference-orpo.description": "Learn the chosen answers and, at the same time, to prefer them over the "
-    "rejected ones (ORPO), in one run from the base model, without a reference pass. Holds out 10% to check that "
-    "chosen answers win.",
+    "preset.preference-orpo.description": (
+        "Learn the chosen answers and, at the same time, to prefer them over the rejected ones (ORP"
+        "O), in one run from the base model, without a reference pass. Holds out 10% to check that "
+        "chosen answers win. On our three test tasks it got 73-100% of held-out answers right in 1."
+        "6-1.7 times a plain TRL script's time (chat-assistant: 100%, on the answers alone)."
+    ),
     "preset.quick-start.description": "The fastest good result: half a pass over your data with a small adapter, "
     "about a minute for a few hundred short rows on a laptop CPU. On our three test tasks it got 97-100% of "
     "held-out answers right in a third of the time of a plain TRL script.",
