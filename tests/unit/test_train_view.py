@@ -125,7 +125,7 @@ def test_a_step_that_moved_alone_does_not_redraw_the_status_but_a_new_state_does
 
 
 def test_sessions_at_the_same_offset_share_one_figure_and_a_new_row_builds_a_new_one():
-    from lora_studio.ui.train_tab import Shared
+    from lora_studio.ui.train_sessions import Shared
 
     shared = Shared(figures=2)
     rows = [MetricRow("log", 1, 10, loss=2.0)]
