@@ -75,20 +75,25 @@ def _build_page(app: gr.Blocks, home: str) -> None:
         with gr.Tab(text("app.tab.runs"), id="runs") as runs_tab:
             build_runs_tab(runs_tab)
 
-    # The page's first draw is one event: the kept run config, and each tab drawn from it in the same answer, so
-    # no later draw of an older copy lands on what a person typed (the Data tab is usable once it is drawn).
-    def first_draw(kept_value: Any, page_value: dict | None, calib: dict | None) -> dict[Any, Any]:
+    # The page's first draw: the kept run config and the Data tab drawn from it in one answer, so no later draw of
+    # an older copy lands on what a person typed (the Data tab is usable once it is drawn). The Config tab follows
+    # from the restored config: its pre-flight may first convert the embedded model (half a minute on a first
+    # start), which the Data tab must not wait for.
+    def first_draw(kept_value: Any, page_value: dict | None) -> dict[Any, Any]:
         try:
             restored = run_state.kept_config(kept_value)
             state = restored if restored is not None else page_value
-            drawn = {**data_tab.first_draw(state), **config.first_draw(state, calib)}
-            return {run_config: restored if restored is not None else gr.skip(), **drawn}
+            return {run_config: restored if restored is not None else gr.skip(), **data_tab.first_draw(state)}
         except Exception:  # a page left unusable would lose everything on it: it shows its own defaults instead
             log.exception("The page's first draw failed")
             return data_tab.usable()
 
-    outputs = dict.fromkeys([run_config, *data_tab.draw_outputs(), *config.draw_outputs()])
-    app.load(first_draw, [kept, run_config, config.components["calib"]], list(outputs))
+    def config_first_draw(state: dict | None, calib: dict | None) -> dict[Any, Any]:
+        return config.first_draw(state, calib)
+
+    app.load(first_draw, [kept, run_config], [run_config, *data_tab.draw_outputs()]).then(
+        config_first_draw, [run_config, config.components["calib"]], config.draw_outputs()
+    )
     run_config.change(lambda state: state, [run_config], [kept], show_progress="hidden")
     train.attach(app)
     _wire_try_in_playground(train, playground, tabs)

@@ -138,19 +138,28 @@ def test_the_preset_box_names_the_preset_the_settings_are_and_none_once_they_dif
 
 
 def test_a_first_visit_draws_the_pages_own_run_config_and_a_kept_one_replaces_it():
-    """The page's first draw, as Gradio calls it: nothing kept (a first visit) draws the page's quick-start (it drew
-    the bare defaults once: max length 512, no preset named); a kept run config is restored and drawn."""
+    """The page's first draw, as Gradio calls it (the Data tab with the restore, then the Config tab from the
+    restored config): nothing kept (a first visit) draws the page's quick-start (it drew the bare defaults once:
+    max length 512, no preset named); a kept run config is restored and drawn."""
     from lora_studio.ui.app import build_app
 
     app = build_app()
     draw = next(f.fn for f in app.fns.values() if f.name == "first_draw" and f.page == "")
-    fresh = {getattr(k, "elem_id", None): v for k, v in draw(None, config_tab.initial_config().to_dict(), None).items()}
+    config_draw = next(f.fn for f in app.fns.values() if f.name == "config_first_draw" and f.page == "")
+    page = config_tab.initial_config().to_dict()
+
+    def by_id(values: dict) -> dict:
+        return {getattr(k, "elem_id", None): v for k, v in values.items()}
+
+    assert not any(str(name).startswith("cfg-") for name in by_id(draw(None, page)))  # no wait for the pre-flight
+    fresh = by_id({**draw(None, page), **config_draw(page, None)})
     assert fresh["data-max-length"]["value"] == 256 and fresh["cfg-preset"]["value"] == "quick-start"
-    kept = with_fields(config_tab.initial_config().to_dict(), data__max_length=384)
-    restored = draw(kept, config_tab.initial_config().to_dict(), None)
-    by_id = {getattr(k, "elem_id", None): v for k, v in restored.items()}
-    assert by_id["data-max-length"]["value"] == 384 and by_id["cfg-preset"]["value"] is None
-    assert any(type(v) is dict and v == run_state.from_state(kept).to_dict() for v in restored.values())  # restored
+    kept = with_fields(page, data__max_length=384)
+    restored = draw(kept, page)
+    state = next(v for v in restored.values() if type(v) is dict and "data" in v)
+    assert state == run_state.from_state(kept).to_dict()  # restored into the page's run config
+    drawn = by_id({**restored, **config_draw(state, None)})
+    assert drawn["data-max-length"]["value"] == 384 and drawn["cfg-preset"]["value"] is None
 
 
 def test_a_first_draw_that_fails_still_makes_the_data_tab_usable(monkeypatch):
@@ -161,10 +170,10 @@ def test_a_first_draw_that_fails_still_makes_the_data_tab_usable(monkeypatch):
     draw = next(f.fn for f in app.fns.values() if f.name == "first_draw" and f.page == "")
 
     def broken(*args, **kwargs):
-        raise OSError("a preset file went away mid-read")
+        raise OSError("a file went away mid-read")
 
-    monkeypatch.setattr(config_tab, "on_change", broken)
-    values = draw(None, config_tab.initial_config().to_dict(), None)
+    monkeypatch.setattr(run_state, "kept_config", broken)
+    values = draw(None, config_tab.initial_config().to_dict())
     assert len(values) == len(UNTIL_DRAWN)
     assert all(v == {"__type__": "update", "interactive": True} for v in values.values())
 
