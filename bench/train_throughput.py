@@ -6,8 +6,9 @@ Run: .venv/bin/python bench/train_throughput.py [--steps 20] [--reps 3]
 Workload: the embedded SmolLM2-135M-Instruct, lora_studio/assets/samples/chat-assistant.jsonl, the `quick-start`
 preset (LoRA r=8 on all linear layers, batch 4, max length 256, lr 1e-3), a fixed number of steps.
 Each repetition runs, interleaved, (1) a LoRA Studio job through JobManager (the worker
-subprocess the dashboard starts), (2) the same job with training.fast_dropout off, so that every
-setting equals (3) bench/plain_trl.py with identical settings, (4) bench/plain_trl.py with TRL's
+subprocess the dashboard starts), (2) the same job with training.fast_dropout off and padded batches
+(training.padding_free never), so that every setting equals (3) bench/plain_trl.py with identical settings,
+(4) bench/plain_trl.py with TRL's
 defaults for everything but the hyper-parameters. (2)/(3) is the job machinery's overhead,
 (1)/(4) the speed of our defaults. Tokens/s counts
 non-padding tokens (TRL's `num_tokens`) from the first logged step to the last, so model loading,
@@ -48,7 +49,7 @@ def window_speed(rows: list[dict]) -> tuple[float, float]:
     return (last["num_tokens"] - first["num_tokens"]) / seconds, seconds / (last["step"] - first["step"])
 
 
-def run_plain(mode: str, model_dir: str, steps: int, workdir: Path) -> dict:
+def run_plain(mode: str, model_dir: str, steps: int, workdir: Path, data: Path = DATA) -> dict:
     out = workdir / f"plain-{mode}-{time.time_ns()}.json"
     subprocess.run(
         [
@@ -59,7 +60,7 @@ def run_plain(mode: str, model_dir: str, steps: int, workdir: Path) -> dict:
             "--model",
             model_dir,
             "--data",
-            str(DATA),
+            str(data),
             "--template",
             str(TEMPLATE),
             "--steps",
@@ -113,7 +114,15 @@ def main() -> None:
             peaks.append(matmul_peak("float32"))
             ours.append(run_job(work / "runs", DATA, {"training.max_steps": args.steps}))
             machinery.append(
-                run_job(work / "runs", DATA, {"training.max_steps": args.steps, "training.fast_dropout": False})
+                run_job(
+                    work / "runs",
+                    DATA,
+                    {
+                        "training.max_steps": args.steps,
+                        "training.fast_dropout": False,
+                        "training.padding_free": "never",
+                    },
+                )
             )
             identical.append(run_plain("identical", model_dir, args.steps, work))
             defaults.append(run_plain("trl-defaults", model_dir, args.steps, work))
@@ -156,7 +165,7 @@ def report(
     rows = [
         ("LoRA Studio job (quick-start), tokens/s", fmt(ours_tps), note),
         (
-            "LoRA Studio job, training.fast_dropout off (peft's nn.Dropout), tokens/s",
+            "LoRA Studio job, training.fast_dropout off (peft's nn.Dropout), padded batches, tokens/s",
             fmt(mach_tps),
             "every setting as the plain identical script",
         ),

@@ -24,7 +24,7 @@ from lora_studio.runs import tail_lines, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # 2: the training method, 4-bit and DoRA are part of the key
+CACHE_VERSION = 3  # 2: the training method, 4-bit and DoRA are part of the key; 3: padding-free and compile
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class CalibrationKey:
     method: str = "sft"
     load_in_4bit: bool = False
     use_dora: bool = False
+    padding_free: str = "auto"
+    compiled: bool = False  # torch.compile: its steady speed (and Calibration.compile_s, the one-time cost)
 
     def id(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -56,14 +58,15 @@ class Calibration:
     measured_at: float = field(default_factory=time.time)
     source: str = "measured"  # "measured" (Measure speed) or "training" (a real run)
     flops: float = 0.0  # the rough model's FLOP/s that this speed comes to (estimates.effective_flops); 0: unknown
+    compile_s: float = 0.0  # compiled speeds: the seconds torch.compile added before the steps ran at this speed
 
     @property
     def date(self) -> str:
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.measured_at))
 
 
-def key_for(cfg: RunConfig, device: str) -> CalibrationKey:
-    """The key of `cfg` on `device` (a label such as 'cpu' or 'cuda:NVIDIA H100')."""
+def key_for(cfg: RunConfig, device: str, compiled: bool = False) -> CalibrationKey:
+    """The key of `cfg` on `device` (a label such as 'cpu' or 'cuda:NVIDIA H100'), eager or compiled steps."""
     targets = cfg.lora.target_modules
     target_text = targets if isinstance(targets, str) else ",".join(sorted(str(t) for t in targets))
     t = cfg.training
@@ -81,6 +84,8 @@ def key_for(cfg: RunConfig, device: str) -> CalibrationKey:
         str(t.method),
         bool(cfg.model.load_in_4bit),
         bool(cfg.lora.use_dora),
+        str(t.padding_free),
+        bool(compiled),
     )
 
 
@@ -113,6 +118,7 @@ def lookup(key: CalibrationKey) -> Calibration | None:
             float(entry["measured_at"]),
             str(entry.get("source", "measured")),
             float(entry.get("flops", 0.0)),
+            float(entry.get("compile_s", 0.0)),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -137,13 +143,19 @@ def machine_flops(device: str, quantized: str) -> tuple[float, int] | None:
 
 
 def record(
-    key: CalibrationKey, sec_per_step: float, tokens_per_sec: float, source: str = "measured", flops: float = 0.0
+    key: CalibrationKey,
+    sec_per_step: float,
+    tokens_per_sec: float,
+    source: str = "measured",
+    flops: float = 0.0,
+    compile_s: float = 0.0,
 ) -> Calibration:
     """Store a speed for `key` (the newest measurement replaces an older one); `flops` is what it comes to in the
-    rough model (estimates.effective_flops), when the caller knows the model's size."""
+    rough model (estimates.effective_flops), when the caller knows the model's size; `compile_s` what compiling
+    cost before a compiled run reached that speed."""
     if not sec_per_step > 0:
         raise ValueError(f"sec_per_step must be positive, got {sec_per_step}")
-    entry = Calibration(float(sec_per_step), float(tokens_per_sec), time.time(), source, float(flops))
+    entry = Calibration(float(sec_per_step), float(tokens_per_sec), time.time(), source, float(flops), compile_s)
     entries = _read_entries()
     entries[key.id()] = {"key": asdict(key), **asdict(entry)}
     path = cache_path()

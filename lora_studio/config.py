@@ -32,6 +32,9 @@ METHODS = ("sft", "dpo", "orpo")  # supervised (TRL's SFTTrainer), DPO (DPOTrain
 PREFERENCE_METHODS = ("dpo", "orpo")  # they train on pairs of answers (data format "preference")
 DPO_LOSSES = ("sigmoid", "ipo", "hinge", "robust")  # TRL's DPOConfig.loss_type values a newcomer may want
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+# Not on/off: YAML 1.1 reads those as booleans when written by hand (--set training.compile=off).
+PADDING_FREE = ("auto", "never")
+COMPILE = ("auto", "always", "never")
 REPORT_TOOLS = ("none", "tensorboard", "trackio", "mlflow", "wandb")  # TRL's report_to; see reporting.py
 
 
@@ -100,6 +103,8 @@ class TrainingSettings:
     seed: int = setting(42, min=0, max=2**31 - 1, **DATA_TAB)
     gradient_checkpointing: bool = setting(False)
     fast_dropout: bool = setting(True)
+    padding_free: str = setting("auto", choices=PADDING_FREE)  # engine/speedups.py decides what auto does
+    compile: str = setting("auto", choices=COMPILE)
     logging_steps: int = setting(5, min=1, max=100_000)
     eval_steps: int = setting(50, min=1, max=100_000)
     save_steps: int = setting(100, min=1, max=100_000)

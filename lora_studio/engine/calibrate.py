@@ -72,7 +72,7 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
     from lora_studio.engine.dataset_build import build_datasets, loss_settings
     from lora_studio.engine.models import load_for_training
     from lora_studio.engine.preflight import device_label
-    from lora_studio.engine.train import build_peft_model, make_sft_config
+    from lora_studio.engine.train import build_peft_model, choose_padding_free, make_sft_config
 
     # Measured without a logging tool (training.report_to): it would slow the timed steps, and need not be installed.
     cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, report_to="none"))
@@ -99,6 +99,7 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
         processing_class=tokenizer,
         callbacks=[_clock_callback(clock)],
     )
+    choose_padding_free(trainer, cfg, peft_model)
     log.info("timing %d batches after %d warm-up batches on %s", steps, warmup, device)
     try:
         trainer.train()

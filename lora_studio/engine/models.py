@@ -293,6 +293,11 @@ def load_model(model_cfg: ModelSettings, model_dir: str, device: str):
         )
     if quantized:
         kwargs["device_map"] = {"": device}
+    from lora_studio.engine.speedups import attention_implementation, installed
+
+    attention = attention_implementation(device, dtype in (torch.bfloat16, torch.float16), installed("flash_attn"))
+    if attention:
+        kwargs["attn_implementation"] = attention
     started = time.time()
     try:
         model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)

@@ -17,12 +17,13 @@ from trl import SFTConfig, SFTTrainer
 
 from lora_studio.adapters import start_adapter
 from lora_studio.config import MUTATING_INITS, PREFERENCE_METHODS, RunConfig
-from lora_studio.engine import distributed, dropout
+from lora_studio.engine import distributed, dropout, speedups
 from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, sample_callbacks
 from lora_studio.engine.dataset_build import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, needs_conversion, resolve_dtype
 from lora_studio.engine.preference import make_preference_trainer
 from lora_studio.errors import ConfigError
+from lora_studio.estimates import optimizer_steps
 from lora_studio.launch import check_startable
 from lora_studio.messages import text
 from lora_studio.metrics import MetricRow
@@ -53,6 +54,7 @@ class TrainResult:
     trainable_params: int
     total_params: int
     model: object = field(default=None, repr=False)  # the trained PeftModel, for in-process callers
+    compiled: bool = False  # the steps ran through torch.compile (its speed is kept apart from eager speeds)
 
 
 def build_peft_model(model, cfg: RunConfig, start_adapter: Path | None = None):
@@ -118,10 +120,12 @@ def loraplus_optimizer(peft_model, cfg: RunConfig):
     )
 
 
-def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool, assistant_only: bool) -> SFTConfig:
+def make_sft_config(
+    cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool, assistant_only: bool, compile_model: bool = False
+) -> SFTConfig:
     neftune = float(cfg.training.neftune_noise_alpha)
     return SFTConfig(
-        **common_args(cfg, paths, device, has_eval),
+        **common_args(cfg, paths, device, has_eval, compile_model),
         max_length=int(cfg.data.max_length),
         packing=False,
         assistant_only_loss=assistant_only,
@@ -129,8 +133,11 @@ def make_sft_config(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool
     )
 
 
-def common_args(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool) -> dict[str, Any]:
-    """The trainer arguments every method shares (TrainingArguments' fields, as TRL's configs take them)."""
+def common_args(
+    cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool, compile_model: bool = False
+) -> dict[str, Any]:
+    """The trainer arguments every method shares (TrainingArguments' fields, as TRL's configs take them);
+    `compile_model` is speedups.compile_choice's answer for this run."""
     t = cfg.training
     dtype = resolve_dtype(cfg.model.dtype, device, cfg.model.quantized == "8-bit")
     kwargs: dict[str, Any] = dict(
@@ -170,6 +177,8 @@ def common_args(cfg: RunConfig, paths: RunPaths, device: str, has_eval: bool) ->
         ddp_backend="gloo" if device == "cpu" and distributed.world_size() > 1 else None,
         # Every LoRA weight takes part in each forward pass: DDP need not search the graph for unused ones.
         ddp_find_unused_parameters=False,
+        use_liger_kernel=speedups.liger(device, speedups.installed("liger_kernel")).on,
+        torch_compile=compile_model,
     )
     if t.max_steps > 0:
         kwargs["max_steps"] = int(t.max_steps)
@@ -275,6 +284,7 @@ def train(
     original_template = tokenizer.chat_template
     assistant_only, tokenizer.chat_template = loss_settings(tokenizer, data.format, cfg.data.assistant_only_loss)
     train_ds, eval_ds = build_datasets(data, cfg.data, int(cfg.training.seed), tokenizer)
+    compiled = compile_for(cfg, optimizer_steps(len(train_ds), cfg))
     metrics_cb = MetricsCallback(paths.metrics, on_row)
     stop_cb = StopFileCallback(paths.stop)
     # transformers reads the logging tool's variables when it builds the tool's callback and when training begins.
@@ -297,13 +307,17 @@ def train(
         )
         trainer: Any
         if cfg.training.method in PREFERENCE_METHODS:
-            common = common_args(cfg, paths, device, eval_ds is not None)
+            common = common_args(cfg, paths, device, eval_ds is not None, compiled)
             fresh = started_from is None and cfg.lora.init not in MUTATING_INITS
             trainer = make_preference_trainer(cfg, common, reference_is_base=fresh, **trainer_kwargs)
         else:
-            args = make_sft_config(cfg, paths, device, eval_ds is not None, assistant_only)
+            args = make_sft_config(cfg, paths, device, eval_ds is not None, assistant_only, compiled)
             trainer = SFTTrainer(args=args, **trainer_kwargs)
         _quiet_printer(trainer)
+        if cfg.training.method not in PREFERENCE_METHODS:
+            choose_padding_free(trainer, cfg, peft_model)
+        if device == "cuda" and distributed.is_main():
+            log.info("%s", speedups.liger(device, speedups.installed("liger_kernel")).line("Liger kernels"))
         if distributed.is_main():  # for the model card: export reads it instead of parsing the data again
             n_eval = len(eval_ds) if eval_ds is not None else 0
             stats = data_stats(
@@ -328,7 +342,38 @@ def train(
         int(trainable),
         int(total),
         peft_model,
+        compiled,
     )
+
+
+def compile_for(cfg: RunConfig, planned_steps: int) -> bool:
+    """training.compile for this run: on, off, or auto from the compiled and eager speeds measured before."""
+    from lora_studio import calibration
+    from lora_studio.engine.preflight import device_label
+
+    label = device_label()
+    compiled = calibration.lookup(calibration.key_for(cfg, label, compiled=True))
+    choice = speedups.compile_choice(
+        str(cfg.training.compile),
+        planned_steps,
+        calibration.lookup(calibration.key_for(cfg, label)),
+        compiled,
+        compiled.compile_s if compiled else 0.0,
+    )
+    if distributed.is_main():
+        log.info("%s", choice.line("torch.compile"))
+    return choice.on
+
+
+def choose_padding_free(trainer, cfg: RunConfig, peft_model) -> bool:
+    """Batches without padding where speedups.padding_free says so (SFT only); the choice goes to the log."""
+    attention = getattr(peft_model.config, "_attn_implementation", None)
+    choice = speedups.padding_free(cfg, attention)
+    if choice.on:
+        speedups.use_padding_free(trainer)
+    if distributed.is_main():
+        log.info("%s", choice.line("batches without padding"))
+    return choice.on
 
 
 def _tokens(dataset) -> int | None:

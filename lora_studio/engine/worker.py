@@ -162,7 +162,7 @@ def run(run_dir: str | Path, resume: bool = False) -> int:
         final_loss=result.final_loss,
     )
     if distributed.world_size() == 1:  # the speed cache's key does not count processes
-        _record_speed(cfg, paths, result.total_params)
+        _record_speed(cfg, paths, result.total_params, result.compiled)
     if result.state == "completed" and cfg.training.evaluate_at_end and cfg.data.eval_fraction > 0:
         _evaluate_at_end(result, cfg, paths)
     log.info(
@@ -202,15 +202,25 @@ def _end_status(paths: RunPaths, **changes) -> None:
     update_status(paths, **changes)
 
 
-def _record_speed(cfg: RunConfig, paths: RunPaths, all_params: int) -> None:
+def _record_speed(cfg: RunConfig, paths: RunPaths, all_params: int, compiled: bool = False) -> None:
     """Store the speed this run really reached, so the Config tab's next ETA for these settings is measured, and
     the rough ETA of other settings learns this machine's pace. Counted from the first logged step on, so model
-    loading and the starting point's sample answers are left out; checkpoints and later samples are in."""
+    loading and the starting point's sample answers are left out; checkpoints and later samples are in.
+    A compiled run stores its own speed, apart: the steady pace of its second half, and what compiling cost
+    before it (what training.compile's auto weighs)."""
     from lora_studio import calibration
     from lora_studio.engine.preflight import device_label
     from lora_studio.estimates import effective_flops
 
     logs = [r for r in read_all(paths.metrics) if r.event == "log" and r.elapsed_s is not None]
+    if compiled:
+        measured = compiled_speed(logs)
+        if measured is not None:
+            sec_per_step, tokens_per_sec, compile_s = measured
+            _store(
+                calibration.key_for(cfg, device_label(), compiled=True), sec_per_step, tokens_per_sec, 0.0, compile_s
+            )
+        return
     if len(logs) < 2 or logs[-1].step <= logs[0].step:
         return
     first, last = logs[0], logs[-1]
@@ -218,14 +228,33 @@ def _record_speed(cfg: RunConfig, paths: RunPaths, all_params: int) -> None:
     seconds = last.elapsed_s - first.elapsed_s
     tokens = (last.tokens_seen or 0) - (first.tokens_seen or 0)
     speed = tokens / seconds if seconds > 0 else 0.0
+    _store(
+        calibration.key_for(cfg, device_label()),
+        seconds / (last.step - first.step),
+        speed,
+        effective_flops(cfg, all_params, speed),
+    )
+
+
+def compiled_speed(logs: list) -> tuple[float, float, float] | None:
+    """(seconds per step, tokens/s, compile seconds) of a compiled run's logged rows: the pace from the middle row
+    to the last, and the time before the middle row beyond that pace. None with fewer than 4 rows."""
+    if len(logs) < 4:
+        return None
+    middle, last = logs[len(logs) // 2], logs[-1]
+    steps, seconds = last.step - middle.step, last.elapsed_s - middle.elapsed_s
+    if steps <= 0 or seconds <= 0:
+        return None
+    sec_per_step = seconds / steps
+    tokens = (last.tokens_seen or 0) - (middle.tokens_seen or 0)
+    return sec_per_step, tokens / seconds, max(middle.elapsed_s - middle.step * sec_per_step, 0.0)
+
+
+def _store(key, sec_per_step: float, tokens_per_sec: float, flops: float, compile_s: float = 0.0) -> None:
+    from lora_studio import calibration
+
     try:
-        calibration.record(
-            calibration.key_for(cfg, device_label()),
-            seconds / (last.step - first.step),
-            speed,
-            source="training",
-            flops=effective_flops(cfg, all_params, speed),
-        )
+        calibration.record(key, sec_per_step, tokens_per_sec, source="training", flops=flops, compile_s=compile_s)
     except (OSError, ValueError) as exc:  # a speed note must never turn a finished run into a failure
         log.warning("Could not store the measured speed: %s", exc)
 

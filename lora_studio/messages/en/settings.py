@@ -107,6 +107,15 @@ MESSAGES: dict[str, str] = {
     "training.fast_dropout.label": "Fast dropout on a CPU",
     "training.fast_dropout.help": "On a CPU, draws the dropout's random numbers four at a time: the same dropout in "
     "about half the time. GPUs are not affected.",
+    "training.padding_free.label": "Batches without padding",
+    "training.padding_free.help": "auto lays the rows of a batch end to end instead of padding the short ones to the "
+    "longest, so no time goes into filler tokens: the same loss, faster when row lengths differ. Used for "
+    "supervised training when the model's attention can keep the rows apart (most models); never pads as usual.",
+    "training.compile.label": "Compile the model (torch.compile)",
+    "training.compile.help": "Compiling fuses small operations into faster ones but costs minutes before the first "
+    "step. auto compiles only when a compiled run of the same settings on this machine showed that this run is long "
+    "enough to win that time back; always compiles (and teaches auto what it gains); never does not compile. On this benchmark's CPU "
+    "compiled steps were not faster, so auto stays off there.",
     "training.logging_steps.label": "Log every (steps)",
     "training.logging_steps.help": "How often a point is added to the loss chart.",
     "training.eval_steps.label": "Evaluate every (steps)",

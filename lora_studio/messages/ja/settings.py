@@ -109,6 +109,15 @@ MESSAGES: dict[str, str] = {
     "training.fast_dropout.label": "CPUでの高速ドロップアウト",
     "training.fast_dropout.help": "CPUでは、ドロップアウトの乱数を4つずつまとめて生成します。"
     "同じドロップアウトを約半分の時間で行えます。GPUには影響しません。",
+    "training.padding_free.label": "パディングなしのバッチ",
+    "training.padding_free.help": "autoでは、短い行を最長の行に合わせて埋める代わりに、バッチの行をつなげて並べます。"
+    "埋め草のトークンに時間を使わないので、損失は同じで、行の長さがばらつくほど速くなります。"
+    "モデルのアテンションが行を区別できる場合(ほとんどのモデル)の教師あり学習で使います。neverでは通常どおり埋めます。",
+    "training.compile.label": "モデルのコンパイル(torch.compile)",
+    "training.compile.help": "コンパイルは小さな演算をまとめて速くしますが、最初のステップの前に数分かかります。"
+    "autoは、このマシンで同じ設定のコンパイル済みの実行が、この実行の長さならその時間を取り戻せると示したときだけ"
+    "コンパイルします。alwaysは常にコンパイルし(autoの判断材料にもなります)、neverはコンパイルしません。"
+    "このベンチマークのCPUではコンパイルしたステップは速くならなかったため、そこではautoはオフのままです。",
     "training.logging_steps.label": "記録の間隔(ステップ)",
     "training.logging_steps.help": "損失のグラフに点を追加する頻度です。",
     "training.eval_steps.label": "評価の間隔(ステップ)",

@@ -1,0 +1,113 @@
+"""Speed-ups that keep the loss: batches without padding, FlashAttention and Liger kernels on CUDA, torch.compile
+when it pays. Each choice is made here, from what the machine and the model can do, and said in one line of the
+training log. The choices are plain functions of their inputs, so the CUDA ones are tested on a CPU machine.
+
+- **Batches without padding** (TRL's padding-free collator): the rows of a batch are laid end to end in one
+  sequence with position ids restarting at each row, so no padded position is computed. transformers builds the
+  attention mask that keeps rows apart from those position ids for SDPA and eager attention (CPU and CUDA), and
+  FlashAttention reads them as varlen boundaries. The loss is the same as with padding (tests/integration/
+  test_speedups.py). TRL refuses `padding_free` with `max_length` unless packing, because it cannot know the rows
+  are cut; ours are cut to `max_length` when the dataset is tokenised, so the collator is switched after.
+- **FlashAttention 2** on CUDA with 16-bit weights when `flash_attn` is installed; SDPA otherwise.
+- **Liger kernels** (`use_liger_kernel`) on CUDA when `liger_kernel` is installed (Triton: no CPU kernels).
+- **torch.compile**: `always`, `never`, or `auto`, which compiles only when a compiled run of the same settings on this
+  machine has shown that this run is long enough to repay the compile time (lora_studio.calibration keeps both
+  speeds and the compile time).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+
+from lora_studio.calibration import Calibration
+from lora_studio.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+# transformers derives the row boundaries of a padding-free batch from its position ids for these.
+PACKED_ROWS_ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3")
+COMPILE_MARGIN = 1.2  # auto compiles when the time it saves is at least this many times the compile time
+
+
+@dataclass(frozen=True)
+class Choice:
+    on: bool
+    why: str  # one plain sentence for the training log
+
+    def line(self, what: str) -> str:
+        return f"{what}: {'on' if self.on else 'off'} ({self.why})"
+
+
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def padding_free(cfg: RunConfig, attention: str | None) -> Choice:
+    """Whether this run's batches are laid end to end without padding."""
+    if cfg.training.padding_free == "never":
+        return Choice(False, "turned off in the settings")
+    if cfg.training.method != "sft":
+        return Choice(False, "preference training pads its pairs of answers")
+    if attention not in PACKED_ROWS_ATTENTION:
+        return Choice(False, f"the model's attention ({attention}) cannot keep rows apart in one sequence")
+    if int(cfg.training.batch_size) < 2:
+        return Choice(False, "one row per batch has no padding to remove")
+    return Choice(True, f"rows laid end to end, {attention} attention keeps them apart")
+
+
+def use_padding_free(trainer) -> None:
+    """Switch the SFT trainer's collator (used for training and held-out batches) to padding-free batches."""
+    collator = trainer.data_collator
+    if not hasattr(collator, "padding_free"):
+        raise TypeError(f"{type(collator).__name__} has no padding-free mode")
+    collator.padding_free = True
+
+
+def attention_implementation(device: str, sixteen_bit: bool, flash_installed: bool) -> str | None:
+    """The attention to load the model with: FlashAttention 2 on CUDA in 16-bit when installed, else the default
+    (None: transformers picks SDPA where the model supports it)."""
+    if device == "cuda" and sixteen_bit and flash_installed:
+        return "flash_attention_2"
+    return None
+
+
+def liger(device: str, liger_installed: bool) -> Choice:
+    if device != "cuda":
+        return Choice(False, "Liger's kernels are for CUDA GPUs")
+    if not liger_installed:
+        return Choice(False, "liger-kernel is not installed (pip install liger-kernel)")
+    return Choice(True, "fused kernels for RMSNorm, RoPE, SwiGLU and the loss")
+
+
+def compile_choice(
+    setting: str, planned_steps: int, eager: Calibration | None, compiled: Calibration | None, compile_s: float
+) -> Choice:
+    """Whether to run the model through torch.compile. `auto` needs both speeds of these settings on this machine
+    (the eager one from Measure speed or a run, the compiled one and its compile time from a compiled run)."""
+    if setting == "always":
+        return Choice(True, "turned on in the settings")
+    if setting == "never":
+        return Choice(False, "turned off in the settings")
+    if compiled is None:
+        return Choice(False, "auto: no compiled run of these settings on this machine yet to show it pays")
+    if eager is None:
+        return Choice(False, "auto: the speed without compiling is not measured yet (Measure speed)")
+    saved = eager.sec_per_step - compiled.sec_per_step
+    if saved <= 0:
+        return Choice(
+            False,
+            f"auto: compiled steps were not faster here ({compiled.sec_per_step:.2f} s vs "
+            f"{eager.sec_per_step:.2f} s per step)",
+        )
+    pays_after = int(COMPILE_MARGIN * compile_s / saved) + 1
+    if planned_steps < pays_after:
+        return Choice(
+            False, f"auto: compiling ({compile_s:.0f} s) pays after {pays_after} steps, this run has {planned_steps}"
+        )
+    return Choice(
+        True,
+        f"auto: {compiled.sec_per_step:.2f} s instead of {eager.sec_per_step:.2f} s per step, "
+        f"compiling ({compile_s:.0f} s) pays after {pays_after} of {planned_steps} steps",
+    )

@@ -1,0 +1,66 @@
+"""Which speed-ups a run gets (engine/speedups.py): the CUDA ones too, decided from what is installed."""
+
+from __future__ import annotations
+
+import pytest
+
+from lora_studio.calibration import Calibration
+from lora_studio.config import RunConfig, apply_overrides
+from lora_studio.engine import speedups
+
+
+def cfg(*overrides: str) -> RunConfig:
+    return apply_overrides(RunConfig(), list(overrides))
+
+
+def test_padding_free_for_supervised_batches_whose_attention_keeps_rows_apart():
+    for attention in ("sdpa", "eager", "flash_attention_2"):
+        assert speedups.padding_free(cfg(), attention).on
+    assert not speedups.padding_free(cfg("training.padding_free=never"), "sdpa").on
+    assert not speedups.padding_free(cfg("training.method=dpo"), "sdpa").on
+    assert not speedups.padding_free(cfg("training.batch_size=1"), "sdpa").on
+    odd = speedups.padding_free(cfg(), "my_custom_attention")
+    assert not odd.on and "my_custom_attention" in odd.why
+
+
+def test_flash_attention_only_on_cuda_in_16_bit_when_installed():
+    assert speedups.attention_implementation("cuda", True, True) == "flash_attention_2"
+    assert speedups.attention_implementation("cuda", True, False) is None  # SDPA
+    assert speedups.attention_implementation("cuda", False, True) is None  # float32: FlashAttention has no kernel
+    assert speedups.attention_implementation("cpu", True, True) is None
+
+
+def test_liger_kernels_only_on_cuda_when_installed():
+    assert speedups.liger("cuda", True).on
+    missing = speedups.liger("cuda", False)
+    assert not missing.on and "pip install liger-kernel" in missing.why
+    assert not speedups.liger("cpu", True).on
+    assert speedups.liger("cuda", True).line("Liger kernels").startswith("Liger kernels: on (")
+
+
+def _speed(sec_per_step: float) -> Calibration:
+    return Calibration(sec_per_step, 100.0)
+
+
+@pytest.mark.parametrize(
+    ("setting", "steps", "eager", "compiled", "compile_s", "on"),
+    [
+        ("always", 1, None, None, 0.0, True),
+        ("never", 10**6, _speed(2.0), _speed(1.0), 10.0, False),
+        ("auto", 10**6, _speed(2.0), None, 0.0, False),  # never compiled here: nothing shows it pays
+        ("auto", 10**6, None, _speed(1.0), 10.0, False),  # the eager speed is unknown
+        ("auto", 10**6, _speed(1.0), _speed(1.0), 10.0, False),  # no faster
+        ("auto", 12, _speed(2.0), _speed(1.0), 10.0, False),  # saves 1 s a step: 10 s x 1.2 pays after 13 steps
+        ("auto", 13, _speed(2.0), _speed(1.0), 10.0, True),
+    ],
+)
+def test_compile_choice(setting, steps, eager, compiled, compile_s, on):
+    choice = speedups.compile_choice(setting, steps, eager, compiled, compile_s)
+    assert choice.on is on and choice.why
+
+
+def test_compile_settings_read_as_words_on_the_command_line():
+    # on/off would be booleans to YAML; the choices are words it keeps as text.
+    assert cfg("training.compile=never").training.compile == "never"
+    assert cfg("training.padding_free=never").validate() == []
+    assert [i.field for i in cfg("training.compile=off").validate()] == ["training.compile"]
