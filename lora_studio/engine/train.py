@@ -367,10 +367,13 @@ def compile_for(cfg: RunConfig, planned_steps: int) -> bool:
 
 def choose_padding_free(trainer, cfg: RunConfig, peft_model) -> bool:
     """Batches without padding where speedups.padding_free says so (SFT only); the choice goes to the log."""
-    attention = getattr(peft_model.config, "_attn_implementation", None)
+    config = peft_model.config
+    attention = getattr(config, "_attn_implementation", None)
     choice = speedups.padding_free(cfg, attention)
     if choice.on:
-        speedups.use_padding_free(trainer)
+        _, parameters = peft_model.get_nb_trainable_parameters()
+        layers, hidden = getattr(config, "num_hidden_layers", 1), getattr(config, "hidden_size", 1)
+        speedups.use_padding_free(trainer, speedups.pair_cost(attention, layers, hidden, parameters))
     if distributed.is_main():
         log.info("%s", choice.line("batches without padding"))
     return choice.on

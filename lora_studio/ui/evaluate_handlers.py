@@ -147,8 +147,15 @@ def select_run(run_id: str | None) -> dict:
 
 
 def on_refresh(run_id: str | None) -> dict:
+    """Coming back to the tab (or Refresh): the lists are read again. On the same run, the rows to score and the
+    adapters ticked stay as the person left them: a redraw that lands after a quick click must not undo it."""
     ids = [value for _, value in run_choices()]
-    return select_run(run_id if run_id in ids else (ids[0] if ids else None))
+    if run_id not in ids:
+        return select_run(ids[0] if ids else None)
+    values = select_run(run_id)
+    values.pop("source", None)
+    values["adapters"] = gr.update(choices=adapter_choices())
+    return values
 
 
 def on_tick(run_id: str | None, seen: str) -> dict:

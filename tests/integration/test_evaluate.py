@@ -184,3 +184,18 @@ def test_an_evaluation_whose_worker_never_reported_does_not_block_the_next(tmp_p
     evaluation.update_eval_status(root, started=time.time() - evaluation.START_S - 1)
     status = evaluation.poll_evaluation(root)
     assert status.state == "failed" and "stopped before it could report" in status.error
+
+
+def test_coming_back_to_the_tab_keeps_the_rows_and_adapters_chosen_on_the_same_run(trained, tmp_path):
+    import shutil
+
+    from lora_studio import settings
+    from lora_studio.ui import evaluate_handlers
+
+    shutil.copytree(trained.root, settings.runs_dir() / trained.run_id)
+    first = evaluate_handlers.on_refresh(None)  # the first visit picks the run and its held-out rows
+    assert first["source"] == "split" and first["adapters"]["value"] == [f"run:{trained.run_id}"]
+    again = evaluate_handlers.on_refresh(trained.run_id)  # back on the tab after choosing "a file"
+    assert "source" not in again and "value" not in again["adapters"]
+    assert again["run"]["value"] == trained.run_id and "10 held-out row(s)" in again["run_info"]
+    assert evaluate_handlers.on_refresh("a-deleted-run")["source"] == "split"  # another run: drawn afresh

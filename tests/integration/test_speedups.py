@@ -50,12 +50,15 @@ def test_batches_without_padding_train_the_same_adapter(tmp_path, tiny_model_dir
     collators = []
     switch = speedups.use_padding_free
     monkeypatch.setattr(
-        speedups, "use_padding_free", lambda trainer: (switch(trainer), collators.append(trainer.data_collator))
+        speedups,
+        "use_padding_free",
+        lambda trainer, cost: (switch(trainer, cost), collators.append(trainer.data_collator)),
     )
     with caplog.at_level(logging.INFO, logger="lora_studio.engine.train"):
         free, free_logs, free_evals = _run(tmp_path, tiny_model_dir, wide_file, "free")
     assert "batches without padding: on" in caplog.text
-    batch = collators[0]([{"input_ids": [5, 6, 7]}, {"input_ids": [8, 9]}])  # the run's batches: one row, no pad
+    assert isinstance(collators[0], speedups.LeastWorkCollator)
+    batch = collators[0]([{"input_ids": [5, 6, 7]}, {"input_ids": [8, 9]}])  # one row, no pad
     assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9]] and batch["position_ids"].tolist() == [[0, 1, 2, 0, 1]]
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="lora_studio.engine.train"):

@@ -64,3 +64,24 @@ def test_compile_settings_read_as_words_on_the_command_line():
     assert cfg("training.compile=never").training.compile == "never"
     assert cfg("training.padding_free=never").validate() == []
     assert [i.field for i in cfg("training.compile=off").validate()] == ["training.compile"]
+
+
+def _collator(cost: float):
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    return speedups.LeastWorkCollator(DataCollatorForLanguageModeling(pad_token_id=0), cost)
+
+
+def test_each_batch_is_laid_end_to_end_only_where_that_is_less_work():
+    cpu = _collator(speedups.pair_cost("sdpa", layers=30, hidden=576, parameters=134_515_008))  # SmolLM2-135M
+    assert cpu.end_to_end([20, 80, 30, 70])  # a third of a padded batch would be filler
+    assert not cpu.end_to_end([62, 60, 61, 63])  # 3% filler: the long sequence's attention costs more
+    assert not cpu.end_to_end([200, 230, 190, 215])
+    assert not cpu.end_to_end([50, 50, 50, 50])
+    flash = _collator(speedups.pair_cost("flash_attention_2", 30, 576, 134_515_008))
+    assert flash.pair_cost == 0 and flash.end_to_end([62, 60, 61, 63])  # rows computed apart: any filler is waste
+
+    flat = cpu([{"input_ids": [5, 6, 7]}, {"input_ids": [8]}, {"input_ids": [9]}])
+    assert flat["input_ids"].tolist() == [[5, 6, 7, 8, 9]] and flat["position_ids"].tolist() == [[0, 1, 2, 0, 0]]
+    padded = cpu([{"input_ids": [5, 6, 7]}, {"input_ids": [8, 9, 10]}])
+    assert padded["input_ids"].shape == (2, 3) and "attention_mask" in padded

@@ -109,13 +109,14 @@ MESSAGES: dict[str, str] = {
     "about half the time. GPUs are not affected.",
     "training.padding_free.label": "Batches without padding",
     "training.padding_free.help": "auto lays the rows of a batch end to end instead of padding the short ones to the "
-    "longest, so no time goes into filler tokens: the same loss, faster when row lengths differ. Used for "
-    "supervised training when the model's attention can keep the rows apart (most models); never pads as usual.",
+    "longest, whenever that is less work, so no time goes into filler tokens: the same loss, faster when row lengths "
+    "differ. Used for supervised training when the model's attention can keep the rows apart (most models); never "
+    "pads as usual.",
     "training.compile.label": "Compile the model (torch.compile)",
     "training.compile.help": "Compiling fuses small operations into faster ones but costs minutes before the first "
     "step. auto compiles only when a compiled run of the same settings on this machine showed that this run is long "
-    "enough to win that time back; always compiles (and teaches auto what it gains); never does not compile. On this benchmark's CPU "
-    "compiled steps were not faster, so auto stays off there.",
+    "enough to win that time back; always compiles (and teaches auto what it gains); never does not compile. On the "
+    "benchmark's CPU compiled steps were not faster, so auto stays off there.",
     "training.logging_steps.label": "Log every (steps)",
     "training.logging_steps.help": "How often a point is added to the loss chart.",
     "training.eval_steps.label": "Evaluate every (steps)",

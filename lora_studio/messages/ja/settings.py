@@ -110,7 +110,8 @@ MESSAGES: dict[str, str] = {
     "training.fast_dropout.help": "CPUでは、ドロップアウトの乱数を4つずつまとめて生成します。"
     "同じドロップアウトを約半分の時間で行えます。GPUには影響しません。",
     "training.padding_free.label": "パディングなしのバッチ",
-    "training.padding_free.help": "autoでは、短い行を最長の行に合わせて埋める代わりに、バッチの行をつなげて並べます。"
+    "training.padding_free.help": "autoでは、そのほうが計算が少なくて済むバッチで、"
+    "短い行を最長の行に合わせて埋める代わりに、バッチの行をつなげて並べます。"
     "埋め草のトークンに時間を使わないので、損失は同じで、行の長さがばらつくほど速くなります。"
     "モデルのアテンションが行を区別できる場合(ほとんどのモデル)の教師あり学習で使います。neverでは通常どおり埋めます。",
     "training.compile.label": "モデルのコンパイル(torch.compile)",
