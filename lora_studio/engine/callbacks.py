@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -96,23 +98,71 @@ class MetricsCallback(TrainerCallback):
         return (now - self.started) / done * max(state.max_steps - state.global_step, 0)
 
 
-class StopFileCallback(TrainerCallback):
-    """A STOP file in the run directory ends training at the next step boundary, with a save.
+class StopNow(Exception):
+    """Raised inside the step in progress when a person asks to stop: the step is dropped, the weights are still
+    those of the last finished step, and train() saves them with the optimizer state (StopFileCallback.interrupt)."""
 
-    With several processes rank 0 reads the file and every rank learns its answer through one
-    all-reduce, so all stop at the same step: a rank that stopped alone would leave the others
-    waiting in the next gradient sync forever."""
+
+class StopFileCallback(TrainerCallback):
+    """A STOP file in the run directory ends training with a save.
+
+    With one process, the step in progress is cut short (`interrupt`): a thread watches for the file and hooks on
+    the trainable layers' forward passes and on their gradients raise StopNow at the next layer. Nothing of the
+    step is kept: the optimizer has not stepped, so the weights are the last finished step's, and Resume trains
+    the dropped batch again. So Stop saves within one step whatever the step's length. The first step is never cut
+    (there would be nothing to save). Compiled runs are not cut (hooks inside a compiled graph would break it).
+
+    With several processes the step in progress ends first: rank 0 reads the file at the step boundary and every
+    rank learns its answer through one all-reduce, so all stop at the same step: a rank that stopped alone would
+    leave the others waiting in the next gradient sync forever."""
+
+    WATCH_S = 0.1  # how often the watcher looks for the file while a step runs
 
     def __init__(self, stop_path: Path) -> None:
         self.stop_path = Path(stop_path)
         self.stopped = False
+        self._handles: list = []
+        self._state = None
+        self._done = threading.Event()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if distributed.any_rank(state.is_world_process_zero and self.stop_path.exists()):
+        if self.stopped or distributed.any_rank(state.is_world_process_zero and self.stop_path.exists()):
             self.stopped = True
             control.should_save = True
             control.should_training_stop = True
         return control
+
+    @contextmanager
+    def interrupt(self, model, state) -> Iterator[None]:
+        """While training: cut the step in progress when the file appears (one process, not compiled)."""
+        if distributed.world_size() > 1:
+            yield
+            return
+        self._state, self._done = state, threading.Event()
+        threading.Thread(target=self._watch, name="stop-watch", daemon=True).start()
+        for module in model.modules():
+            if any(p.requires_grad for p in module.parameters(recurse=False)):
+                self._handles.append(module.register_forward_pre_hook(self._check))
+                for param in module.parameters(recurse=False):
+                    if param.requires_grad:
+                        self._handles.append(param.register_post_accumulate_grad_hook(self._check))
+        try:
+            yield
+        finally:
+            self._done.set()
+            for handle in self._handles:
+                handle.remove()
+            self._handles.clear()
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.WATCH_S):
+            if self.stop_path.exists():
+                self.stopped = True
+                return
+
+    def _check(self, *_args) -> None:
+        if self.stopped and self._state is not None and self._state.global_step >= 1:
+            raise StopNow
 
 
 class SampleGenerationCallback(TrainerCallback):
@@ -212,6 +262,8 @@ class SampleGenerationCallback(TrainerCallback):
                 now = time.time()
                 append_sample(self.samples_path, SampleRow(step, prompt, output, now, round(now - started, 3)))
                 log.info("sample @ step %d (%.1f s): %s -> %s", step, now - started, _short(prompt), _short(output))
+        except StopNow:
+            raise  # Stop was pressed while answering: the run saves now, the answers wait for Resume
         except Exception as exc:  # noqa: BLE001 - a sample must never end a training run
             log.warning("Sample generation at step %d failed, training goes on (%s: %s)", step, type(exc).__name__, exc)
         finally:

@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -18,7 +18,7 @@ from trl import SFTConfig, SFTTrainer
 from lora_studio.adapters import start_adapter
 from lora_studio.config import MUTATING_INITS, PREFERENCE_METHODS, RunConfig
 from lora_studio.engine import distributed, dropout, speedups
-from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, sample_callbacks
+from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, StopNow, sample_callbacks
 from lora_studio.engine.dataset_build import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, needs_conversion, resolve_dtype
 from lora_studio.engine.preference import make_preference_trainer
@@ -326,7 +326,11 @@ def train(
             write_data_stats(paths, stats)
 
         phase("training", max_steps=trainer.args.max_steps)
-        trainer.train(resume_from_checkpoint=checkpoint)
+        try:
+            with stop_cb.interrupt(peft_model, trainer.state) if not compiled else nullcontext():
+                trainer.train(resume_from_checkpoint=checkpoint)
+        except StopNow:
+            save_stopped(trainer)
     state = trainer.state
     phase("saving adapter")
     adapter = paths.adapter  # rank 0 alone writes it; DDP keeps the adapter weights equal on every rank
@@ -344,6 +348,19 @@ def train(
         peft_model,
         compiled,
     )
+
+
+def save_stopped(trainer) -> None:
+    """After Stop cut a step short: the checkpoint of the last finished step (weights, optimizer, scheduler, random
+    states, trainer state), as the Trainer writes at a save step, so that Resume goes on from there. transformers
+    has no public call for it; `_save_checkpoint` is the one its own loop uses."""
+    if trainer.optimizer is not None:
+        trainer.optimizer.zero_grad(set_to_none=True)  # the dropped step's partial gradients
+    log.info("Stopped during step %d: saving step %d", trainer.state.global_step + 1, trainer.state.global_step)
+    trainer._save_checkpoint(trainer.model_wrapped, trial=None)
+    # What the end of training does for the logging tools (TensorBoard flushes, W&B and Trackio finish their run);
+    # the sample answers skip a stopped run.
+    trainer.control = trainer.callback_handler.on_train_end(trainer.args, trainer.state, trainer.control)
 
 
 def compile_for(cfg: RunConfig, planned_steps: int) -> bool:

@@ -19,6 +19,7 @@ from lora_studio.ui.playground_tab import PlaygroundTab, build_playground_tab, s
 from lora_studio.ui.runs_tab import build_runs_tab
 from lora_studio.ui.train_feed import STREAMS_MAX
 from lora_studio.ui.train_tab import TrainTab, build_train_tab, current_run
+from lora_studio.ui.train_view import CLOCK_SCRIPT
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def launch(
         blocked_paths=settings.blocked_paths(upload_folder),
         ssr_mode=False,
         css=CSS + config_tab.CSS + EVALUATE_CSS,
-        head=languages.head_script(language or DEFAULT_LANGUAGE, follow_browser=language is None),
+        head=languages.head_script(language or DEFAULT_LANGUAGE, follow_browser=language is None) + CLOCK_SCRIPT,
         footer_links=[],
         run_history=False,
         app_kwargs={"middleware": middleware},

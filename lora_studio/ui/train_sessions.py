@@ -33,7 +33,6 @@ class Viewer:
     run_id: str = ""
     seen: Seen = field(default_factory=Seen)
     queue_key: str = ""
-    active: bool = False  # the watched run trains or waits: its clock moves
 
 
 class Sessions:

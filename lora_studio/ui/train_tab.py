@@ -30,8 +30,7 @@ from lora_studio.ui.train_sessions import FEED, SESSIONS, SHARED, Viewer, runs_r
 from lora_studio.ui.train_view import describe, progress_html, queue_markdown, reports_line, run_label
 
 RESTART_S = 1.0  # the page's timer: starts the live stream, and again within a second if it ended
-CLOCK_S = 1.0  # while the watched run trains or waits, its elapsed clock moves at least this often
-HEARTBEAT_S = 10.0  # otherwise a stream says "nothing new" this often, so a closed page's stream ends
+HEARTBEAT_S = 10.0  # with nothing new, a stream says so this often, so a closed page's stream ends
 # Order of the values every redraw returns (see TrainTab.outputs()).
 OUTPUTS = (
     "picker",
@@ -83,13 +82,12 @@ def _redraw(viewer: Viewer, full: bool, read: bool) -> dict[str, Any]:
     if full:
         viewer.seen = Seen()
     if not viewer.run_id:
-        viewer.active = False
         if full:
             values.update(_cleared(text("train.no_run")))
         return values
     paths = RunPaths(runs_root() / viewer.run_id)
     if not paths.root.is_dir():  # deleted (Runs tab, or by hand): say so once, then watch nothing
-        gone, viewer.run_id, viewer.active = viewer.run_id, "", False
+        gone, viewer.run_id = viewer.run_id, ""
         values.update(_cleared(text("train.deleted", run_id=gone)))
         return values
     view = FEED.view(runs_root(), viewer.run_id, read=read)
@@ -97,7 +95,6 @@ def _redraw(viewer: Viewer, full: bool, read: bool) -> dict[str, Any]:
         changed = viewer.seen.changed(view)
         status, rows, log, samples = view.status, view.rows, view.log, view.samples
         offset = view.watch.offset
-    viewer.active = status.state in ACTIVE_STATES
     if "rows" in changed:
         values["chart"] = SHARED.figure("loss", viewer.run_id, offset, rows)
         shown = charts.has_preference_points(rows)
@@ -106,8 +103,8 @@ def _redraw(viewer: Viewer, full: bool, read: bool) -> dict[str, Any]:
             if shown
             else gr.update(visible=False)
         )
-    if changed & {"rows", "status"} or status.state == "running":
-        values["progress"] = progress_html(status, rows)  # the elapsed clock moves between metric rows too
+    if changed & {"rows", "status"}:
+        values["progress"] = progress_html(status, rows)  # between them, the page moves the elapsed clock itself
     if "log" in changed:
         values["log"] = log
     if "status" in changed or (queue_moved and status.state == "queued"):
@@ -161,18 +158,18 @@ async def on_stream(kept: str | None = None, request: gr.Request | None = None) 
     if not SESSIONS.known(request):
         yield await anyio.to_thread.run_sync(_rejoined, kept, request)
     if not FEED.opened(SESSIONS.watched):
-        values, _ = await anyio.to_thread.run_sync(_pushed, request)
+        values = await anyio.to_thread.run_sync(_pushed, request)
         if not all(_skipped(value) for value in values):
             yield values
         return
     try:
         seen_round, said = -1, time.monotonic()
         while SESSIONS.known(request):
-            values, active = await anyio.to_thread.run_sync(_pushed, request)
+            values = await anyio.to_thread.run_sync(_pushed, request)
             if not all(_skipped(value) for value in values) or time.monotonic() - said > HEARTBEAT_S:
                 said = time.monotonic()
                 yield values
-            seen_round = await FEED.wait(seen_round, CLOCK_S if active else HEARTBEAT_S)
+            seen_round = await FEED.wait(seen_round, HEARTBEAT_S)
     finally:
         FEED.closed()
 
@@ -185,9 +182,9 @@ def _skipped(value: Any) -> bool:
     return type(value) is dict and value == gr.skip()  # a figure or a table is never compared by value
 
 
-def _pushed(request: gr.Request | None) -> tuple[list[Any], bool]:
+def _pushed(request: gr.Request | None) -> list[Any]:
     with SESSIONS.use(request) as viewer:
-        return redraw(viewer, read=False), viewer.active
+        return redraw(viewer, read=False)
 
 
 def on_pick(run_id: str | None, request: gr.Request | None = None) -> list[Any]:

@@ -125,6 +125,63 @@ def test_stop_file_stops_early_saves_and_resume_continues(tmp_path, tiny_model_d
     assert steps[-1] == 30 and max(s for s in steps if s <= result.step) == result.step
 
 
+def test_stop_cuts_the_step_in_progress_and_resume_trains_its_batch_again(tmp_path, tiny_model_dir, chat_file, caplog):
+    """Stop saves within one step: the step in progress is dropped (the weights are still the last finished step's)
+    instead of finished first."""
+    import logging
+    import time
+
+    from lora_studio.engine.worker import run
+    from lora_studio.runs import read_status
+
+    cfg = tiny_config(tiny_model_dir, chat_file, "training.max_steps=12", "training.save_steps=100")
+    paths = new_run(tmp_path, cfg)
+
+    def stop_after_step_3(row):
+        if row.step == 3:
+            paths.stop.touch()
+            time.sleep(0.5)  # the watcher sees the file before step 4 begins: step 4 is cut at its first layer
+
+    with caplog.at_level(logging.INFO, logger="lora_studio.engine.train"):
+        result = train(cfg, paths, on_row=stop_after_step_3)
+    assert result.state == "stopped" and result.step == 3
+    assert "Stopped during step 4: saving step 3" in caplog.text
+    checkpoint = paths.checkpoints / "checkpoint-3"
+    assert (checkpoint / "optimizer.pt").is_file() and json.loads((checkpoint / "trainer_state.json").read_text())[
+        "global_step"
+    ] == 3
+    stopped = logits(result.model, AutoTokenizer.from_pretrained(paths.adapter))  # the hooks are gone again
+    assert torch.isfinite(stopped).all()
+
+    paths.stop.unlink()
+    assert run(paths.root, resume=True) == 0
+    assert read_status(paths).state == "completed" and read_status(paths).step == 12
+    steps = [r.step for r in read_all(paths.metrics) if r.event == "log"]
+    assert steps == list(range(1, 13))  # step 4 was trained once, after the resume
+
+
+def test_the_stop_hooks_cut_a_backward_pass_too(tmp_path, tiny_model_dir):
+    from transformers import TrainerState
+
+    from lora_studio.config import RunConfig
+    from lora_studio.engine.callbacks import StopFileCallback, StopNow
+    from lora_studio.engine.train import build_peft_model
+
+    model = build_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), RunConfig())
+    ids = torch.tensor([[1, 2, 3, 4]])
+    stop = StopFileCallback(tmp_path / "STOP")
+    state = TrainerState()
+    state.global_step = 5
+    with stop.interrupt(model, state):
+        loss = model(input_ids=ids, labels=ids).loss  # not asked yet: the forward pass runs
+        stop.stopped = True
+        with pytest.raises(StopNow):
+            loss.backward()
+        with pytest.raises(StopNow):
+            model(input_ids=ids)
+    assert model(input_ids=ids).logits.shape[1] == 4  # outside training no hook is left
+
+
 @pytest.mark.parametrize("preset", ["quick-start", "chat-assistant", "olora", "low-memory-8bit"])
 def test_every_preset_trains(tmp_path, tiny_model_dir, chat_file, preset):
     from lora_studio.engine.worker import run
