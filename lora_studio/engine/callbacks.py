@@ -125,6 +125,9 @@ class StopFileCallback(TrainerCallback):
         self._state = None
         self._done = threading.Event()
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._state = state  # the Trainer makes a new state when training begins: its step counts here
+
     def on_step_end(self, args, state, control, **kwargs):
         if self.stopped or distributed.any_rank(state.is_world_process_zero and self.stop_path.exists()):
             self.stopped = True
@@ -133,12 +136,12 @@ class StopFileCallback(TrainerCallback):
         return control
 
     @contextmanager
-    def interrupt(self, model, state) -> Iterator[None]:
+    def interrupt(self, model) -> Iterator[None]:
         """While training: cut the step in progress when the file appears (one process, not compiled)."""
         if distributed.world_size() > 1:
             yield
             return
-        self._state, self._done = state, threading.Event()
+        self._done = threading.Event()
         threading.Thread(target=self._watch, name="stop-watch", daemon=True).start()
         for module in model.modules():
             if any(p.requires_grad for p in module.parameters(recurse=False)):

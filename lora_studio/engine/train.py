@@ -327,7 +327,7 @@ def train(
 
         phase("training", max_steps=trainer.args.max_steps)
         try:
-            with stop_cb.interrupt(peft_model, trainer.state) if not compiled else nullcontext():
+            with stop_cb.interrupt(peft_model) if not compiled else nullcontext():
                 trainer.train(resume_from_checkpoint=checkpoint)
         except StopNow:
             save_stopped(trainer)

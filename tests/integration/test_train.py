@@ -172,7 +172,8 @@ def test_the_stop_hooks_cut_a_backward_pass_too(tmp_path, tiny_model_dir):
     stop = StopFileCallback(tmp_path / "STOP")
     state = TrainerState()
     state.global_step = 5
-    with stop.interrupt(model, state):
+    stop.on_train_begin(None, state, None)
+    with stop.interrupt(model):
         loss = model(input_ids=ids, labels=ids).loss  # not asked yet: the forward pass runs
         stop.stopped = True
         with pytest.raises(StopNow):
