@@ -15,11 +15,11 @@ from lora_studio.ui.data_tab import build_data_tab
 from lora_studio.ui.evaluate_tab import build_evaluate_tab
 from lora_studio.ui.evaluate_view import CSS as EVALUATE_CSS
 from lora_studio.ui.export_tab import build_export_tab
+from lora_studio.ui.page_scripts import CLOCK_SCRIPT
 from lora_studio.ui.playground_tab import PlaygroundTab, build_playground_tab, select_adapter
 from lora_studio.ui.runs_tab import build_runs_tab
 from lora_studio.ui.train_feed import STREAMS_MAX
 from lora_studio.ui.train_tab import TrainTab, build_train_tab, current_run
-from lora_studio.ui.train_view import CLOCK_SCRIPT
 
 log = logging.getLogger(__name__)
 

@@ -222,11 +222,11 @@ def label_of(dotted: str) -> str:
 
 
 def section_issues_md(issues: list[ConfigIssue], section: str) -> str:
-    mine = [i for i in issues if i.field.partition(".")[0] == section and not _data_issue(i.field)]
+    mine = [i for i in issues if i.field.partition(".")[0] == section and not set_on_data_tab(i.field)]
     return "\n".join(text("config.section_issue", label=label_of(i.field), problem=i.message) for i in mine)
 
 
-def _data_issue(dotted: str) -> bool:
+def set_on_data_tab(dotted: str) -> bool:
     try:
         return is_data_owned(dotted)
     except (KeyError, ValueError):
@@ -234,7 +234,7 @@ def _data_issue(dotted: str) -> bool:
 
 
 def data_issues_md(issues: list[ConfigIssue]) -> str:
-    mine = [i for i in issues if _data_issue(i.field)]
+    mine = [i for i in issues if set_on_data_tab(i.field)]
     return "\n".join(text("config.data_issue", label=label_of(i.field), problem=i.message) for i in mine)
 
 

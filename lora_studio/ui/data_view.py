@@ -20,8 +20,10 @@ from lora_studio import settings
 from lora_studio.config import DataSettings, RunConfig, merge_dict
 from lora_studio.dataset_files import ROW_KEY, DataIssue
 from lora_studio.dataset_rows import LoadedData, load_dataset_file, split_indices, training_rows
+from lora_studio.declarations import ConfigIssue
 from lora_studio.errors import StudioError
 from lora_studio.messages import text
+from lora_studio.ui.config_view import label_of, set_on_data_tab
 
 PREVIEW_ROWS = 50
 ISSUE_ROWS = 500
@@ -130,7 +132,9 @@ def issues_table(issues: list[DataIssue]) -> pd.DataFrame:
     return pd.DataFrame([(_severity(i.severity), _where(i), i.message) for i in ordered], columns=columns)
 
 
-def status_markdown(data: LoadedData) -> str:
+def status_markdown(data: LoadedData, setting_issues: list[ConfigIssue] | None = None) -> str:
+    """The file's line and the verdict: blocked by rows, blocked by this tab's own settings (a max length below its
+    bound, say), or ready."""
     errors, warnings = data.errors, data.warnings
     head = text(
         "data.status",
@@ -143,6 +147,9 @@ def status_markdown(data: LoadedData) -> str:
     )
     if errors:
         verdict = text("data.blocked", count=len(errors))
+    elif setting_issues:
+        problems = [text("data.setting_issue", label=label_of(i.field), problem=i.message) for i in setting_issues]
+        verdict = "\n".join([text("data.settings_block", count=len(setting_issues)), *problems])
     elif warnings:
         verdict = text("data.ready_with_warnings", count=len(warnings))
     else:
@@ -193,7 +200,7 @@ def analyse(sel: Selection) -> Analysis:
     config = {"model": dataclasses.asdict(run_cfg.model), "data": dataclasses.asdict(run_cfg.data)}
     return Analysis(
         data,
-        status_markdown(data),
+        status_markdown(data, [i for i in run_cfg.validate() if set_on_data_tab(i.field)]),
         issues_table(data.issues),
         records_table(data.records),
         split_md,

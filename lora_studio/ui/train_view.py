@@ -113,26 +113,6 @@ def _clock(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-# The elapsed clock of a training run moves on in the page, second by second, from the seconds the server last drew:
-# the server pushes a page only what changed (a step, a phase), not one message per second per page.
-CLOCK_SCRIPT = """<script>
-(() => {
-  const two = n => String(n).padStart(2, "0");
-  const show = s => {
-    const h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
-    return h ? `${h}:${two(m)}:${two(r)}` : `${m}:${two(r)}`;
-  };
-  setInterval(() => document.querySelectorAll(".ls-clock[data-elapsed]").forEach(el => {
-    if (el.dataset.drawn !== el.dataset.elapsed) {
-      el.dataset.drawn = el.dataset.elapsed;
-      el.dataset.since = Date.now();
-    }
-    el.textContent = show(Math.floor(+el.dataset.elapsed + (Date.now() - +el.dataset.since) / 1000));
-  }), 1000);
-})();
-</script>"""
-
-
 def progress_html(status: RunStatus, rows: list[MetricRow], now: float | None = None) -> str:
     """A progress bar with step/total, epoch, tokens/s and ETA; before the first step, the phase and its time."""
     now = now or time.time()
@@ -153,7 +133,7 @@ def progress_html(status: RunStatus, rows: list[MetricRow], now: float | None = 
     if status.state == "running" and status.started:
         elapsed = max(int(now - status.started), 0)
         clock = f'<span class="ls-clock" data-elapsed="{elapsed}">{_clock(elapsed)}</span>'
-        parts.append(text("evaluate.elapsed", clock=clock))  # the page moves it on (CLOCK_SCRIPT)
+        parts.append(text("evaluate.elapsed", clock=clock))  # the page moves it on (page_scripts.CLOCK_SCRIPT)
     phase = html.escape(status_words(status.phase or status.state))
     busy = status.state == "running" and not logs
     label = f"{phase}…" if busy else phase

@@ -1,9 +1,9 @@
-"""The Train tab's elapsed clock moves on in the page (train_view.CLOCK_SCRIPT), so the server pushes a page only
+"""The Train tab's elapsed clock moves on in the page (page_scripts.CLOCK_SCRIPT), so the server pushes a page only
 what changed, not one message per second per page (bench/chart_latency.py: 20 viewers)."""
 
 from __future__ import annotations
 
-from lora_studio.ui.train_view import CLOCK_SCRIPT
+from lora_studio.ui.page_scripts import CLOCK_SCRIPT
 
 
 def test_the_clock_ticks_in_the_page_and_starts_again_from_each_new_drawing(page):

@@ -193,3 +193,13 @@ def test_the_first_draw_shows_the_kept_config_and_only_then_makes_the_tab_usable
     monkeypatch.setattr(data_handlers, "on_change", broken)
     freed = data_handlers.first_draw(kept)
     assert all(freed[name] == gr.update(interactive=True) for name in data_handlers.UNTIL_DRAWN)
+
+
+def test_a_setting_of_this_tab_that_cannot_work_is_said_beside_the_file_not_ready():
+    res = out(data_handlers.on_sample(STATE, "chat-assistant.jsonl"))
+    wrong = out(on_settings(res["run_config"], {**CONTROLS, "max_length": -5}))
+    assert "Ready to train" not in wrong["status"] and "1 setting(s) on this tab cannot work" in wrong["status"]
+    assert "**Max length (tokens)**: must be at least 16" in wrong["status"] and "got -5" in wrong["status"]
+    assert path_of(wrong["run_config"]).endswith("chat-assistant.jsonl")  # the file stays chosen
+    fixed = out(on_settings(wrong["run_config"], {**CONTROLS, "max_length": 128}))
+    assert "Ready to train" in fixed["status"]

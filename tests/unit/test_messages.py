@@ -66,6 +66,7 @@ NOT_SHOWN_AS_WORDS = {
     "data_handlers": {"(not used)"},  # the value of "no column" in the column mapping
     "token_view": {"context (not learned)", "cut off (past max length)"},  # the engine's segment kinds
     "languages": None,  # the language switch's markup and script: names of languages in their own words
+    "page_scripts": None,  # scripts run in the page (the Train tab's moving clock): behaviour, no words
     "server_guards": None,  # plain HTTP answers (411, 413, 429) to requests that come before any page
 }
 LOGGING_CALLS = {"debug", "info", "warning", "error", "exception", "critical", "log"}

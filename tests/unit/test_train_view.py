@@ -85,7 +85,7 @@ def test_progress_shows_the_phase_before_the_first_step_then_the_numbers():
     status = RunStatus(state="running", phase="loading model", started=time.time() - 12)
     early = progress_html(status, [])
     assert "loading model…" in early and "ls-busy" in early
-    # The page moves the clock on from the seconds drawn (train_view.CLOCK_SCRIPT): no message per second.
+    # The page moves the clock on from the seconds drawn (page_scripts.CLOCK_SCRIPT): no message per second.
     assert 'elapsed <span class="ls-clock" data-elapsed="12">0:12</span>' in early
     rows = [MetricRow("log", 25, 100, epoch=0.5, loss=1.0, tokens_per_sec=1234.0, eta_s=75)]
     later = progress_html(RunStatus(state="running", phase="training", step=25, max_steps=100), rows)

@@ -63,6 +63,8 @@ MESSAGES: dict[str, str] = {
     "then load the file again.",
     "data.ready_with_warnings": "✅ Ready to train, with {count} warning(s) worth a look.",
     "data.ready": "✅ Ready to train: no problems found.",
+    "data.settings_block": "⛔ **{count} setting(s) on this tab cannot work:**",
+    "data.setting_issue": "- **{label}**: {problem}",
     "data.col.row": "row",
     "data.col.severity": "severity",
     "data.col.where": "where",

@@ -63,6 +63,8 @@ MESSAGES: dict[str, str] = {
     "ファイルをもう一度読み込んでください。",
     "data.ready_with_warnings": "✅ 学習の準備ができました。確認しておきたい警告が{count}件あります。",
     "data.ready": "✅ 学習の準備ができました。問題は見つかりませんでした。",
+    "data.settings_block": "⛔ **このタブの{count}件の設定が使えない値です:**",
+    "data.setting_issue": "- **{label}**: {problem}",
     "data.col.row": "行",
     "data.col.severity": "重大度",
     "data.col.where": "場所",
