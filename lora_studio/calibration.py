@@ -46,6 +46,7 @@ class CalibrationKey:
     use_dora: bool = False
     padding_free: str = "auto"
     compiled: bool = False  # torch.compile: its steady speed (and Calibration.compile_s, the one-time cost)
+    dropout: bool = True  # LoRA dropout on: compiled CPU steps with dropout were slower than eager, without faster
 
     def id(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -86,6 +87,7 @@ def key_for(cfg: RunConfig, device: str, compiled: bool = False) -> CalibrationK
         bool(cfg.lora.use_dora),
         str(t.padding_free),
         bool(compiled),
+        float(cfg.lora.dropout) > 0,
     )
 
 

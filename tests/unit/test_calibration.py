@@ -41,9 +41,12 @@ def test_key_holds_what_changes_the_step_time():
         "model.dtype=float16",
         "lora.target_modules=[q_proj]",
         "model.name_or_path=owner/other",
+        "training.padding_free=never",
+        "lora.dropout=0",  # on or off: compiled steps with dropout were slower here, without faster
     ):
         assert key_for(apply_overrides(base, [change]), "cpu") != key, change
     assert key_for(base, "cuda:NVIDIA H100") != key
+    assert key_for(base, "cpu", compiled=True) != key
     # Settings that do not change the work per step share one measurement.
     assert key_for(apply_overrides(base, ["training.learning_rate=0.01", "lora.dropout=0.2"]), "cpu") == key
     a = key_for(apply_overrides(base, ["lora.target_modules=[v_proj, q_proj]"]), "cpu")
