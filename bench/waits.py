@@ -80,7 +80,8 @@ class StopWait:
 
 
 def stop_latency(runs: Path) -> StopWait:
-    """Stop asked right after a logged point: the worst case, the step in progress having just begun."""
+    """Stop asked right after a logged point: the step in progress has just begun (before the worker cut steps
+    short, the worst case: a whole step to finish)."""
     from lora_studio.jobs import JobManager
     from lora_studio.metrics import read_all
     from lora_studio.runs import read_status
@@ -170,9 +171,10 @@ def main() -> None:
         print(" | ".join(row))
     notes = (
         f"One run each; the whole bench took {(time.time() - began) / 60:.1f} min. "
-        "Stop → stopped is Stop's request to the worker's `stopped` status (what the Train tab shows), the step "
-        "in progress, the checkpoint and the adapter included. Stop is asked as soon as a point is written, so the "
-        "step in progress has just begun: the worst case (asked at a random moment, half a step less on average)."
+        "Stop → stopped is Stop's request to the worker's `stopped` status (what the Train tab shows), the "
+        "checkpoint (weights, optimizer state) and the adapter included. Stop is asked as soon as a point is "
+        "written, so the next step has just begun: the worker drops that step at its next layer (the stop watcher "
+        "looks every 0.1 s) instead of finishing it, and Resume trains its batch again."
     )
     title = "The waits a user feels: ETA, Measure speed, Stop"
     print(write_section("waits", title, COMMAND, rows, header=("measure", "value", "note"), notes=notes))
