@@ -60,6 +60,7 @@ test-fast: setup
 bench: setup
 	$(PY) bench/quality.py
 	$(PY) bench/train_throughput.py
+	$(PY) bench/real_tokens.py
 	$(PY) bench/waits.py
 	$(PY) bench/preference_train.py
 	$(PY) bench/chart_latency.py
