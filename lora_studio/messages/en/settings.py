@@ -116,7 +116,7 @@ MESSAGES: dict[str, str] = {
     "training.compile.help": "Compiling fuses small operations into faster ones but costs minutes before the first "
     "step. auto compiles only when a compiled run of the same settings on this machine showed that this run is long "
     "enough to win that time back; always compiles (and teaches auto what it gains); never does not compile. On the "
-    "benchmark's CPU compiled steps were not faster, so auto stays off there.",
+    "benchmark's CPU, compiled steps were slower with LoRA dropout and 1.1x faster without it, after minutes.",
     "training.logging_steps.label": "Log every (steps)",
     "training.logging_steps.help": "How often a point is added to the loss chart.",
     "training.eval_steps.label": "Evaluate every (steps)",
