@@ -73,6 +73,8 @@ def check_value(f: dataclasses.Field, value: Any) -> str | None:
             return text("check.value.int" if kind == "int" else "check.value.number", got=repr(value))
         return _check_bounds(value, meta)
     if "choices" in meta and value not in meta["choices"]:
+        if isinstance(value, bool) and kind == "str":  # YAML 1.1 reads on/off, yes/no as a truth value
+            return text("check.value.choice_truth", choices=", ".join(meta["choices"]))
         return text("check.value.choice", choices=", ".join(meta["choices"]), got=repr(value))
     if kind == "str" and not isinstance(value, str):
         return text("check.value.text", got=repr(value))

@@ -131,7 +131,7 @@ class JobManager:
                     text("jobs.not_running", run_id=run_id, state=status_words(state)), text("jobs.nothing_to_stop")
                 )
             request_stop(paths)
-            update_status(paths, phase="stopping: saving at the next step")
+            update_status(paths, phase="stopping: saving the last finished step")
             return "stopping"
 
     def cancel(self, run_id: str) -> str:

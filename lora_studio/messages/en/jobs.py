@@ -13,7 +13,7 @@ MESSAGES: dict[str, str] = {
     "phase.interrupted": "interrupted",
     "phase.stopped": "stopped",
     "phase.refused": "refused",
-    "phase.stopping": "stopping: saving at the next step",
+    "phase.stopping": "stopping: saving the last finished step",
     "phase.reading_data": "reading data",
     "phase.loading_model": "loading model",
     "phase.converting_model": "loading model: converting it to safetensors first (once, about 30 s)",

@@ -151,6 +151,8 @@ MESSAGES: dict[str, str] = {
     "check.value.int": "must be a whole number, got {got}",
     "check.value.number": "must be a number, got {got}",
     "check.value.choice": "must be one of {choices}, got {got}",
+    "check.value.choice_truth": "must be one of {choices}; got a yes/no instead (on, off, yes, no, true and false "
+    "are read as a yes/no, not as words)",
     "check.value.text": "must be text, got {got}",
     "check.value.mapping": "must be a mapping like {{prompt: question}}, got {got}",
     "check.value.list": "must be a list like ['first?', 'second'] (quote each item), got {got}",

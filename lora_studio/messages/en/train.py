@@ -8,7 +8,7 @@ MESSAGES: dict[str, str] = {
     "train.queued_at": "Queued `{run_id}` at position {position}: it starts when the running job ends.",
     "train.started": "Started `{run_id}`.",
     "train.pick_run": "Pick a run first.",
-    "train.stopping": "⏹️ Stopping: the adapter is saved at the next step.",
+    "train.stopping": "⏹️ Stopping: the adapter of the last finished step is being saved.",
     "train.dequeued": "Removed `{run_id}` from the queue.",
     "train.cancelling": "🚫 Cancelling `{run_id}`: the worker is terminated (nothing more is saved).",
     "train.resuming": "▶️ Resuming `{run_id}` from its last checkpoint.",

@@ -13,7 +13,7 @@ MESSAGES: dict[str, str] = {
     "phase.interrupted": "中断",
     "phase.stopped": "停止",
     "phase.refused": "拒否",
-    "phase.stopping": "停止中: 次のステップで保存します",
+    "phase.stopping": "停止中: 最後に終えたステップを保存しています",
     "phase.reading_data": "データを読み込み中",
     "phase.loading_model": "モデルを読み込み中",
     "phase.converting_model": "モデルを読み込み中: 先にsafetensorsへ変換しています(初回のみ、約30秒)",

@@ -158,6 +158,8 @@ MESSAGES: dict[str, str] = {
     "check.value.int": "整数にしてください(入力: {got})",
     "check.value.number": "数値にしてください(入力: {got})",
     "check.value.choice": "{choices}のいずれかにしてください(入力: {got})",
+    "check.value.choice_truth": "{choices}のいずれかにしてください(on、off、yes、no、true、falseは真偽値として"
+    "読まれ、語としては扱われません)",
     "check.value.text": "テキストにしてください(入力: {got})",
     "check.value.mapping": "{{prompt: question}}のような対応付けにしてください(入力: {got})",
     "check.value.list": "['first?', 'second']のようなリストにしてください(各項目を引用符で囲みます)(入力: {got})",

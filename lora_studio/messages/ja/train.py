@@ -9,7 +9,7 @@ MESSAGES: dict[str, str] = {
     "train.queued_at": "`{run_id}`をキューの{position}番目に入れました。実行中のジョブが終わると開始します。",
     "train.started": "`{run_id}`を開始しました。",
     "train.pick_run": "まず実行を選んでください。",
-    "train.stopping": "⏹️ 停止しています。次のステップでアダプターを保存します。",
+    "train.stopping": "⏹️ 停止しています。最後に終えたステップのアダプターを保存しています。",
     "train.dequeued": "`{run_id}`をキューから外しました。",
     "train.cancelling": "🚫 `{run_id}`をキャンセルしています。ワーカーを終了します(これ以上は何も保存されません)。",
     "train.resuming": "▶️ `{run_id}`を最後のチェックポイントから再開しています。",
