@@ -72,7 +72,8 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
     from lora_studio.engine.dataset_build import build_datasets, loss_settings
     from lora_studio.engine.models import load_for_training
     from lora_studio.engine.preflight import device_label
-    from lora_studio.engine.train import build_peft_model, choose_padding_free, make_sft_config
+    from lora_studio.engine.speedups import choose_padding_free
+    from lora_studio.engine.train import build_peft_model, make_sft_config
 
     # Measured without a logging tool (training.report_to): it would slow the timed steps, and need not be installed.
     cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, report_to="none"))

@@ -168,6 +168,19 @@ class StopFileCallback(TrainerCallback):
             raise StopNow
 
 
+def save_stopped(trainer) -> None:
+    """After Stop cut a step short: the checkpoint of the last finished step (weights, optimizer, scheduler, random
+    states, trainer state), as the Trainer writes at a save step, so that Resume goes on from there. transformers
+    has no public call for it; `_save_checkpoint` is the one its own loop uses."""
+    if trainer.optimizer is not None:
+        trainer.optimizer.zero_grad(set_to_none=True)  # the dropped step's partial gradients
+    log.info("Stopped during step %d: saving step %d", trainer.state.global_step + 1, trainer.state.global_step)
+    trainer._save_checkpoint(trainer.model_wrapped, trial=None)
+    # What the end of training does for the logging tools (TensorBoard flushes, W&B and Trackio finish their run);
+    # the sample answers skip a stopped run.
+    trainer.control = trainer.callback_handler.on_train_end(trainer.args, trainer.state, trainer.control)
+
+
 class SampleGenerationCallback(TrainerCallback):
     """The model's answers to a few fixed prompts before training, at every save and at the end.
 

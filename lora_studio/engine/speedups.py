@@ -28,8 +28,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from lora_studio import calibration
 from lora_studio.calibration import Calibration
 from lora_studio.config import RunConfig
+from lora_studio.engine import distributed
 
 log = logging.getLogger(__name__)
 
@@ -152,3 +154,35 @@ def compile_choice(
         f"auto: {compiled.sec_per_step:.2f} s instead of {eager.sec_per_step:.2f} s per step, "
         f"compiling ({compile_s:.0f} s) pays after {pays_after} of {planned_steps} steps",
     )
+
+
+def compile_for(cfg: RunConfig, planned_steps: int) -> bool:
+    """training.compile for this run: on, off, or auto from the compiled and eager speeds measured before."""
+    from lora_studio.engine.preflight import device_label
+
+    label = device_label()
+    compiled = calibration.lookup(calibration.key_for(cfg, label, compiled=True))
+    choice = compile_choice(
+        str(cfg.training.compile),
+        planned_steps,
+        calibration.lookup(calibration.key_for(cfg, label)),
+        compiled,
+        compiled.compile_s if compiled else 0.0,
+    )
+    if distributed.is_main():
+        log.info("%s", choice.line("torch.compile"))
+    return choice.on
+
+
+def choose_padding_free(trainer, cfg: RunConfig, peft_model) -> bool:
+    """Batches without padding where padding_free says so (SFT only); the choice goes to the log."""
+    config = peft_model.config
+    attention = getattr(config, "_attn_implementation", None)
+    choice = padding_free(cfg, attention)
+    if choice.on:
+        _, parameters = peft_model.get_nb_trainable_parameters()
+        layers, hidden = getattr(config, "num_hidden_layers", 1), getattr(config, "hidden_size", 1)
+        use_padding_free(trainer, pair_cost(attention, layers, hidden, parameters))
+    if distributed.is_main():
+        log.info("%s", choice.line("batches without padding"))
+    return choice.on

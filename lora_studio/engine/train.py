@@ -18,7 +18,7 @@ from trl import SFTConfig, SFTTrainer
 from lora_studio.adapters import start_adapter
 from lora_studio.config import MUTATING_INITS, PREFERENCE_METHODS, RunConfig
 from lora_studio.engine import distributed, dropout, speedups
-from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, StopNow, sample_callbacks
+from lora_studio.engine.callbacks import MetricsCallback, StopFileCallback, StopNow, sample_callbacks, save_stopped
 from lora_studio.engine.dataset_build import build_datasets, loss_settings
 from lora_studio.engine.models import load_for_training, needs_conversion, resolve_dtype
 from lora_studio.engine.preference import make_preference_trainer
@@ -284,7 +284,7 @@ def train(
     original_template = tokenizer.chat_template
     assistant_only, tokenizer.chat_template = loss_settings(tokenizer, data.format, cfg.data.assistant_only_loss)
     train_ds, eval_ds = build_datasets(data, cfg.data, int(cfg.training.seed), tokenizer)
-    compiled = compile_for(cfg, optimizer_steps(len(train_ds), cfg))
+    compiled = speedups.compile_for(cfg, optimizer_steps(len(train_ds), cfg))
     metrics_cb = MetricsCallback(paths.metrics, on_row)
     stop_cb = StopFileCallback(paths.stop)
     # transformers reads the logging tool's variables when it builds the tool's callback and when training begins.
@@ -315,7 +315,7 @@ def train(
             trainer = SFTTrainer(args=args, **trainer_kwargs)
         _quiet_printer(trainer)
         if cfg.training.method not in PREFERENCE_METHODS:
-            choose_padding_free(trainer, cfg, peft_model)
+            speedups.choose_padding_free(trainer, cfg, peft_model)
         if device == "cuda" and distributed.is_main():
             log.info("%s", speedups.liger(device, speedups.installed("liger_kernel")).line("Liger kernels"))
         if distributed.is_main():  # for the model card: export reads it instead of parsing the data again
@@ -348,52 +348,6 @@ def train(
         peft_model,
         compiled,
     )
-
-
-def save_stopped(trainer) -> None:
-    """After Stop cut a step short: the checkpoint of the last finished step (weights, optimizer, scheduler, random
-    states, trainer state), as the Trainer writes at a save step, so that Resume goes on from there. transformers
-    has no public call for it; `_save_checkpoint` is the one its own loop uses."""
-    if trainer.optimizer is not None:
-        trainer.optimizer.zero_grad(set_to_none=True)  # the dropped step's partial gradients
-    log.info("Stopped during step %d: saving step %d", trainer.state.global_step + 1, trainer.state.global_step)
-    trainer._save_checkpoint(trainer.model_wrapped, trial=None)
-    # What the end of training does for the logging tools (TensorBoard flushes, W&B and Trackio finish their run);
-    # the sample answers skip a stopped run.
-    trainer.control = trainer.callback_handler.on_train_end(trainer.args, trainer.state, trainer.control)
-
-
-def compile_for(cfg: RunConfig, planned_steps: int) -> bool:
-    """training.compile for this run: on, off, or auto from the compiled and eager speeds measured before."""
-    from lora_studio import calibration
-    from lora_studio.engine.preflight import device_label
-
-    label = device_label()
-    compiled = calibration.lookup(calibration.key_for(cfg, label, compiled=True))
-    choice = speedups.compile_choice(
-        str(cfg.training.compile),
-        planned_steps,
-        calibration.lookup(calibration.key_for(cfg, label)),
-        compiled,
-        compiled.compile_s if compiled else 0.0,
-    )
-    if distributed.is_main():
-        log.info("%s", choice.line("torch.compile"))
-    return choice.on
-
-
-def choose_padding_free(trainer, cfg: RunConfig, peft_model) -> bool:
-    """Batches without padding where speedups.padding_free says so (SFT only); the choice goes to the log."""
-    config = peft_model.config
-    attention = getattr(config, "_attn_implementation", None)
-    choice = speedups.padding_free(cfg, attention)
-    if choice.on:
-        _, parameters = peft_model.get_nb_trainable_parameters()
-        layers, hidden = getattr(config, "num_hidden_layers", 1), getattr(config, "hidden_size", 1)
-        speedups.use_padding_free(trainer, speedups.pair_cost(attention, layers, hidden, parameters))
-    if distributed.is_main():
-        log.info("%s", choice.line("batches without padding"))
-    return choice.on
 
 
 def _tokens(dataset) -> int | None:

@@ -12,7 +12,8 @@ import torch
 from lora_studio import calibration
 from lora_studio.engine import speedups
 from lora_studio.engine.preflight import device_label
-from lora_studio.engine.train import compile_for, train
+from lora_studio.engine.speedups import compile_for
+from lora_studio.engine.train import train
 from lora_studio.engine.worker import _record_speed
 from lora_studio.metrics import MetricRow, append_row, read_all
 from tests.conftest import write_jsonl
@@ -54,14 +55,14 @@ def test_batches_without_padding_train_the_same_adapter(tmp_path, tiny_model_dir
         "use_padding_free",
         lambda trainer, cost: (switch(trainer, cost), collators.append(trainer.data_collator)),
     )
-    with caplog.at_level(logging.INFO, logger="lora_studio.engine.train"):
+    with caplog.at_level(logging.INFO, logger="lora_studio.engine"):
         free, free_logs, free_evals = _run(tmp_path, tiny_model_dir, wide_file, "free")
     assert "batches without padding: on" in caplog.text
     assert isinstance(collators[0], speedups.LeastWorkCollator)
     batch = collators[0]([{"input_ids": [5, 6, 7]}, {"input_ids": [8, 9]}])  # one row, no pad
     assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9]] and batch["position_ids"].tolist() == [[0, 1, 2, 0, 1]]
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="lora_studio.engine.train"):
+    with caplog.at_level(logging.INFO, logger="lora_studio.engine"):
         padded, padded_logs, padded_evals = _run(
             tmp_path, tiny_model_dir, wide_file, "padded", "training.padding_free=never"
         )
@@ -84,7 +85,7 @@ def test_preference_training_keeps_padded_batches(tmp_path, tiny_model_dir, capl
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("\n".join(lines) + "\n", encoding="utf-8")
     cfg = tiny_config(tiny_model_dir, pairs, "training.method=dpo", "training.max_steps=2", "training.compile=never")
-    with caplog.at_level(logging.INFO, logger="lora_studio.engine.train"):
+    with caplog.at_level(logging.INFO, logger="lora_studio.engine"):
         assert train(cfg, new_run(tmp_path, cfg)).state == "completed"
     assert "batches without padding" not in caplog.text  # not offered: TRL pads the pairs itself
 
@@ -130,7 +131,7 @@ def test_auto_stays_off_where_compiled_steps_were_slower(tmp_path, tiny_model_di
     cfg = tiny_config(tiny_model_dir, chat_file)
     calibration.record(calibration.key_for(cfg, device_label()), 1.0, 100.0)
     calibration.record(calibration.key_for(cfg, device_label(), compiled=True), 1.1, 90.0, compile_s=170.0)
-    with caplog.at_level(logging.INFO, logger="lora_studio.engine.train"):
+    with caplog.at_level(logging.INFO, logger="lora_studio.engine"):
         assert compile_for(cfg, 1_000_000) is False
     assert "compiled steps were not faster here (1.10 s vs 1.00 s per step)" in caplog.text
 
@@ -139,7 +140,7 @@ def test_a_compiled_run_trains_the_same_as_an_eager_one(tmp_path, tiny_model_dir
     # About 40 s on 2 CPU cores: inductor compiles the forward and backward passes once, then once more for the
     # batches' varying lengths.
     eager, eager_logs, _ = _run(tmp_path, tiny_model_dir, chat_file, "eager", "training.max_steps=4")
-    with caplog.at_level(logging.INFO, logger="lora_studio.engine.train"):
+    with caplog.at_level(logging.INFO, logger="lora_studio.engine"):
         compiled, compiled_logs, _ = _run(
             tmp_path, tiny_model_dir, chat_file, "compiled", "training.max_steps=4", "training.compile=always"
         )

@@ -142,7 +142,7 @@ def test_stop_cuts_the_step_in_progress_and_resume_trains_its_batch_again(tmp_pa
             paths.stop.touch()
             time.sleep(0.5)  # the watcher sees the file before step 4 begins: step 4 is cut at its first layer
 
-    with caplog.at_level(logging.INFO, logger="lora_studio.engine.train"):
+    with caplog.at_level(logging.INFO, logger="lora_studio.engine"):
         result = train(cfg, paths, on_row=stop_after_step_3)
     assert result.state == "stopped" and result.step == 3
     assert "Stopped during step 4: saving step 3" in caplog.text
