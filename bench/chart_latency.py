@@ -9,8 +9,8 @@ each run is queued with the files the Train tab's Start leaves, so the server's 
 worker. Latency = when a step's point is first in a chart served to a client, minus the `time` its
 metrics row carries (one machine, one clock). Each repetition trains three times, watched by:
 - nobody: the training-speed reference;
-- 20 viewers: sessions doing what the page does (on_load, then the live stream its timer starts, through
-  /gradio_api/queue/join + the SSE stream: the first message whole, then diffs); a point counts when the
+- 20 viewers: sessions doing what the page does (on_load, then the two streams its timer starts, live and state,
+  through /gradio_api/queue/join + the SSE stream: the first message whole, then diffs); a point counts when the
   message that brings it arrives. They run in this process, on the same 2 cores as the server and the worker;
 - 1 browser: headless Chromium on the page; a script in it notes when each step first is in the plot's data.
 """
@@ -76,10 +76,12 @@ class Endpoints:
     """Where the Train tab's events live in this server's config (as the page finds them)."""
 
     load_fn: int
-    stream_fn: int
+    stream_fn: int  # the live stream: chart, progress, log
+    state_fn: int  # the state stream: status, buttons, run list, sample answers
     timer_id: int
-    period_s: float  # the timer that starts the stream (and again when it ended)
-    chart_index: int  # position of the chart among the stream's outputs
+    period_s: float  # the timer that starts the streams (and again when one ended)
+    chart_index: int  # position of the chart among the live stream's outputs
+    load_chart_index: int  # and among the load's
     load_inputs: int = 0  # the load event's inputs (the browser's kept run: none here, as on a first visit)
     stream_inputs: int = 1  # the run the page's list shows
 
@@ -87,16 +89,18 @@ class Endpoints:
 def endpoints(url: str) -> Endpoints:
     config = json.loads(urllib.request.urlopen(url.rstrip("/") + "/config", timeout=10).read())
     deps = {d.get("api_name"): d for d in config["dependencies"]}
-    stream, load = deps["on_stream"], deps["on_load"]
+    stream, state, load = deps["on_stream"], deps["on_stream_state"], deps["on_load"]
     chart_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "train-chart")
     timer_id = stream["targets"][0][0]
     timer = next(c for c in config["components"] if c["id"] == timer_id)
     return Endpoints(
         load["id"],
         stream["id"],
+        state["id"],
         timer_id,
         float(timer["props"]["value"]),
         stream["outputs"].index(chart_id),
+        load["outputs"].index(chart_id),
         len(load.get("inputs", [])),
         len(stream.get("inputs", [])),
     )
@@ -127,19 +131,27 @@ class ChartPoller:
     live_updates: int = 0  # messages that brought at least one new point
     _chart: object = None  # the chart as the page holds it (streamed messages are diffs of it)
     _first: bool = True
+    _live: str | None = None  # the event id of the call's event that sends the chart (the live stream or the load)
+    _live_fn: int = -1
 
-    async def call(self, fn: int, trigger: int | None, inputs: int = 0) -> None:
-        self.requests += 1
-        self._first = True
-        body = {
-            "data": [None] * inputs,
-            "event_data": None,
-            "fn_index": fn,
-            "trigger_id": trigger,
-            "session_hash": self.session,
-        }
+    async def call(self, fns: list[int], trigger: int | None, inputs: int = 0) -> None:
+        """Join the events `fns` (as one page's tick starts its streams) and read the session's one SSE stream, as
+        the page does, until the server closes it."""
+        self._live, self._first = None, True
         try:
-            (await self.http.post("/gradio_api/queue/join", json=body)).raise_for_status()
+            for fn in fns:
+                self.requests += 1
+                body = {
+                    "data": [None] * inputs,
+                    "event_data": None,
+                    "fn_index": fn,
+                    "trigger_id": trigger,
+                    "session_hash": self.session,
+                }
+                joined = await self.http.post("/gradio_api/queue/join", json=body)
+                joined.raise_for_status()
+                if fn in (self.ends.stream_fn, self.ends.load_fn):  # the events that send the chart
+                    self._live, self._live_fn = joined.json().get("event_id"), fn
             async with self.http.stream("GET", "/gradio_api/queue/data", params={"session_hash": self.session}) as resp:
                 resp.raise_for_status()
                 async for line in resp.aiter_lines():
@@ -155,7 +167,10 @@ class ChartPoller:
         if kind in ("process_generating", "process_completed"):
             if not msg.get("success", True):
                 raise RuntimeError(f"the event failed: {str(msg.get('output'))[:200]}")
-            value = msg["output"]["data"][self.ends.chart_index]
+            if msg.get("event_id") != self._live:
+                return False  # the state stream's
+            index = self.ends.chart_index if self._live_fn == self.ends.stream_fn else self.ends.load_chart_index
+            value = msg["output"]["data"][index]
             if kind == "process_generating" and not self._first:
                 value = apply_diff(self._chart, value)
             self._chart, self._first = value, False
@@ -171,10 +186,11 @@ class ChartPoller:
 
     async def run(self, stop: asyncio.Event, offset_s: float = 0.0) -> None:
         await asyncio.sleep(offset_s)  # browsers' timers are not in step with each other
-        await self.call(self.ends.load_fn, None, self.ends.load_inputs)
+        await self.call([self.ends.load_fn], None, self.ends.load_inputs)
         while not stop.is_set():
-            await asyncio.sleep(self.ends.period_s)  # the timer's tick starts the stream
-            stream = asyncio.create_task(self.call(self.ends.stream_fn, self.ends.timer_id, self.ends.stream_inputs))
+            await asyncio.sleep(self.ends.period_s)  # the timer's tick starts the streams
+            streams = [self.ends.stream_fn, self.ends.state_fn]
+            stream = asyncio.create_task(self.call(streams, self.ends.timer_id, self.ends.stream_inputs))
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait({stream, stopped}, return_when=asyncio.FIRST_COMPLETED)
             for task in (stream, stopped):
@@ -371,7 +387,10 @@ def summary(trials: dict[str, list[Trial]], clients: int) -> list[tuple[str, str
     rows, reps = [], len(trials["none"])
     for mode, label in (
         ("browser", "1 browser (Chromium page, plot data read in the page)"),
-        ("pollers", f"{clients} concurrent viewers (the page's load, then its live stream over queue/join + SSE)"),
+        (
+            "pollers",
+            f"{clients} concurrent viewers (the page's load, then its live and state streams over queue/join + SSE)",
+        ),
     ):
         lost = sum(t.missing for t in trials[mode])
         errs = sum(len(t.errors) for t in trials[mode])
@@ -389,7 +408,7 @@ def summary(trials: dict[str, list[Trial]], clients: int) -> list[tuple[str, str
         (
             f"training tokens/s, {clients} viewers",
             f"{loaded:,.0f}",
-            f"{med('pollers', lambda t: t.requests):,.0f} requests per run (a load and a stream per viewer)",
+            f"{med('pollers', lambda t: t.requests):,.0f} requests per run (a load and two streams per viewer)",
         ),
         (f"ratio {clients} viewers / nobody", f"{loaded / base:.3f}", "target ≥ 0.95 (drop < 5%)"),
         (

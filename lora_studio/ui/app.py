@@ -147,7 +147,7 @@ def launch(
     ]
     # run_history=False: Gradio would otherwise keep every event's inputs in the browser's storage, the Hub
     # token typed into the Merge & Export tab included.
-    # Each page watching the Train tab holds one of the queue's slots while its live stream runs (ui/train_feed.py):
+    # Each page watching the Train tab holds two of the queue's slots while its live streams run (ui/train_feed.py):
     # room for those and for Gradio's usual 40 other events at once.
     build_app(language).queue(default_concurrency_limit=4).launch(
         max_threads=STREAMS_MAX + 40,

@@ -2,8 +2,9 @@
 
 A thread reads each watched run's files, once for all pages (`train_view.refresh` over one `Watch` per run), and the
 line-up of running and queued runs, and counts a new `round` whenever something changed. Each page's stream
-(ui/train_tab.py, `on_stream`) waits in memory for the next round, then draws from what the reader holds: twenty
-viewers cost one reader and one small answer each per change, not twenty readers per tick. The reader reads only while
+(ui/train_tab.py, `on_stream` for the chart, progress and log, `on_stream_state` for the rest) waits in memory for the
+next round, then draws from what the reader holds: twenty viewers cost one reader and one small answer each per
+change, not twenty readers per tick. The reader reads only while
 a page streams. No gradio, no torch here.
 """
 
@@ -29,8 +30,10 @@ log = logging.getLogger(__name__)
 READ_S = 0.25  # how often the reader looks while a run trains or waits: a new point shows within about this
 IDLE_READ_S = 2.0  # while nothing trains or waits (a run queued elsewhere shows within two seconds)
 WAKE_S = 0.1  # how often a waiting stream looks at the round counter (memory only)
-STREAMS_MAX = 64  # pages streaming at once; beyond it a page is drawn once a second by its timer instead
+STREAMS_MAX = 128  # streams at once (two per page: live and state); beyond it a page is drawn by its timer instead
 PARTS = ("rows", "status", "log", "samples")
+LIVE_PARTS = ("rows", "status", "log")  # what a page's live stream draws (the chart, the progress, the log)
+STATE_PARTS = ("status", "samples")  # what its state stream draws (status, buttons, list, sample answers)
 
 
 @dataclass
@@ -58,10 +61,10 @@ class Seen:
     versions: dict[str, int] = field(default_factory=dict)
     line_up: int = -1
 
-    def changed(self, view: RunView) -> set[str]:
-        """The parts of `view` this page has not drawn yet, now counted as drawn (call under view.lock)."""
-        new = {part for part in PARTS if self.versions.get(part) != view.versions[part]}
-        self.versions = dict(view.versions)
+    def changed(self, view: RunView, parts: tuple[str, ...] = PARTS) -> set[str]:
+        """Which of `parts` of `view` this page has not drawn yet, now counted as drawn (call under view.lock)."""
+        new = {part for part in parts if self.versions.get(part) != view.versions[part]}
+        self.versions.update((part, view.versions[part]) for part in parts)
         return new
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +28,24 @@ def runs_root() -> Path:
 
 @dataclass
 class Viewer:
-    """One page's view of the Train tab: the run it watches and what of it the page has drawn."""
+    """One page's view of the Train tab: the run it watches and what of it the page has drawn, apart for its two
+    streams (`live`: chart, progress, log; `state`: the rest)."""
 
     run_id: str = ""
-    seen: Seen = field(default_factory=Seen)
+    live: Seen = field(default_factory=Seen)
+    state: Seen = field(default_factory=Seen)
     queue_key: str = ""
+    preference_shown: bool | None = None  # the preference chart's visibility as the page has it; None: not drawn
+    cleared: set[str] = field(default_factory=set)  # the groups ("live", "state") drawn as watching no run
+    deleted: str = ""  # the run it watched until it was deleted
+
+    def forget(self, groups: tuple[str, ...]) -> None:
+        """Count `groups` as never drawn (a page load or a pick draws them in full)."""
+        if "live" in groups:
+            self.live, self.preference_shown = Seen(), None
+        if "state" in groups:
+            self.state, self.queue_key = Seen(), ""
+        self.cleared -= set(groups)
 
 
 class Sessions:
@@ -95,8 +108,9 @@ class Shared:
     every run in the folder, so each page repeating it would grow with the run history."""
 
     def __init__(self, figures: int = 16) -> None:
-        self._figure_lock, self._queue_lock = threading.Lock(), threading.Lock()
+        self._figure_lock, self._queue_lock, self._live_lock = threading.Lock(), threading.Lock(), threading.Lock()
         self._figures: dict[tuple[str, str, int, str], Any] = {}
+        self._live: dict[tuple, dict[str, Any]] = {}
         self._size = figures
         self._line_up: tuple[float, Path | None, tuple[list[str], list[str]]] = (-1.0, None, ([], []))
 
@@ -112,6 +126,18 @@ class Shared:
                 if len(self._figures) > self._size:
                     self._figures.pop(next(iter(self._figures)))  # the oldest
             return figure
+
+    def live(self, key: tuple, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """What the live stream sends for `key` (a run, the versions of its parts, the language), made once by
+        `make` for every page: the same bytes for twenty viewers, postprocessed once (ui/train_tab.py)."""
+        key = (*key, current_language())
+        with self._live_lock:  # held while making: pages arriving meanwhile take the one being made
+            made = self._live.get(key)
+            if made is None:
+                made = self._live[key] = make()
+                if len(self._live) > self._size:
+                    self._live.pop(next(iter(self._live)))  # the oldest
+            return made
 
     def line_up(self, fresh: bool = False) -> tuple[list[str], list[str]]:
         """(running, queued) as of at most half a reader's period ago; `fresh` reads it now."""

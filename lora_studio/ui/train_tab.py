@@ -2,9 +2,9 @@
 
 Training never runs here: `jobs.JobManager` starts a worker process and this tab only reads the
 run directory. The live view is pushed: one reader of the runs folder (ui/train_feed.py) reads each
-watched run once for every page, and each page's stream (`on_stream`, a generator Gradio sends over
-its event stream) draws what changed when the reader says so. A page's timer only starts that stream,
-and starts it again when it ended; a refreshed page (Gradio reloads the page after a server restart)
+watched run once for every page, and each page's two streams (`on_stream` for what moves each step,
+`on_stream_state` for the rest; generators Gradio sends over its event stream) draw what changed when the
+reader says so. A page's timer only starts those streams, and starts one again when it ended; a refreshed page (Gradio reloads the page after a server restart)
 redraws the full history from disk and goes on live.
 """
 
@@ -22,16 +22,24 @@ import gradio as gr
 from lora_studio import jobs
 from lora_studio.errors import StudioError
 from lora_studio.messages import text
-from lora_studio.runs import ACTIVE_STATES, ADAPTER_STATES, RESUMABLE_STATES, RunPaths, list_runs
+from lora_studio.metrics import MetricRow
+from lora_studio.runs import ACTIVE_STATES, ADAPTER_STATES, RESUMABLE_STATES, RunPaths, RunStatus, list_runs
 from lora_studio.ui import charts, run_state
 from lora_studio.ui.formatting import error_md
-from lora_studio.ui.train_feed import Seen
+from lora_studio.ui.train_feed import LIVE_PARTS, STATE_PARTS
 from lora_studio.ui.train_sessions import FEED, SESSIONS, SHARED, Viewer, runs_root
 from lora_studio.ui.train_view import describe, progress_html, queue_markdown, reports_line, run_label
 
-RESTART_S = 1.0  # the page's timer: starts the live stream, and again within a second if it ended
+RESTART_S = 1.0  # the page's timer: starts the live streams, and again within a second if one ended
 HEARTBEAT_S = 10.0  # with nothing new, a stream says so this often, so a closed page's stream ends
-# Order of the values every redraw returns (see TrainTab.outputs()).
+# What moves with every step (the live stream, `on_stream`) and the rest (the state stream, `on_stream_state`). Apart
+# because Gradio makes a new component for each output a message skips (~0.4 ms each, measured): a message of every
+# output for one new point cost ~6 ms of server time per page.
+LIVE = ("chart", "preference", "progress", "log")
+STATE = ("picker", "status", "queue", "samples", "stop", "cancel", "resume", "try")
+GROUPS = {"live": LIVE, "state": STATE}
+FRESH_S = 1.0  # a page sent the progress made longer ago gets it drawn anew: its elapsed clock starts from it
+# Order of the values every full redraw returns (see TrainTab.outputs()).
 OUTPUTS = (
     "picker",
     "status",
@@ -51,7 +59,7 @@ OUTPUTS = (
 def redraw(viewer: Viewer, full: bool = False, read: bool = True) -> list[Any]:
     """Every output for the watched run; unchanged ones are skipped so the page does not flicker. `full` draws
     everything (a page load, a pick); `read` reads the run's files now, else the reader's last read is drawn."""
-    values = _redraw(viewer, full, read)
+    values = _redraw(viewer, full, read, ("live", "state"), wire=False)
     return [values[name] for name in OUTPUTS]
 
 
@@ -59,7 +67,7 @@ def _cleared(status: str) -> dict[str, Any]:
     return {
         "status": status,
         "progress": "",
-        "chart": charts.loss_figure([]),
+        "chart": None,
         "preference": gr.update(visible=False),
         "log": "",
         "samples": None,
@@ -71,43 +79,51 @@ def _cleared(status: str) -> dict[str, Any]:
     }
 
 
-def _redraw(viewer: Viewer, full: bool, read: bool) -> dict[str, Any]:
-    values: dict[str, Any] = {name: gr.skip() for name in OUTPUTS}
-    running, queued = SHARED.line_up(fresh=full)
-    queue_key = repr((running, queued))
-    queue_moved = queue_key != viewer.queue_key
-    if queue_moved or full:
-        viewer.queue_key = queue_key
-        values["queue"] = queue_markdown(running, queued)
+def _redraw(viewer: Viewer, full: bool, read: bool, groups: tuple[str, ...], wire: bool) -> dict[str, Any]:
+    """The outputs of `groups` that changed since this page drew them, the others skipped. `wire`: the values as
+    the page is sent them (the live stream's event has postprocess=False), else as the components take them."""
+    values: dict[str, Any] = {name: gr.skip() for group in groups for name in GROUPS[group]}
     if full:
-        viewer.seen = Seen()
-    if not viewer.run_id:
-        if full:
-            values.update(_cleared(text("train.no_run")))
+        viewer.forget(groups)
+    running, queued = SHARED.line_up(fresh=full)
+    queue_moved = False
+    if "state" in groups:
+        queue_key = repr((running, queued))
+        queue_moved = queue_key != viewer.queue_key
+        if queue_moved:
+            viewer.queue_key = queue_key
+            values["queue"] = queue_markdown(running, queued)
+    if viewer.run_id and not (runs_root() / viewer.run_id).is_dir():  # deleted (Runs tab, or by hand)
+        viewer.deleted, viewer.run_id = viewer.run_id, ""
+    if not viewer.run_id:  # watching nothing: each group says so once, then stays as it is
+        words = text("train.deleted", run_id=viewer.deleted) if viewer.deleted else text("train.no_run")
+        for group in groups:
+            if group not in viewer.cleared:
+                viewer.cleared.add(group)
+                values.update({k: v for k, v in _cleared(words).items() if k in GROUPS[group]})
+        if "live" in groups and values["chart"] is None:
+            viewer.preference_shown = False
+            values["chart"] = _plot(charts.loss_figure([]))[int(wire)]  # the empty "waiting" chart
         return values
     paths = RunPaths(runs_root() / viewer.run_id)
-    if not paths.root.is_dir():  # deleted (Runs tab, or by hand): say so once, then watch nothing
-        gone, viewer.run_id = viewer.run_id, ""
-        values.update(_cleared(text("train.deleted", run_id=gone)))
-        return values
     view = FEED.view(runs_root(), viewer.run_id, read=read)
     with view.lock:
-        changed = viewer.seen.changed(view)
+        live = viewer.live.changed(view, LIVE_PARTS) if "live" in groups else set()
+        state = viewer.state.changed(view, STATE_PARTS) if "state" in groups else set()
         status, rows, log, samples = view.status, view.rows, view.log, view.samples
         offset = view.watch.offset
-    if "rows" in changed:
-        values["chart"] = SHARED.figure("loss", viewer.run_id, offset, rows)
-        shown = charts.has_preference_points(rows)
-        values["preference"] = (
-            gr.update(value=SHARED.figure("preference", viewer.run_id, offset, rows), visible=True)
-            if shown
-            else gr.update(visible=False)
-        )
-    if changed & {"rows", "status"}:
-        values["progress"] = progress_html(status, rows)  # between them, the page moves the elapsed clock itself
-    if "log" in changed:
-        values["log"] = log
-    if "status" in changed or (queue_moved and status.state == "queued"):
+        key = (viewer.run_id, offset, *(view.versions[part] for part in LIVE_PARTS))
+    if live:
+        run_id = viewer.run_id
+        made = SHARED.live(key, lambda: _live_values(run_id, offset, status, rows, log))
+        values.update({name: made[name][int(wire)] for name in LIVE})
+        if time.time() - made["time"] > FRESH_S:  # made a while ago (nothing moved since): its clock would lag
+            values["progress"] = _WIRE["html"].postprocess(progress_html(status, rows))
+        shown = made["preference"][0] is not None
+        if shown != viewer.preference_shown:  # only when it appears or goes: an update costs a new component
+            viewer.preference_shown = shown
+            values["preference"] = gr.update(value=made["preference"][int(wire)], visible=shown)
+    if "status" in state or (queue_moved and status.state == "queued"):
         position = queued.index(viewer.run_id) + 1 if viewer.run_id in queued else None
         # The log as the reader holds it: a crash's traceback may have landed on an earlier read than the status.
         values["status"] = describe(status, viewer.run_id, position, log, reports_line(paths))
@@ -116,9 +132,34 @@ def _redraw(viewer: Viewer, full: bool, read: bool) -> dict[str, Any]:
         values["resume"] = gr.update(interactive=status.state in RESUMABLE_STATES)
         values["try"] = gr.update(interactive=status.state in ADAPTER_STATES and paths.adapter.is_dir())
         values["picker"] = gr.update(choices=run_choices(), value=viewer.run_id)  # labels carry the state
-    if "samples" in changed:
+    if "samples" in state:
         values["samples"] = samples
     return values
+
+
+# Components that only postprocess: the Train tab's own do it alike (their settings only change how the page shows).
+_WIRE = {"plot": gr.Plot(render=False), "html": gr.HTML(render=False), "code": gr.Code(render=False)}
+
+
+def _plot(figure: Any) -> tuple[Any, Any]:
+    """(PlotData, which a Plot takes as it is; the same as the page is sent it)."""
+    plot = _WIRE["plot"].postprocess(figure)
+    return plot, plot.model_dump() if plot is not None else None
+
+
+def _live_values(run_id: str, offset: int, status: RunStatus, rows: list[MetricRow], log: str) -> dict[str, Any]:
+    """The live outputs of a run as (what the component takes, what the page is sent): every page watching the
+    run is sent the same, so the components' postprocessing runs once here, not once per page (ui/train_sessions)."""
+    figures: dict[str, Any] = {"chart": SHARED.figure("loss", run_id, offset, rows), "preference": None}
+    if charts.has_preference_points(rows):
+        figures["preference"] = SHARED.figure("preference", run_id, offset, rows)
+    made: dict[str, Any] = {name: _plot(figure) for name, figure in figures.items()}
+    progress = _WIRE["html"].postprocess(progress_html(status, rows))  # the page moves the elapsed clock itself
+    made["progress"] = (progress, progress)
+    code = _WIRE["code"].postprocess(log)
+    made["log"] = (code, code)
+    made["time"] = time.time()
+    return made
 
 
 def run_choices() -> list[tuple[str, str]]:
@@ -150,22 +191,36 @@ def on_tick(request: gr.Request | None = None) -> list[Any]:
 
 
 async def on_stream(kept: str | None = None, request: gr.Request | None = None) -> AsyncIterator[list[Any]]:
-    """The page's live view, pushed: waits (in memory) for the reader's next round, then sends what changed. Started
-    by the page's timer, which starts it again if it ends; it ends when the page goes (unload forgets the session).
-    A session this server does not know (forgotten while the page stayed open, or its first tick came before its
-    load) watches the run this browser `kept`, as a page load does. Beyond STREAMS_MAX streaming pages, a page is
-    drawn once and the stream ends: its timer draws it again a second later."""
+    """The page's live view, pushed: waits (in memory) for the reader's next round, then sends the chart, progress
+    and log when they changed, as every page watching the run is sent them (its event has postprocess=False).
+    Started by the page's timer, which starts it again if it ends; it ends when the page goes (unload forgets the
+    session). A session this server does not know (forgotten while the page stayed open, or its first tick came
+    before its load) watches the run this browser `kept`, as a page load does. Beyond STREAMS_MAX streams, a page
+    is drawn once and the stream ends: its timer draws it again a second later."""
+    async for values in _stream("live", kept, request):
+        yield values
+
+
+async def on_stream_state(kept: str | None = None, request: gr.Request | None = None) -> AsyncIterator[list[Any]]:
+    """The rest of the page, pushed as `on_stream` is: the status, the buttons, the run list, the line-up and the
+    sample answers, which change a few times a run."""
+    async for values in _stream("state", kept, request):
+        yield values
+
+
+async def _stream(group: str, kept: str | None, request: gr.Request | None) -> AsyncIterator[list[Any]]:
+    wire = group == "live"
     if not SESSIONS.known(request):
-        yield await anyio.to_thread.run_sync(_rejoined, kept, request)
+        yield await anyio.to_thread.run_sync(_rejoined, group, kept, request)
     if not FEED.opened(SESSIONS.watched):
-        values = await anyio.to_thread.run_sync(_pushed, request)
+        values = await anyio.to_thread.run_sync(_pushed, group, request, wire)
         if not all(_skipped(value) for value in values):
             yield values
         return
     try:
         seen_round, said = -1, time.monotonic()
         while SESSIONS.known(request):
-            values = await anyio.to_thread.run_sync(_pushed, request)
+            values = await anyio.to_thread.run_sync(_pushed, group, request, wire)
             if not all(_skipped(value) for value in values) or time.monotonic() - said > HEARTBEAT_S:
                 said = time.monotonic()
                 yield values
@@ -174,17 +229,22 @@ async def on_stream(kept: str | None = None, request: gr.Request | None = None) 
         FEED.closed()
 
 
-def _rejoined(kept: str | None, request: gr.Request | None) -> list[Any]:
-    return on_load(kept, request)
+def _rejoined(group: str, kept: str | None, request: gr.Request | None) -> list[Any]:
+    """As on_load, for one group: the other one counts as not drawn, so its stream draws it in full."""
+    run_id = kept if isinstance(kept, str) and kept and (runs_root() / kept).is_dir() else default_run()
+    with SESSIONS.use(request, run_id) as viewer:
+        values = _redraw(viewer, True, True, (group,), wire=group == "live")
+    return [values[name] for name in GROUPS[group]]
 
 
 def _skipped(value: Any) -> bool:
     return type(value) is dict and value == gr.skip()  # a figure or a table is never compared by value
 
 
-def _pushed(request: gr.Request | None) -> list[Any]:
+def _pushed(group: str, request: gr.Request | None, wire: bool) -> list[Any]:
     with SESSIONS.use(request) as viewer:
-        return redraw(viewer, read=False)
+        values = _redraw(viewer, False, False, (group,), wire)
+    return [values[name] for name in GROUPS[group]]
 
 
 def on_pick(run_id: str | None, request: gr.Request | None = None) -> list[Any]:
@@ -265,16 +325,21 @@ class TrainTab:
         its full history; the browser keeps which run that is."""
         kept = gr.BrowserState(None, storage_key=run_state.RUN_KEY, secret=run_state.secret())
         app.load(on_load, [kept], self.outputs())
-        # Many browsers may watch at once: streams never wait in the queue behind each other (each holds one of the
-        # queue's slots: ui/app.py's launch makes room for STREAMS_MAX). "once": while this page's stream runs, the
-        # timer's ticks are ignored in the browser (no request); when it ended, the next tick starts one.
-        self.components["timer"].tick(
-            on_stream, [kept], self.outputs(), show_progress="hidden", concurrency_limit=None, trigger_mode="once"
-        )
+        # The live stream's values are sent as they are: made once for every page (`_live_values`).
+        timer = self.components["timer"]
+        live, state = ([self.components[name] for name in GROUPS[group]] for group in ("live", "state"))
+        timer.tick(on_stream, [kept], live, **STREAMED, postprocess=False)
+        timer.tick(on_stream_state, [kept], state, **STREAMED)
         self.components["picker"].change(
             lambda run_id: run_id or None, [self.components["picker"]], [kept], show_progress="hidden"
         )
         app.unload(on_unload)
+
+
+# Many browsers may watch at once: streams never wait in the queue behind each other (each holds one of the queue's
+# slots: ui/app.py's launch makes room for STREAMS_MAX). "once": while a page's stream runs, the timer's ticks are
+# ignored in the browser (no request) for it; when it ended, the next tick starts it again.
+STREAMED: dict[str, Any] = {"show_progress": "hidden", "concurrency_limit": None, "trigger_mode": "once"}
 
 
 def build_train_tab(run_config: gr.State, page_tab: gr.Tab | None = None) -> TrainTab:
@@ -309,7 +374,7 @@ def build_train_tab(run_config: gr.State, page_tab: gr.Tab | None = None) -> Tra
         c["samples"] = gr.Dataframe(interactive=False, wrap=True, max_height=320, elem_id="train-samples")
     with gr.Accordion("train.log", open=False):
         c["log"] = gr.Code(language=None, lines=12, max_lines=24, elem_id="train-log")
-    c["timer"] = gr.Timer(RESTART_S)  # starts the live stream (on_stream); ignored while it runs
+    c["timer"] = gr.Timer(RESTART_S)  # starts the page's two streams; ignored for one while it runs
     tab = TrainTab(c)
     outputs = tab.outputs()
     c["start"].click(on_start, [run_config, c["name"]], [c["message"], *outputs], concurrency_limit=1)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -38,3 +39,13 @@ def logits(model, tokenizer, text: str = PROBE) -> torch.Tensor:
     model.eval()
     batch = tokenizer(text, return_tensors="pt")
     return model(**batch).logits.float()
+
+
+def chart_x(value: object) -> list | None:
+    """The x values of a Train tab chart's first trace as the page gets it (PlotData from a redraw, its dict from the
+    live stream); None when the chart was not sent (skipped) or cleared."""
+    plot = value.get("plot") if isinstance(value, dict) else getattr(value, "plot", None)
+    if not isinstance(plot, str):
+        return None
+    traces = json.loads(plot).get("data") or [{}]
+    return list(traces[0].get("x") or [])

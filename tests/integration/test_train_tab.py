@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -13,8 +14,9 @@ from lora_studio.config import RunConfig
 from lora_studio.dataset_sources import store_upload
 from lora_studio.runs import read_status
 from lora_studio.ui import train_tab
+from lora_studio.ui.train_feed import READ_S
 from lora_studio.ui.train_tab import OUTPUTS, on_cancel, on_load, on_pick, on_start, on_tick
-from tests.integration.helpers import tiny_config
+from tests.integration.helpers import chart_x, tiny_config
 
 NAMES = ("message", *OUTPUTS)
 
@@ -34,24 +36,35 @@ def as_dict(values: list) -> dict:
 
 
 def streamed(until: Callable[[], bool], timeout_s: float = 180, kept: str | None = None) -> list[dict]:
-    """What this page's live stream sends until `until()` holds after a send (or `timeout_s`), as a browser gets it."""
+    """What this page's two streams (live, state) send until `until()` holds after a send (and a moment more), or
+    `timeout_s`, as a browser gets it: each message as every output by name, those of the other stream skipped."""
+    got: list[dict] = []
+    done = asyncio.Event()
 
-    async def collect() -> list[dict]:
-        got: list[dict] = []
-        stream = train_tab.on_stream(kept)
+    async def follow(stream, names) -> None:
         try:
-            async with asyncio.timeout(timeout_s):
-                async for values in stream:
-                    got.append(dict(zip(OUTPUTS, values, strict=True)))
-                    if until():
-                        break
-        except TimeoutError:
-            pass
+            async for values in stream:
+                got.append({**dict.fromkeys(OUTPUTS, train_tab.gr.skip()), **dict(zip(names, values, strict=True))})
+                if until():
+                    done.set()
+                    return
         finally:
             await stream.aclose()
-        return got
 
-    return asyncio.run(collect())
+    async def collect() -> None:
+        tasks = [
+            asyncio.create_task(follow(train_tab.on_stream(kept), train_tab.LIVE)),
+            asyncio.create_task(follow(train_tab.on_stream_state(kept), train_tab.STATE)),
+        ]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout_s)
+            await asyncio.sleep(4 * READ_S)  # the other stream's message of the same change
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(collect())
+    return got
 
 
 def run_config(tiny_model_dir, chat_file, *overrides: str) -> dict:
@@ -80,13 +93,13 @@ def test_a_run_started_in_the_tab_streams_its_chart_and_ends_completed(tiny_mode
     assert "from-the-tab" in run_id
     manager = jobs.get_manager()
     sent = streamed(lambda: read_status(manager._paths(run_id)).state == "completed" and not manager.running())
-    charts = [len(values["chart"].data[0].x or []) for values in sent if hasattr(values["chart"], "data")]
+    charts = [len(x) for values in sent if (x := chart_x(values["chart"])) is not None]
     points = max(charts, default=0)
     assert len([n for n in charts if n]) >= 2, f"the chart was not live: {charts}"  # points arrived over sends
     assert "completed" in next(v["status"] for v in reversed(sent) if v["status"] != train_tab.gr.skip())
     final = dict(zip(OUTPUTS, on_pick(run_id), strict=True))
     assert "completed" in final["status"] and "step 12/12" in final["progress"]
-    assert len(final["chart"].data[0].x) == 12  # every logged step, redrawn in full for a fresh page
+    assert len(chart_x(final["chart"]) or []) == 12  # every logged step, redrawn in full for a fresh page
     assert points >= 1
     assert list(final["samples"].columns) == ["step", "prompt", "answer"] and 0 in set(final["samples"]["step"])
     # A reloaded page re-attaches to the newest run and redraws its history.
@@ -188,5 +201,9 @@ def test_a_page_the_server_does_not_know_watches_the_run_it_kept(tiny_model_dir,
     create_run(paths, RunConfig())
     update_status(paths, state="stopped", phase="stopped")
     train_tab.SESSIONS.forget(None)
-    first = streamed(lambda: True, timeout_s=10, kept=paths.run_id)[0]
-    assert first["picker"]["value"] == paths.run_id and "stopped" in first["status"]
+    sent = streamed(lambda: True, timeout_s=10, kept=paths.run_id)
+    skip = train_tab.gr.skip()
+    state = next(v for v in sent if v["picker"] != skip)  # each of the page's two streams draws its part
+    assert state["picker"]["value"] == paths.run_id and "stopped" in state["status"]
+    live = next(v for v in sent if v["progress"] != skip)
+    assert "stopped" in live["progress"] and chart_x(live["chart"]) == []  # the empty chart: no step logged

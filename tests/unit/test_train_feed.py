@@ -13,6 +13,7 @@ from lora_studio.metrics import MetricRow, append_row
 from lora_studio.runs import RunPaths, create_run, update_status
 from lora_studio.ui import train_feed, train_tab
 from lora_studio.ui.train_feed import Feed, Seen
+from tests.integration.helpers import chart_x
 
 NO_LINE_UP = ([], [])
 
@@ -125,9 +126,8 @@ def test_twenty_pages_are_served_by_one_reader_and_each_gets_every_point(studio_
         stream = train_tab.on_stream("watched", page)
         try:
             async for values in stream:
-                chart = dict(zip(train_tab.OUTPUTS, values, strict=True))["chart"]
-                if hasattr(chart, "data") and chart.data:
-                    got[page.session_hash].update(int(x) for x in chart.data[0].x or [])
+                chart = dict(zip(train_tab.LIVE, values, strict=True))["chart"]
+                got[page.session_hash].update(int(x) for x in chart_x(chart) or [])
                 if len(got[page.session_hash]) == 3:
                     return
         finally:
@@ -160,3 +160,67 @@ def test_a_session_this_server_does_not_know_is_not_kept_by_a_handler():
     assert "Pick a run first" in train_tab.on_stop(page)
     train_tab.on_tick(page)
     assert not train_tab.SESSIONS.known(page)
+
+
+def test_pages_on_one_run_are_sent_one_payload_made_once_and_a_step_sends_no_skipped_output(
+    studio_home, manager, monkeypatch
+):
+    """Gradio makes a new component for each output a message skips (~0.4 ms each) and postprocesses every page's
+    values anew: a step's message of all twelve outputs cost ~6 ms of server time per page. A step now sends the
+    live stream's four outputs, made and postprocessed once for every page; the state stream sends nothing."""
+    from lora_studio import settings
+
+    paths = make_run(settings.runs_dir(), "shared")
+    pages = [SimpleNamespace(session_hash=f"shared-{i}") for i in range(3)]
+    made = []
+    real = train_tab._live_values
+    monkeypatch.setattr(train_tab, "_live_values", lambda *a: made.append(a) or real(*a))
+    try:
+        for page in pages:
+            train_tab.on_load("shared", page)
+        append_row(paths.metrics, MetricRow("log", 1, 10, loss=2.0))
+        train_tab.FEED.read_round(train_tab.SESSIONS.watched())
+        made.clear()
+        sent = [dict(zip(train_tab.LIVE, train_tab._pushed("live", page, True), strict=True)) for page in pages]
+        assert len(made) == 1  # once for the three pages
+        assert all(sent[0][name] is page[name] for page in sent for name in train_tab.LIVE)
+        assert chart_x(sent[0]["chart"]) == [1] and "step 1/10" in sent[0]["progress"]
+        assert sent[0]["preference"] is None  # hidden, no rewards logged: no update, no component made
+        assert not any(train_tab._skipped(value) for value in sent[0].values())
+        assert all(train_tab._skipped(value) for value in train_tab._pushed("state", pages[0], False))
+        update_status(paths, state="stopped", phase="stopped")
+        train_tab.FEED.read_round(train_tab.SESSIONS.watched())
+        state = dict(zip(train_tab.STATE, train_tab._pushed("state", pages[0], False), strict=True))
+        assert "stopped" in state["status"] and state["resume"]["interactive"] is True
+        live = dict(zip(train_tab.LIVE, train_tab._pushed("live", pages[0], True), strict=True))
+        assert "stopped" in live["progress"]
+    finally:
+        for page in pages:
+            train_tab.SESSIONS.forget(page)
+
+
+def test_a_page_drawn_from_a_payload_made_a_while_ago_gets_its_own_elapsed_clock(studio_home, manager, monkeypatch):
+    """The page moves the elapsed clock on from the value it is sent: one made 30 s earlier (nothing moved since) and
+    sent as it is would start that page's clock 30 s behind."""
+    import re
+    import time
+
+    from lora_studio import settings
+
+    paths = make_run(settings.runs_dir(), "clock")
+    update_status(paths, started=time.time() - 5)
+    append_row(paths.metrics, MetricRow("log", 1, 10, loss=2.0))
+    first, later = SimpleNamespace(session_hash="clock-1"), SimpleNamespace(session_hash="clock-2")
+
+    def elapsed(values: list) -> int:
+        progress = dict(zip(train_tab.OUTPUTS, values, strict=True))["progress"]
+        return int(re.search(r'data-elapsed="(\d+)"', progress).group(1))
+
+    try:
+        shown = elapsed(train_tab.on_load("clock", first))
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + 30)
+        assert elapsed(train_tab.on_load("clock", later)) >= shown + 30
+    finally:
+        for page in (first, later):
+            train_tab.SESSIONS.forget(page)
