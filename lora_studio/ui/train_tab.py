@@ -4,8 +4,8 @@ Training never runs here: `jobs.JobManager` starts a worker process and this tab
 run directory. The live view is pushed: one reader of the runs folder (ui/train_feed.py) reads each
 watched run once for every page, and each page's two streams (`on_stream` for what moves each step,
 `on_stream_state` for the rest; generators Gradio sends over its event stream) draw what changed when the
-reader says so. A page's timer only starts those streams, and starts one again when it ended; a refreshed page (Gradio reloads the page after a server restart)
-redraws the full history from disk and goes on live.
+reader says so. A page's timer only starts those streams, and starts one again when it ended; a refreshed
+page (Gradio reloads the page after a server restart) redraws the full history from disk and goes on live.
 """
 
 from __future__ import annotations
