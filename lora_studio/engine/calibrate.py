@@ -72,7 +72,7 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
     from lora_studio.engine.dataset_build import build_datasets, loss_settings
     from lora_studio.engine.models import load_for_training
     from lora_studio.engine.preflight import device_label
-    from lora_studio.engine.speedups import choose_padding_free
+    from lora_studio.engine.speedups import choose_labelled_only, choose_padding_free
     from lora_studio.engine.train import build_peft_model, make_sft_config
 
     # Measured without a logging tool (training.report_to): it would slow the timed steps, and need not be installed.
@@ -93,6 +93,7 @@ def measure(cfg: RunConfig, folder: Path, warmup: int, steps: int) -> dict:
     train_ds, _ = build_datasets(data, cfg.data, int(cfg.training.seed), tokenizer)
     paths = RunPaths(folder)
     clock = StepClock()
+    choose_labelled_only(device, False)
     trainer = SFTTrainer(
         model=peft_model,
         args=make_sft_config(timed, paths, device, False, assistant_only),

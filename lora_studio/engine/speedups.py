@@ -15,6 +15,10 @@ training log. The choices are plain functions of their inputs, so the CUDA ones 
   replaced after the trainer is built.
 - **FlashAttention 2** on CUDA with 16-bit weights when `flash_attn` is installed; SDPA otherwise.
 - **Liger kernels** (`use_liger_kernel`) on CUDA when `liger_kernel` is installed (Triton: no CPU kernels).
+- **Only the labelled positions through the output layer** on a CPU: TRL's fused LM head projects only the positions
+  whose next token is trained on (the assistant's reply) where Triton runs, and every position elsewhere, so that
+  compilers see one tile shape; an eager CPU run has no such reason, and a chat row's prompt is often half its tokens
+  (measured: 1.30-1.39× real tokens/s on the quality tasks, the same loss). Exact: the same per-token log-probs.
 - **torch.compile**: `always`, `never`, or `auto`, which compiles only when a compiled run of the same settings on this
   machine has shown that this run is long enough to repay the compile time (lora_studio.calibration keeps both
   speeds and the compile time).
@@ -122,6 +126,49 @@ def liger(device: str, liger_installed: bool) -> Choice:
     if not liger_installed:
         return Choice(False, "liger-kernel is not installed (pip install liger-kernel)")
     return Choice(True, "fused kernels for RMSNorm, RoPE, SwiGLU and the loss")
+
+
+def labelled_only(device: str, compiled: bool) -> Choice:
+    """Whether the output layer projects only the positions that have a label (see the module's notes)."""
+    if device != "cpu":
+        on = device in ("cuda", "xpu") and installed("triton")
+        return Choice(on, "TRL's own choice: only the labelled positions where Triton runs")
+    if compiled:
+        return Choice(False, "compiled: a changing number of positions would be compiled again and again")
+    return Choice(True, "the prompt's positions are not trained on: the output layer skips them")
+
+
+def project_labelled_only() -> bool:
+    """Make TRL's fused LM head (trl.trainer.utils.add_fused_lm_head, used by SFT and DPO) project only the labelled
+    positions on a CPU too. Its switch is `_use_triton(device)`, looked up in trl.trainer.utils each time the head
+    runs and used there for this alone; the kernel picks its own tiles from its own module's. Process-wide, so only
+    in a worker. False when this TRL has no such switch (training then goes on as TRL does it)."""
+    import trl.trainer.utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None:
+        log.warning("This TRL has no _use_triton switch: every position goes through the output layer")
+        return False
+    if original is _compact:
+        return True
+    _TRL_SWITCH.append(original)
+    trl_utils._use_triton = _compact
+    return True
+
+
+_TRL_SWITCH: list = []  # TRL's own switch, once replaced
+
+
+def _compact(device) -> bool:
+    return _TRL_SWITCH[0](device) or device.type == "cpu"
+
+
+def choose_labelled_only(device: str, compiled: bool) -> bool:
+    choice = labelled_only(device, compiled)
+    on = choice.on and (device != "cpu" or project_labelled_only())
+    if distributed.is_main():
+        log.info("%s", choice.line("output layer on the labelled positions only"))
+    return on
 
 
 def compile_choice(

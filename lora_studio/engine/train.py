@@ -285,6 +285,7 @@ def train(
     assistant_only, tokenizer.chat_template = loss_settings(tokenizer, data.format, cfg.data.assistant_only_loss)
     train_ds, eval_ds = build_datasets(data, cfg.data, int(cfg.training.seed), tokenizer)
     compiled = speedups.compile_for(cfg, optimizer_steps(len(train_ds), cfg))
+    speedups.choose_labelled_only(device, compiled)
     metrics_cb = MetricsCallback(paths.metrics, on_row)
     stop_cb = StopFileCallback(paths.stop)
     # transformers reads the logging tool's variables when it builds the tool's callback and when training begins.

@@ -149,3 +149,39 @@ def test_a_compiled_run_trains_the_same_as_an_eager_one(tmp_path, tiny_model_dir
     for a, b in zip(compiled_logs, eager_logs, strict=True):
         assert a.loss == pytest.approx(b.loss, rel=1e-3)
     assert (compiled.adapter_dir / "adapter_model.safetensors").exists()
+
+
+def test_the_output_layer_skips_the_prompt_on_a_cpu_and_the_loss_stays(
+    tmp_path, tiny_model_dir, chat_file, monkeypatch
+):
+    """TRL's fused LM head put every position, the prompt's included, through the output layer on a CPU (it skips
+    the unlabelled ones only where Triton runs). Now only the labelled ones go through it: fewer rows, the same
+    per-step losses and adapter."""
+    import trl.trainer.utils as trl_utils
+
+    projected: list[int] = []
+    kernel = trl_utils._ChunkedLogProbFunction
+
+    class Spy:
+        @staticmethod
+        def apply(hidden, *rest):
+            projected.append(hidden.shape[0])
+            return kernel.apply(hidden, *rest)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Spy)
+    skipped, skipped_logs, _ = _run(tmp_path, tiny_model_dir, chat_file, "skipped")
+    skipped_rows = sum(projected)
+    assert trl_utils._use_triton is speedups._compact
+
+    projected.clear()
+    monkeypatch.setattr(trl_utils, "_use_triton", speedups._TRL_SWITCH[0])  # TRL as it ships
+    monkeypatch.setattr(speedups, "project_labelled_only", lambda: False)
+    every, every_logs, _ = _run(tmp_path, tiny_model_dir, chat_file, "every")
+    every_rows = sum(projected)
+
+    assert skipped_rows < 0.8 * every_rows, (skipped_rows, every_rows)  # the system prompt and questions skipped
+    for a, b in zip(skipped_logs, every_logs, strict=True):
+        assert a.loss == pytest.approx(b.loss, rel=1e-5, abs=1e-6)
+    for (name, a), (_, b) in zip(skipped.model.named_parameters(), every.model.named_parameters(), strict=True):
+        if a.requires_grad:
+            assert torch.allclose(a, b, atol=1e-6), name

@@ -86,3 +86,11 @@ def test_each_batch_is_laid_end_to_end_only_where_that_is_less_work():
     assert flat["input_ids"].tolist() == [[5, 6, 7, 8, 9]] and flat["position_ids"].tolist() == [[0, 1, 2, 0, 0]]
     padded = cpu([{"input_ids": [5, 6, 7]}, {"input_ids": [8, 9, 10]}])
     assert padded["input_ids"].shape == (2, 3) and "attention_mask" in padded
+
+
+def test_the_output_layer_skips_unlabelled_positions_on_an_eager_cpu_run_only():
+    assert speedups.labelled_only("cpu", compiled=False).on
+    compiled = speedups.labelled_only("cpu", compiled=True)
+    assert not compiled.on and "compiled again" in compiled.why  # a changing number of rows: recompiles
+    assert speedups.labelled_only("cuda", compiled=False).on == speedups.installed("triton")  # TRL's own choice
+    assert not speedups.labelled_only("mps", compiled=False).on
