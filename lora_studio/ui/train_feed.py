@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 READ_S = 0.25  # how often the reader looks while a run trains or waits: a new point shows within about this
 IDLE_READ_S = 2.0  # while nothing trains or waits (a run queued elsewhere shows within two seconds)
-WAKE_S = 0.1  # how often a waiting stream looks at the round counter (memory only)
 STREAMS_MAX = 128  # streams at once (two per page: live and state); beyond it a page is drawn by its timer instead
 PARTS = ("rows", "status", "log", "samples")
 LIVE_PARTS = ("rows", "status", "log")  # what a page's live stream draws (the chart, the progress, the log)
@@ -68,6 +67,11 @@ class Seen:
         return new
 
 
+def _wake(woken: asyncio.Future) -> None:
+    if not woken.done():
+        woken.set_result(None)
+
+
 class Feed:
     """The reader. `view()` gives a run's view, read now (a page load, a pick); the thread keeps the views of the runs
     `watched()` names current while `streams` > 0, and the line-up from `line_up()`."""
@@ -79,6 +83,7 @@ class Feed:
         self._thread: threading.Thread | None = None
         self._versions = itertools.count(1)  # one counter for every view: a view made again never repeats a number
         self.round = 0
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []  # streams waiting for a round
         self.streams = 0
         self.line_up: tuple[list[str], list[str]] = ([], [])
         self.line_up_version = 0
@@ -98,10 +103,22 @@ class Feed:
         return view
 
     async def wait(self, seen_round: int, timeout_s: float) -> int:
-        """The round after `seen_round`, or the same one after `timeout_s`: a page's stream waits here, in memory."""
-        end = time.monotonic() + timeout_s
-        while self.round == seen_round and time.monotonic() < end:
-            await asyncio.sleep(WAKE_S)
+        """The round after `seen_round`, or the same one after `timeout_s`: a page's stream waits here, woken by the
+        reader. Not a loop that looks every so often: forty streams doing so woke the server 400 times a second, and
+        each wake-up takes a core from the training worker's threads for a moment."""
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+        with self._lock:  # counted before the round is compared: a round that comes in between wakes it
+            self._waiters.append((loop, woken))
+            moved = self.round != seen_round
+        try:
+            if not moved:
+                await asyncio.wait_for(woken, timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                self._waiters.remove((loop, woken))
         return self.round
 
     def opened(self, watched: Callable[[], set[tuple[Path, str]]]) -> bool:
@@ -144,6 +161,9 @@ class Feed:
     def _next_round(self) -> None:
         with self._lock:
             self.round += 1
+            waiters = list(self._waiters)
+        for loop, woken in waiters:
+            loop.call_soon_threadsafe(_wake, woken)
 
     def busy(self) -> bool:
         """Something trains or waits: the reader looks more often."""

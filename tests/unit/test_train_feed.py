@@ -88,16 +88,20 @@ def test_the_line_up_moving_is_a_round(tmp_path):
 
 
 def test_a_waiting_stream_wakes_on_the_next_round_or_after_its_timeout():
-    feed = Feed(lambda: NO_LINE_UP)
+    line_up = [([], [])]
+    feed = Feed(lambda: line_up[0])
 
     async def scenario():
         quiet = await feed.wait(0, 0.1)  # nothing happens: back after the timeout with the same round
         waiter = asyncio.create_task(feed.wait(0, 5.0))
         await asyncio.sleep(0.1)
-        feed.round += 1  # as the reader does
-        return quiet, await asyncio.wait_for(waiter, 1.0)
+        line_up[0] = (["a"], [])
+        # The reader's thread starts a round: the waiting stream wakes at once, not at its timeout.
+        await asyncio.to_thread(feed.read_round, set())
+        return quiet, await asyncio.wait_for(waiter, 1.0), await feed.wait(0, 5.0)  # a round already past: no wait
 
-    assert asyncio.run(scenario()) == (0, 1)
+    assert asyncio.run(scenario()) == (0, 1, 1)
+    assert feed._waiters == []
 
 
 @pytest.fixture
