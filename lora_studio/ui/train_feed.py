@@ -102,6 +102,11 @@ class Feed:
             self._next_round()  # read by a page (a load, a pick): the other pages on this run wake too
         return view
 
+    def peek(self, root: Path, run_id: str) -> RunView | None:
+        """The run's view as the reader last read it; None when no page has viewed it yet (nothing is read here)."""
+        with self._lock:
+            return self._views.get(root / run_id)
+
     async def wait(self, seen_round: int, timeout_s: float) -> int:
         """The round after `seen_round`, or the same one after `timeout_s`: a page's stream waits here, woken by the
         reader. Not a loop that looks every so often: forty streams doing so woke the server 400 times a second, and

@@ -79,6 +79,20 @@ class Sessions:
                     self._viewers[key] = (lock, viewer)
             yield viewer
 
+    @contextmanager
+    def use_now(self, request: gr.Request | None) -> Iterator[Viewer | None]:
+        """The known session's Viewer under its lock if that lock is free now, else None (a handler is drawing for
+        it): for a stream's draw in the event loop, which must not wait."""
+        with self._lock:
+            kept = self._viewers.get(_key(request))
+        if kept is None or not kept[0].acquire(blocking=False):
+            yield None
+            return
+        try:
+            yield kept[1]
+        finally:
+            kept[0].release()
+
     def known(self, request: gr.Request | None) -> bool:
         with self._lock:
             return _key(request) in self._viewers
@@ -138,6 +152,11 @@ class Shared:
                 if len(self._live) > self._size:
                     self._live.pop(next(iter(self._live)))  # the oldest
             return made
+
+    def live_made(self, key: tuple) -> bool:
+        """Whether `live(key, ...)` has it made already (in the current language)."""
+        with self._live_lock:
+            return (*key, current_language()) in self._live
 
     def line_up(self, fresh: bool = False) -> tuple[list[str], list[str]]:
         """(running, queued) as of at most half a reader's period ago; `fresh` reads it now."""
