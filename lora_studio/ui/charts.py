@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from lora_studio.messages import text
 from lora_studio.metrics import MetricRow
@@ -97,8 +98,32 @@ def _points(rows: list[MetricRow], event: str, attr: str) -> tuple[list[int], li
     return [r.step for r in chosen], [getattr(r, attr) for r in chosen]
 
 
+# plotly's default look, only the parts these charts use: its whole template is 7 KB of a loss chart's 8 KB, and the
+# live chart goes to every watching page at every step.
+_PLOTLY = pio.templates["plotly"]
+TEMPLATE = go.layout.Template(
+    layout={
+        key: _PLOTLY.layout[key]
+        for key in (
+            "autotypenumbers",
+            "colorway",
+            "font",
+            "hoverlabel",
+            "hovermode",
+            "paper_bgcolor",
+            "plot_bgcolor",
+            "title",
+            "xaxis",
+            "yaxis",
+        )
+    },
+    data={"scatter": _PLOTLY.data.scatter},
+)
+
+
 def _layout(fig: go.Figure, title: str, empty: str = "") -> go.Figure:
     fig.update_layout(
+        template=TEMPLATE,
         title={"text": title, "x": 0.01} if title else None,
         height=380,
         hovermode="closest",
