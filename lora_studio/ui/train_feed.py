@@ -4,13 +4,13 @@ A thread reads each watched run's files, once for all pages (`train_view.refresh
 line-up of running and queued runs, and counts a new `round` whenever something changed. Each page's stream
 (ui/train_tab.py, `on_stream` for the chart, progress and log, `on_stream_state` for the rest) waits in memory for the
 next round, then draws from what the reader holds: twenty viewers cost one reader and one small answer each per
-change, not twenty readers per tick. The reader reads only while
-a page streams. No gradio, no torch here.
+change, not twenty readers per tick. The reader reads only while a page streams. No gradio, no torch here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import threading
@@ -168,7 +168,8 @@ class Feed:
             self.round += 1
             waiters = list(self._waiters)
         for loop, woken in waiters:
-            loop.call_soon_threadsafe(_wake, woken)
+            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile (a server shutting down)
+                loop.call_soon_threadsafe(_wake, woken)
 
     def busy(self) -> bool:
         """Something trains or waits: the reader looks more often."""
