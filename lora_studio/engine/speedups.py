@@ -18,7 +18,8 @@ training log. The choices are plain functions of their inputs, so the CUDA ones 
 - **Only the labelled positions through the output layer** on a CPU: TRL's fused LM head projects only the positions
   whose next token is trained on (the assistant's reply) where Triton runs, and every position elsewhere, so that
   compilers see one tile shape; an eager CPU run has no such reason, and a chat row's prompt is often half its tokens
-  (measured: 1.30-1.39× real tokens/s on the quality tasks, the same loss). Exact: the same per-token log-probs.
+  (measured: 1.20-1.38× real tokens/s on the quality tasks and a wide-spread file, bench real-tokens). Exact: the
+  same per-token log-probs, so the same loss and adapter.
 - **torch.compile**: `always`, `never`, or `auto`, which compiles only when a compiled run of the same settings on this
   machine has shown that this run is long enough to repay the compile time (lora_studio.calibration keeps both
   speeds and the compile time).
@@ -138,25 +139,23 @@ def labelled_only(device: str, compiled: bool) -> Choice:
     return Choice(True, "the prompt's positions are not trained on: the output layer skips them")
 
 
-def project_labelled_only() -> bool:
+def project_labelled_only(on: bool) -> bool:
     """Make TRL's fused LM head (trl.trainer.utils.add_fused_lm_head, used by SFT and DPO) project only the labelled
-    positions on a CPU too. Its switch is `_use_triton(device)`, looked up in trl.trainer.utils each time the head
-    runs and used there for this alone; the kernel picks its own tiles from its own module's. Process-wide, so only
-    in a worker. False when this TRL has no such switch (training then goes on as TRL does it)."""
+    positions on a CPU too (`on`), or as TRL ships. Its switch is `_use_triton(device)`, looked up in
+    trl.trainer.utils each time the head runs and used there for this alone; the kernel picks its own tiles from its
+    own module's. Process-wide, so only in a worker. False when this TRL has no such switch."""
     import trl.trainer.utils as trl_utils
 
-    original = getattr(trl_utils, "_use_triton", None)
-    if original is None:
-        log.warning("This TRL has no _use_triton switch: every position goes through the output layer")
+    current = getattr(trl_utils, "_use_triton", None)
+    if current is None:
         return False
-    if original is _compact:
-        return True
-    _TRL_SWITCH.append(original)
-    trl_utils._use_triton = _compact
+    if current is not _compact:
+        _TRL_SWITCH[:] = [current]
+    trl_utils._use_triton = _compact if on else _TRL_SWITCH[0]
     return True
 
 
-_TRL_SWITCH: list = []  # TRL's own switch, once replaced
+_TRL_SWITCH: list = []  # TRL's own switch, kept when replaced
 
 
 def _compact(device) -> bool:
@@ -164,11 +163,13 @@ def _compact(device) -> bool:
 
 
 def choose_labelled_only(device: str, compiled: bool) -> bool:
+    """Set the output layer's choice for this run (see `labelled_only`) and say it in the log."""
     choice = labelled_only(device, compiled)
-    on = choice.on and (device != "cpu" or project_labelled_only())
+    if device == "cpu" and not project_labelled_only(choice.on) and choice.on:
+        choice = Choice(False, "this TRL has no switch for it: every position goes through the output layer")
     if distributed.is_main():
         log.info("%s", choice.line("output layer on the labelled positions only"))
-    return on
+    return choice.on
 
 
 def compile_choice(

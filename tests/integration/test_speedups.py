@@ -174,9 +174,9 @@ def test_the_output_layer_skips_the_prompt_on_a_cpu_and_the_loss_stays(
     assert trl_utils._use_triton is speedups._compact
 
     projected.clear()
-    monkeypatch.setattr(trl_utils, "_use_triton", speedups._TRL_SWITCH[0])  # TRL as it ships
-    monkeypatch.setattr(speedups, "project_labelled_only", lambda: False)
-    every, every_logs, _ = _run(tmp_path, tiny_model_dir, chat_file, "every")
+    monkeypatch.setattr(speedups, "labelled_only", lambda device, compiled: speedups.Choice(False, "test"))
+    every, every_logs, _ = _run(tmp_path, tiny_model_dir, chat_file, "every")  # TRL as it ships
+    assert trl_utils._use_triton is speedups._TRL_SWITCH[0]
     every_rows = sum(projected)
 
     assert skipped_rows < 0.8 * every_rows, (skipped_rows, every_rows)  # the system prompt and questions skipped
