@@ -118,9 +118,8 @@ class Feed:
             moved = self.round != seen_round
         try:
             if not moved:
-                await asyncio.wait_for(woken, timeout_s)
-        except TimeoutError:
-            pass
+                with contextlib.suppress(TimeoutError):  # no round in time: the stream says it is still there
+                    await asyncio.wait_for(woken, timeout_s)
         finally:
             with self._lock:
                 self._waiters.remove((loop, woken))

@@ -13,7 +13,7 @@ from lora_studio import jobs
 from lora_studio.config import RunConfig
 from lora_studio.dataset_sources import store_upload
 from lora_studio.runs import read_status
-from lora_studio.ui import train_tab
+from lora_studio.ui import train_draw, train_tab
 from lora_studio.ui.train_feed import READ_S
 from lora_studio.ui.train_tab import OUTPUTS, on_cancel, on_load, on_pick, on_start, on_tick
 from tests.integration.helpers import chart_x, tiny_config
@@ -53,8 +53,8 @@ def streamed(until: Callable[[], bool], timeout_s: float = 180, kept: str | None
 
     async def collect() -> None:
         tasks = [
-            asyncio.create_task(follow(train_tab.on_stream(kept), train_tab.LIVE)),
-            asyncio.create_task(follow(train_tab.on_stream_state(kept), train_tab.STATE)),
+            asyncio.create_task(follow(train_tab.on_stream(kept), train_draw.LIVE)),
+            asyncio.create_task(follow(train_tab.on_stream_state(kept), train_draw.STATE)),
         ]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), timeout_s)

@@ -11,7 +11,7 @@ from lora_studio import jobs
 from lora_studio.config import RunConfig
 from lora_studio.metrics import MetricRow, append_row
 from lora_studio.runs import RunPaths, create_run, update_status
-from lora_studio.ui import train_feed, train_tab
+from lora_studio.ui import train_draw, train_feed, train_tab
 from lora_studio.ui.train_feed import Feed, Seen
 from tests.integration.helpers import chart_x
 
@@ -130,7 +130,7 @@ def test_twenty_pages_are_served_by_one_reader_and_each_gets_every_point(studio_
         stream = train_tab.on_stream("watched", page)
         try:
             async for values in stream:
-                chart = dict(zip(train_tab.LIVE, values, strict=True))["chart"]
+                chart = dict(zip(train_draw.LIVE, values, strict=True))["chart"]
                 got[page.session_hash].update(int(x) for x in chart_x(chart) or [])
                 if len(got[page.session_hash]) == 3:
                     return
@@ -177,26 +177,26 @@ def test_pages_on_one_run_are_sent_one_payload_made_once_and_a_step_sends_no_ski
     paths = make_run(settings.runs_dir(), "shared")
     pages = [SimpleNamespace(session_hash=f"shared-{i}") for i in range(3)]
     made = []
-    real = train_tab._live_values
-    monkeypatch.setattr(train_tab, "_live_values", lambda *a: made.append(a) or real(*a))
+    real = train_draw.live_values
+    monkeypatch.setattr(train_draw, "live_values", lambda *a: made.append(a) or real(*a))
     try:
         for page in pages:
             train_tab.on_load("shared", page)
         append_row(paths.metrics, MetricRow("log", 1, 10, loss=2.0))
         train_tab.FEED.read_round(train_tab.SESSIONS.watched())
         made.clear()
-        sent = [dict(zip(train_tab.LIVE, train_tab._pushed("live", page, True), strict=True)) for page in pages]
+        sent = [dict(zip(train_draw.LIVE, train_tab._pushed("live", page, True), strict=True)) for page in pages]
         assert len(made) == 1  # once for the three pages
-        assert all(sent[0][name] is page[name] for page in sent for name in train_tab.LIVE)
+        assert all(sent[0][name] is page[name] for page in sent for name in train_draw.LIVE)
         assert chart_x(sent[0]["chart"]) == [1] and "step 1/10" in sent[0]["progress"]
         assert sent[0]["preference"] is None  # hidden, no rewards logged: no update, no component made
         assert not any(train_tab._skipped(value) for value in sent[0].values())
         assert all(train_tab._skipped(value) for value in train_tab._pushed("state", pages[0], False))
         update_status(paths, state="stopped", phase="stopped")
         train_tab.FEED.read_round(train_tab.SESSIONS.watched())
-        state = dict(zip(train_tab.STATE, train_tab._pushed("state", pages[0], False), strict=True))
+        state = dict(zip(train_draw.STATE, train_tab._pushed("state", pages[0], False), strict=True))
         assert "stopped" in state["status"] and state["resume"]["interactive"] is True
-        live = dict(zip(train_tab.LIVE, train_tab._pushed("live", pages[0], True), strict=True))
+        live = dict(zip(train_draw.LIVE, train_tab._pushed("live", pages[0], True), strict=True))
         assert "stopped" in live["progress"]
     finally:
         for page in pages:
