@@ -133,6 +133,7 @@ class ChartPoller:
     _first: bool = True
     _live: str | None = None  # the event id of the call's event that sends the chart (the live stream or the load)
     _live_fn: int = -1
+    loaded_steps: int = 0  # points its page load already had
 
     async def call(self, fns: list[int], trigger: int | None, inputs: int = 0) -> None:
         """Join the events `fns` (as one page's tick starts its streams) and read the session's one SSE stream, as
@@ -187,6 +188,7 @@ class ChartPoller:
     async def run(self, stop: asyncio.Event, offset_s: float = 0.0) -> None:
         await asyncio.sleep(offset_s)  # browsers' timers are not in step with each other
         await self.call([self.ends.load_fn], None, self.ends.load_inputs)
+        self.loaded_steps = len(self.seen)
         while not stop.is_set():
             await asyncio.sleep(self.ends.period_s)  # the timer's tick starts the streams
             streams = [self.ends.stream_fn, self.ends.state_fn]

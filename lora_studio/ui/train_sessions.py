@@ -154,9 +154,14 @@ class Shared:
             return made
 
     def live_made(self, key: tuple) -> bool:
-        """Whether `live(key, ...)` has it made already (in the current language)."""
-        with self._live_lock:
+        """Whether `live(key, ...)` has it made already (in the current language); False while one is being made
+        (asked from the event loop, which must not wait for that)."""
+        if not self._live_lock.acquire(blocking=False):
+            return False
+        try:
             return (*key, current_language()) in self._live
+        finally:
+            self._live_lock.release()
 
     def line_up(self, fresh: bool = False) -> tuple[list[str], list[str]]:
         """(running, queued) as of at most half a reader's period ago; `fresh` reads it now."""

@@ -95,10 +95,12 @@ def _pushed_now(group: str, request: gr.Request | None, wire: bool) -> list[Any]
         if viewer is None or not viewer.run_id or not FEED.streams:
             return None
         view = FEED.peek(runs_root(), viewer.run_id)
-        if view is None or view.gone:
+        if view is None or view.gone or not view.lock.acquire(blocking=False):  # the reader is reading it
             return None
-        with view.lock:
+        try:
             versions, offset = dict(view.versions), view.watch.offset
+        finally:
+            view.lock.release()
         if group == "live":
             moved = any(viewer.live.versions.get(part) != versions[part] for part in LIVE_PARTS)
             if moved and not SHARED.live_made((viewer.run_id, offset, *(versions[part] for part in LIVE_PARTS))):

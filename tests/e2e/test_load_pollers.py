@@ -33,11 +33,16 @@ def test_twenty_pollers_receive_every_point(server, server_home, tiny_model_dir)
     rows = log_rows(paths)
     assert [r.step for r in rows] == list(range(1, STEPS + 1))
     assert [e for p in pollers for e in p.errors] == []
+    # A page that loaded after the short run ended (a busy CI machine) had every point in its load: nothing was left
+    # to arrive live. Most pages load long before that.
+    late = [p.session for p in pollers if p.loaded_steps == STEPS]
+    assert len(late) <= CLIENTS // 4, f"{len(late)} pages loaded after the run ended"
     delays = []
     for poller in pollers:
         got, lost = latencies(rows, poller.seen)
         assert lost == [], f"session {poller.session} never received steps {lost[:10]}"
-        assert poller.live_updates >= 2, "every point came in one response: the chart was not live"
+        if poller.session not in late:
+            assert poller.live_updates >= 2, "every point came in one response: the chart was not live"
         delays.extend(got)
     assert min(delays) >= 0  # no point before its row was written: every client watched this run
     assert statistics.median(delays) < GENEROUS_MEDIAN_S
