@@ -35,9 +35,12 @@ HEARTBEAT_S = 10.0  # with nothing new, a stream says so this often, so a closed
 # ---- handlers (module level: tests call them without a browser; gradio passes the request) ------
 def on_load(kept: str | None = None, request: gr.Request | None = None) -> list[Any]:
     """A page (re)loads: the run this browser watched before, if it is still there, else the default one."""
-    run_id = kept if isinstance(kept, str) and kept and (runs_root() / kept).is_dir() else default_run()
-    with SESSIONS.use(request, run_id) as viewer:
+    with SESSIONS.use(request, _kept_or_default(kept)) as viewer:
         return redraw(viewer, full=True)
+
+
+def _kept_or_default(kept: str | None) -> str:
+    return kept if isinstance(kept, str) and kept and (runs_root() / kept).is_dir() else default_run()
 
 
 def on_tick(request: gr.Request | None = None) -> list[Any]:
@@ -115,8 +118,7 @@ def _pushed_now(group: str, request: gr.Request | None, wire: bool) -> list[Any]
 
 def _rejoined(group: str, kept: str | None, request: gr.Request | None) -> list[Any]:
     """As on_load, for one group: the other one counts as not drawn, so its stream draws it in full."""
-    run_id = kept if isinstance(kept, str) and kept and (runs_root() / kept).is_dir() else default_run()
-    with SESSIONS.use(request, run_id) as viewer:
+    with SESSIONS.use(request, _kept_or_default(kept)) as viewer:
         values = draw(viewer, True, True, (group,), wire=group == "live")
     return [values[name] for name in GROUPS[group]]
 

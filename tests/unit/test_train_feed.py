@@ -228,3 +228,44 @@ def test_a_page_drawn_from_a_payload_made_a_while_ago_gets_its_own_elapsed_clock
     finally:
         for page in (first, later):
             train_tab.SESSIONS.forget(page)
+
+
+def test_a_stream_draws_in_the_event_loop_only_when_memory_holds_what_it_needs(studio_home, manager):
+    """Twenty pages' thread hand-offs each step cost training its cores: a stream draws in place when the run was read
+    and this round's live values are made, and hands the draw to a thread when a file must be read, the values made,
+    or a lock a thread holds be waited for."""
+    from lora_studio import settings
+
+    paths = make_run(settings.runs_dir(), "inplace")
+    page = SimpleNamespace(session_hash="inplace-1")
+    opened = train_tab.FEED.opened(train_tab.SESSIONS.watched)  # as a streaming page: the reader keeps the line-up
+    try:
+        train_tab.on_load("inplace", page)
+        train_tab.FEED.read_round(train_tab.SESSIONS.watched())
+        assert all(train_tab._skipped(v) for v in train_tab._pushed_now("state", page, False))  # nothing changed
+        append_row(paths.metrics, MetricRow("log", 1, 10, loss=2.0))
+        train_tab.FEED.read_round(train_tab.SESSIONS.watched())
+        assert train_tab._pushed_now("live", page, True) is None  # this round's values are not made yet
+        other = SimpleNamespace(session_hash="inplace-2")
+        train_tab.on_load("inplace", other)  # a page in a thread makes them
+        append_row(paths.metrics, MetricRow("log", 2, 10, loss=1.9))
+        train_tab.FEED.read_round(train_tab.SESSIONS.watched())
+        train_tab._pushed("live", other, True)
+        live = dict(zip(train_draw.LIVE, train_tab._pushed_now("live", page, True), strict=True))
+        assert chart_x(live["chart"]) == [1, 2]
+        append_row(paths.metrics, MetricRow("log", 3, 10, loss=1.8))
+        train_tab.FEED.read_round(train_tab.SESSIONS.watched())
+        train_tab._pushed("live", other, True)
+        view = train_tab.FEED.peek(settings.runs_dir(), "inplace")
+        with view.lock:  # the reader is reading the run
+            assert train_tab._pushed_now("live", page, True) is None
+        with train_tab.SESSIONS.use(page):  # a handler draws for this page
+            assert train_tab._pushed_now("live", page, True) is None
+        update_status(paths, state="stopped", phase="stopped")
+        train_tab.FEED.read_round(train_tab.SESSIONS.watched())
+        assert train_tab._pushed_now("state", page, False) is None  # the status words read the run's files
+    finally:
+        if opened:
+            train_tab.FEED.closed()
+        for each in (page, SimpleNamespace(session_hash="inplace-2")):
+            train_tab.SESSIONS.forget(each)
