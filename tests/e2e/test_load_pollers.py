@@ -18,7 +18,7 @@ import statistics
 from bench.chart_latency import is_final, last_step, latencies, log_rows, poll, queue_run, run_overrides, wait_final
 
 CLIENTS = 20
-STEPS = 12  # the tiny model still takes a good part of a second per step on 2 cores: points arrive over many messages
+STEPS = 30  # long enough that a page whose stream starts seconds late on a busy CI machine still sees points arrive
 GENEROUS_MEDIAN_S = 5.0  # a live chart delivers within about a reader's period (0.25 s); a stalled one never does
 
 
